@@ -1,0 +1,79 @@
+# pgreshard — build, test and demo.
+#
+#   make          build build/pgreshard (and ./pgreshard, a link to it)
+#   make test     install missing Debian packages, build, run every test
+#                 (unit + integration, plain and under ASan/UBSan)
+#   make demo     install missing packages, start throwaway clusters, run the demo
+#   make bench    run the benchmarks in bench/
+#
+# SAN=1 builds into build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+CC      ?= cc
+PKGS    := libpq yaml-0.1 lua5.4 jansson
+SAN     ?= 0
+
+ifeq ($(SAN),1)
+BUILD   := build/asan
+OPT     := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   := build
+OPT     := -O2
+endif
+
+CPPFLAGS = -D_GNU_SOURCE -Icommon -Iplanner -Irunner -Ilua $(shell pkg-config --cflags $(PKGS))
+CFLAGS  += -std=c11 -g -Wall -Wextra -Werror $(OPT)
+LDFLAGS += $(OPT)
+LDLIBS   = $(shell pkg-config --libs $(PKGS)) -lpg_query -lprotobuf-c -lpthread -lm
+
+SRCS     := $(wildcard common/*.c planner/*.c runner/*.c lua/*.c)
+MAIN_SRC := runner/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+SQL_FILES := $(wildcard runner/sql/*.sql planner/sql/*.sql)
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRCS := $(wildcard tests/integration/*.c)
+ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit deps demo bench clean check-clusters
+all: $(BUILD)/pgreshard $(UNIT_BINS) $(ITEST_BINS)
+ifeq ($(SAN),0)
+	@ln -sf build/pgreshard pgreshard
+endif
+
+$(BUILD)/pgreshard: $(LIB_OBJS) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h planner/*.h runner/*.h lua/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DPGR_SOURCE_DIR='"$(CURDIR)"' -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/integration/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DPGR_SOURCE_DIR='"$(CURDIR)"' -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+deps:
+	@bash scripts/deps.sh
+
+# Every test: unit tests and integration tests, plain build and ASan/UBSan build.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SAN=1 all
+	@bash tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash demo/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh
+
+clean:
+	rm -rf build pgreshard

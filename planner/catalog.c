@@ -1,0 +1,106 @@
+/*
+ * catalog.c — the catalog model's bookkeeping: findings, lookup, freeing.
+ * The inspection itself (talking to servers) is in inspect_source.c and
+ * inspect_dest.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "catalog.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+void
+catalog_add_finding(catalog *cat, finding_level level, const char *where,
+					const char *fix, const char *fmt, ...)
+{
+	va_list		ap;
+	strbuf		sb;
+	finding    *f;
+
+	cat->findings = xrealloc(cat->findings, sizeof(finding) * (size_t) (cat->nfindings + 1));
+	f = &cat->findings[cat->nfindings++];
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	f->level = level;
+	f->where = xstrdup(where ? where : "");
+	f->message = sb_steal(&sb);
+	f->fix = fix ? xstrdup(fix) : NULL;
+}
+
+bool
+catalog_has_errors(const catalog *cat)
+{
+	for (int i = 0; i < cat->nfindings; i++)
+		if (cat->findings[i].level == FINDING_ERROR)
+			return true;
+	return false;
+}
+
+const src_table *
+catalog_table(const catalog *cat, int plan_index)
+{
+	if (plan_index < 0 || plan_index >= cat->ntables)
+		return NULL;
+	return &cat->tables[plan_index];
+}
+
+static void
+free_strings(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+free_server(server_info *s)
+{
+	free(s->role);
+	free(s->safe_dsn);
+	free(s->version);
+	free(s->wal_level);
+}
+
+void
+free_src_table_contents(src_table *t)
+{
+	for (int i = 0; i < t->ncols; i++)
+	{
+		free(t->cols[i].name);
+		free(t->cols[i].type);
+	}
+	free(t->cols);
+	free(t->key_cols);
+	free(t->key_types);
+	free_strings(t->pk, t->npk);
+	free_strings(t->ident, t->nident);
+	free(t->shard_rows);
+}
+
+void
+catalog_free(catalog *cat)
+{
+	if (cat == NULL)
+		return;
+	for (int i = 0; i < cat->nsources; i++)
+		free_server(&cat->sources[i]);
+	for (int i = 0; i < cat->nshards; i++)
+		free_server(&cat->shards[i]);
+	for (int i = 0; i < cat->ntables; i++)
+		free_src_table_contents(&cat->tables[i]);
+	for (int i = 0; i < cat->nfindings; i++)
+	{
+		free(cat->findings[i].where);
+		free(cat->findings[i].message);
+		free(cat->findings[i].fix);
+	}
+	free(cat->sources);
+	free(cat->shards);
+	free(cat->tables);
+	free(cat->findings);
+	free(cat);
+}

@@ -1,0 +1,102 @@
+/*
+ * catalog.h — what `plan` learns by looking at the databases.
+ *
+ * catalog_inspect() connects read-only to every source and destination,
+ * reads the publication's tables, their columns, types, keys, replica
+ * identity, sizes and row estimates, the destinations' versions and whether
+ * the moved tables already exist there with rows, and checks them against
+ * the plan.  It creates nothing anywhere.  Findings (errors and warnings,
+ * each with a fix) are collected, not printed: the renderers show them.
+ */
+#ifndef PGR_CATALOG_H
+#define PGR_CATALOG_H
+
+#include <stdbool.h>
+
+#include "pghash.h"
+#include "plan.h"
+
+typedef struct src_column {
+	char	   *name;
+	char	   *type;			/* format_type() */
+	unsigned int base_oid;		/* type OID with domains resolved */
+	bool		notnull;
+	bool		generated;		/* GENERATED ALWAYS AS (...) STORED */
+	char		identity;		/* 'a', 'd' or '\0' */
+} src_column;
+
+typedef struct src_table {
+	const plan_table *pt;		/* the plan's entry */
+	int			ncols;
+	src_column *cols;
+	int		   *key_cols;		/* pt->nkeys indexes into cols */
+	key_type   *key_types;
+	int			npk;
+	char	  **pk;				/* primary key column names */
+	char		replident;		/* 'd' default, 'f' full, 'i' index, 'n' nothing */
+	int			nident;
+	char	  **ident;			/* replica identity columns */
+	char		persistence;	/* 'p' permanent, 'u' unlogged */
+	double		rows;			/* estimate, summed over sources */
+	long long	bytes;			/* pg_table_size, summed over sources */
+	long long	total_bytes;	/* with indexes and TOAST */
+	double	   *shard_rows;		/* estimated rows per destination shard */
+	bool		sampled;		/* shard_rows from a sample (else uniform) */
+} src_table;
+
+typedef struct server_info {
+	char	   *role;			/* "source", "source 1", "shard 0", ... */
+	char	   *safe_dsn;		/* conninfo without password */
+	int			version_num;
+	char	   *version;		/* "15.18" */
+	char	   *wal_level;
+	int			max_slots;
+	int			used_slots;
+	int			max_senders;
+	bool		has_state;		/* pgreshard state for this plan exists (dest) */
+} server_info;
+
+typedef enum finding_level {
+	FINDING_INFO = 0,
+	FINDING_WARNING,
+	FINDING_ERROR
+} finding_level;
+
+typedef struct finding {
+	finding_level level;
+	char	   *where;			/* "plan.yaml:12:5", "public.orders", "shard 2" */
+	char	   *message;
+	char	   *fix;			/* what to do, or NULL */
+} finding;
+
+typedef struct catalog {
+	int			nsources;
+	server_info *sources;
+	int			nshards;
+	server_info *shards;
+	bool		publication_exists;
+	int			ntables;
+	src_table  *tables;			/* same order as plan->tables */
+	int			nfindings;
+	finding    *findings;
+} catalog;
+
+/*
+ * Inspect the databases named by the plan.  Returns false only when a
+ * database could not be read at all (the error has been reported);
+ * problems with the plan itself become findings (see catalog_has_errors).
+ */
+bool catalog_inspect(const plan *p, catalog **out);
+bool catalog_has_errors(const catalog *cat);
+void catalog_free(catalog *cat);
+/* Free what a src_table points to (not the struct itself). */
+void free_src_table_contents(src_table *t);
+
+void catalog_add_finding(catalog *cat, finding_level level, const char *where,
+						 const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* The source's description of a plan table (same index as plan->tables). */
+const src_table *catalog_table(const catalog *cat, int plan_index);
+
+#endif

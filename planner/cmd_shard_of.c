@@ -1,0 +1,166 @@
+/*
+ * cmd_shard_of.c — `pgreshard shard-of PLAN TABLE VALUE...`: where a key goes.
+ *
+ * Uses the same routing function as copy, stream and verify.  The key
+ * columns' types come from the source catalog (read-only), or from --type
+ * so that the command also works offline.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conn.h"
+#include "log.h"
+#include "pghash.h"
+#include "plan.h"
+#include "sqlname.h"
+#include "xalloc.h"
+
+static const char *const SQL_KEY_TYPE =
+	"SELECT (WITH RECURSIVE d(oid, base, typtype) AS ("
+	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid"
+	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base"
+	"   WHERE d.typtype = 'd') SELECT oid FROM d WHERE typtype <> 'd' LIMIT 1), "
+	"format_type(a.atttypid, a.atttypmod) "
+	"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped";
+
+/* Key types from the --type list "bigint,uuid". */
+static bool
+types_from_option(const char *list, const plan_table *t, key_type *types)
+{
+	char	   *copy = xstrdup(list), *save = NULL;
+	int			n = 0;
+	bool		ok = true;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save))
+	{
+		if (n >= t->nkeys)
+			ok = false;
+		else if ((types[n++] = key_type_from_name(tok)) == KEY_UNSUPPORTED)
+		{
+			log_error("shard-of: --type: cannot hash type \"%s\"; supported: smallint, integer, "
+					  "bigint, text, varchar, char, uuid", tok);
+			free(copy);
+			return false;
+		}
+	}
+	free(copy);
+	if (!ok || n != t->nkeys)
+	{
+		log_error("shard-of: --type gives %s types than the key's %d column(s)",
+				  n > t->nkeys || !ok ? "more" : "fewer", t->nkeys);
+		return false;
+	}
+	return true;
+}
+
+/* Key types from the source's catalog. */
+static bool
+types_from_source(const plan *p, const plan_table *t, key_type *types)
+{
+	pgr_conn   *c = pgr_connect(p->source_dsns[0], p->nsources > 1 ? "source 0" : "source",
+								PGR_CONN_READ_ONLY);
+	bool		ok = c != NULL;
+
+	for (int k = 0; ok && k < t->nkeys; k++)
+	{
+		const char *params[3] = {t->schema, t->relname, t->keys[k]};
+		PGresult   *res = pgr_query(c, "reading the key column's type", SQL_KEY_TYPE, 3, params);
+		char	   *name = sqlname_quote_qualified(t->schema, t->relname);
+
+		ok = res != NULL;
+		if (ok && PQntuples(res) == 0)
+		{
+			log_error("%s: table %s has no column \"%s\" on the source", p->path, name, t->keys[k]);
+			ok = false;
+		}
+		else if (ok && (types[k] = key_type_from_oid((unsigned) atol(PQgetvalue(res, 0, 0)))) == KEY_UNSUPPORTED)
+		{
+			log_error("table %s: key column \"%s\" has type %s, which the built-in hash cannot hash",
+					  name, t->keys[k], PQgetvalue(res, 0, 1));
+			ok = false;
+		}
+		free(name);
+		PQclear(res);
+	}
+	pgr_disconnect(c);
+	return ok;
+}
+
+static int
+print_shard(const plan_table *t, const key_type *types, char **values, int nshards)
+{
+	key_value  *vals = xcalloc((size_t) t->nkeys, sizeof(key_value));
+	uint32_t	shard;
+	char		err[256];
+	int			rc = EXIT_OK;
+
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		vals[k].isnull = strcmp(values[k], "\\N") == 0;
+		vals[k].text = values[k];
+		vals[k].len = strlen(values[k]);
+	}
+	if (shard_of_values(types, vals, t->nkeys, (uint32_t) nshards, &shard, err, sizeof(err)))
+		printf("%u\n", shard);
+	else
+	{
+		log_error("shard-of: %s", err);
+		rc = EXIT_ERROR;
+	}
+	free(vals);
+	return rc;
+}
+
+int
+cmd_shard_of(int argc, char **argv)
+{
+	static const struct option opts[] = {{"type", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+	const char *type_list = NULL;
+	char	   *schema = NULL, *rel = NULL, err[256];
+	const plan_table *t;
+	key_type   *types = NULL;
+	plan	   *p;
+	int			c, rc = EXIT_ERROR;
+
+	while ((c = cli_getopt(argc, argv, ":t:", opts, "shard-of")) != -1)
+	{
+		if (c == '?')
+			return EXIT_USAGE;
+		type_list = optarg;
+	}
+	if (argc - optind < 3)
+		return cli_usage_error("shard-of", "expected PLAN.yaml TABLE VALUE...");
+	if (!sqlname_parse_qualified(argv[optind + 1], &schema, &rel, err, sizeof(err)))
+		return cli_usage_error("shard-of", "TABLE \"%s\": %s", argv[optind + 1], err);
+	if (!plan_load(argv[optind], &p))
+		goto done;
+	if ((t = plan_find_table(p, schema, rel)) == NULL)
+		log_error("shard-of: table %s is not in plan %s", argv[optind + 1], p->path);
+	else if (t->replicate)
+	{
+		printf("all\n");
+		rc = EXIT_OK;
+	}
+	else if (p->sharding != SHARD_FN_HASH)
+		log_error("shard-of: Lua routing is not available in this version yet");
+	else if (argc - optind - 2 != t->nkeys)
+		rc = cli_usage_error("shard-of", "table %s has %d key column(s) but %d value(s) were given",
+							 argv[optind + 1], t->nkeys, argc - optind - 2);
+	else
+	{
+		types = xcalloc((size_t) t->nkeys, sizeof(key_type));
+		if (type_list ? types_from_option(type_list, t, types) : types_from_source(p, t, types))
+			rc = print_shard(t, types, argv + optind + 2, p->nshards);
+	}
+	free(types);
+	plan_free(p);
+done:
+	free(schema);
+	free(rel);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/*
+ * inspect.h — internals shared by the catalog inspection files.
+ */
+#ifndef PGR_INSPECT_H
+#define PGR_INSPECT_H
+
+#include "catalog.h"
+#include "conn.h"
+#include "plan.h"
+
+/* Read source number src_index into cat (tables are merged over sources). */
+bool inspect_source(const plan *p, int src_index, catalog *cat);
+/* Read destination shard number shard into cat. */
+bool inspect_destination(const plan *p, int shard, catalog *cat);
+/* Estimate each sharded table's rows per shard from a sample (source conn). */
+bool sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat);
+
+/* "FILE:LINE:COL" of a plan position (malloc'd). */
+char *plan_where(const plan *p, plan_pos pos);
+/* "schema.table" for display (malloc'd). */
+char *table_display(const plan_table *t);
+
+#endif

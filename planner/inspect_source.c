@@ -1,0 +1,416 @@
+/*
+ * inspect_source.c — read a source database's catalog for `plan`.
+ *
+ * For each source (one, or several with source.shards) this reads the
+ * server settings logical decoding depends on, the publication's
+ * membership, and for every table in the plan its columns (domains resolved
+ * to base types), primary key, replica identity, persistence, size and row
+ * estimate.  Everything that is wrong with the plan becomes a finding at
+ * the plan line that caused it.  Connections are read-only; nothing is
+ * created.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "conn.h"
+#include "inspect.h"
+#include "log.h"
+#include "sqlname.h"
+#include "suggest.h"
+#include "xalloc.h"
+
+static const char *const SQL_SETTINGS =
+	"SELECT split_part(current_setting('server_version'), ' ', 1), current_setting('server_version_num')::int, "
+	"current_setting('wal_level'), current_setting('max_replication_slots')::int, "
+	"(SELECT count(*) FROM pg_replication_slots)::int, "
+	"current_setting('max_wal_senders')::int";
+
+static const char *const SQL_TABLE =
+	"SELECT c.oid, c.relkind, c.relpersistence, c.relreplident, c.reltuples, "
+	"pg_table_size(c.oid), pg_total_relation_size(c.oid) "
+	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE n.nspname = $1 AND c.relname = $2";
+
+static const char *const SQL_COLUMNS =
+	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+	"(WITH RECURSIVE d(oid, base, typtype) AS ("
+	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid"
+	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base"
+	"   WHERE d.typtype = 'd') SELECT oid FROM d WHERE typtype <> 'd' LIMIT 1), "
+	"a.attnotnull, a.attgenerated <> '', a.attidentity "
+	"FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
+	"ORDER BY a.attnum";
+
+static const char *const SQL_KEYS =
+	"SELECT i.indisprimary, i.indisreplident, a.attname "
+	"FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+	"JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+	"WHERE i.indrelid = $1 AND (i.indisprimary OR i.indisreplident) "
+	"ORDER BY i.indexrelid, k.ord";
+
+static bool
+read_settings(pgr_conn *c, server_info *s)
+{
+	PGresult   *res = pgr_query(c, "reading server settings", SQL_SETTINGS, 0, NULL);
+
+	if (res == NULL)
+		return false;
+	s->version = xstrdup(PQgetvalue(res, 0, 0));
+	s->version_num = atoi(PQgetvalue(res, 0, 1));
+	s->wal_level = xstrdup(PQgetvalue(res, 0, 2));
+	s->max_slots = atoi(PQgetvalue(res, 0, 3));
+	s->used_slots = atoi(PQgetvalue(res, 0, 4));
+	s->max_senders = atoi(PQgetvalue(res, 0, 5));
+	PQclear(res);
+	return true;
+}
+
+static void
+check_source_settings(catalog *cat, const server_info *s)
+{
+	if (s->version_num < 120000)
+		catalog_add_finding(cat, FINDING_ERROR, s->role, "upgrade the source to PostgreSQL 12 or later",
+							"PostgreSQL %s is too old; pgreshard needs 12 or later", s->version);
+	if (strcmp(s->wal_level, "logical") != 0)
+		catalog_add_finding(cat, FINDING_ERROR, s->role,
+							"ALTER SYSTEM SET wal_level = logical; then restart the server",
+							"wal_level is '%s'; logical decoding needs wal_level = logical",
+							s->wal_level);
+	if (s->max_slots - s->used_slots < 1)
+		catalog_add_finding(cat, FINDING_ERROR, s->role,
+							"raise max_replication_slots (ALTER SYSTEM SET max_replication_slots = ...; restart) or drop an unused slot",
+							"no free replication slot: max_replication_slots = %d and %d in use",
+							s->max_slots, s->used_slots);
+	if (s->max_senders < 1)
+		catalog_add_finding(cat, FINDING_ERROR, s->role,
+							"ALTER SYSTEM SET max_wal_senders = 10; then restart the server",
+							"max_wal_senders is 0; the stream needs a WAL sender");
+}
+
+static bool
+check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
+{
+	const char *params[1] = {p->publication};
+	PGresult   *res = pgr_query(c, "reading the publication",
+								"SELECT schemaname, tablename FROM pg_publication_tables "
+								"WHERE pubname = $1 ORDER BY 1, 2", 1, params);
+	PGresult   *exists;
+	char	   *where = plan_where(p, p->publication_pos);
+
+	if (res == NULL)
+		goto fail;
+	exists = pgr_query(c, "reading the publication",
+					   "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params);
+	if (exists == NULL)
+	{
+		PQclear(res);
+		goto fail;
+	}
+	cat->publication_exists = PQntuples(exists) > 0;
+	PQclear(exists);
+	if (!cat->publication_exists && !p->create_publication)
+		catalog_add_finding(cat, FINDING_ERROR, where,
+							"create it (CREATE PUBLICATION ... FOR TABLE ...) or set source.create_publication: true",
+							"%s: publication \"%s\" does not exist", s->role, p->publication);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *schema = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+
+		if (plan_find_table(p, schema, rel) == NULL)
+		{
+			char	   *name = sqlname_quote_qualified(schema, rel);
+			char	   *fix = xasprintf("add '%s: { key: COLUMN }' or '%s: { replicate: true }' under tables:",
+										name, name);
+
+			catalog_add_finding(cat, FINDING_ERROR, where, fix,
+								"publication \"%s\" on %s has table %s, which the plan does not list",
+								p->publication, s->role, name);
+			free(fix);
+			free(name);
+		}
+	}
+	for (int t = 0; t < p->ntables && cat->publication_exists; t++)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < PQntuples(res) && !found; i++)
+			found = strcmp(PQgetvalue(res, i, 0), p->tables[t].schema) == 0 &&
+				strcmp(PQgetvalue(res, i, 1), p->tables[t].relname) == 0;
+		if (!found)
+		{
+			char	   *tw = plan_where(p, p->tables[t].pos);
+			char	   *name = table_display(&p->tables[t]);
+
+			catalog_add_finding(cat, FINDING_ERROR, tw,
+								"add it to the publication (ALTER PUBLICATION ... ADD TABLE ...) or remove it from the plan",
+								"table %s is not in publication \"%s\" on %s", name,
+								p->publication, s->role);
+			free(name);
+			free(tw);
+		}
+	}
+	PQclear(res);
+	free(where);
+	return true;
+fail:
+	free(where);
+	return false;
+}
+
+static bool
+read_columns(pgr_conn *c, const char *oid, src_table *t)
+{
+	const char *params[1] = {oid};
+	PGresult   *res = pgr_query(c, "reading columns", SQL_COLUMNS, 1, params);
+
+	if (res == NULL)
+		return false;
+	t->ncols = PQntuples(res);
+	t->cols = xcalloc((size_t) t->ncols, sizeof(src_column));
+	for (int i = 0; i < t->ncols; i++)
+	{
+		src_column *col = &t->cols[i];
+
+		col->name = xstrdup(PQgetvalue(res, i, 0));
+		col->type = xstrdup(PQgetvalue(res, i, 1));
+		col->base_oid = (unsigned int) strtoul(PQgetvalue(res, i, 2), NULL, 10);
+		col->notnull = PQgetvalue(res, i, 3)[0] == 't';
+		col->generated = PQgetvalue(res, i, 4)[0] == 't';
+		col->identity = PQgetvalue(res, i, 5)[0];
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_keys(pgr_conn *c, const char *oid, src_table *t)
+{
+	const char *params[1] = {oid};
+	PGresult   *res = pgr_query(c, "reading the primary key and replica identity",
+								SQL_KEYS, 1, params);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *col = PQgetvalue(res, i, 2);
+
+		if (PQgetvalue(res, i, 0)[0] == 't')
+		{
+			t->pk = xrealloc(t->pk, sizeof(char *) * (size_t) (t->npk + 1));
+			t->pk[t->npk++] = xstrdup(col);
+		}
+		if (PQgetvalue(res, i, 1)[0] == 't' && t->replident == 'i')
+		{
+			t->ident = xrealloc(t->ident, sizeof(char *) * (size_t) (t->nident + 1));
+			t->ident[t->nident++] = xstrdup(col);
+		}
+	}
+	PQclear(res);
+	if (t->replident == 'd')
+		for (int i = 0; i < t->npk; i++)
+		{
+			t->ident = xrealloc(t->ident, sizeof(char *) * (size_t) (t->nident + 1));
+			t->ident[t->nident++] = xstrdup(t->pk[i]);
+		}
+	return true;
+}
+
+static int
+find_column(const src_table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static void
+resolve_keys(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
+{
+	char	   *where = plan_where(p, pt->key_pos);
+	char	   *name = table_display(pt);
+
+	t->key_cols = xcalloc((size_t) pt->nkeys + 1, sizeof(int));
+	t->key_types = xcalloc((size_t) pt->nkeys + 1, sizeof(key_type));
+	for (int k = 0; k < pt->nkeys; k++)
+	{
+		int			ci = find_column(t, pt->keys[k]);
+
+		t->key_cols[k] = ci;
+		if (ci < 0)
+		{
+			const char **names = xcalloc((size_t) t->ncols + 1, sizeof(char *));
+			const char *close;
+			char	   *fix = NULL;
+
+			for (int i = 0; i < t->ncols; i++)
+				names[i] = t->cols[i].name;
+			close = suggest_closest(pt->keys[k], names, t->ncols);
+			if (close)
+				fix = xasprintf("did you mean \"%s\"?", close);
+			catalog_add_finding(cat, FINDING_ERROR, where, fix,
+								"table %s has no column \"%s\"", name, pt->keys[k]);
+			free(fix);
+			free(names);
+			continue;
+		}
+		t->key_types[k] = key_type_from_oid(t->cols[ci].base_oid);
+		if (t->key_types[k] == KEY_UNSUPPORTED && p->sharding == SHARD_FN_HASH)
+			catalog_add_finding(cat, FINDING_ERROR, where,
+								"use a key column of type smallint, integer, bigint, text, varchar, char or uuid, or sharding.function: lua",
+								"table %s: key column \"%s\" has type %s, which the built-in hash cannot hash",
+								name, t->cols[ci].name, t->cols[ci].type);
+	}
+	free(name);
+	free(where);
+}
+
+static void
+lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
+{
+	char	   *name = table_display(pt);
+
+	if (t->persistence == 'u')
+		catalog_add_finding(cat, FINDING_ERROR, name,
+							"ALTER TABLE ... SET LOGGED, or leave the table out of the publication and the plan",
+							"unlogged table: its changes are not in the WAL, so the stream cannot follow them");
+	if (t->npk == 0)
+		catalog_add_finding(cat, FINDING_WARNING, name,
+							"add a primary key; without one, updates and deletes match rows by every column (REPLICA IDENTITY FULL)",
+							"no primary key");
+	if (t->replident == 'n' || (t->replident == 'd' && t->npk == 0))
+		catalog_add_finding(cat, FINDING_ERROR, name,
+							"ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
+							"no replica identity: the source refuses UPDATE and DELETE on a published table without one");
+	else if (!pt->replicate && t->replident != 'f')
+	{
+		for (int k = 0; k < pt->nkeys; k++)
+		{
+			bool		in = false;
+
+			for (int i = 0; i < t->nident; i++)
+				in = in || strcmp(t->ident[i], pt->keys[k]) == 0;
+			if (!in)
+			{
+				catalog_add_finding(cat, FINDING_WARNING, name,
+									"include the key in the replica identity (or REPLICA IDENTITY FULL) to make key changes cheap",
+									"sharding key column \"%s\" is outside the replica identity: an UPDATE that changes "
+									"it is applied by looking the old row up on every shard", pt->keys[k]);
+				break;
+			}
+		}
+	}
+	(void) p;
+	free(name);
+}
+
+static double
+row_estimate(pgr_conn *c, const plan_table *pt, double reltuples, long long bytes)
+{
+	char	   *qname, *sql;
+	PGresult   *res;
+	double		rows;
+
+	if (reltuples >= 0)
+		return reltuples;
+	if (bytes > 256LL * 1024 * 1024)
+		return (double) bytes / 100.0;	/* never analyzed and big: a rough guess */
+	qname = pgr_quote_qualified(c, pt->schema, pt->relname);
+	sql = xasprintf("SELECT count(*) FROM %s", qname);
+	res = pgr_query(c, "counting rows of a table never analyzed", sql, 0, NULL);
+	rows = res ? strtod(PQgetvalue(res, 0, 0), NULL) : 0;
+	PQclear(res);
+	free(sql);
+	free(qname);
+	return rows;
+}
+
+static bool
+same_columns(const src_table *a, const src_table *b)
+{
+	if (a->ncols != b->ncols)
+		return false;
+	for (int i = 0; i < a->ncols; i++)
+		if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
+			strcmp(a->cols[i].type, b->cols[i].type) != 0)
+			return false;
+	return true;
+}
+
+static bool
+inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
+{
+	const plan_table *pt = &p->tables[ti];
+	src_table  *t = &cat->tables[ti];
+	src_table	other = {0};
+	const char *params[2] = {pt->schema, pt->relname};
+	PGresult   *res = pgr_query(c, "reading a table", SQL_TABLE, 2, params);
+	char	   *name = table_display(pt);
+	bool		ok = res != NULL;
+
+	if (ok && PQntuples(res) == 0)
+	{
+		char	   *where = plan_where(p, pt->pos);
+
+		catalog_add_finding(cat, FINDING_ERROR, where, "create it on the source or remove it from the plan",
+							"table %s does not exist on %s", name, c->role);
+		free(where);
+	}
+	else if (ok && PQgetvalue(res, 0, 1)[0] != 'r')
+		catalog_add_finding(cat, FINDING_ERROR, name, "list the partitions instead of the parent",
+							"%s is not a plain table (relkind '%s')", name, PQgetvalue(res, 0, 1));
+	else if (ok)
+	{
+		src_table  *dst = src_index == 0 ? t : &other;
+		long long	bytes = atoll(PQgetvalue(res, 0, 5));
+
+		dst->persistence = PQgetvalue(res, 0, 2)[0];
+		dst->replident = PQgetvalue(res, 0, 3)[0];
+		t->bytes += bytes;
+		t->total_bytes += atoll(PQgetvalue(res, 0, 6));
+		t->rows += row_estimate(c, pt, strtod(PQgetvalue(res, 0, 4), NULL), bytes);
+		ok = read_columns(c, PQgetvalue(res, 0, 0), dst) &&
+			read_keys(c, PQgetvalue(res, 0, 0), dst);
+		if (ok && src_index == 0)
+		{
+			resolve_keys(p, pt, t, cat);
+			lint_table(p, pt, t, cat);
+		}
+		else if (ok && !same_columns(t, &other))
+			catalog_add_finding(cat, FINDING_ERROR, name, "make the table's columns identical on every source",
+								"table %s has different columns on %s than on source 0", name, c->role);
+		free_src_table_contents(&other);
+	}
+	PQclear(res);
+	free(name);
+	return ok;
+}
+
+bool
+inspect_source(const plan *p, int src_index, catalog *cat)
+{
+	server_info *s = &cat->sources[src_index];
+	pgr_conn   *c;
+	bool		ok;
+
+	s->role = p->nsources > 1 ? xasprintf("source %d", src_index) : xstrdup("source");
+	s->safe_dsn = conninfo_redact(p->source_dsns[src_index]);
+	c = pgr_connect(p->source_dsns[src_index], s->role, PGR_CONN_READ_ONLY);
+	if (c == NULL)
+		return false;
+	ok = read_settings(c, s);
+	if (ok)
+	{
+		check_source_settings(cat, s);
+		ok = check_publication(p, c, s, cat);
+	}
+	for (int ti = 0; ok && ti < p->ntables; ti++)
+		ok = inspect_table(p, c, ti, src_index, cat);
+	if (ok)
+		ok = sample_distribution(p, c, src_index, cat);
+	pgr_disconnect(c);
+	return ok;
+}

@@ -1,0 +1,109 @@
+/*
+ * main.c — the pgreshard command line: global options and dispatch.
+ *
+ * Each command is a handler that returns an exit code (CONTRACT.md);
+ * main() is the only place the process exits.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+
+static const cli_command commands[] = {
+	{"validate", cmd_validate, "validate PLAN.yaml",
+	 "Parse and lint the plan file offline; touches no database.\n"
+	 "Exit 0 when the plan is valid, 1 with FILE:LINE:COL messages when not.\n"},
+	{"plan", cmd_plan, "plan PLAN.yaml [-o FILE] [--json]",
+	 "Inspect the source(s) and destinations read-only and print the step plan:\n"
+	 "tables, keys, sizes, estimated rows per shard, the steps, and lint findings.\n"
+	 "Creates nothing anywhere.\n\n"
+	 "  --json        print a versioned JSON document instead of text\n"
+	 "  -o FILE       save the plan for `apply FILE` (not available yet)\n"},
+	{"apply", cmd_not_available, "apply PLAN.yaml|SAVED [--until STEP] [--yes]",
+	 "Run the steps; a rerun resumes.  (Not available in this version yet.)\n"},
+	{"status", cmd_not_available, "status PLAN.yaml [--json]",
+	 "Steps, copy progress, stream lag, last error.  (Not available yet.)\n"},
+	{"verify", cmd_not_available, "verify PLAN.yaml [--json]",
+	 "Compare source and shards now.  (Not available yet.)\n"},
+	{"cutover", cmd_not_available, "cutover PLAN.yaml",
+	 "Ask a running or stopped apply to cut over now.  (Not available yet.)\n"},
+	{"cleanup", cmd_not_available, "cleanup PLAN.yaml",
+	 "Drop everything pgreshard created for this plan.  (Not available yet.)\n"},
+	{"shard-of", cmd_shard_of, "shard-of PLAN.yaml TABLE VALUE... [--type TYPE,...]",
+	 "Print the shard number a key goes to.  One VALUE per key column, in text\n"
+	 "form; \\N is SQL NULL.  The key's types are read from the source, unless\n"
+	 "given with --type (e.g. --type bigint or --type uuid,integer), which works\n"
+	 "offline.\n"},
+};
+#define NCOMMANDS ((int) (sizeof(commands) / sizeof(commands[0])))
+
+static void
+print_usage(FILE *out)
+{
+	fprintf(out, "pgreshard %s — online resharding of PostgreSQL\n\nUsage:\n", PGRESHARD_VERSION);
+	for (int i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  pgreshard %s\n", commands[i].synopsis);
+	fprintf(out, "  pgreshard --version | --help | COMMAND --help\n\n"
+			"Global options: -v/--verbose (debug messages), -q/--quiet (errors only)\n"
+			"Exit codes: 0 success, 1 error, 2 usage, 3 saved plan stale, 4 verify found differences\n");
+}
+
+static int
+print_command_help(const char *cmd)
+{
+	for (int i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			printf("Usage: pgreshard %s\n\n%s", commands[i].synopsis, commands[i].help);
+	return EXIT_OK;
+}
+
+int
+cmd_not_available(int argc, char **argv)
+{
+	(void) argc;
+	log_error("%s: not available in this version of pgreshard yet (see README: status)", argv[0]);
+	return EXIT_ERROR;
+}
+
+int
+main(int argc, char **argv)
+{
+	int			i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++)
+	{
+		if (strcmp(argv[i], "--version") == 0)
+		{
+			printf("pgreshard %s\n", PGRESHARD_VERSION);
+			return EXIT_OK;
+		}
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+		{
+			print_usage(stdout);
+			return EXIT_OK;
+		}
+		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+			log_set_level(LOG_DEBUG);
+		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+			log_set_level(LOG_ERROR);
+		else
+			return cli_usage_error(NULL, "unknown option '%s'", argv[i]);
+	}
+	if (i >= argc)
+	{
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (int c = 0; c < NCOMMANDS; c++)
+		if (strcmp(commands[c].name, argv[i]) == 0)
+		{
+			for (int j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+				if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0)
+					return print_command_help(argv[i]);
+			optind = 1;
+			return commands[c].run(argc - i, argv + i);
+		}
+	return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
+}
