@@ -63,6 +63,7 @@ free_server(server_info *s)
 	free(s->safe_dsn);
 	free(s->version);
 	free(s->wal_level);
+	free(s->encoding);
 }
 
 void

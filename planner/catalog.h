@@ -54,6 +54,9 @@ typedef struct server_info {
 	int			used_slots;
 	int			max_senders;
 	bool		has_state;		/* pgreshard state for this plan exists (dest) */
+	bool		has_slot;		/* the plan's slot exists (source) */
+	bool		can_replicate;	/* the user has REPLICATION or is superuser (source) */
+	char	   *encoding;		/* server_encoding */
 } server_info;
 
 typedef enum finding_level {
@@ -95,6 +98,9 @@ void free_src_table_contents(src_table *t);
 void catalog_add_finding(catalog *cat, finding_level level, const char *where,
 						 const char *fix, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* The logical replication slot's name for this plan: pgreshard_NAME (malloc'd). */
+char *plan_slot_name(const plan *p);
 
 /* The source's description of a plan table (same index as plan->tables). */
 const src_table *catalog_table(const catalog *cat, int plan_index);

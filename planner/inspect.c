@@ -26,6 +26,12 @@ table_display(const plan_table *t)
 	return sqlname_quote_qualified(t->schema, t->relname);
 }
 
+char *
+plan_slot_name(const plan *p)
+{
+	return xasprintf("pgreshard_%s", p->name);
+}
+
 bool
 catalog_inspect(const plan *p, catalog **out)
 {

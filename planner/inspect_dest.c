@@ -21,7 +21,7 @@ read_dest_settings(const plan *p, pgr_conn *c, server_info *s)
 	PGresult   *res = pgr_query(c, "reading server settings",
 								"SELECT split_part(current_setting('server_version'), ' ', 1), "
 								"current_setting('server_version_num')::int, "
-								"to_regclass('pgreshard.runs') IS NOT NULL", 0, NULL);
+								"to_regclass('pgreshard.runs') IS NOT NULL, current_setting('server_encoding')", 0, NULL);
 	bool		state_table;
 
 	if (res == NULL)
@@ -29,6 +29,7 @@ read_dest_settings(const plan *p, pgr_conn *c, server_info *s)
 	s->version = xstrdup(PQgetvalue(res, 0, 0));
 	s->version_num = atoi(PQgetvalue(res, 0, 1));
 	s->wal_level = xstrdup("");
+	s->encoding = xstrdup(PQgetvalue(res, 0, 3));
 	state_table = PQgetvalue(res, 0, 2)[0] == 't';
 	PQclear(res);
 	if (!state_table)
@@ -85,6 +86,10 @@ inspect_destination(const plan *p, int shard, catalog *cat)
 	if (ok && s->version_num < 120000)
 		catalog_add_finding(cat, FINDING_ERROR, s->role, "use PostgreSQL 12 or later on every shard",
 							"PostgreSQL %s is too old; pgreshard needs 12 or later", s->version);
+	if (ok && cat->sources[0].encoding && strcmp(s->encoding, cat->sources[0].encoding) != 0)
+		catalog_add_finding(cat, FINDING_ERROR, s->role, "create the destination database with the source's encoding",
+							"database encoding %s differs from the source's %s", s->encoding,
+							cat->sources[0].encoding);
 	for (int ti = 0; ok && ti < p->ntables; ti++)
 	{
 		int			rows = table_has_rows(c, &p->tables[ti]);

@@ -25,7 +25,10 @@ static const char *const SQL_SETTINGS =
 	"SELECT split_part(current_setting('server_version'), ' ', 1), current_setting('server_version_num')::int, "
 	"current_setting('wal_level'), current_setting('max_replication_slots')::int, "
 	"(SELECT count(*) FROM pg_replication_slots)::int, "
-	"current_setting('max_wal_senders')::int";
+	"current_setting('max_wal_senders')::int, "
+	"EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1), "
+	"(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), "
+	"current_setting('server_encoding')";
 
 static const char *const SQL_TABLE =
 	"SELECT c.oid, c.relkind, c.relpersistence, c.relreplident, c.reltuples, "
@@ -51,10 +54,13 @@ static const char *const SQL_KEYS =
 	"ORDER BY i.indexrelid, k.ord";
 
 static bool
-read_settings(pgr_conn *c, server_info *s)
+read_settings(const plan *p, pgr_conn *c, server_info *s)
 {
-	PGresult   *res = pgr_query(c, "reading server settings", SQL_SETTINGS, 0, NULL);
+	char	   *slot = plan_slot_name(p);
+	const char *params[1] = {slot};
+	PGresult   *res = pgr_query(c, "reading server settings", SQL_SETTINGS, 1, params);
 
+	free(slot);
 	if (res == NULL)
 		return false;
 	s->version = xstrdup(PQgetvalue(res, 0, 0));
@@ -63,6 +69,9 @@ read_settings(pgr_conn *c, server_info *s)
 	s->max_slots = atoi(PQgetvalue(res, 0, 3));
 	s->used_slots = atoi(PQgetvalue(res, 0, 4));
 	s->max_senders = atoi(PQgetvalue(res, 0, 5));
+	s->has_slot = PQgetvalue(res, 0, 6)[0] == 't';
+	s->can_replicate = PQgetvalue(res, 0, 7)[0] == 't';
+	s->encoding = xstrdup(PQgetvalue(res, 0, 8));
 	PQclear(res);
 	return true;
 }
@@ -78,7 +87,11 @@ check_source_settings(catalog *cat, const server_info *s)
 							"ALTER SYSTEM SET wal_level = logical; then restart the server",
 							"wal_level is '%s'; logical decoding needs wal_level = logical",
 							s->wal_level);
-	if (s->max_slots - s->used_slots < 1)
+	if (!s->can_replicate)
+		catalog_add_finding(cat, FINDING_ERROR, s->role,
+							"ALTER ROLE <user> REPLICATION (or connect as a role that has it)",
+							"the connecting role lacks the REPLICATION attribute needed to create and read a slot");
+	if (s->max_slots - s->used_slots < 1 && !s->has_slot)
 		catalog_add_finding(cat, FINDING_ERROR, s->role,
 							"raise max_replication_slots (ALTER SYSTEM SET max_replication_slots = ...; restart) or drop an unused slot",
 							"no free replication slot: max_replication_slots = %d and %d in use",
@@ -401,7 +414,7 @@ inspect_source(const plan *p, int src_index, catalog *cat)
 	c = pgr_connect(p->source_dsns[src_index], s->role, PGR_CONN_READ_ONLY);
 	if (c == NULL)
 		return false;
-	ok = read_settings(c, s);
+	ok = read_settings(p, c, s);
 	if (ok)
 	{
 		check_source_settings(cat, s);
