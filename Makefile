@@ -25,12 +25,13 @@ CFLAGS  += -std=c11 -g -Wall -Wextra -Werror $(OPT)
 LDFLAGS += $(OPT)
 LDLIBS   = $(shell pkg-config --libs $(PKGS)) -lpg_query -lprotobuf-c -lpthread -lm
 
+SQL_FILES := $(wildcard runner/sql/*.sql)
+SQL_OBJS  := $(SQL_FILES:%.sql=$(BUILD)/obj/%_sql.o)
 SRCS     := $(wildcard common/*.c planner/*.c runner/*.c lua/*.c)
 MAIN_SRC := runner/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(SQL_OBJS)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
-SQL_FILES := $(wildcard runner/sql/*.sql planner/sql/*.sql)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -49,6 +50,16 @@ $(BUILD)/pgreshard: $(LIB_OBJS) $(MAIN_OBJ)
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h planner/*.h runner/*.h lua/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# SQL files are built into the binary as C strings: runner/sql/NAME.sql -> sql_NAME
+$(BUILD)/gen/%_sql.c: %.sql
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from $< */'; echo 'const char sql_$(notdir $*)[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+$(BUILD)/obj/%_sql.o: $(BUILD)/gen/%_sql.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

@@ -25,6 +25,8 @@ pgr_one_line(char *dst, size_t dstlen, const char *msg)
 				break;
 			dst[o++] = ';';
 			dst[o++] = ' ';
+			while (p[1] == ' ' || p[1] == '\t')
+				p++;
 		}
 		else
 			dst[o++] = *p;

@@ -5,7 +5,6 @@
  * columns' types come from the source catalog (read-only), or from --type
  * so that the command also works offline.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,31 +115,60 @@ print_shard(const plan_table *t, const key_type *types, char **values, int nshar
 	return rc;
 }
 
+/*
+ * Arguments: values may be negative numbers, so only --type/-t (and "--")
+ * are options; everything else is positional.  Fills pos[] and *types.
+ */
+static int
+parse_args(int argc, char **argv, char **pos, int *npos, const char **types)
+{
+	bool		only_pos = false;
+
+	*npos = 0;
+	for (int i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+
+		if (!only_pos && strcmp(a, "--") == 0)
+			only_pos = true;
+		else if (!only_pos && (strcmp(a, "--type") == 0 || strcmp(a, "-t") == 0))
+		{
+			if (++i >= argc)
+				return cli_usage_error("shard-of", "option '%s' needs an argument", a);
+			*types = argv[i];
+		}
+		else if (!only_pos && strncmp(a, "--type=", 7) == 0)
+			*types = a + 7;
+		else if (!only_pos && strncmp(a, "--", 2) == 0)
+			return cli_usage_error("shard-of", "unknown option '%s'", a);
+		else
+			pos[(*npos)++] = argv[i];
+	}
+	return EXIT_OK;
+}
+
 int
 cmd_shard_of(int argc, char **argv)
 {
-	static const struct option opts[] = {{"type", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
 	const char *type_list = NULL;
 	char	   *schema = NULL, *rel = NULL, err[256];
+	char	  **pos = xcalloc((size_t) argc + 1, sizeof(char *));
 	const plan_table *t;
 	key_type   *types = NULL;
-	plan	   *p;
-	int			c, rc = EXIT_ERROR;
+	plan	   *p = NULL;
+	int			npos, rc;
 
-	while ((c = cli_getopt(argc, argv, ":t:", opts, "shard-of")) != -1)
-	{
-		if (c == '?')
-			return EXIT_USAGE;
-		type_list = optarg;
-	}
-	if (argc - optind < 3)
-		return cli_usage_error("shard-of", "expected PLAN.yaml TABLE VALUE...");
-	if (!sqlname_parse_qualified(argv[optind + 1], &schema, &rel, err, sizeof(err)))
-		return cli_usage_error("shard-of", "TABLE \"%s\": %s", argv[optind + 1], err);
-	if (!plan_load(argv[optind], &p))
+	if ((rc = parse_args(argc, argv, pos, &npos, &type_list)) != EXIT_OK)
 		goto done;
-	if ((t = plan_find_table(p, schema, rel)) == NULL)
-		log_error("shard-of: table %s is not in plan %s", argv[optind + 1], p->path);
+	rc = EXIT_ERROR;
+	if (npos < 3)
+		rc = cli_usage_error("shard-of", "expected PLAN.yaml TABLE VALUE...");
+	else if (!sqlname_parse_qualified(pos[1], &schema, &rel, err, sizeof(err)))
+		rc = cli_usage_error("shard-of", "TABLE \"%s\": %s", pos[1], err);
+	else if (!plan_load(pos[0], &p))
+		goto done;
+	else if ((t = plan_find_table(p, schema, rel)) == NULL)
+		log_error("shard-of: table %s is not in plan %s", pos[1], p->path);
 	else if (t->replicate)
 	{
 		printf("all\n");
@@ -148,19 +176,20 @@ cmd_shard_of(int argc, char **argv)
 	}
 	else if (p->sharding != SHARD_FN_HASH)
 		log_error("shard-of: Lua routing is not available in this version yet");
-	else if (argc - optind - 2 != t->nkeys)
+	else if (npos - 2 != t->nkeys)
 		rc = cli_usage_error("shard-of", "table %s has %d key column(s) but %d value(s) were given",
-							 argv[optind + 1], t->nkeys, argc - optind - 2);
+							 pos[1], t->nkeys, npos - 2);
 	else
 	{
 		types = xcalloc((size_t) t->nkeys, sizeof(key_type));
 		if (type_list ? types_from_option(type_list, t, types) : types_from_source(p, t, types))
-			rc = print_shard(t, types, argv + optind + 2, p->nshards);
+			rc = print_shard(t, types, pos + 2, p->nshards);
 	}
+done:
 	free(types);
 	plan_free(p);
-done:
 	free(schema);
 	free(rel);
+	free(pos);
 	return rc;
 }

@@ -28,7 +28,8 @@ expect_rc 2 "$P" shard-of x.yaml
 expect_rc 1 "$P" validate /nonexistent/plan.yaml
 expect_contains "$ERR" "pgreshard: /nonexistent/plan.yaml"
 # validate touches no database: a plan whose servers do not exist validates
-export NOWHERE="host=203.0.113.1 port=1 connect_timeout=1"
+export PGR_TEST_SOURCE_DSN="host=203.0.113.1 port=1" PGR_TEST_HOST=nowhere PGR_TEST_PORT=1 \
+	PGR_TEST_EMPTY=x PGR_TEST_JOBS=2
 for f in "$PLANS"/good/*.yaml; do
 	expect_rc 0 "$P" validate "$f"
 	expect_contains "$OUT" "valid"

@@ -15,7 +15,14 @@ load_sql 0 $DB "$SQL/realistic.sql"
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
 
+DEFAULT_TABLES="  app.users: { key: id }
+  'app.\"Order Items\"': { key: [tenant_id, id] }
+  '\"Billing Dept\".\"Invoices\"': { key: '\"InvoiceId\"' }
+  app.events: { key: user_id }
+  app.regions: { replicate: true }"
+
 write_plan() {	# FILE [TABLES-YAML] [PUBLICATION]
+	local tables=${2:-$DEFAULT_TABLES}
 	cat >"$1" <<YAML
 version: 1
 name: plantest
@@ -25,11 +32,7 @@ source:
 destination:
   shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"]
 tables:
-${2:-  app.users: { key: id }
-  'app."Order Items"': { key: [tenant_id, id] }
-  '"Billing Dept"."Invoices"': { key: '"InvoiceId"' }
-  app.events: { key: user_id }
-  app.regions: { replicate: true }}
+$tables
 YAML
 }
 
@@ -110,7 +113,7 @@ psql_on 0 $DB "DROP TABLE app.extra" >/dev/null
 # --- a publication that does not exist
 write_plan "$W/nopub.yaml" "" nosuchpub
 expect_rc 1 "$P" plan "$W/nopub.yaml"
-expect_contains "$OUT" "$W/nopub.yaml:6:16: source: publication \"nosuchpub\" does not exist"
+expect_contains "$OUT" "$W/nopub.yaml:5:16: source: publication \"nosuchpub\" does not exist"
 
 # --- a destination that is not empty
 psql_on 3 $DB "CREATE SCHEMA app; CREATE TABLE app.users (id bigint); INSERT INTO app.users VALUES (1)" >/dev/null
@@ -121,15 +124,15 @@ psql_on 3 $DB "DROP SCHEMA app CASCADE" >/dev/null
 # --- unreachable database: one line, exit 1, names the shard
 S2="host=127.0.0.1 port=1 dbname=x user=postgres connect_timeout=2"
 expect_rc 1 "$P" plan "$W/plan.yaml"
-expect_contains "$ERR" "pgreshard: shard 2 (host=127.0.0.1 port=1 dbname=x user=postgres connect_timeout=2): cannot connect"
+expect_contains "$ERR" "pgreshard: shard 2 (user=postgres connect_timeout=2 dbname=x host=127.0.0.1 port=1): cannot connect: connection to server at \"127.0.0.1\", port 1 failed: Connection refused; Is the server running"
 expect_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "lines of error output"
 S2=$(dsn 3 $DB)
 
 # --- wrong credentials: the password never appears anywhere
-psql_on 0 postgres "DROP ROLE IF EXISTS pgr_pw; CREATE ROLE pgr_pw LOGIN PASSWORD 'right-horse'" >/dev/null
+psql_on 0 postgres "DROP ROLE IF EXISTS pgr_pw; CREATE ROLE pgr_pw LOGIN REPLICATION PASSWORD 'right-horse'" >/dev/null
 SRC="$(tcp_dsn 0 $DB pgr_pw) password=Sup3rSecretPw"
 expect_rc 1 "$P" plan "$W/plan.yaml"
-expect_contains "$ERR" "source (host=127.0.0.1"
+expect_contains "$ERR" "pgreshard: source (user=pgr_pw dbname=$DB host=127.0.0.1 port="
 expect_contains "$ERR" "password authentication failed"
 expect_not_contains "$ERR$OUT" "Sup3rSecretPw"
 # right password, URI form: works, and the password is not printed
@@ -152,5 +155,5 @@ expect_rc 1 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "no free replication slot: max_replication_slots = 1 and 1 in use"
 psql_on 0 postgres "SELECT pg_drop_replication_slot('hog')" >/dev/null
 psql_on 0 postgres "ALTER SYSTEM RESET max_replication_slots" >/dev/null
-_pg_as "$PG_BIN/pg_ctl" -D "$PGR_TEST_ROOT/c0" -w restart >/dev/null
+_pg_as "$PG_BIN/pg_ctl" -D "$PGR_TEST_ROOT/c0" -w restart -o "-c wal_level=logical" >/dev/null
 expect_rc 0 "$P" plan "$W/plan.yaml"

@@ -14,7 +14,7 @@ OUT="" ERR="" RC=0
 
 fail() {
 	echo "FAIL: $*" >&2
-	[ -n "$OUT" ] && printf '  stdout: %s\n' "$(printf '%s' "$OUT" | head -c 2000)" >&2
+	[ -n "$OUT" ] && printf '  stdout (end): %s\n' "$(printf '%s' "$OUT" | tail -c 1500)" >&2
 	[ -n "$ERR" ] && printf '  stderr: %s\n' "$(printf '%s' "$ERR" | head -c 2000)" >&2
 	exit 1
 }
