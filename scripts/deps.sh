@@ -25,4 +25,4 @@ if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
 	$SUDO mkdir -p /etc/postgresql-common
 	echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
 fi
-$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+$SUDO apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
