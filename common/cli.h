@@ -38,6 +38,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_shard_of(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_not_available(int argc, char **argv);
 
 #endif

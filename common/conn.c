@@ -82,6 +82,16 @@ conninfo_redact(const char *conninfo)
 	return sb_steal(&sb);
 }
 
+/* Server notices (e.g. "already exists, skipping") are debug output. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	char		line[1024];
+
+	pgr_one_line(line, sizeof(line), message);
+	log_debug("%s: %s", ((pgr_conn *) arg)->role, line);
+}
+
 pgr_conn *
 pgr_connect(const char *conninfo, const char *role, int flags)
 {
@@ -109,6 +119,7 @@ pgr_connect(const char *conninfo, const char *role, int flags)
 		return NULL;
 	}
 	c->server_version = PQserverVersion(c->pg);
+	PQsetNoticeProcessor(c->pg, notice_to_log, c);
 	if ((flags & PGR_CONN_READ_ONLY) &&
 		!pgr_exec(c, "making the session read-only",
 				  "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", 0, NULL))
@@ -171,7 +182,9 @@ PGresult *
 pgr_query(pgr_conn *c, const char *what, const char *sql, int nparams,
 		  const char *const *params)
 {
-	PGresult   *res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	/* without parameters, PQexec: it also runs multi-statement scripts */
+	PGresult   *res = nparams == 0 ? PQexec(c->pg, sql) :
+		PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)

@@ -382,9 +382,13 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 
 		dst->persistence = PQgetvalue(res, 0, 2)[0];
 		dst->replident = PQgetvalue(res, 0, 3)[0];
-		t->bytes += bytes;
-		t->total_bytes += atoll(PQgetvalue(res, 0, 6));
-		t->rows += row_estimate(c, pt, strtod(PQgetvalue(res, 0, 4), NULL), bytes);
+		if (src_index == 0 || !pt->replicate)
+		{
+			/* a replicated table is the same on every source: count it once */
+			t->bytes += bytes;
+			t->total_bytes += atoll(PQgetvalue(res, 0, 6));
+			t->rows += row_estimate(c, pt, strtod(PQgetvalue(res, 0, 4), NULL), bytes);
+		}
 		ok = read_columns(c, PQgetvalue(res, 0, 0), dst) &&
 			read_keys(c, PQgetvalue(res, 0, 0), dst);
 		if (ok && src_index == 0)

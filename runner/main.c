@@ -21,8 +21,13 @@ static const cli_command commands[] = {
 	 "Creates nothing anywhere.\n\n"
 	 "  --json        print a versioned JSON document instead of text\n"
 	 "  -o FILE       save the plan for `apply FILE` (not available yet)\n"},
-	{"apply", cmd_not_available, "apply PLAN.yaml|SAVED [--until STEP] [--yes]",
-	 "Run the steps; a rerun resumes.  (Not available in this version yet.)\n"},
+	{"apply", cmd_apply, "apply PLAN.yaml [--until STEP] [--yes]",
+	 "Run the steps in order: preflight slot schema-pre copy schema-post stream\n"
+	 "verify cutover finish.  Each step is checkpointed in the pgreshard schema on\n"
+	 "shard 0; a rerun after any failure continues where the last run stopped, and\n"
+	 "a rerun after success does nothing.  Two applies of one plan never run at once.\n\n"
+	 "  --until STEP  stop after STEP (this version runs up to schema-post)\n"
+	 "  --yes         do not ask for confirmation (required when stdin is not a terminal)\n"},
 	{"status", cmd_not_available, "status PLAN.yaml [--json]",
 	 "Steps, copy progress, stream lag, last error.  (Not available yet.)\n"},
 	{"verify", cmd_not_available, "verify PLAN.yaml [--json]",

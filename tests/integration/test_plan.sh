@@ -8,7 +8,7 @@ P=$PGRESHARD
 DB=plantest
 SQL="$(dirname "$0")/../sql"
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+trap 'rm -rf "$W"; drop_db_everywhere $DB' EXIT
 
 fresh_db $DB 0 1 2 3 4
 load_sql 0 $DB "$SQL/realistic.sql"

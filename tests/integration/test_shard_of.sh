@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/assert.sh"
 P=$PGRESHARD
 DB=shardoftest
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+trap 'rm -rf "$W"; drop_db_everywhere $DB' EXIT
 
 fresh_db $DB 0
 psql_on 0 $DB "

@@ -10,6 +10,7 @@
 #   psql_on I DB SQL        run SQL on cluster I, print tuples unaligned (-At), stop on error
 #   load_sql I DB FILE      run a SQL file on cluster I
 #   fresh_db DB [I...]      (re)create database DB on the given clusters (default: all)
+#   drop_db_everywhere DB   drop DB and its replication slots on every cluster
 #   table_digest I DB TABLE a digest of the table's rows (order-independent)
 #   compare_tables DB TABLE SRC "DST..."  the rows of TABLE on cluster SRC equal the
 #                           union of its rows on clusters DST (as multisets); prints a diff
@@ -97,9 +98,30 @@ fresh_db() {
 		for ((i = 0; i < PGR_CLUSTERS; i++)); do targets+=("$i"); done
 	fi
 	for i in "${targets[@]}"; do
+		drop_slots "$i" "$db" &&
 		psql_on "$i" postgres "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" &&
 			psql_on "$i" postgres "CREATE DATABASE \"$db\"" || return 1
 	done
+}
+
+# Drop the replication slots of database DB on cluster I (a database with a
+# slot cannot be dropped, and a logical slot keeps a server from starting with
+# wal_level below logical).
+drop_slots() {
+	psql_on "$1" postgres "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+		WHERE database = '$2' AND active_pid IS NOT NULL" >/dev/null &&
+	psql_on "$1" postgres "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+		WHERE database = '$2'" >/dev/null
+}
+
+# Drop database DB and its slots on every cluster (tests call this on exit).
+drop_db_everywhere() {
+	local i
+	for ((i = 0; i < PGR_CLUSTERS; i++)); do
+		drop_slots "$i" "$1" 2>/dev/null
+		psql_on "$i" postgres "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1
+	done
+	return 0
 }
 
 # Rows of a table as sorted text lines (the table name is passed as a SQL name).

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# bench/run.sh — every benchmark, each against its baseline in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash bench/copy.sh "${BENCH_ROWS:-2000000}"

@@ -1,0 +1,107 @@
+/*
+ * copy.h — the resharding copy: chunks, workers, the row router, progress.
+ *
+ * Every table is split into chunks, fixed once per plan and source in
+ * pgreshard.chunk_plan (ranges of an integer primary key; one chunk when
+ * the table has none).  A worker copies one chunk at a time: it reads the
+ * chunk from the source with COPY ... TO STDOUT under the slot's snapshot,
+ * routes each row to its shard (replicated tables: every shard), streams it
+ * into COPY ... FROM STDIN on that shard, and commits each shard's part with
+ * that shard's pgreshard.chunks_done row (DESIGN.md invariant 2).  A chunk
+ * done on some shards but not others is redone only where it is missing.
+ * Memory is bounded by libpq's buffers: no chunk is ever held in memory.
+ */
+#ifndef PGR_COPY_H
+#define PGR_COPY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "pghash.h"
+#include "strbuf.h"
+
+#define COPY_MAX_KEYS 32
+
+/* How to read, route and write one table. */
+typedef struct copy_table {
+	int			index;			/* in plan->tables */
+	char	   *display;		/* schema.table for messages */
+	char	   *qname;			/* quoted for SQL */
+	char	   *select_list;	/* columns read from the source */
+	char	   *insert_list;	/* columns written to the shards */
+	int			nselect;		/* fields read */
+	int			nsend;			/* fields written (a prefix of those read) */
+	bool		replicate;
+	int			nkeys;
+	int			key_field[COPY_MAX_KEYS];	/* field numbers of the key columns */
+	key_type	key_types[COPY_MAX_KEYS];
+	char	   *chunk_col;		/* quoted integer PK column, or NULL */
+	/* progress */
+	double		est_rows;
+	atomic_llong rows_done;
+	atomic_llong bytes_done;
+	atomic_int	chunks_done;
+	int			chunks_total;
+} copy_table;
+
+/* One chunk to copy, with the shards it is still missing on. */
+typedef struct copy_job {
+	int			source;
+	int			table;
+	int			chunk;
+	bool		has_lo, has_hi;
+	long long	lo, hi;			/* chunk_col >= lo AND chunk_col < hi */
+	bool	   *need;			/* [nshards]: not yet done on this shard */
+} copy_job;
+
+/* Shared by the workers. */
+typedef struct copy_run {
+	apply_ctx  *ctx;
+	copy_table *tables;			/* [plan->ntables] */
+	copy_job   *jobs;
+	int			njobs;
+	int			next_job;		/* under lock */
+	pthread_mutex_t lock;
+	atomic_bool abort;
+	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
+} copy_run;
+
+/* Routes COPY TEXT rows by their key fields. */
+typedef struct row_router {
+	int			nkeys;
+	const int  *key_field;
+	const key_type *key_types;
+	uint32_t	nshards;
+	strbuf		scratch[COPY_MAX_KEYS];
+} row_router;
+
+void row_router_init(row_router *r, const copy_table *t, uint32_t nshards);
+void row_router_free(row_router *r);
+/*
+ * The shard of one COPY TEXT row (len bytes, ending in '\n').  False with a
+ * message in err when the row is malformed or a key does not parse.
+ */
+bool route_copy_row(row_router *r, const char *row, size_t len, uint32_t *shard,
+					char *err, size_t errlen);
+/* Decode one COPY TEXT field (escapes) into out; *isnull for \N. */
+bool copy_field_decode(const char *f, size_t len, strbuf *out, bool *isnull);
+/* Offset of the end of field n (0-based) in row, i.e. of its '\t' or '\n'. */
+long copy_field_end(const char *row, size_t len, int n);
+
+/* Chunk plan and pending work (copy_plan.c). */
+bool copy_tables_build(apply_ctx *ctx, copy_table **out);
+void copy_tables_free(copy_table *tables, int n);
+bool copy_jobs_load(copy_run *run);
+
+/* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */
+void *copy_worker_main(void *arg);
+
+/* Progress display (progress.c). */
+typedef struct progress progress;
+progress *progress_start(copy_run *run);
+void progress_stop(progress *pr);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * copy_worker.c — one copy worker: takes chunks off the shared list and
+ * copies each under its source's snapshot to the shards that miss it.
+ *
+ * A worker owns one connection per source and per shard (opened on first
+ * use).  For a chunk, every shard that needs it gets a transaction with a
+ * COPY FROM STDIN; the source's COPY TO STDOUT is read row by row and each
+ * row is routed and forwarded at once; then each shard's transaction is
+ * committed together with its chunks_done row.  On any error the worker
+ * drops its connections (the servers roll back) and tells the others to
+ * stop: nothing is left half-written, and a rerun redoes the chunk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "copy.h"
+#include "log.h"
+#include "xalloc.h"
+
+typedef struct worker {
+	copy_run   *run;
+	int			id;
+	pgr_conn  **src;			/* [nsources] */
+	pgr_conn  **dst;			/* [nshards] */
+	long long  *rows;			/* per shard, current chunk */
+	long long  *bytes;
+} worker;
+
+static pgr_conn *
+worker_conn(worker *w, bool source, int i)
+{
+	const plan *p = w->run->ctx->plan;
+	pgr_conn  **slot = source ? &w->src[i] : &w->dst[i];
+	char	   *role;
+
+	if (*slot != NULL)
+		return *slot;
+	role = source ? xstrdup(w->run->ctx->sources[i].role) : xasprintf("shard %d", i);
+	*slot = pgr_connect(source ? p->source_dsns[i] : p->shard_dsns[i], role, 0);
+	free(role);
+	/* Rows travel in the servers' own encoding (preflight checked they agree), so
+	 * keys are hashed on the bytes PostgreSQL stores; async commit on shards
+	 * (a lost commit loses the chunk and its ledger row together). */
+	if (*slot != NULL &&
+		!pgr_exec(*slot, "setting session options", source ?
+				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)" :
+				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
+				  "set_config('synchronous_commit', 'off', false)", 0, NULL))
+	{
+		pgr_disconnect(*slot);
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+static void
+worker_drop_connections(worker *w)
+{
+	const plan *p = w->run->ctx->plan;
+
+	for (int i = 0; i < p->nsources; i++)
+	{
+		pgr_disconnect(w->src[i]);
+		w->src[i] = NULL;
+	}
+	for (int s = 0; s < p->nshards; s++)
+	{
+		pgr_disconnect(w->dst[s]);
+		w->dst[s] = NULL;
+	}
+}
+
+static char *
+chunk_query(const copy_table *t, const copy_job *j)
+{
+	if (!j->has_lo && !j->has_hi)
+		return xasprintf("COPY (SELECT %s FROM ONLY %s) TO STDOUT", t->select_list, t->qname);
+	if (!j->has_lo)
+		return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s < %lld) TO STDOUT",
+						 t->select_list, t->qname, t->chunk_col, j->hi);
+	if (!j->has_hi)
+		return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s >= %lld) TO STDOUT",
+						 t->select_list, t->qname, t->chunk_col, j->lo);
+	return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s >= %lld AND %s < %lld) TO STDOUT",
+					 t->select_list, t->qname, t->chunk_col, j->lo, t->chunk_col, j->hi);
+}
+
+/* Open the source transaction under the snapshot and each needed shard's COPY. */
+static bool
+chunk_begin(worker *w, const copy_job *j, const copy_table *t)
+{
+	apply_ctx  *ctx = w->run->ctx;
+	pgr_conn   *src = worker_conn(w, true, j->source);
+	char	   *lit, *sql, *copy_in;
+	bool		ok;
+
+	if (src == NULL)
+		return false;
+	lit = PQescapeLiteral(src->pg, ctx->sources[j->source].snapshot,
+						  strlen(ctx->sources[j->source].snapshot));
+	sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s", lit);
+	PQfreemem(lit);
+	ok = pgr_exec(src, "starting the copy transaction under the slot's snapshot", sql, 0, NULL);
+	free(sql);
+	copy_in = xasprintf("COPY %s (%s) FROM STDIN", t->qname, t->insert_list);
+	for (int s = 0; ok && s < ctx->plan->nshards; s++)
+	{
+		pgr_conn   *d;
+		PGresult   *res;
+
+		w->rows[s] = w->bytes[s] = 0;
+		if (!j->need[s])
+			continue;
+		if ((d = worker_conn(w, false, s)) == NULL || !pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL))
+		{
+			ok = false;
+			break;
+		}
+		res = PQexec(d->pg, copy_in);
+		if (PQresultStatus(res) != PGRES_COPY_IN)
+		{
+			pgr_report_result(d, "starting COPY into the shard", res);
+			ok = false;
+		}
+		PQclear(res);
+	}
+	free(copy_in);
+	return ok;
+}
+
+static bool
+forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int len,
+			row_router *router)
+{
+	const plan *p = w->run->ctx->plan;
+	uint32_t	shard = 0;
+	char		err[256];
+	long		cut;
+
+	if (t->nselect > t->nsend && (cut = copy_field_end(row, (size_t) len, t->nsend - 1)) >= 0 &&
+		row[cut] == '\t')
+	{
+		row[cut] = '\n';		/* drop generated key columns read only for routing */
+		len = (int) cut + 1;
+	}
+	if (!t->replicate && !route_copy_row(router, row, (size_t) len, &shard, err, sizeof(err)))
+	{
+		log_error("copy: table %s, chunk %d: cannot route a row: %s", t->display, j->chunk, err);
+		return false;
+	}
+	for (int s = t->replicate ? 0 : (int) shard; s < p->nshards; s++)
+	{
+		if (j->need[s])
+		{
+			if (PQputCopyData(w->dst[s]->pg, row, len) != 1)
+			{
+				pgr_report_conn(w->dst[s], "sending rows");
+				return false;
+			}
+			w->rows[s]++;
+			w->bytes[s] += len;
+		}
+		if (!t->replicate)
+			break;
+	}
+	return true;
+}
+
+/* Read the source's COPY and forward every row. */
+static bool
+chunk_stream(worker *w, const copy_job *j, copy_table *t)
+{
+	pgr_conn   *src = w->src[j->source];
+	char	   *sql = chunk_query(t, j);
+	PGresult   *res = PQexec(src->pg, sql);
+	row_router	router;
+	char	   *row;
+	int			len;
+	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT;
+
+	free(sql);
+	if (!ok)
+		pgr_report_result(src, "reading the chunk", res);
+	PQclear(res);
+	row_router_init(&router, t, (uint32_t) w->run->ctx->plan->nshards);
+	while (ok && (len = PQgetCopyData(src->pg, &row, 0)) > 0)
+	{
+		ok = forward_row(w, t, j, row, len, &router);
+		t->rows_done++;
+		t->bytes_done += len;
+		PQfreemem(row);
+		if (atomic_load(&w->run->abort))
+			ok = false;
+	}
+	row_router_free(&router);
+	if (ok && len == -2)
+	{
+		pgr_report_conn(src, "reading the chunk");
+		ok = false;
+	}
+	if (ok)
+	{
+		res = PQgetResult(src->pg);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			pgr_report_result(src, "reading the chunk", res);
+			ok = false;
+		}
+		PQclear(res);
+		while ((res = PQgetResult(src->pg)) != NULL)
+			PQclear(res);
+	}
+	return ok;
+}
+
+/* End each shard's COPY, record the chunk, commit. */
+static bool
+chunk_commit(worker *w, const copy_job *j)
+{
+	apply_ctx  *ctx = w->run->ctx;
+	char		lsn[32], src_s[16], ti_s[16], chunk_s[16], rows_s[32], bytes_s[32];
+	const char *params[7] = {ctx->plan->name, src_s, ti_s, chunk_s, rows_s, bytes_s, lsn};
+
+	lsn_format(ctx->sources[j->source].snapshot_lsn, lsn, sizeof(lsn));
+	snprintf(src_s, sizeof(src_s), "%d", j->source);
+	snprintf(ti_s, sizeof(ti_s), "%d", j->table);
+	snprintf(chunk_s, sizeof(chunk_s), "%d", j->chunk);
+	for (int s = 0; s < ctx->plan->nshards; s++)
+	{
+		pgr_conn   *d = w->dst[s];
+		PGresult   *res;
+		bool		ok;
+
+		if (!j->need[s])
+			continue;
+		if (PQputCopyEnd(d->pg, NULL) != 1)
+		{
+			pgr_report_conn(d, "finishing COPY");
+			return false;
+		}
+		res = PQgetResult(d->pg);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			pgr_report_result(d, "writing rows", res);
+		PQclear(res);
+		while ((res = PQgetResult(d->pg)) != NULL)
+			PQclear(res);
+		snprintf(rows_s, sizeof(rows_s), "%lld", w->rows[s]);
+		snprintf(bytes_s, sizeof(bytes_s), "%lld", w->bytes[s]);
+		if (!ok || !pgr_exec(d, "recording the chunk",
+							 "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, "
+							 "rows, bytes, snapshot_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, params) ||
+			!pgr_exec(d, "committing the chunk", "COMMIT", 0, NULL))
+			return false;
+	}
+	return pgr_exec(w->src[j->source], "ending the source transaction", "COMMIT", 0, NULL);
+}
+
+static bool
+copy_chunk(worker *w, const copy_job *j)
+{
+	copy_table *t = &w->run->tables[j->table];
+	bool		ok = chunk_begin(w, j, t) && chunk_stream(w, j, t) && chunk_commit(w, j);
+
+	if (!ok)
+	{
+		log_error("copy: table %s, chunk %d of %d failed; a rerun of apply redoes it", t->display,
+				  j->chunk + 1, t->chunks_total);
+		worker_drop_connections(w);
+		return false;
+	}
+	t->chunks_done++;
+	log_debug("copy: table %s, chunk %d of %d done", t->display, j->chunk + 1, t->chunks_total);
+	if (w->run->chunk_delay_ms > 0)
+	{
+		struct timespec ts = {w->run->chunk_delay_ms / 1000, (w->run->chunk_delay_ms % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+static copy_job *
+next_job(copy_run *run)
+{
+	copy_job   *j = NULL;
+
+	pthread_mutex_lock(&run->lock);
+	if (run->next_job < run->njobs && !atomic_load(&run->abort))
+		j = &run->jobs[run->next_job++];
+	pthread_mutex_unlock(&run->lock);
+	return j;
+}
+
+void *
+copy_worker_main(void *arg)
+{
+	worker		w = {0};
+	const plan *p;
+	copy_job   *j;
+	bool		ok = true;
+
+	w.run = arg;
+	p = w.run->ctx->plan;
+	w.src = xcalloc((size_t) p->nsources, sizeof(pgr_conn *));
+	w.dst = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
+	w.rows = xcalloc((size_t) p->nshards, sizeof(long long));
+	w.bytes = xcalloc((size_t) p->nshards, sizeof(long long));
+	while (ok && (j = next_job(w.run)) != NULL)
+		if (!(ok = copy_chunk(&w, j)))
+			atomic_store(&w.run->abort, true);
+	worker_drop_connections(&w);
+	free(w.src);
+	free(w.dst);
+	free(w.rows);
+	free(w.bytes);
+	return ok ? NULL : (void *) 1;
+}

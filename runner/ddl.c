@@ -1,0 +1,834 @@
+/*
+ * ddl.c — split pg_dump's schema into the PRE and POST scripts for the moved
+ * tables.  What is kept and why is in ddl.h; what each kind of statement
+ * becomes is in ddl_classify.c.  This file holds the driver and the tools
+ * the classification uses.
+ *
+ * The driver:
+ *   1. blanks psql meta-command lines, splits the dump with
+ *      pg_query_split_with_parser and parses each statement on its own into
+ *      libpg_query's protobuf tree (so node locations are offsets into that
+ *      statement's text, which the CREATE TABLE rewrite relies on);
+ *   2. pass 1 (ddl_collect) learns what the whole dump defines: every
+ *      relation, the sequences moved tables need, the indexes, primary keys
+ *      and parents (INHERITS, ATTACH PARTITION) of moved tables;
+ *   3. pass 2 (ddl_classify) puts each statement in one of four lists, or
+ *      drops it.  The script is the lists in this order:
+ *        PRE       dump order (pg_dump orders by dependency);
+ *        CUT       constraints cut out of CREATE TABLE, children before
+ *                  parents: a parent's CHECK recurses into its partitions
+ *                  and inheritance children, and only merges with a child's
+ *                  copy that already exists (adding the child's own copy
+ *                  after the parent's fails with "already exists");
+ *        POST      dump order;
+ *        CUT_FK    foreign keys cut out of CREATE TABLE, after every key
+ *                  they may reference exists.
+ *
+ * The tools: a small string map, name keys ("schema\037name": the unit
+ * separator does not occur in real names), a generic walker over any
+ * protobuf-c message (driven by the message descriptors, so it reaches every
+ * node of every statement kind), the search for references to relations
+ * that are not moved, and the foreign key decision (fkrule.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PGR_DDL_INTERNAL
+#include <pg_query.h>
+
+#include "ddl.h"
+#include "fkrule.h"
+#include "log.h"
+#include "schema_dump.h"
+#include "sqlname.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#define MAX_INHERITANCE_DEPTH 64
+
+/* ---- string map ------------------------------------------------------- */
+
+static size_t
+map_hash(const char *s)
+{
+	size_t		h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+	return h;
+}
+
+static ddl_map_entry *
+map_slot(const ddl_map *m, const char *key)
+{
+	size_t		i = map_hash(key) & (m->cap - 1);
+
+	while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+static void
+map_grow(ddl_map *m)
+{
+	ddl_map		bigger = {m->cap ? m->cap * 2 : 64, 0, NULL};
+
+	bigger.slots = xcalloc(bigger.cap, sizeof(ddl_map_entry));
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key != NULL)
+		{
+			*map_slot(&bigger, m->slots[i].key) = m->slots[i];
+			bigger.n++;
+		}
+	free(m->slots);
+	*m = bigger;
+}
+
+void
+ddl_map_put(ddl_map *m, const char *key, int ival, const void *pval)
+{
+	ddl_map_entry *e;
+
+	if ((m->n + 1) * 2 > m->cap)
+		map_grow(m);
+	e = map_slot(m, key);
+	if (e->key == NULL)
+	{
+		e->key = xstrdup(key);
+		m->n++;
+	}
+	e->ival = ival;
+	e->pval = pval;
+}
+
+const ddl_map_entry *
+ddl_map_get(const ddl_map *m, const char *key)
+{
+	const ddl_map_entry *e;
+
+	if (m->cap == 0)
+		return NULL;
+	e = map_slot(m, key);
+	return e->key ? e : NULL;
+}
+
+void
+ddl_map_put_rel(ddl_map *m, const char *schema, const char *name, int ival,
+				const void *pval)
+{
+	char	   *key = xasprintf("%s\037%s", schema, name);
+
+	ddl_map_put(m, key, ival, pval);
+	free(key);
+}
+
+const ddl_map_entry *
+ddl_map_get_rel(const ddl_map *m, const char *schema, const char *name)
+{
+	char	   *key = xasprintf("%s\037%s", schema, name);
+	const ddl_map_entry *e = ddl_map_get(m, key);
+
+	free(key);
+	return e;
+}
+
+const ddl_map_entry *
+ddl_map_get_rv(const ddl_map *m, const PgQuery__RangeVar *rv)
+{
+	if (rv == NULL || rv->relname == NULL)
+		return NULL;
+	return ddl_map_get_rel(m, ddl_rv_schema(rv), rv->relname);
+}
+
+static void
+map_free(ddl_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slots[i].key);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+char *
+ddl_objkey(const char *kind, const char *schema, const char *name)
+{
+	return xasprintf("%s\037%s\037%s", kind, schema, name);
+}
+
+char *
+ddl_partname(const char *table, const char *name)
+{
+	return xasprintf("%s\037%s", table, name);
+}
+
+void
+ddl_remember_dropped(ddl_ctx *c, const char *kind, const char *schema,
+					 const char *name)
+{
+	char	   *key = ddl_objkey(kind, schema, name);
+
+	ddl_map_put(&c->dropped, key, 0, NULL);
+	free(key);
+}
+
+bool
+ddl_was_dropped(const ddl_ctx *c, const char *kind, const char *schema,
+				const char *name)
+{
+	char	   *key = ddl_objkey(kind, schema, name);
+	bool		found = ddl_map_get(&c->dropped, key) != NULL;
+
+	free(key);
+	return found;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+char *
+ddl_display(const char *schema, const char *name)
+{
+	if (schema == NULL || *schema == '\0')
+		return sqlname_quote(name);
+	return sqlname_quote_qualified(schema, name);
+}
+
+char *
+ddl_table_display(const ddl_ctx *c, int ti)
+{
+	return ddl_display(c->tables[ti].schema, c->tables[ti].relname);
+}
+
+const char *
+ddl_str(const PgQuery__Node *n)
+{
+	if (n != NULL && n->node_case == PG_QUERY__NODE__NODE_STRING &&
+		n->string->sval != NULL)
+		return n->string->sval;
+	return "";
+}
+
+void
+ddl_names_split(PgQuery__Node **items, size_t n, const char **schema,
+				const char **name)
+{
+	*name = n >= 1 ? ddl_str(items[n - 1]) : "";
+	*schema = n >= 2 ? ddl_str(items[n - 2]) : "";
+}
+
+const char *
+ddl_rv_schema(const PgQuery__RangeVar *rv)
+{
+	/* pg_dump qualifies every name (search_path is ''), so this is rare */
+	return rv->schemaname && *rv->schemaname ? rv->schemaname : "public";
+}
+
+int
+ddl_moved_index(const ddl_ctx *c, const PgQuery__RangeVar *rv)
+{
+	const ddl_map_entry *e = ddl_map_get_rv(&c->moved, rv);
+
+	return e ? e->ival : -1;
+}
+
+/* ---- tree walking ----------------------------------------------------- */
+
+void
+ddl_walk(const ProtobufCMessage *msg, ddl_visit_fn fn, void *arg)
+{
+	const char *base = (const char *) msg;
+
+	if (msg == NULL)
+		return;
+	fn(msg, arg);
+	for (unsigned i = 0; i < msg->descriptor->n_fields; i++)
+	{
+		const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[i];
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		{
+			size_t		n = *(const size_t *) (base + f->quantifier_offset);
+			ProtobufCMessage *const *items =
+				*(ProtobufCMessage *const *const *) (base + f->offset);
+
+			for (size_t j = 0; j < n; j++)
+				ddl_walk(items[j], fn, arg);
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+			*(const uint32_t *) (base + f->quantifier_offset) != f->id)
+			continue;
+		ddl_walk(*(ProtobufCMessage *const *) (base + f->offset), fn, arg);
+	}
+}
+
+/* The relation a 'name'::regclass literal or nextval('name') names. */
+static bool
+regclass_literal(const ProtobufCMessage *msg, char **schema, char **rel)
+{
+	const PgQuery__Node *arg = NULL;
+	const char *s, *name;
+	char		err[128];
+
+	if (msg->descriptor == &pg_query__type_cast__descriptor)
+	{
+		const PgQuery__TypeCast *tc = (const PgQuery__TypeCast *) msg;
+
+		if (tc->type_name == NULL)
+			return false;
+		ddl_names_split(tc->type_name->names, tc->type_name->n_names, &s, &name);
+		if (strcmp(name, "regclass") == 0)
+			arg = tc->arg;
+	}
+	else if (msg->descriptor == &pg_query__func_call__descriptor)
+	{
+		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *) msg;
+
+		ddl_names_split(fc->funcname, fc->n_funcname, &s, &name);
+		if (fc->n_args >= 1 && (strcmp(name, "nextval") == 0 ||
+								strcmp(name, "currval") == 0 ||
+								strcmp(name, "setval") == 0))
+			arg = fc->args[0];
+	}
+	if (arg == NULL || arg->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+		arg->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL)
+		return false;
+	return sqlname_parse_qualified(arg->a_const->sval->sval, schema, rel,
+								   err, sizeof(err));
+}
+
+typedef struct ref_search {
+	const ddl_ctx *c;
+	char	   *found;			/* display name of the first unmoved relation */
+} ref_search;
+
+static void
+check_relation(ref_search *rs, const char *schema, const char *rel)
+{
+	if (rs->found == NULL &&
+		ddl_map_get_rel(&rs->c->relations, schema, rel) &&
+		!ddl_map_get_rel(&rs->c->moved, schema, rel) &&
+		!ddl_map_get_rel(&rs->c->needed_seqs, schema, rel))
+		rs->found = ddl_display(schema, rel);
+}
+
+/* RangeVars, type names (row types, %TYPE) and regclass literals. */
+static void
+visit_reference(const ProtobufCMessage *msg, void *arg)
+{
+	ref_search *rs = arg;
+	char	   *schema, *rel;
+
+	if (msg->descriptor == &pg_query__range_var__descriptor)
+	{
+		const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *) msg;
+
+		/* unqualified names in pg_dump output are CTE or alias names */
+		if (rv->schemaname && *rv->schemaname && rv->relname)
+			check_relation(rs, rv->schemaname, rv->relname);
+	}
+	else if (msg->descriptor == &pg_query__type_name__descriptor)
+	{
+		const PgQuery__TypeName *tn = (const PgQuery__TypeName *) msg;
+		size_t		n = tn->n_names - (tn->pct_type ? 1 : 0);
+
+		if (tn->n_names >= (tn->pct_type ? 3u : 2u))
+			check_relation(rs, ddl_str(tn->names[n - 2]),
+						   ddl_str(tn->names[n - 1]));
+	}
+	else if (regclass_literal(msg, &schema, &rel))
+	{
+		check_relation(rs, schema, rel);
+		free(schema);
+		free(rel);
+	}
+}
+
+char *
+ddl_unmoved_reference(const ddl_ctx *c, const void *root)
+{
+	ref_search	rs = {c, NULL};
+
+	ddl_walk(root, visit_reference, &rs);
+	return rs.found;
+}
+
+typedef struct seq_use {
+	ddl_ctx    *c;
+	int			ti;
+} seq_use;
+
+static void
+visit_sequence_use(const ProtobufCMessage *msg, void *arg)
+{
+	seq_use    *su = arg;
+	char	   *schema, *rel;
+
+	if (!regclass_literal(msg, &schema, &rel))
+		return;
+	if (!ddl_map_get_rel(&su->c->needed_seqs, schema, rel))
+		ddl_map_put_rel(&su->c->needed_seqs, schema, rel, su->ti, NULL);
+	free(schema);
+	free(rel);
+}
+
+void
+ddl_mark_needed_sequences(ddl_ctx *c, const void *root, int ti)
+{
+	seq_use		su = {c, ti};
+
+	ddl_walk(root, visit_sequence_use, &su);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+void
+ddl_emit(ddl_ctx *c, ddl_slot slot, char *sql, char *what, int table_index)
+{
+	ddl_list   *l = &c->lists[slot];
+	ddl_phase	phase = slot == SLOT_PRE ? DDL_PRE : DDL_POST;
+
+	log_debug("schema dump line %d: %s: %s", c->cur ? c->cur->line : 0,
+			  phase == DDL_PRE ? "pre" : "post", what);
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->stmts = xrealloc(l->stmts, (size_t) l->cap * sizeof(ddl_stmt));
+	}
+	l->stmts[l->n++] = (ddl_stmt) {phase, sql, what, table_index};
+}
+
+/* How many INHERITS / PARTITION OF levels are above moved table ti. */
+static int
+table_depth(const ddl_ctx *c, int ti)
+{
+	const ddl_map_entry *e =
+		ddl_map_get_rel(&c->parents, c->tables[ti].schema, c->tables[ti].relname);
+	int			depth = 0;
+
+	while (e != NULL && depth < MAX_INHERITANCE_DEPTH)
+	{
+		e = ddl_map_get_rv(&c->parents, e->pval);
+		depth++;
+	}
+	return depth;
+}
+
+/* The lists, in order, into out->stmts; CUT deepest tables first. */
+static void
+finish_script(ddl_ctx *c)
+{
+	ddl_script *s = c->out;
+	ddl_list   *cut = &c->lists[SLOT_CUT];
+	int			total = 0, maxdepth = 0;
+	int		   *depth = xcalloc((size_t) cut->n + 1, sizeof(int));
+
+	for (int i = 0; i < SLOT_COUNT; i++)
+		total += c->lists[i].n;
+	for (int i = 0; i < cut->n; i++)
+		if ((depth[i] = table_depth(c, cut->stmts[i].table_index)) > maxdepth)
+			maxdepth = depth[i];
+	s->stmts = xcalloc((size_t) total + 1, sizeof(ddl_stmt));
+	for (int slot = 0; slot < SLOT_COUNT; slot++)
+	{
+		ddl_list   *l = &c->lists[slot];
+
+		for (int d = maxdepth; d >= 0; d--)
+			for (int i = 0; i < l->n; i++)
+				if (slot != SLOT_CUT ? d == 0 : depth[i] == d)
+					s->stmts[s->n++] = l->stmts[i];
+		free(l->stmts);
+		memset(l, 0, sizeof(*l));
+	}
+	free(depth);
+}
+
+/* ---- foreign keys ----------------------------------------------------- */
+
+char *
+ddl_constraint_what(const PgQuery__Constraint *con, const char *table)
+{
+	const char *kind = "constraint";
+	char	   *name, *what;
+
+	switch (con->contype)
+	{
+		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: kind = "primary key"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: kind = "unique constraint"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION: kind = "exclusion constraint"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: kind = "foreign key"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK: kind = "check constraint"; break;
+		default: break;
+	}
+	if (con->conname == NULL || *con->conname == '\0')
+		return xasprintf("%s on %s", kind, table);
+	name = sqlname_quote(con->conname);
+	what = xasprintf("%s %s on %s", kind, name, table);
+	free(name);
+	return what;
+}
+
+/* Column names from String nodes, or (n == 0) the parent's primary key. */
+static int
+fk_columns(const ddl_ctx *c, PgQuery__Node **items, size_t n,
+		   const PgQuery__RangeVar *pk_table, const char ***cols)
+{
+	const ddl_map_entry *pk = n == 0 ? ddl_map_get_rv(&c->pkeys, pk_table) : NULL;
+
+	if (pk != NULL && ((const ProtobufCMessage *) pk->pval)->descriptor ==
+		&pg_query__column_def__descriptor)
+	{
+		*cols = xcalloc(1, sizeof(char *));
+		(*cols)[0] = ((const PgQuery__ColumnDef *) pk->pval)->colname;
+		return 1;
+	}
+	if (pk != NULL)
+	{
+		items = ((const PgQuery__Constraint *) pk->pval)->keys;
+		n = ((const PgQuery__Constraint *) pk->pval)->n_keys;
+	}
+	*cols = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		(*cols)[i] = ddl_str(items[i]);
+	return (int) n;
+}
+
+static char *
+placement(const ddl_table *t)
+{
+	strbuf		sb;
+
+	if (t->replicate)
+		return xstrdup("replicated");
+	sb_init(&sb);
+	sb_append(&sb, "sharded by (");
+	for (int i = 0; i < t->nkeys; i++)
+		sb_printf(&sb, "%s%s", i ? ", " : "", t->keys[i]);
+	sb_append(&sb, ")");
+	return sb_steal(&sb);
+}
+
+/* NULL when the foreign key stays on one shard, else why not (malloc'd). */
+static char *
+fk_reason(const ddl_ctx *c, int ti, int pi, int n, const char **ccols,
+		  const char **pcols, const char *pdisp)
+{
+	const ddl_table *ct = &c->tables[ti], *pt;
+	fk_side		child, parent;
+	const char *why;
+	char	   *cdisp, *cplace, *pplace, *reason;
+
+	if (pi < 0)
+		return xasprintf("the referenced table %s is not moved", pdisp);
+	if (n == 0)
+		return xasprintf("cannot tell which columns of %s it references", pdisp);
+	pt = &c->tables[pi];
+	child = (fk_side) {ct->replicate, ct->nkeys, ct->keys};
+	parent = (fk_side) {pt->replicate, pt->nkeys, pt->keys};
+	if (fk_same_shard(&child, &parent, n, ccols, pcols, &why))
+		return NULL;
+	cdisp = ddl_table_display(c, ti);
+	cplace = placement(ct);
+	pplace = placement(pt);
+	reason = xasprintf("%s (%s is %s, %s is %s)", why, cdisp, cplace, pdisp,
+					   pplace);
+	free(cdisp);
+	free(cplace);
+	free(pplace);
+	return reason;
+}
+
+static void
+skip_fk(ddl_ctx *c, int ti, const char *name, const char *pdisp, int np,
+		const char **pcols, char *reason)
+{
+	ddl_script *s = c->out;
+	strbuf		refs;
+
+	sb_init(&refs);
+	sb_append(&refs, pdisp);
+	for (int i = 0; i < np; i++)
+		sb_printf(&refs, "%s%s", i ? ", " : " (", pcols[i]);
+	sb_append(&refs, np ? ")" : "");
+	if (s->nskipped == c->cap_skipped)
+	{
+		c->cap_skipped = c->cap_skipped ? c->cap_skipped * 2 : 8;
+		s->skipped = xrealloc(s->skipped,
+							  (size_t) c->cap_skipped * sizeof(ddl_skipped_fk));
+	}
+	/* not logged: the caller reports script->skipped as it sees fit */
+	s->skipped[s->nskipped++] = (ddl_skipped_fk) {
+		xstrdup(name), ddl_table_display(c, ti), sb_steal(&refs), reason
+	};
+}
+
+/*
+ * Keep (into slot) or skip a foreign key of moved table ti; colname is set
+ * for a column-level REFERENCES.  Takes sql.
+ */
+void
+ddl_decide_fk(ddl_ctx *c, int ti, const PgQuery__Constraint *con,
+			  const char *colname, char *sql, ddl_slot slot)
+{
+	const PgQuery__RangeVar *prv = con->pktable;
+	const char *name = con->conname && *con->conname ? con->conname : "(unnamed)";
+	const char **ccols = NULL, **pcols = NULL;
+	char	   *pdisp = ddl_display(ddl_rv_schema(prv), prv->relname);
+	char	   *reason;
+	int			nc = 1, np;
+
+	if (colname != NULL)
+	{
+		ccols = xcalloc(1, sizeof(char *));
+		ccols[0] = colname;
+	}
+	else
+		nc = fk_columns(c, con->fk_attrs, con->n_fk_attrs, NULL, &ccols);
+	np = fk_columns(c, con->pk_attrs, con->n_pk_attrs, prv, &pcols);
+	reason = fk_reason(c, ti, ddl_moved_index(c, prv), nc == np ? nc : 0,
+					   ccols, pcols, pdisp);
+	if (reason == NULL)
+	{
+		char	   *cdisp = ddl_table_display(c, ti);
+
+		ddl_emit(c, slot, sql, ddl_constraint_what(con, cdisp), ti);
+		free(cdisp);
+	}
+	else
+	{
+		char	   *part = ddl_partname(c->tables[ti].relname, name);
+
+		skip_fk(c, ti, name, pdisp, np, pcols, reason);
+		ddl_remember_dropped(c, "constraint", c->tables[ti].schema, part);
+		free(part);
+		free(sql);
+	}
+	free(ccols);
+	free(pcols);
+	free(pdisp);
+}
+
+/* ---- splitting and parsing -------------------------------------------- */
+
+/* Line of byte offset pos, counting on from a previous (pos, line) pair. */
+static int
+line_at(const char *text, int pos, int *last_pos, int *last_line)
+{
+	for (; *last_pos < pos && text[*last_pos]; (*last_pos)++)
+		if (text[*last_pos] == '\n')
+			(*last_line)++;
+	return *last_line;
+}
+
+/* Offset of the first token of sql that is not a comment, or -1. */
+static int
+first_token(const char *sql)
+{
+	PgQueryScanResult sr = pg_query_scan(sql);
+	PgQuery__ScanResult *u = NULL;
+	int			start = -1;
+
+	/* text the scanner refuses is kept whole, for the parser to report */
+	if (sr.error != NULL)
+		start = 0;
+	else
+		u = pg_query__scan_result__unpack(NULL, sr.pbuf.len,
+										  (const uint8_t *) sr.pbuf.data);
+	for (size_t i = 0; u && i < u->n_tokens && start < 0; i++)
+		if (u->tokens[i]->token != PG_QUERY__TOKEN__SQL_COMMENT &&
+			u->tokens[i]->token != PG_QUERY__TOKEN__C_COMMENT)
+			start = u->tokens[i]->start;
+	if (u)
+		pg_query__scan_result__free_unpacked(u, NULL);
+	pg_query_free_scan_result(sr);
+	return start;
+}
+
+/* Parse one statement; false (logged) when libpg_query refuses it. */
+static bool
+parse_one(ddl_parsed *p)
+{
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(p->sql);
+	bool		ok = false;
+
+	if (r.error != NULL)
+	{
+		int			line = p->line;
+
+		for (int i = 0; i < r.error->cursorpos - 1 && p->sql[i]; i++)
+			line += p->sql[i] == '\n';
+		log_error("schema dump line %d: cannot parse the statement: %s",
+				  line, r.error->message);
+	}
+	else if ((p->tree = pg_query__parse_result__unpack(
+				  NULL, r.parse_tree.len,
+				  (const uint8_t *) r.parse_tree.data)) == NULL ||
+			 p->tree->n_stmts != 1 || p->tree->stmts[0]->stmt == NULL)
+		log_error("schema dump line %d: expected one statement", p->line);
+	else
+	{
+		p->node = p->tree->stmts[0]->stmt;
+		ok = true;
+	}
+	pg_query_free_protobuf_parse_result(r);
+	return ok;
+}
+
+/* Text of one split statement from its first token, trailing blanks cut. */
+static char *
+statement_text(const char *text, const PgQuerySplitStmt *st, int *offset)
+{
+	char	   *piece = xstrndup(text + st->stmt_location, (size_t) st->stmt_len);
+	int			start = first_token(piece);
+	char	   *sql;
+	size_t		len;
+
+	if (start < 0)
+	{
+		free(piece);
+		return NULL;
+	}
+	sql = xstrdup(piece + start);
+	free(piece);
+	len = strlen(sql);
+	while (len > 0 && strchr(" \t\r\n", sql[len - 1]) != NULL)
+		sql[--len] = '\0';
+	*offset = st->stmt_location + start;
+	return sql;
+}
+
+static bool
+parse_dump(const char *dump, ddl_parsed **out, int *nout)
+{
+	char	   *text = xstrdup(dump);
+	PgQuerySplitResult split;
+	int			pos = 0, line = 1, n = 0;
+	bool		ok = true;
+
+	schema_dump_strip_meta(text);
+	split = pg_query_split_with_parser(text);
+	if (split.error != NULL)
+	{
+		log_error("schema dump line %d: cannot parse the statement: %s",
+				  line_at(text, split.error->cursorpos - 1, &pos, &line),
+				  split.error->message);
+		ok = false;
+	}
+	*out = xcalloc((size_t) (ok && split.n_stmts > 0 ? split.n_stmts : 1),
+				   sizeof(ddl_parsed));
+	for (int i = 0; ok && i < split.n_stmts; i++)
+	{
+		ddl_parsed *p = &(*out)[n];
+		int			offset;
+
+		if ((p->sql = statement_text(text, split.stmts[i], &offset)) == NULL)
+			continue;
+		p->line = line_at(text, offset, &pos, &line);
+		n++;
+		ok = parse_one(p);
+	}
+	pg_query_free_split_result(split);
+	free(text);
+	*nout = n;
+	return ok;
+}
+
+static void
+free_parsed(ddl_parsed *parsed, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		free(parsed[i].sql);
+		if (parsed[i].tree)
+			pg_query__parse_result__free_unpacked(parsed[i].tree, NULL);
+	}
+	free(parsed);
+}
+
+/* ---- the build -------------------------------------------------------- */
+
+static void
+ctx_free(ddl_ctx *c)
+{
+	ddl_map    *maps[] = {&c->moved, &c->relations, &c->needed_seqs,
+		&c->kept_indexes, &c->pkeys, &c->parents, &c->dropped};
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		map_free(maps[i]);
+	free(c->created);
+	for (int slot = 0; slot < SLOT_COUNT; slot++)
+	{
+		for (int i = 0; i < c->lists[slot].n; i++)
+		{
+			free(c->lists[slot].stmts[i].sql);
+			free(c->lists[slot].stmts[i].what);
+		}
+		free(c->lists[slot].stmts);
+	}
+}
+
+bool
+ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
+		  ddl_script *out)
+{
+	ddl_ctx		c;
+	ddl_parsed *parsed = NULL;
+	int			nparsed = 0;
+	bool		ok;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	c.tables = tables;
+	c.ntables = ntables;
+	c.out = out;
+	c.created = xcalloc((size_t) ntables + 1, sizeof(bool));
+	for (int i = ntables - 1; i >= 0; i--)	/* first one wins */
+		ddl_map_put_rel(&c.moved, tables[i].schema, tables[i].relname, i, NULL);
+	ok = parse_dump(dump_sql, &parsed, &nparsed);
+	for (int i = 0; ok && i < nparsed; i++)
+	{
+		c.cur = &parsed[i];
+		ddl_collect(&c, &parsed[i]);
+	}
+	for (int i = 0; ok && i < nparsed; i++)
+	{
+		c.cur = &parsed[i];
+		ok = ddl_classify(&c, &parsed[i]);
+	}
+	for (int i = 0; ok && i < ntables; i++)
+		if (!c.created[i])
+		{
+			log_error("the source schema has no table %s.%s", tables[i].schema,
+					  tables[i].relname);
+			ok = false;
+		}
+	if (ok)
+		finish_script(&c);
+	ctx_free(&c);
+	free_parsed(parsed, nparsed);
+	if (!ok)
+		ddl_script_free(out);
+	return ok;
+}
+
+void
+ddl_script_free(ddl_script *s)
+{
+	for (int i = 0; i < s->n; i++)
+	{
+		free(s->stmts[i].sql);
+		free(s->stmts[i].what);
+	}
+	for (int i = 0; i < s->nskipped; i++)
+	{
+		free(s->skipped[i].name);
+		free(s->skipped[i].table);
+		free(s->skipped[i].references);
+		free(s->skipped[i].reason);
+	}
+	free(s->stmts);
+	free(s->skipped);
+	memset(s, 0, sizeof(*s));
+}

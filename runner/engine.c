@@ -1,0 +1,188 @@
+/*
+ * engine.c — `pgreshard apply`: run the steps in order, each once.
+ *
+ * The preflight always runs (it is read-only and gives the other steps the
+ * catalog); it must pass before anything is created anywhere.  Then the
+ * state schema is ensured on every shard, the plan's lock is taken on
+ * shard 0, and every step up to --until that the journal does not show as
+ * done is run and journaled.  A step that fails leaves its error in the
+ * journal; the next apply retries it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "log.h"
+#include "state.h"
+#include "xalloc.h"
+
+typedef bool (*step_fn) (apply_ctx *ctx);
+
+static const step_fn step_functions[STEP_COUNT] = {
+	[STEP_PREFLIGHT] = step_preflight,
+	[STEP_SLOT] = step_slot,
+	[STEP_SCHEMA_PRE] = step_schema_pre,
+	[STEP_COPY] = step_copy,
+	[STEP_SCHEMA_POST] = step_schema_post,
+};
+
+static bool
+confirm(const plan *p, bool yes)
+{
+	char		answer[16] = "";
+
+	if (yes)
+		return true;
+	if (!isatty(STDIN_FILENO))
+	{
+		log_error("apply: not run from a terminal: pass --yes to confirm applying plan %s", p->name);
+		return false;
+	}
+	fprintf(stderr, "Apply plan %s: %d table(s) from %d source(s) onto %d shard(s)? [y/N] ",
+			p->name, p->ntables, p->nsources, p->nshards);
+	if (fgets(answer, sizeof(answer), stdin) == NULL || (answer[0] != 'y' && answer[0] != 'Y'))
+	{
+		log_error("apply: not confirmed; nothing was done");
+		return false;
+	}
+	return true;
+}
+
+/* Ensure the state schema on every shard; take the lock on shard 0. */
+static bool
+open_state(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+
+	for (int s = 1; s < p->nshards; s++)
+	{
+		char	   *role = xasprintf("shard %d", s);
+		pgr_conn   *c = pgr_connect(p->shard_dsns[s], role, 0);
+		bool		ok = c != NULL && state_init_schema(c) && state_register_run(c, p);
+
+		pgr_disconnect(c);
+		free(role);
+		if (!ok)
+			return false;
+	}
+	ctx->state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
+	return ctx->state != NULL && state_init_schema(ctx->state) &&
+		state_begin_run(ctx->state, p);
+}
+
+static bool
+run_step(apply_ctx *ctx, step_id s)
+{
+	char		err[4096];
+	bool		ok;
+
+	if (!state_step_start(ctx->state, ctx->plan, s))
+		return false;
+	log_info("step %s: starting", step_name(s));
+	ok = step_functions[s] (ctx);
+	log_last_error(err, sizeof(err));
+	if (!state_step_finish(ctx->state, ctx->plan, s, ok, ok ? NULL : err))
+		return false;
+	if (ok)
+		log_info("step %s: done", step_name(s));
+	return ok;
+}
+
+static bool
+run_steps(apply_ctx *ctx)
+{
+	int			ran = 0;
+
+	for (int s = STEP_SLOT; s <= (int) ctx->until; s++)
+	{
+		step_state st;
+
+		if (step_functions[s] == NULL)
+		{
+			log_error("step %s is not available in this version of pgreshard yet; "
+					  "run `apply --until %s`", step_name((step_id) s), step_name((step_id) (s - 1)));
+			return false;
+		}
+		if (!state_step_get(ctx->state, ctx->plan, (step_id) s, &st))
+			return false;
+		if (st == STEP_DONE)
+		{
+			log_debug("step %s: already done", step_name((step_id) s));
+			continue;
+		}
+		if (!run_step(ctx, (step_id) s))
+			return false;
+		ran++;
+	}
+	if (ran == 0)
+		log_info("plan %s: every step up to %s is already done; nothing to do",
+				 ctx->plan->name, step_name(ctx->until));
+	return true;
+}
+
+static int
+apply_plan(plan *p, step_id until)
+{
+	apply_ctx	ctx = {0};
+	bool		ok;
+
+	ctx.plan = p;
+	ctx.until = until;
+	ctx.tty = isatty(STDERR_FILENO);
+	ctx.sources = xcalloc((size_t) p->nsources, sizeof(source_session));
+	for (int i = 0; i < p->nsources; i++)
+	{
+		ctx.sources[i].index = i;
+		ctx.sources[i].role = p->nsources > 1 ? xasprintf("source %d", i) : xstrdup("source");
+	}
+	ok = step_preflight(&ctx) && open_state(&ctx);
+	if (ok)
+		ok = state_step_start(ctx.state, p, STEP_PREFLIGHT) &&
+			state_step_finish(ctx.state, p, STEP_PREFLIGHT, true, NULL) &&
+			run_steps(&ctx);
+	source_sessions_close(&ctx);
+	for (int i = 0; i < p->nsources; i++)
+		free(ctx.sources[i].role);
+	free(ctx.sources);
+	pgr_disconnect(ctx.state);
+	catalog_free(ctx.cat);
+	if (ok)
+		log_info("plan %s: applied up to step %s", p->name, step_name(until));
+	return ok ? EXIT_OK : EXIT_ERROR;
+}
+
+int
+cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"until", required_argument, NULL, 'u'},
+		{"yes", no_argument, NULL, 'y'},
+		{NULL, 0, NULL, 0}
+	};
+	step_id		until = STEP_FINISH;
+	bool		yes = false;
+	plan	   *p;
+	int			c, rc;
+
+	while ((c = cli_getopt(argc, argv, ":u:y", opts, "apply")) != -1)
+	{
+		if (c == '?')
+			return EXIT_USAGE;
+		if (c == 'y')
+			yes = true;
+		else if ((int) (until = (step_id) step_from_name(optarg)) < 0)
+			return cli_usage_error("apply", "unknown step '%s' (steps: preflight slot schema-pre "
+								   "copy schema-post stream verify cutover finish)", optarg);
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("apply", "expected one PLAN.yaml argument");
+	if (!plan_load(argv[optind], &p))
+		return EXIT_ERROR;
+	rc = confirm(p, yes) ? apply_plan(p, until) : EXIT_ERROR;
+	plan_free(p);
+	return rc;
+}

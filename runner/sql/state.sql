@@ -1,0 +1,87 @@
+-- state.sql — pgreshard's state on a destination shard (DESIGN.md invariant 7).
+--
+-- Every shard has the schema: each shard's chunk ledger and schema markers
+-- commit in the same transaction as the data or DDL they record.  The step
+-- journal, the object ledger and the plan-wide records (runs, chunk plan, DDL
+-- script) live on shard 0.  Rows are keyed by plan name, so several plans may
+-- share a destination.  Idempotent: run at every apply.
+CREATE SCHEMA IF NOT EXISTS pgreshard;
+
+CREATE TABLE IF NOT EXISTS pgreshard.runs (
+    plan_name     text PRIMARY KEY,
+    nshards       int NOT NULL,
+    nsources      int NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    holder_host   text,
+    holder_pid    int,
+    holder_since  timestamptz
+);
+
+CREATE TABLE IF NOT EXISTS pgreshard.steps (
+    plan_name     text NOT NULL,
+    step          text NOT NULL,
+    state         text NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'running', 'done', 'failed')),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    attempts      int NOT NULL DEFAULT 0,
+    last_error    text,
+    PRIMARY KEY (plan_name, step)
+);
+
+-- Objects pgreshard creates, written before they are created (invariant 8).
+CREATE TABLE IF NOT EXISTS pgreshard.ledger (
+    plan_name     text NOT NULL,
+    kind          text NOT NULL,          -- slot | publication | origin | schema
+    name          text NOT NULL,
+    server        text NOT NULL,          -- "source 0", "shard 2"
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    dropped_at    timestamptz,
+    PRIMARY KEY (plan_name, kind, name, server)
+);
+
+-- The chunk plan: fixed once per plan and source, so reruns split the same way.
+CREATE TABLE IF NOT EXISTS pgreshard.chunk_plan (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    table_index   int NOT NULL,
+    chunk         int NOT NULL,
+    lo            bigint,                 -- NULL: unbounded
+    hi            bigint,                 -- NULL: unbounded (exclusive upper bound)
+    est_rows      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (plan_name, source, table_index, chunk)
+);
+
+-- A chunk done on THIS shard: committed with the chunk's rows (invariant 2).
+CREATE TABLE IF NOT EXISTS pgreshard.chunks_done (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    table_index   int NOT NULL,
+    chunk         int NOT NULL,
+    rows          bigint NOT NULL,
+    bytes         bigint NOT NULL,
+    snapshot_lsn  pg_lsn NOT NULL,
+    done_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, source, table_index, chunk)
+);
+
+-- The DDL script taken from the source at schema-pre (shard 0), replayed by
+-- schema-post, so both use the same statements even after a rerun.
+CREATE TABLE IF NOT EXISTS pgreshard.ddl (
+    plan_name     text NOT NULL,
+    stmt          int NOT NULL,
+    phase         text NOT NULL CHECK (phase IN ('pre', 'post')),
+    table_index   int NOT NULL,           -- the moved table it belongs to, or -1
+    what          text NOT NULL,
+    sql           text NOT NULL,
+    PRIMARY KEY (plan_name, stmt)
+);
+
+-- A DDL statement applied on THIS shard, committed with the DDL itself.
+CREATE TABLE IF NOT EXISTS pgreshard.ddl_done (
+    plan_name     text NOT NULL,
+    stmt          int NOT NULL,
+    done_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, stmt)
+);

@@ -1,0 +1,90 @@
+/*
+ * step_copy.c — step 4: copy every table under the snapshot, routing rows.
+ *
+ * Builds the per-table copy descriptions, loads the chunk plan and what is
+ * already done, makes sure each source has a snapshot (the slot's, or a new
+ * one from a temporary slot on a rerun), and runs copy.jobs workers until
+ * every chunk is on every shard.  See copy.h for the chunk protocol.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "copy.h"
+#include "log.h"
+#include "xalloc.h"
+
+static bool
+run_workers(copy_run *run)
+{
+	int			n = run->ctx->plan->copy_jobs;
+	pthread_t  *threads;
+	progress   *pr;
+	bool		ok = true;
+
+	if (n > run->njobs)
+		n = run->njobs;
+	threads = xcalloc((size_t) n, sizeof(pthread_t));
+	pr = progress_start(run);
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&threads[i], NULL, copy_worker_main, run) != 0)
+		{
+			log_error("copy: cannot start worker thread %d", i);
+			atomic_store(&run->abort, true);
+			n = i;
+			ok = false;
+		}
+	for (int i = 0; i < n; i++)
+	{
+		void	   *rv = NULL;
+
+		pthread_join(threads[i], &rv);
+		ok = ok && rv == NULL;
+	}
+	progress_stop(pr);
+	free(threads);
+	return ok;
+}
+
+static void
+log_summary(const copy_run *run)
+{
+	long long	rows = 0, bytes = 0;
+
+	for (int i = 0; i < run->ctx->plan->ntables; i++)
+	{
+		rows += run->tables[i].rows_done;
+		bytes += run->tables[i].bytes_done;
+	}
+	log_info("copy: %lld rows (%lld bytes) copied to %d shard(s)", rows, bytes,
+			 run->ctx->plan->nshards);
+}
+
+bool
+step_copy(apply_ctx *ctx)
+{
+	copy_run	run = {0};
+	const char *delay = getenv("PGRESHARD_TEST_CHUNK_DELAY_MS");
+	bool		ok;
+
+	run.ctx = ctx;
+	run.chunk_delay_ms = delay ? atoi(delay) : 0;
+	pthread_mutex_init(&run.lock, NULL);
+	ok = copy_tables_build(ctx, &run.tables) && copy_jobs_load(&run);
+	if (ok && run.njobs == 0)
+		log_info("copy: every chunk is already on every shard");
+	else if (ok)
+	{
+		log_info("copy: %d chunk(s) to copy with %d job(s)", run.njobs, ctx->plan->copy_jobs);
+		for (int s = 0; ok && s < ctx->plan->nsources; s++)
+			ok = source_snapshot(ctx, s);
+		ok = ok && run_workers(&run);
+		if (ok)
+			log_summary(&run);
+	}
+	for (int j = 0; j < run.njobs; j++)
+		free(run.jobs[j].need);
+	free(run.jobs);
+	copy_tables_free(run.tables, ctx->plan->ntables);
+	pthread_mutex_destroy(&run.lock);
+	return ok;
+}
