@@ -20,45 +20,68 @@ echo "bench/copy: loading $ROWS rows into the source..."
 psql_on 0 bench "
 CREATE TABLE items (id bigint PRIMARY KEY, customer_id bigint NOT NULL, sku text NOT NULL,
                     price numeric(12,2), note text, created_at timestamptz NOT NULL DEFAULT now());
-INSERT INTO items SELECT g, g % 100000, 'SKU-' || (g * 7919) % 1000003, (g % 10000) / 100.0,
+INSERT INTO items SELECT g, g % 100000, 'SKU-' || (g::bigint * 7919) % 1000003, (g % 10000) / 100.0,
        CASE WHEN g % 5 = 0 THEN NULL ELSE repeat(md5(g::text), 2) END, now()
 FROM generate_series(1, $ROWS) g;
 CREATE TABLE customers (id bigint PRIMARY KEY, name text, email text);
 INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, $((ROWS / 10))) g;
 CREATE PUBLICATION pub FOR TABLE items, customers;
-VACUUM ANALYZE;" >/dev/null
+ANALYZE;" >/dev/null
 bytes=$(psql_on 0 bench "SELECT pg_size_pretty(pg_total_relation_size('items') + pg_total_relation_size('customers'))")
-
-# baseline: the plain pipe into one database (cluster 5), same tables, no indexes
-psql_on 5 bench "CREATE TABLE items (id bigint, customer_id bigint, sku text, price numeric(12,2), note text, created_at timestamptz);
-                 CREATE TABLE customers (id bigint, name text, email text)" >/dev/null
-start=$(date +%s.%N)
-for t in items customers; do
-	psql -X -q -d "$(dsn 0 bench)" -c "COPY $t TO STDOUT" | psql -X -q -d "$(dsn 5 bench)" -c "COPY $t FROM STDIN"
-done
-pipe=$(awk "BEGIN {print $(date +%s.%N) - $start}")
 
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 bench) S0=$(dsn 1 bench) S1=$(dsn 2 bench) S2=$(dsn 3 bench) S3=$(dsn 4 bench)
-cat >"$W/plan.yaml" <<'YAML'
+cat >"$W/plan.yaml" <<YAML
 version: 1
 name: benchcopy
-source: { dsn: "${SRC}", publication: pub }
-destination: { shards: ["${S0}", "${S1}", "${S2}", "${S3}"] }
+source: { dsn: "\${SRC}", publication: pub }
+destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
 tables:
   items: { key: customer_id }
   customers: { key: id }
-copy: { jobs: 2, chunk_rows: 250000 }
+copy: { jobs: ${BENCH_JOBS:-4}, chunk_rows: 250000 }
 YAML
-start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$W/maxrss" "$P" -q apply --yes --until copy "$W/plan.yaml"
-ours=$(awk "BEGIN {print $(date +%s.%N) - $start}")
-rss_kb=$(cat "$W/maxrss")
-rows=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM items"; done | awk '{s += $1} END {print s}')
-[ "$rows" = "$ROWS" ] || { echo "bench/copy: expected $ROWS rows on the shards, found $rows" >&2; exit 1; }
+
+baseline() {	# the plain pipe into one database (cluster 5), same tables, no indexes
+	fresh_db bench 5 >/dev/null
+	psql_on 5 bench "CREATE TABLE items (id bigint, customer_id bigint, sku text, price numeric(12,2), note text, created_at timestamptz);
+	                 CREATE TABLE customers (id bigint, name text, email text)" >/dev/null
+	local start
+	start=$(date +%s.%N)
+	for t in items customers; do
+		psql -X -q -d "$(dsn 0 bench)" -c "COPY $t TO STDOUT" | psql -X -q -d "$(dsn 5 bench)" -c "COPY $t FROM STDIN"
+	done
+	awk "BEGIN {print $(date +%s.%N) - $start}"
+}
+
+ours() {	# prints: copy-step seconds, whole-apply seconds, max RSS in KiB
+	drop_slots 0 bench
+	fresh_db bench 1 2 3 4 >/dev/null
+	/usr/bin/time -f "%M %e" -o "$W/time" "$P" apply --yes --until copy "$W/plan.yaml" 2>"$W/apply.log" ||
+		{ cat "$W/apply.log" >&2; exit 1; }
+	local rows
+	rows=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM items"; done | awk '{s += $1} END {print s}')
+	[ "$rows" = "$ROWS" ] || { echo "bench/copy: expected $ROWS rows on the shards, found $rows" >&2; exit 1; }
+	read -r rss wall <"$W/time"
+	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/apply.log") $wall $rss"
+}
+
+: >"$W/results"
+for rep in 1 2 3; do
+	b=$(baseline)
+	read -r c a r <<<"$(ours)"
+	echo "$b $c $a $r" >>"$W/results"
+	awk -v b="$b" -v c="$c" -v a="$a" -v rep="$rep" 'BEGIN {
+		printf "  run %d: pipe %.2f s, pgreshard copy step %.2f s (%.2f), whole apply %.2f s (%.2f)\n", rep, b, c, c / b, a, a / b }'
+done
+sort -n -k1 "$W/results" >/dev/null
+awk -v rows="$ROWS" -v size="$bytes" '
+	{ b[NR] = $1; c[NR] = $2; a[NR] = $3; if ($4 > rss) rss = $4; rc[NR] = $2 / $1; ra[NR] = $3 / $1 }
+	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
+	END {
+		printf "bench/copy: %d + %d rows (%s), 1 -> 4 shards, median of %d runs\n", rows, rows / 10, size, NR;
+		printf "  baseline psql COPY | psql COPY into 1 database: %7.2f s\n", median(b, NR);
+		printf "  pgreshard copy step:                            %7.2f s   ratio %.2f\n", median(c, NR), median(rc, NR);
+		printf "  pgreshard apply --until copy (all steps):       %7.2f s   ratio %.2f\n", median(a, NR), median(ra, NR);
+		printf "  pgreshard peak memory (max RSS):                %7.1f MiB\n", rss / 1024 }' "$W/results"
 rm -rf "$W"
-awk -v pipe="$pipe" -v ours="$ours" -v rss="$rss_kb" -v rows="$ROWS" -v size="$bytes" 'BEGIN {
-	printf "bench/copy: %d + %d rows (%s)\n", rows, rows / 10, size;
-	printf "  psql COPY | psql COPY (1 database):   %7.2f s\n", pipe;
-	printf "  pgreshard apply --until copy (4 shards): %7.2f s  (ratio %.2f)\n", ours, ours / pipe;
-	printf "  pgreshard peak memory:                 %7.1f MiB\n", rss / 1024 }'

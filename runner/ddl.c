@@ -1,19 +1,21 @@
 /*
  * ddl.c — split pg_dump's schema into the PRE and POST scripts for the moved
- * tables.  What is kept and why is in ddl.h; what each kind of statement
- * becomes is in ddl_classify.c.  This file holds the driver and the tools
- * the classification uses.
+ * tables.  What is kept and why is in ddl.h; which file does what is in
+ * ddl_internal.h.  This file holds the driver and the bookkeeping the other
+ * ddl*.c files share.
  *
  * The driver:
  *   1. blanks psql meta-command lines, splits the dump with
  *      pg_query_split_with_parser and parses each statement on its own into
  *      libpg_query's protobuf tree (so node locations are offsets into that
  *      statement's text, which the CREATE TABLE rewrite relies on);
- *   2. pass 1 (ddl_collect) learns what the whole dump defines: every
- *      relation, the sequences moved tables need, the indexes, primary keys
- *      and parents (INHERITS, ATTACH PARTITION) of moved tables;
- *   3. pass 2 (ddl_classify) puts each statement in one of four lists, or
- *      drops it.  The script is the lists in this order:
+ *   2. pass 1 (ddl_collect, ddl_collect.c) learns what the whole dump
+ *      defines: every relation, the sequences moved tables need, the
+ *      indexes, primary keys and parents (INHERITS, ATTACH PARTITION) of
+ *      moved tables;
+ *   3. pass 2 (ddl_classify, ddl_classify.c and ddl_table.c) puts each
+ *      statement in one of four lists, or drops it.  The script is the lists
+ *      in this order:
  *        PRE       dump order (pg_dump orders by dependency);
  *        CUT       constraints cut out of CREATE TABLE, children before
  *                  parents: a parent's CHECK recurses into its partitions
@@ -24,25 +26,21 @@
  *        CUT_FK    foreign keys cut out of CREATE TABLE, after every key
  *                  they may reference exists.
  *
- * The tools: a small string map, name keys ("schema\037name": the unit
- * separator does not occur in real names), a generic walker over any
- * protobuf-c message (driven by the message descriptors, so it reaches every
- * node of every statement kind), the search for references to relations
- * that are not moved, and the foreign key decision (fkrule.h).
+ * The bookkeeping: a small string map, name keys ("schema\037name": the unit
+ * separator does not occur in real names), the objects not created (so that
+ * what hangs on them is dropped too), display names for `what`, and the
+ * output lists.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PGR_DDL_INTERNAL
 #include <pg_query.h>
 
-#include "ddl.h"
-#include "fkrule.h"
+#include "ddl_internal.h"
 #include "log.h"
 #include "schema_dump.h"
 #include "sqlname.h"
-#include "strbuf.h"
 #include "xalloc.h"
 
 #define MAX_INHERITANCE_DEPTH 64
@@ -183,7 +181,7 @@ ddl_was_dropped(const ddl_ctx *c, const char *kind, const char *schema,
 	return found;
 }
 
-/* ---- names ------------------------------------------------------------ */
+/* ---- display names ---------------------------------------------------- */
 
 char *
 ddl_display(const char *schema, const char *name)
@@ -199,187 +197,27 @@ ddl_table_display(const ddl_ctx *c, int ti)
 	return ddl_display(c->tables[ti].schema, c->tables[ti].relname);
 }
 
-const char *
-ddl_str(const PgQuery__Node *n)
-{
-	if (n != NULL && n->node_case == PG_QUERY__NODE__NODE_STRING &&
-		n->string->sval != NULL)
-		return n->string->sval;
-	return "";
-}
-
-void
-ddl_names_split(PgQuery__Node **items, size_t n, const char **schema,
-				const char **name)
-{
-	*name = n >= 1 ? ddl_str(items[n - 1]) : "";
-	*schema = n >= 2 ? ddl_str(items[n - 2]) : "";
-}
-
-const char *
-ddl_rv_schema(const PgQuery__RangeVar *rv)
-{
-	/* pg_dump qualifies every name (search_path is ''), so this is rare */
-	return rv->schemaname && *rv->schemaname ? rv->schemaname : "public";
-}
-
-int
-ddl_moved_index(const ddl_ctx *c, const PgQuery__RangeVar *rv)
-{
-	const ddl_map_entry *e = ddl_map_get_rv(&c->moved, rv);
-
-	return e ? e->ival : -1;
-}
-
-/* ---- tree walking ----------------------------------------------------- */
-
-void
-ddl_walk(const ProtobufCMessage *msg, ddl_visit_fn fn, void *arg)
-{
-	const char *base = (const char *) msg;
-
-	if (msg == NULL)
-		return;
-	fn(msg, arg);
-	for (unsigned i = 0; i < msg->descriptor->n_fields; i++)
-	{
-		const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[i];
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		{
-			size_t		n = *(const size_t *) (base + f->quantifier_offset);
-			ProtobufCMessage *const *items =
-				*(ProtobufCMessage *const *const *) (base + f->offset);
-
-			for (size_t j = 0; j < n; j++)
-				ddl_walk(items[j], fn, arg);
-			continue;
-		}
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			*(const uint32_t *) (base + f->quantifier_offset) != f->id)
-			continue;
-		ddl_walk(*(ProtobufCMessage *const *) (base + f->offset), fn, arg);
-	}
-}
-
-/* The relation a 'name'::regclass literal or nextval('name') names. */
-static bool
-regclass_literal(const ProtobufCMessage *msg, char **schema, char **rel)
-{
-	const PgQuery__Node *arg = NULL;
-	const char *s, *name;
-	char		err[128];
-
-	if (msg->descriptor == &pg_query__type_cast__descriptor)
-	{
-		const PgQuery__TypeCast *tc = (const PgQuery__TypeCast *) msg;
-
-		if (tc->type_name == NULL)
-			return false;
-		ddl_names_split(tc->type_name->names, tc->type_name->n_names, &s, &name);
-		if (strcmp(name, "regclass") == 0)
-			arg = tc->arg;
-	}
-	else if (msg->descriptor == &pg_query__func_call__descriptor)
-	{
-		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *) msg;
-
-		ddl_names_split(fc->funcname, fc->n_funcname, &s, &name);
-		if (fc->n_args >= 1 && (strcmp(name, "nextval") == 0 ||
-								strcmp(name, "currval") == 0 ||
-								strcmp(name, "setval") == 0))
-			arg = fc->args[0];
-	}
-	if (arg == NULL || arg->node_case != PG_QUERY__NODE__NODE_A_CONST ||
-		arg->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL)
-		return false;
-	return sqlname_parse_qualified(arg->a_const->sval->sval, schema, rel,
-								   err, sizeof(err));
-}
-
-typedef struct ref_search {
-	const ddl_ctx *c;
-	char	   *found;			/* display name of the first unmoved relation */
-} ref_search;
-
-static void
-check_relation(ref_search *rs, const char *schema, const char *rel)
-{
-	if (rs->found == NULL &&
-		ddl_map_get_rel(&rs->c->relations, schema, rel) &&
-		!ddl_map_get_rel(&rs->c->moved, schema, rel) &&
-		!ddl_map_get_rel(&rs->c->needed_seqs, schema, rel))
-		rs->found = ddl_display(schema, rel);
-}
-
-/* RangeVars, type names (row types, %TYPE) and regclass literals. */
-static void
-visit_reference(const ProtobufCMessage *msg, void *arg)
-{
-	ref_search *rs = arg;
-	char	   *schema, *rel;
-
-	if (msg->descriptor == &pg_query__range_var__descriptor)
-	{
-		const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *) msg;
-
-		/* unqualified names in pg_dump output are CTE or alias names */
-		if (rv->schemaname && *rv->schemaname && rv->relname)
-			check_relation(rs, rv->schemaname, rv->relname);
-	}
-	else if (msg->descriptor == &pg_query__type_name__descriptor)
-	{
-		const PgQuery__TypeName *tn = (const PgQuery__TypeName *) msg;
-		size_t		n = tn->n_names - (tn->pct_type ? 1 : 0);
-
-		if (tn->n_names >= (tn->pct_type ? 3u : 2u))
-			check_relation(rs, ddl_str(tn->names[n - 2]),
-						   ddl_str(tn->names[n - 1]));
-	}
-	else if (regclass_literal(msg, &schema, &rel))
-	{
-		check_relation(rs, schema, rel);
-		free(schema);
-		free(rel);
-	}
-}
-
 char *
-ddl_unmoved_reference(const ddl_ctx *c, const void *root)
+ddl_constraint_what(const PgQuery__Constraint *con, const char *table)
 {
-	ref_search	rs = {c, NULL};
+	const char *kind = "constraint";
+	char	   *name, *what;
 
-	ddl_walk(root, visit_reference, &rs);
-	return rs.found;
-}
-
-typedef struct seq_use {
-	ddl_ctx    *c;
-	int			ti;
-} seq_use;
-
-static void
-visit_sequence_use(const ProtobufCMessage *msg, void *arg)
-{
-	seq_use    *su = arg;
-	char	   *schema, *rel;
-
-	if (!regclass_literal(msg, &schema, &rel))
-		return;
-	if (!ddl_map_get_rel(&su->c->needed_seqs, schema, rel))
-		ddl_map_put_rel(&su->c->needed_seqs, schema, rel, su->ti, NULL);
-	free(schema);
-	free(rel);
-}
-
-void
-ddl_mark_needed_sequences(ddl_ctx *c, const void *root, int ti)
-{
-	seq_use		su = {c, ti};
-
-	ddl_walk(root, visit_sequence_use, &su);
+	switch (con->contype)
+	{
+		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: kind = "primary key"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: kind = "unique constraint"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION: kind = "exclusion constraint"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: kind = "foreign key"; break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK: kind = "check constraint"; break;
+		default: break;
+	}
+	if (con->conname == NULL || *con->conname == '\0')
+		return xasprintf("%s on %s", kind, table);
+	name = sqlname_quote(con->conname);
+	what = xasprintf("%s %s on %s", kind, name, table);
+	free(name);
+	return what;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -443,171 +281,6 @@ finish_script(ddl_ctx *c)
 		memset(l, 0, sizeof(*l));
 	}
 	free(depth);
-}
-
-/* ---- foreign keys ----------------------------------------------------- */
-
-char *
-ddl_constraint_what(const PgQuery__Constraint *con, const char *table)
-{
-	const char *kind = "constraint";
-	char	   *name, *what;
-
-	switch (con->contype)
-	{
-		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: kind = "primary key"; break;
-		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: kind = "unique constraint"; break;
-		case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION: kind = "exclusion constraint"; break;
-		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: kind = "foreign key"; break;
-		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK: kind = "check constraint"; break;
-		default: break;
-	}
-	if (con->conname == NULL || *con->conname == '\0')
-		return xasprintf("%s on %s", kind, table);
-	name = sqlname_quote(con->conname);
-	what = xasprintf("%s %s on %s", kind, name, table);
-	free(name);
-	return what;
-}
-
-/* Column names from String nodes, or (n == 0) the parent's primary key. */
-static int
-fk_columns(const ddl_ctx *c, PgQuery__Node **items, size_t n,
-		   const PgQuery__RangeVar *pk_table, const char ***cols)
-{
-	const ddl_map_entry *pk = n == 0 ? ddl_map_get_rv(&c->pkeys, pk_table) : NULL;
-
-	if (pk != NULL && ((const ProtobufCMessage *) pk->pval)->descriptor ==
-		&pg_query__column_def__descriptor)
-	{
-		*cols = xcalloc(1, sizeof(char *));
-		(*cols)[0] = ((const PgQuery__ColumnDef *) pk->pval)->colname;
-		return 1;
-	}
-	if (pk != NULL)
-	{
-		items = ((const PgQuery__Constraint *) pk->pval)->keys;
-		n = ((const PgQuery__Constraint *) pk->pval)->n_keys;
-	}
-	*cols = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		(*cols)[i] = ddl_str(items[i]);
-	return (int) n;
-}
-
-static char *
-placement(const ddl_table *t)
-{
-	strbuf		sb;
-
-	if (t->replicate)
-		return xstrdup("replicated");
-	sb_init(&sb);
-	sb_append(&sb, "sharded by (");
-	for (int i = 0; i < t->nkeys; i++)
-		sb_printf(&sb, "%s%s", i ? ", " : "", t->keys[i]);
-	sb_append(&sb, ")");
-	return sb_steal(&sb);
-}
-
-/* NULL when the foreign key stays on one shard, else why not (malloc'd). */
-static char *
-fk_reason(const ddl_ctx *c, int ti, int pi, int n, const char **ccols,
-		  const char **pcols, const char *pdisp)
-{
-	const ddl_table *ct = &c->tables[ti], *pt;
-	fk_side		child, parent;
-	const char *why;
-	char	   *cdisp, *cplace, *pplace, *reason;
-
-	if (pi < 0)
-		return xasprintf("the referenced table %s is not moved", pdisp);
-	if (n == 0)
-		return xasprintf("cannot tell which columns of %s it references", pdisp);
-	pt = &c->tables[pi];
-	child = (fk_side) {ct->replicate, ct->nkeys, ct->keys};
-	parent = (fk_side) {pt->replicate, pt->nkeys, pt->keys};
-	if (fk_same_shard(&child, &parent, n, ccols, pcols, &why))
-		return NULL;
-	cdisp = ddl_table_display(c, ti);
-	cplace = placement(ct);
-	pplace = placement(pt);
-	reason = xasprintf("%s (%s is %s, %s is %s)", why, cdisp, cplace, pdisp,
-					   pplace);
-	free(cdisp);
-	free(cplace);
-	free(pplace);
-	return reason;
-}
-
-static void
-skip_fk(ddl_ctx *c, int ti, const char *name, const char *pdisp, int np,
-		const char **pcols, char *reason)
-{
-	ddl_script *s = c->out;
-	strbuf		refs;
-
-	sb_init(&refs);
-	sb_append(&refs, pdisp);
-	for (int i = 0; i < np; i++)
-		sb_printf(&refs, "%s%s", i ? ", " : " (", pcols[i]);
-	sb_append(&refs, np ? ")" : "");
-	if (s->nskipped == c->cap_skipped)
-	{
-		c->cap_skipped = c->cap_skipped ? c->cap_skipped * 2 : 8;
-		s->skipped = xrealloc(s->skipped,
-							  (size_t) c->cap_skipped * sizeof(ddl_skipped_fk));
-	}
-	/* not logged: the caller reports script->skipped as it sees fit */
-	s->skipped[s->nskipped++] = (ddl_skipped_fk) {
-		xstrdup(name), ddl_table_display(c, ti), sb_steal(&refs), reason
-	};
-}
-
-/*
- * Keep (into slot) or skip a foreign key of moved table ti; colname is set
- * for a column-level REFERENCES.  Takes sql.
- */
-void
-ddl_decide_fk(ddl_ctx *c, int ti, const PgQuery__Constraint *con,
-			  const char *colname, char *sql, ddl_slot slot)
-{
-	const PgQuery__RangeVar *prv = con->pktable;
-	const char *name = con->conname && *con->conname ? con->conname : "(unnamed)";
-	const char **ccols = NULL, **pcols = NULL;
-	char	   *pdisp = ddl_display(ddl_rv_schema(prv), prv->relname);
-	char	   *reason;
-	int			nc = 1, np;
-
-	if (colname != NULL)
-	{
-		ccols = xcalloc(1, sizeof(char *));
-		ccols[0] = colname;
-	}
-	else
-		nc = fk_columns(c, con->fk_attrs, con->n_fk_attrs, NULL, &ccols);
-	np = fk_columns(c, con->pk_attrs, con->n_pk_attrs, prv, &pcols);
-	reason = fk_reason(c, ti, ddl_moved_index(c, prv), nc == np ? nc : 0,
-					   ccols, pcols, pdisp);
-	if (reason == NULL)
-	{
-		char	   *cdisp = ddl_table_display(c, ti);
-
-		ddl_emit(c, slot, sql, ddl_constraint_what(con, cdisp), ti);
-		free(cdisp);
-	}
-	else
-	{
-		char	   *part = ddl_partname(c->tables[ti].relname, name);
-
-		skip_fk(c, ti, name, pdisp, np, pcols, reason);
-		ddl_remember_dropped(c, "constraint", c->tables[ti].schema, part);
-		free(part);
-		free(sql);
-	}
-	free(ccols);
-	free(pcols);
-	free(pdisp);
 }
 
 /* ---- splitting and parsing -------------------------------------------- */

@@ -42,6 +42,9 @@
  * with a subquery on it) is dropped too, with a notice, because creating it
  * would fail.  A moved table that needs an unmoved relation (a partition of
  * an unmoved parent, a column of its row type) is an error.
+ *
+ * The implementation is runner/ddl*.c; ddl_internal.h says which file
+ * holds what.
  */
 #ifndef PGR_DDL_H
 #define PGR_DDL_H
@@ -94,110 +97,5 @@ bool ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 			   ddl_script *out);
 
 void ddl_script_free(ddl_script *s);
-
-#ifdef PGR_DDL_INTERNAL
-/*
- * Shared by runner/ddl.c (driver, maps, tree walking, foreign keys, output)
- * and runner/ddl_classify.c (what each kind of statement becomes).
- */
-#include <stdint.h>
-#include <pg_query/pg_query.pb-c.h>
-
-/* A string-keyed map (open addressing); keys are copied. */
-typedef struct ddl_map_entry {
-	char	   *key;
-	int			ival;
-	const void *pval;
-} ddl_map_entry;
-
-typedef struct ddl_map {
-	size_t		cap, n;
-	ddl_map_entry *slots;
-} ddl_map;
-
-/* One statement of the dump, parsed. */
-typedef struct ddl_parsed {
-	char	   *sql;			/* from its first token, no trailing ';' */
-	int			line;			/* 1-based line in the dump */
-	PgQuery__ParseResult *tree;
-	PgQuery__Node *node;		/* the statement; locations index sql */
-} ddl_parsed;
-
-/* Where an output statement goes; the script is these lists in order. */
-typedef enum ddl_slot {
-	SLOT_PRE = 0,				/* PRE, dump order */
-	SLOT_CUT,					/* constraints cut from CREATE TABLE */
-	SLOT_POST,					/* POST, dump order */
-	SLOT_CUT_FK,				/* foreign keys cut from CREATE TABLE */
-	SLOT_COUNT
-} ddl_slot;
-
-typedef struct ddl_list {
-	int			n, cap;
-	ddl_stmt   *stmts;
-} ddl_list;
-
-typedef struct ddl_ctx {
-	const ddl_table *tables;
-	int			ntables;
-	ddl_map		moved;			/* rel key -> table index */
-	ddl_map		relations;		/* every relation the dump creates */
-	ddl_map		needed_seqs;	/* sequences moved tables need -> table index */
-	ddl_map		kept_indexes;	/* index rel key -> its moved table's index */
-	ddl_map		pkeys;			/* moved table -> its PK Constraint/ColumnDef */
-	ddl_map		parents;		/* moved table -> parent RangeVar (inherits,
-								 * partition of) */
-	ddl_map		dropped;		/* ddl_objkey() of objects not created */
-	bool	   *created;		/* [ntables]: its CREATE TABLE was seen */
-	const ddl_parsed *cur;		/* statement being classified */
-	ddl_list	lists[SLOT_COUNT];
-	ddl_script *out;
-	int			cap_skipped;
-} ddl_ctx;
-
-/* ddl.c: maps ("rel" keys are schema and name; NULL rv gives NULL) */
-void ddl_map_put(ddl_map *m, const char *key, int ival, const void *pval);
-const ddl_map_entry *ddl_map_get(const ddl_map *m, const char *key);
-void ddl_map_put_rel(ddl_map *m, const char *schema, const char *name,
-					 int ival, const void *pval);
-const ddl_map_entry *ddl_map_get_rel(const ddl_map *m, const char *schema,
-									 const char *name);
-const ddl_map_entry *ddl_map_get_rv(const ddl_map *m,
-									const PgQuery__RangeVar *rv);
-char *ddl_objkey(const char *kind, const char *schema, const char *name);
-/* The name part of a key for a trigger, rule, policy, constraint of a table */
-char *ddl_partname(const char *table, const char *name);
-
-/* ddl.c: names */
-char *ddl_display(const char *schema, const char *name);
-char *ddl_table_display(const ddl_ctx *c, int ti);
-const char *ddl_str(const PgQuery__Node *n);
-void ddl_names_split(PgQuery__Node **items, size_t n, const char **schema,
-					 const char **name);
-const char *ddl_rv_schema(const PgQuery__RangeVar *rv);
-int ddl_moved_index(const ddl_ctx *c, const PgQuery__RangeVar *rv);
-
-/* ddl.c: tree walking */
-typedef void (*ddl_visit_fn) (const ProtobufCMessage *msg, void *arg);
-void ddl_walk(const ProtobufCMessage *msg, ddl_visit_fn fn, void *arg);
-char *ddl_unmoved_reference(const ddl_ctx *c, const void *root);
-/* Sequences named by regclass literals under root: needed by table ti. */
-void ddl_mark_needed_sequences(ddl_ctx *c, const void *root, int ti);
-
-/* ddl.c: output (sql and what are taken over) and foreign keys */
-void ddl_emit(ddl_ctx *c, ddl_slot slot, char *sql, char *what,
-			  int table_index);
-void ddl_remember_dropped(ddl_ctx *c, const char *kind, const char *schema,
-						  const char *name);
-bool ddl_was_dropped(const ddl_ctx *c, const char *kind, const char *schema,
-					 const char *name);
-char *ddl_constraint_what(const PgQuery__Constraint *con, const char *table);
-void ddl_decide_fk(ddl_ctx *c, int ti, const PgQuery__Constraint *con,
-				   const char *colname, char *sql, ddl_slot slot);
-
-/* ddl_classify.c */
-void ddl_collect(ddl_ctx *c, const ddl_parsed *p);
-bool ddl_classify(ddl_ctx *c, const ddl_parsed *p);
-#endif							/* PGR_DDL_INTERNAL */
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -74,10 +75,20 @@ open_state(apply_ctx *ctx)
 		state_begin_run(ctx->state, p);
 }
 
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static bool
 run_step(apply_ctx *ctx, step_id s)
 {
 	char		err[4096];
+	double		start = seconds_now();
 	bool		ok;
 
 	if (!state_step_start(ctx->state, ctx->plan, s))
@@ -88,7 +99,7 @@ run_step(apply_ctx *ctx, step_id s)
 	if (!state_step_finish(ctx->state, ctx->plan, s, ok, ok ? NULL : err))
 		return false;
 	if (ok)
-		log_info("step %s: done", step_name(s));
+		log_info("step %s: done in %.2f s", step_name(s), seconds_now() - start);
 	return ok;
 }
 

@@ -153,6 +153,13 @@ free_stmts(stored_stmt *s, int n)
 	free(s);
 }
 
+/* A session setting (SET ...): run in every session, never recorded as done. */
+static bool
+is_setting(const stored_stmt *st)
+{
+	return strncmp(st->what, "setting ", 8) == 0;
+}
+
 /* Run one statement and record it, inside the caller's transaction. */
 static bool
 apply_stmt(apply_ctx *ctx, pgr_conn *c, const stored_stmt *st)
@@ -161,7 +168,9 @@ apply_stmt(apply_ctx *ctx, pgr_conn *c, const stored_stmt *st)
 	const char *params[2] = {ctx->plan->name, no};
 
 	snprintf(no, sizeof(no), "%d", st->no);
-	snprintf(what, sizeof(what), "creating %s", st->what);
+	snprintf(what, sizeof(what), "%s %s", is_setting(st) ? "applying" : "creating", st->what);
+	if (is_setting(st))
+		return pgr_exec(c, what, st->sql, 0, NULL);
 	return pgr_exec(c, what, st->sql, 0, NULL) &&
 		pgr_exec(c, "recording the DDL statement",
 				 "INSERT INTO pgreshard.ddl_done (plan_name, stmt) VALUES ($1, $2)", 2, params);
@@ -220,7 +229,7 @@ pre_on_shard(apply_ctx *ctx, int s, const stored_stmt *stmts, int n)
 
 	free(role);
 	for (int i = 0; ok && i < n; i++)
-		todo += !done[i];
+		todo += !done[i] && !is_setting(&stmts[i]);
 	if (ok && todo > 0)
 	{
 		ok = pgr_exec(c, "starting the schema transaction", "BEGIN", 0, NULL);
@@ -295,6 +304,11 @@ post_on_shard(void *arg)
 	{
 		if (done[i])
 			continue;
+		if (is_setting(&job->stmts[i]))
+		{
+			ok = apply_stmt(ctx, c, &job->stmts[i]);
+			continue;
+		}
 		ok = pgr_exec(c, "starting a DDL transaction", "BEGIN", 0, NULL) &&
 			apply_stmt(ctx, c, &job->stmts[i]) &&
 			pgr_exec(c, "committing DDL", "COMMIT", 0, NULL);

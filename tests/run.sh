@@ -38,6 +38,11 @@ run_one() {	# NAME CMD...
 	record "$name" "$rc" "$log" $((SECONDS - start))
 }
 
+echo "== starting PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') test clusters"
+clusters_start 6 || { echo "cannot start test clusters" >&2; exit 1; }
+export PGR_TEST_DSN
+PGR_TEST_DSN=$(dsn 0 postgres)
+
 echo "== unit tests"
 for b in $BUILDS; do
 	for t in "$b"/tests/test_*; do
@@ -45,10 +50,7 @@ for b in $BUILDS; do
 	done
 done
 
-echo "== integration tests (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'))"
-clusters_start 6 || { echo "cannot start test clusters" >&2; exit 1; }
-export PGR_TEST_DSN
-PGR_TEST_DSN=$(dsn 0 postgres)
+echo "== integration tests"
 for b in $BUILDS; do
 	for t in "$b"/tests/*; do
 		case "$(basename "$t")" in test_*) continue ;; esac
