@@ -95,8 +95,14 @@ notice_to_log(void *arg, const char *message)
 pgr_conn *
 pgr_connect(const char *conninfo, const char *role, int flags)
 {
-	const char *keys[6];
-	const char *vals[6];
+	return pgr_connect_ex(conninfo, role, flags, NULL);
+}
+
+pgr_conn *
+pgr_connect_ex(const char *conninfo, const char *role, int flags, const char *client_encoding)
+{
+	const char *keys[7];
+	const char *vals[7];
 	int			n = 0;
 	pgr_conn   *c = xcalloc(1, sizeof(*c));
 
@@ -106,6 +112,10 @@ pgr_connect(const char *conninfo, const char *role, int flags)
 	if (flags & PGR_CONN_REPLICATION)
 	{
 		keys[n] = "replication"; vals[n++] = "database";
+	}
+	if (client_encoding)
+	{
+		keys[n] = "client_encoding"; vals[n++] = client_encoding;
 	}
 	keys[n] = NULL; vals[n] = NULL;
 

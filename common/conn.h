@@ -33,6 +33,9 @@ typedef struct pgr_conn {
  * returns NULL.  connect_timeout defaults to 10 s unless the conninfo says.
  */
 pgr_conn *pgr_connect(const char *conninfo, const char *role, int flags);
+/* Same, with the session's client_encoding set at connection time. */
+pgr_conn *pgr_connect_ex(const char *conninfo, const char *role, int flags,
+						 const char *client_encoding);
 void pgr_disconnect(pgr_conn *c);
 
 /*

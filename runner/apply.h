@@ -49,6 +49,7 @@ bool step_slot(apply_ctx *ctx);
 bool step_schema_pre(apply_ctx *ctx);
 bool step_copy(apply_ctx *ctx);
 bool step_schema_post(apply_ctx *ctx);
+bool step_stream(apply_ctx *ctx);
 
 /* Make sure a snapshot is available for source i (reuse or temporary slot). */
 bool source_snapshot(apply_ctx *ctx, int i);

@@ -29,6 +29,7 @@ static const step_fn step_functions[STEP_COUNT] = {
 	[STEP_SCHEMA_PRE] = step_schema_pre,
 	[STEP_COPY] = step_copy,
 	[STEP_SCHEMA_POST] = step_schema_post,
+	[STEP_STREAM] = step_stream,
 };
 
 static bool
@@ -120,7 +121,8 @@ run_steps(apply_ctx *ctx)
 		}
 		if (!state_step_get(ctx->state, ctx->plan, (step_id) s, &st))
 			return false;
-		if (st == STEP_DONE)
+		/* the stream is never finished before the cutover: every apply catches up */
+		if (st == STEP_DONE && s != STEP_STREAM)
 		{
 			log_debug("step %s: already done", step_name((step_id) s));
 			continue;

@@ -153,3 +153,37 @@ state_ledger_has(pgr_conn *c, const plan *p, const char *kind, const char *name,
 	PQclear(res);
 	return true;
 }
+
+bool
+state_slot_lsn_set(pgr_conn *c, const plan *p, const char *name, const char *server,
+				   const char *lsn)
+{
+	const char *params[4] = {p->name, name, server, lsn};
+
+	return pgr_exec(c, "recording the slot's consistent point",
+					"UPDATE pgreshard.ledger SET lsn = $4 WHERE plan_name = $1 AND kind = 'slot' "
+					"AND name = $2 AND server = $3 AND lsn IS NULL", 4, params);
+}
+
+bool
+state_slot_lsn_get(pgr_conn *c, const plan *p, const char *name, const char *server,
+				   uint64_t *lsn)
+{
+	const char *params[3] = {p->name, name, server};
+	PGresult   *res = pgr_query(c, "reading the slot's consistent point",
+								"SELECT lsn FROM pgreshard.ledger WHERE plan_name = $1 AND kind = 'slot' "
+								"AND name = $2 AND server = $3", 3, params);
+
+	if (res == NULL)
+		return false;
+	*lsn = 0;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+	{
+		unsigned int hi, lo;
+
+		if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) == 2)
+			*lsn = ((uint64_t) hi << 32) | lo;
+	}
+	PQclear(res);
+	return true;
+}

@@ -13,6 +13,7 @@
 #define PGR_STATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conn.h"
 #include "plan.h"
@@ -45,5 +46,12 @@ bool state_ledger_add(pgr_conn *c, const plan *p, const char *kind, const char *
 /* Whether the ledger holds this object (and it was not dropped). */
 bool state_ledger_has(pgr_conn *c, const plan *p, const char *kind, const char *name,
 					  const char *server, bool *has);
+
+/* A slot's consistent point, recorded once after it is created. */
+bool state_slot_lsn_set(pgr_conn *c, const plan *p, const char *name, const char *server,
+						const char *lsn);
+/* The recorded consistent point (0 when none). */
+bool state_slot_lsn_get(pgr_conn *c, const plan *p, const char *name, const char *server,
+						uint64_t *lsn);
 
 #endif

@@ -75,6 +75,12 @@ create_slot(apply_ctx *ctx, source_session *ss, const char *name, bool temporary
 		pgr_disconnect(c);
 		return false;
 	}
+	if (!temporary && !state_slot_lsn_set(ctx->state, ctx->plan, name, ss->role, PQgetvalue(res, 0, 1)))
+	{
+		PQclear(res);
+		pgr_disconnect(c);
+		return false;
+	}
 	ss->snapshot = xstrdup(PQgetvalue(res, 0, 2));
 	ss->repl = c;
 	ss->temp_slot = temporary;
@@ -141,11 +147,17 @@ slot_for_source(apply_ctx *ctx, source_session *ss, const char *name)
 	if (res == NULL)
 		return false;
 	exists = PQntuples(res) > 0;
-	PQclear(res);
 	if (exists)
 	{
-		if (!state_ledger_has(ctx->state, p, "slot", name, ss->role, &ours))
+		/* a run killed right after creating the slot: its confirmed position
+		 * is still the consistent point (nothing was streamed yet) */
+		if (!state_ledger_has(ctx->state, p, "slot", name, ss->role, &ours) ||
+			(ours && !state_slot_lsn_set(ctx->state, p, name, ss->role, PQgetvalue(res, 0, 1))))
+		{
+			PQclear(res);
 			return false;
+		}
+		PQclear(res);
 		if (!ours)
 		{
 			log_error("%s: replication slot %s exists but was not created by plan %s; drop it "
@@ -156,6 +168,7 @@ slot_for_source(apply_ctx *ctx, source_session *ss, const char *name)
 		log_info("%s: slot %s already exists (created by an earlier run)", ss->role, name);
 		return true;
 	}
+	PQclear(res);
 	return state_ledger_add(ctx->state, p, "slot", name, ss->role) &&
 		create_slot(ctx, ss, name, false);
 }

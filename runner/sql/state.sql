@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS pgreshard.ledger (
     server        text NOT NULL,          -- "source 0", "shard 2"
     created_at    timestamptz NOT NULL DEFAULT now(),
     dropped_at    timestamptz,
+    lsn           pg_lsn,                 -- a slot's consistent point
     PRIMARY KEY (plan_name, kind, name, server)
 );
 
@@ -84,4 +85,15 @@ CREATE TABLE IF NOT EXISTS pgreshard.ddl_done (
     stmt          int NOT NULL,
     done_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (plan_name, stmt)
+);
+
+-- Stream progress on THIS shard: the commit LSN of the last source transaction
+-- whose changes this shard has applied, committed with those changes
+-- (invariant 3).  One row per source.
+CREATE TABLE IF NOT EXISTS pgreshard.apply_progress (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    lsn           pg_lsn NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, source)
 );

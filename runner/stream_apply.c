@@ -1,0 +1,566 @@
+/*
+ * stream_apply.c — apply one decoded change to the shard(s) it belongs on.
+ *
+ * INSERT goes to the shard of its key (replicated tables: every shard).
+ * DELETE goes to the shard of its old key, or to every shard when the WAL
+ * record does not carry the key (key outside the replica identity).  An
+ * UPDATE that keeps the row on its shard is an UPDATE there; one that moves
+ * it is a DELETE on the old shard and an INSERT of the complete row on the
+ * new one, with unchanged TOASTed values ('u') taken from the deleted row
+ * (DELETE ... RETURNING) — never written as NULL (invariant 6).  When the
+ * old key is unknown, the new shard is tried first (UPDATE, rows affected)
+ * and the row is otherwise fetched from whichever shard holds it.
+ *
+ * A shard skips source transactions at or below its recorded progress
+ * (invariant 3) and changes older than a chunk it copied under a newer
+ * snapshot (invariant 4).  Rows are identified by the primary key when the
+ * change carries it, else by the replica identity columns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sqlname.h"
+#include "stream.h"
+#include "xalloc.h"
+
+static stream_rel *
+rel_find(stream_reader *r, uint32_t relid)
+{
+	for (int i = 0; i < r->nrels; i++)
+		if (r->rels[i].relid == relid)
+			return &r->rels[i];
+	return NULL;
+}
+
+/* Columns added or dropped on the source since the copy: say which, stop. */
+static bool
+check_columns(stream_reader *r, const stream_table *t, const pgo_msg *m)
+{
+	strbuf		diff;
+	bool		same = m->ncols == t->ncols;
+
+	for (int i = 0; same && i < m->ncols; i++)
+		same = strcmp(m->columns[i].name, t->cols[i]) == 0;
+	if (same)
+		return true;
+	sb_init(&diff);
+	for (int i = 0; i < m->ncols; i++)
+	{
+		bool		known = false;
+
+		for (int j = 0; j < t->ncols && !known; j++)
+			known = strcmp(m->columns[i].name, t->cols[j]) == 0;
+		if (!known)
+			sb_printf(&diff, "%scolumn \"%s\" added", diff.len ? ", " : "", m->columns[i].name);
+	}
+	for (int j = 0; j < t->ncols; j++)
+	{
+		bool		present = false;
+
+		for (int i = 0; i < m->ncols && !present; i++)
+			present = strcmp(m->columns[i].name, t->cols[j]) == 0;
+		if (!present)
+			sb_printf(&diff, "%scolumn \"%s\" dropped", diff.len ? ", " : "", t->cols[j]);
+	}
+	if (diff.len == 0)
+		sb_append(&diff, "columns reordered");
+	log_error("%s: table %s was altered on the source during the stream (%s); the stream stops "
+			  "rather than apply misaligned columns: make the same change on every shard, then "
+			  "rerun apply", r->role, t->display, diff.data);
+	sb_free(&diff);
+	return false;
+}
+
+static bool
+on_relation(stream_reader *r, const pgo_msg *m)
+{
+	stream_rel *rel = rel_find(r, m->relid);
+	const char *nsp = m->nspname[0] ? m->nspname : "pg_catalog";
+	int			ti = plan_table_index(r->ctx->plan, nsp, m->relname);
+
+	if (rel == NULL)
+	{
+		r->rels = xrealloc(r->rels, sizeof(stream_rel) * (size_t) (r->nrels + 1));
+		rel = &r->rels[r->nrels++];
+		memset(rel, 0, sizeof(*rel));
+		rel->relid = m->relid;
+	}
+	free(rel->name);
+	free(rel->ident);
+	rel->name = sqlname_quote_qualified(nsp, m->relname);
+	rel->table = ti;
+	rel->replident = m->replident;
+	rel->ncols = m->ncols;
+	rel->ident = xcalloc((size_t) m->ncols + 1, sizeof(bool));
+	for (int i = 0; i < m->ncols; i++)
+		rel->ident[i] = (m->columns[i].flags & 1) != 0;
+	return ti < 0 || check_columns(r, &r->tables[ti], m);
+}
+
+/* The table a change is for; NULL (after an error) when unknown. */
+static const stream_rel *
+change_rel(stream_reader *r, uint32_t relid)
+{
+	const stream_rel *rel = rel_find(r, relid);
+
+	if (rel == NULL)
+		log_error("%s: a change for relation %u arrived before its Relation message", r->role, relid);
+	else if (rel->table < 0)
+	{
+		log_error("%s: table %s is published but not in the plan; add it to the plan "
+				  "(or remove it from the publication) and rerun apply", r->role, rel->name);
+		return NULL;
+	}
+	return rel;
+}
+
+/* Does shard s still need the current transaction's change to this row? */
+static bool
+shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
+{
+	if (r->txn_commit_lsn <= r->shards[s].progress)
+		return false;			/* applied there before a crash */
+	for (int l = 0; l < t->nlate; l++)
+	{
+		const struct late_chunk *lc = &t->late[l];
+		bool		in_chunk = true;
+
+		if (lc->lsn[s] == 0 || r->txn_commit_lsn >= lc->lsn[s])
+			continue;
+		if (t->chunk_col >= 0 && tup && t->chunk_col < tup->ncols &&
+			tup->cols[t->chunk_col].kind == 't')
+		{
+			char		num[32];
+			const pgo_value *cv = &tup->cols[t->chunk_col];
+			long long	v;
+
+			snprintf(num, sizeof(num), "%.*s", (int) (cv->len < 31 ? cv->len : 31), cv->data);
+			v = atoll(num);
+
+			in_chunk = (!lc->has_lo || v >= lc->lo) && (!lc->has_hi || v < lc->hi);
+		}
+		if (in_chunk)
+			return false;		/* the chunk's copy already has this change */
+	}
+	return true;
+}
+
+/*
+ * The shard of a tuple's key: 1 known, 0 unknown (not in the tuple), -1 error.
+ * In an old tuple of kind 'K' only the replica identity columns are real:
+ * the others arrive as nulls, so a key outside the identity is unknown.
+ */
+static int
+route_tuple(stream_reader *r, const stream_table *t, const stream_rel *rel,
+			const pgo_tuple *tup, char kind, int *shard)
+{
+	key_value	vals[32];
+	uint32_t	sh;
+	char		err[256];
+
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		int			c = t->key_col[k];
+
+		if (c < 0 || c >= tup->ncols || tup->cols[c].kind == 'u')
+			return 0;
+		if (kind == 'K' && (c >= rel->ncols || !rel->ident[c]))
+			return 0;
+		vals[k].isnull = tup->cols[c].kind == 'n';
+		vals[k].text = tup->cols[c].data;
+		vals[k].len = tup->cols[c].len;
+	}
+	if (!shard_of_values(t->key_types, vals, t->nkeys, (uint32_t) r->ctx->plan->nshards, &sh,
+						 err, sizeof(err)))
+	{
+		log_error("%s: table %s: cannot route a change: %s", r->role, t->display, err);
+		return -1;
+	}
+	*shard = (int) sh;
+	return 1;
+}
+
+/* A key of the table whose values the tuple carries: the primary key, else
+ * the replica identity columns. */
+static bool
+has_values(const pgo_tuple *tup, const int *cols, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (cols[i] < 0 || cols[i] >= tup->ncols || tup->cols[cols[i]].kind != 't')
+			return false;
+	return n > 0;
+}
+
+/* "WHERE ..." identifying the row described by tup (an old tuple or the new one). */
+static void
+append_where(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+			 const pgo_tuple *tup, strbuf *sb)
+{
+	int			ident[1664], nident = 0;
+
+	if (has_values(tup, t->pk_col, t->npk))
+	{
+		sb_append(sb, " WHERE ");
+		for (int k = 0; k < t->npk; k++)
+		{
+			sb_printf(sb, "%s%s = ", k ? " AND " : "", t->qcols[t->pk_col[k]]);
+			shard_append_literal(r, s, sb, &tup->cols[t->pk_col[k]]);
+		}
+		return;
+	}
+	for (int i = 0; i < rel->ncols && i < tup->ncols && i < 1664; i++)
+		if ((rel->ident[i] || rel->replident == 'f') && tup->cols[i].kind != 'u')
+			ident[nident++] = i;
+	/* no usable key: match every identity column by its text form, one row only */
+	sb_printf(sb, " WHERE ctid = (SELECT ctid FROM %s WHERE ", t->qname);
+	for (int k = 0; k < nident; k++)
+	{
+		const pgo_value *v = &tup->cols[ident[k]];
+
+		if (k)
+			sb_append(sb, " AND ");
+		if (v->kind == 'n')
+			sb_printf(sb, "%s IS NULL", t->qcols[ident[k]]);
+		else
+		{
+			sb_printf(sb, "%s::text = ", t->qcols[ident[k]]);
+			shard_append_literal(r, s, sb, v);
+		}
+	}
+	if (nident == 0)
+		sb_append(sb, "false");
+	sb_append(sb, " LIMIT 1)");
+}
+
+static bool
+apply_insert(stream_reader *r, const stream_table *t, const pgo_msg *m)
+{
+	int			n = r->ctx->plan->nshards, shard = 0, known;
+
+	if (t->replicate)
+	{
+		for (int s = 0; s < n; s++)
+			if (shard_wants(r, t, &m->new_tuple, s) && !shard_insert_row(r, s, t, &m->new_tuple, NULL))
+				return false;
+		return true;
+	}
+	if ((known = route_tuple(r, t, NULL, &m->new_tuple, 'N', &shard)) <= 0)
+	{
+		if (known == 0)
+			log_error("%s: table %s: an INSERT without its key columns", r->role, t->display);
+		return false;
+	}
+	return !shard_wants(r, t, &m->new_tuple, shard) ||
+		shard_insert_row(r, shard, t, &m->new_tuple, NULL);
+}
+
+static bool
+delete_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+		  const pgo_tuple *old)
+{
+	strbuf		sql;
+	bool		ok;
+
+	if (!shard_wants(r, t, old, s))
+		return true;
+	sb_init(&sql);
+	sb_printf(&sql, "DELETE FROM %s", t->qname);
+	append_where(r, s, t, rel, old, &sql);
+	ok = shard_append(r, s, sql.data);
+	sb_free(&sql);
+	return ok;
+}
+
+static bool
+apply_delete(stream_reader *r, const stream_table *t, const stream_rel *rel, const pgo_msg *m)
+{
+	int			n = r->ctx->plan->nshards, shard = 0;
+	int			known = t->replicate ? 0 : route_tuple(r, t, rel, &m->old_tuple, m->old_kind, &shard);
+
+	if (known < 0)
+		return false;
+	if (known == 1)
+		return delete_on(r, shard, t, rel, &m->old_tuple);
+	for (int s = 0; s < n; s++)		/* replicated, or the key is not in the record */
+		if (!delete_on(r, s, t, rel, &m->old_tuple))
+			return false;
+	return true;
+}
+
+static bool
+has_unchanged(const pgo_tuple *tup)
+{
+	for (int i = 0; i < tup->ncols; i++)
+		if (tup->cols[i].kind == 'u')
+			return true;
+	return false;
+}
+
+static void
+append_update(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+			  const pgo_tuple *ident, const pgo_tuple *new_tup, strbuf *sql)
+{
+	int			set = 0;
+
+	sb_printf(sql, "UPDATE %s SET ", t->qname);
+	for (int i = 0; i < t->ncols && i < new_tup->ncols; i++)
+	{
+		if (new_tup->cols[i].kind == 'u')
+			continue;			/* unchanged TOAST: keep what the shard has */
+		sb_printf(sql, "%s%s = ", set++ ? ", " : "", t->qcols[i]);
+		shard_append_literal(r, s, sql, &new_tup->cols[i]);
+	}
+	if (set == 0)
+		sb_printf(sql, "%s = %s", t->qcols[0], t->qcols[0]);
+	append_where(r, s, t, rel, ident, sql);
+}
+
+/*
+ * UPDATE of a row that stays on shard s, batched.  With chunks copied under
+ * a newer snapshot (invariant 4) the old and the new version may fall in
+ * chunks copied at different points: the old version must go if its chunk
+ * predates the change, the new one must come if its chunk does.
+ */
+static bool
+update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+		  const pgo_tuple *ident, const pgo_tuple *new_tup)
+{
+	bool		want_old = shard_wants(r, t, ident, s), want_new = shard_wants(r, t, new_tup, s);
+	strbuf		sql;
+	bool		ok;
+
+	if (!want_old && !want_new)
+		return true;
+	if (!want_new)
+		return delete_on(r, s, t, rel, ident);	/* the new version came with a later chunk */
+	if (!want_old)
+	{
+		/* the old version left with a later chunk's copy, the new one is in none */
+		if (has_unchanged(new_tup))
+		{
+			log_error("%s: shard %d: table %s: an UPDATE needs unchanged TOAST values of a row "
+					  "that no copy holds; rerun the copy of this table", r->role, s, t->display);
+			return false;
+		}
+		return shard_insert_row(r, s, t, new_tup, NULL);
+	}
+	sb_init(&sql);
+	append_update(r, s, t, rel, ident, new_tup, &sql);
+	ok = shard_append(r, s, sql.data);
+	sb_free(&sql);
+	return ok;
+}
+
+/* DELETE ... RETURNING on shard s now; *res holds the row (0 or 1 tuples). */
+static bool
+delete_returning(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+				 const pgo_tuple *ident, PGresult **res)
+{
+	strbuf		sql;
+
+	sb_init(&sql);
+	sb_printf(&sql, "DELETE FROM %s", t->qname);
+	append_where(r, s, t, rel, ident, &sql);
+	sb_append(&sql, " RETURNING ");
+	for (int i = 0; i < t->ncols; i++)
+		sb_printf(&sql, "%s%s::text", i ? ", " : "", t->qcols[i]);
+	*res = shard_query_now(r, s, sql.data, "moving a row whose key changed");
+	sb_free(&sql);
+	return *res != NULL;
+}
+
+/* The row in res (one tuple) as a pgo_tuple; values point into res. */
+static void
+tuple_from_result(const PGresult *res, pgo_tuple *tup, pgo_value *vals)
+{
+	tup->ncols = PQnfields(res);
+	tup->cols = vals;
+	for (int i = 0; i < tup->ncols; i++)
+	{
+		vals[i].kind = PQgetisnull(res, 0, i) ? 'n' : 't';
+		vals[i].data = PQgetvalue(res, 0, i);
+		vals[i].len = (uint32_t) PQgetlength(res, 0, i);
+	}
+}
+
+/* The row moves to shard `to` from shard `from` (-1: wherever it is). */
+static bool
+move_row(stream_reader *r, int from, int to, const stream_table *t, const stream_rel *rel,
+		 const pgo_tuple *ident, const pgo_tuple *new_tup)
+{
+	int			n = r->ctx->plan->nshards;
+	bool		need_old = has_unchanged(new_tup);
+
+	if (from >= 0 && !need_old)
+		return delete_on(r, from, t, rel, ident) &&
+			(!shard_wants(r, t, new_tup, to) || shard_insert_row(r, to, t, new_tup, NULL));
+	for (int s = (from >= 0 ? from : 0); s < (from >= 0 ? from + 1 : n); s++)
+	{
+		PGresult   *res;
+		pgo_value  *vals;
+		pgo_tuple	old;
+		bool		ok;
+
+		if ((from < 0 && s == to) || !shard_wants(r, t, ident, s))
+			continue;
+		if (!delete_returning(r, s, t, rel, ident, &res))
+			return false;
+		if (PQntuples(res) == 0)
+		{
+			PQclear(res);
+			continue;
+		}
+		vals = xcalloc((size_t) PQnfields(res) + 1, sizeof(pgo_value));
+		tuple_from_result(res, &old, vals);
+		ok = !shard_wants(r, t, new_tup, to) || shard_insert_row(r, to, t, new_tup, &old);
+		free(vals);
+		PQclear(res);
+		return ok;
+	}
+	if (need_old)
+	{
+		log_error("%s: table %s: an UPDATE moved a row to shard %d but no shard holds the old row "
+				  "to take its unchanged TOAST values from", r->role, t->display, to);
+		return false;
+	}
+	return !shard_wants(r, t, new_tup, to) || shard_insert_row(r, to, t, new_tup, NULL);
+}
+
+/* Old key unknown: try the new shard; if the row is not there, it moves. */
+static bool
+update_unknown_origin(stream_reader *r, int to, const stream_table *t, const stream_rel *rel,
+					  const pgo_tuple *ident, const pgo_tuple *new_tup)
+{
+	strbuf		sql;
+	PGresult   *res;
+	bool		here;
+
+	if (!shard_wants(r, t, new_tup, to))
+	{
+		/* the new version is in a later chunk copy on `to`; the old one may still
+		 * be on a shard whose copy predates the change */
+		for (int s = 0; s < r->ctx->plan->nshards; s++)
+			if (s != to && !delete_on(r, s, t, rel, ident))
+				return false;
+		return true;
+	}
+	sb_init(&sql);
+	append_update(r, to, t, rel, ident, new_tup, &sql);
+	res = shard_query_now(r, to, sql.data, "applying an UPDATE");
+	sb_free(&sql);
+	if (res == NULL)
+		return false;
+	here = atoi(PQcmdTuples(res)) > 0;
+	PQclear(res);
+	return here || move_row(r, -1, to, t, rel, ident, new_tup);
+}
+
+static bool
+key_in_identity(const stream_table *t, const stream_rel *rel)
+{
+	for (int k = 0; k < t->nkeys; k++)
+		if (t->key_col[k] < 0 || t->key_col[k] >= rel->ncols || !rel->ident[t->key_col[k]])
+			return false;
+	return true;
+}
+
+static bool
+apply_update(stream_reader *r, const stream_table *t, const stream_rel *rel, const pgo_msg *m)
+{
+	const pgo_tuple *ident = m->old_kind ? &m->old_tuple : &m->new_tuple;
+	int			n = r->ctx->plan->nshards, to = 0, from = 0, to_known, from_known;
+
+	if (t->replicate)
+	{
+		for (int s = 0; s < n; s++)
+			if (!update_on(r, s, t, rel, ident, &m->new_tuple))
+				return false;
+		return true;
+	}
+	to_known = route_tuple(r, t, rel, &m->new_tuple, 'N', &to);
+	if (m->old_kind)
+		from_known = route_tuple(r, t, rel, &m->old_tuple, m->old_kind, &from);
+	else if (key_in_identity(t, rel) && to_known == 1)
+		from_known = 1, from = to;	/* identity unchanged, so the key is too */
+	else
+		from_known = 0;
+	if (to_known < 0 || from_known < 0)
+		return false;
+	if (to_known == 0)
+	{
+		/* key unchanged but TOASTed ('u'): it stays where it is */
+		if (from_known == 1)
+			return update_on(r, from, t, rel, ident, &m->new_tuple);
+		for (int s = 0; s < n; s++)
+			if (!update_on(r, s, t, rel, ident, &m->new_tuple))
+				return false;
+		return true;
+	}
+	if (from_known == 1 && from == to)
+		return update_on(r, to, t, rel, ident, &m->new_tuple);
+	if (from_known == 1)
+		return move_row(r, from, to, t, rel, ident, &m->new_tuple);
+	return update_unknown_origin(r, to, t, rel, ident, &m->new_tuple);
+}
+
+static bool
+apply_truncate(stream_reader *r, const pgo_msg *m)
+{
+	strbuf		sql;
+	int			listed = 0;
+	bool		ok = true;
+
+	sb_init(&sql);
+	sb_append(&sql, "TRUNCATE ");
+	for (int i = 0; i < m->nrelids; i++)
+	{
+		const stream_rel *rel = change_rel(r, m->relids[i]);
+		const stream_table *t;
+
+		if (rel == NULL)
+		{
+			sb_free(&sql);
+			return false;
+		}
+		t = &r->tables[rel->table];
+		if (t->replicate && r->source > 0)
+			continue;			/* replicated tables follow source 0 only */
+		sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
+	}
+	if (m->truncate_options & 2)
+		sb_append(&sql, " RESTART IDENTITY");
+	if (m->truncate_options & 1)
+		sb_append(&sql, " CASCADE");
+	for (int s = 0; ok && listed > 0 && s < r->ctx->plan->nshards; s++)
+		if (r->txn_commit_lsn > r->shards[s].progress)
+			ok = shard_append(r, s, sql.data);
+	sb_free(&sql);
+	return ok;
+}
+
+bool
+stream_apply_change(stream_reader *r, const pgo_msg *m)
+{
+	const stream_rel *rel;
+	const stream_table *t;
+
+	if (m->kind == PGO_RELATION)
+		return on_relation(r, m);
+	if (m->kind == PGO_TRUNCATE)
+		return apply_truncate(r, m);
+	if (m->kind != PGO_INSERT && m->kind != PGO_UPDATE && m->kind != PGO_DELETE)
+		return true;			/* Type, Origin, Message: nothing to apply */
+	if ((rel = change_rel(r, m->relid)) == NULL)
+		return false;
+	t = &r->tables[rel->table];
+	if (t->replicate && r->source > 0)
+		return true;			/* every source holds the same copy: follow source 0 */
+	r->changes++;
+	if (m->kind == PGO_INSERT)
+		return apply_insert(r, t, m);
+	if (m->kind == PGO_UPDATE)
+		return apply_update(r, t, rel, m);
+	return apply_delete(r, t, rel, m);
+}

@@ -1,0 +1,468 @@
+/*
+ * stream_reader.c — one source's replication stream, from START_REPLICATION
+ * to "caught up".
+ *
+ * The reader decodes pgoutput, applies each change through stream_apply.c,
+ * and at source commits group-commits the shards (stream_batch.c) at most
+ * every FLUSH_INTERVAL or when much is pending, then confirms the slot up to
+ * the commit's end: only what every shard holds durably is ever confirmed.
+ * Streamed (in-progress) transactions are spilled to files and replayed at
+ * Stream Commit.  Keepalives are answered; a status update goes out at
+ * least every STATUS_INTERVAL so the slot keeps moving.
+ *
+ * A lost connection (to the source or to a shard) rolls back what is not
+ * committed, waits with exponential backoff, reconnects and restarts from
+ * the slot: each shard skips what it already has, so nothing is applied
+ * twice.  Any other error (a constraint violation, a table altered on the
+ * source) stops the stream with the message of the server.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spill.h"
+#include "stream.h"
+#include "xalloc.h"
+
+#define FLUSH_INTERVAL_S 0.2
+#define FLUSH_PENDING 20000
+#define STATUS_INTERVAL_US (5 * 1000000LL)
+#define RETRY_MAX_S 300
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool
+send_status(stream_reader *r, bool reply)
+{
+	char		buf[PGO_STANDBY_STATUS_LEN];
+	size_t		n = pgo_build_standby_status(buf, r->confirmed, r->confirmed, r->confirmed,
+											 pgo_now(), reply);
+
+	r->last_status = pgo_now();
+	if (PQputCopyData(r->repl->pg, buf, (int) n) != 1 || PQflush(r->repl->pg) != 0)
+	{
+		pgr_report_conn(r->repl, "sending a standby status update");
+		return false;
+	}
+	return true;
+}
+
+/* Commit every shard's open work; then the slot may move to `upto`. */
+static bool
+group_commit(stream_reader *r, uint64_t upto)
+{
+	if (!shards_commit(r))
+		return false;
+	r->last_flush = mono_now();
+	if (upto > r->confirmed)
+	{
+		r->confirmed = upto;
+		return send_status(r, false);
+	}
+	return true;
+}
+
+static long long
+pending_changes(const stream_reader *r)
+{
+	long long	n = 0;
+
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		n += r->shards[s].pending;
+	return n;
+}
+
+/* Some shard holds work of this stream that is not committed yet. */
+static bool
+uncommitted(const stream_reader *r)
+{
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->shards[s].in_txn)
+			return true;
+	return false;
+}
+
+/* A source transaction ended (Commit or Stream Commit) at end_lsn. */
+static bool
+on_commit(stream_reader *r, uint64_t end_lsn)
+{
+	r->in_txn = false;
+	r->received = end_lsn;
+	r->txns++;
+	if (mono_now() - r->last_flush >= FLUSH_INTERVAL_S || pending_changes(r) >= FLUSH_PENDING)
+		return group_commit(r, end_lsn);
+	return true;
+}
+
+typedef struct replay_arg {
+	stream_reader *r;
+	pgo_decoder dec;
+} replay_arg;
+
+static bool
+replay_one(void *arg, const char *msg, size_t len)
+{
+	replay_arg *ra = arg;
+	pgo_msg		m;
+	char		err[256];
+
+	if (!pgo_decode(&ra->dec, msg, len, &m, err, sizeof(err)))
+	{
+		log_error("%s: spilled change: %s", ra->r->role, err);
+		return false;
+	}
+	return m.kind == PGO_RELATION || stream_apply_change(ra->r, &m);
+}
+
+static bool
+on_stream_commit(stream_reader *r, const pgo_msg *m)
+{
+	replay_arg	ra;
+	bool		ok;
+
+	r->txn_commit_lsn = m->lsn;
+	ra.r = r;
+	pgo_decoder_init(&ra.dec);
+	ra.dec.in_stream = true;
+	ok = spill_replay(r->spill, m->xid, replay_one, &ra);
+	pgo_decoder_free(&ra.dec);
+	return ok && on_commit(r, m->end_lsn);
+}
+
+static bool
+on_message(stream_reader *r, const char *payload, size_t len)
+{
+	pgo_msg		m;
+	char		err[256];
+
+	if (!pgo_decode(&r->dec, payload, len, &m, err, sizeof(err)))
+	{
+		log_error("%s: cannot decode the replication stream: %s", r->role, err);
+		return false;
+	}
+	switch (m.kind)
+	{
+		case PGO_BEGIN:
+			r->in_txn = true;
+			r->txn_commit_lsn = m.lsn;
+			return true;
+		case PGO_COMMIT:
+			r->txn_commit_lsn = m.lsn;
+			return on_commit(r, m.end_lsn);
+		case PGO_STREAM_START:
+			r->stream_xid = m.xid;
+			return true;
+		case PGO_STREAM_STOP:
+			return true;
+		case PGO_STREAM_COMMIT:
+			return on_stream_commit(r, &m);
+		case PGO_STREAM_ABORT:
+			return spill_abort(r->spill, m.xid, m.subxid);
+		default:
+			break;
+	}
+	if (m.kind == PGO_RELATION)
+		return stream_apply_change(r, &m);
+	if (r->dec.in_stream)		/* not committed yet: keep it on disk until it is */
+		return spill_append(r->spill, r->stream_xid, m.xid, payload, len);
+	return stream_apply_change(r, &m);
+}
+
+/* --until stream: every change committed before `target` is applied. */
+static bool
+caught_up(const stream_reader *r)
+{
+	return r->target != 0 && !r->in_txn && r->received >= r->target &&
+		!uncommitted(r) && r->confirmed >= r->received;
+}
+
+static bool
+on_copydata(stream_reader *r, const char *buf, int len)
+{
+	pgo_frame	f;
+	char		err[256];
+
+	if (!pgo_parse_frame(buf, (size_t) len, &f, err, sizeof(err)))
+	{
+		log_error("%s: malformed replication message: %s", r->role, err);
+		return false;
+	}
+	if (f.kind == 'k')
+	{
+		r->wal_end = f.wal_end;
+		/* idle and past everything sent: all earlier commits have arrived */
+		if (!r->in_txn && f.wal_end > r->received)
+			r->received = f.wal_end;
+		return !f.reply_requested || send_status(r, false);
+	}
+	return on_message(r, f.data, f.len);
+}
+
+/* Wait up to 1 s for the replication socket. */
+static void
+wait_socket(stream_reader *r)
+{
+	fd_set		rfds;
+	struct timeval tv = {1, 0};
+	int			fd = PQsocket(r->repl->pg);
+
+	if (fd < 0)
+		return;
+	FD_ZERO(&rfds);
+	FD_SET(fd, &rfds);
+	(void) select(fd + 1, &rfds, NULL, NULL, &tv);
+}
+
+/* Receive and apply until caught up (when asked) or an error. */
+static bool
+stream_loop(stream_reader *r)
+{
+	for (;;)
+	{
+		char	   *buf = NULL;
+		int			len = PQgetCopyData(r->repl->pg, &buf, 1);
+
+		if (len > 0)
+		{
+			bool		ok = on_copydata(r, buf, len);
+
+			PQfreemem(buf);
+			if (!ok)
+				return false;
+			continue;
+		}
+		if (len == -2 || (len == 0 && !PQconsumeInput(r->repl->pg)))
+		{
+			pgr_report_conn(r->repl, "reading the replication stream");
+			return false;
+		}
+		if (len == -1)
+		{
+			PGresult   *res = PQgetResult(r->repl->pg);
+
+			pgr_report_result(r->repl, "the replication stream ended", res);
+			PQclear(res);
+			return false;
+		}
+		/* nothing to read: flush what is pending, report, maybe finish */
+		if (!r->in_txn && (uncommitted(r) || r->received > r->confirmed) &&
+			!group_commit(r, r->received))
+			return false;
+		if (caught_up(r))
+			return true;
+		if (pgo_now() - r->last_status >= STATUS_INTERVAL_US || r->target != 0)
+			if (!send_status(r, r->target != 0))
+				return false;
+		wait_socket(r);
+	}
+}
+
+static bool
+connect_shards(stream_reader *r)
+{
+	const plan *p = r->ctx->plan;
+	char		src[16];
+	const char *params[2] = {p->name, src};
+
+	snprintf(src, sizeof(src), "%d", r->source);
+	for (int s = 0; s < p->nshards; s++)
+	{
+		shard_conn *sc = &r->shards[s];
+		char	   *role = xasprintf("shard %d", s);
+		PGresult   *res;
+
+		sc->conn = pgr_connect(p->shard_dsns[s], role, 0);
+		free(role);
+		sc->open_insert = -1;
+		sc->progress = 0;
+		if (sc->conn == NULL)
+			return false;
+		res = pgr_query(sc->conn, "reading the stream progress",
+						"SELECT lsn FROM pgreshard.apply_progress WHERE plan_name = $1 AND source = $2",
+						2, params);
+		if (res == NULL)
+			return false;
+		if (PQntuples(res) == 1)
+			lsn_parse(PQgetvalue(res, 0, 0), &sc->progress);
+		PQclear(res);
+		/* the source's encoding (preflight checked the shards share it) */
+		if (!pgr_exec(sc->conn, "setting the session encoding",
+					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)",
+					  0, NULL))
+			return false;
+	}
+	return true;
+}
+
+static bool
+start_replication(stream_reader *r)
+{
+	const plan *p = r->ctx->plan;
+	char	   *slot = slot_name(p);
+	/* values arrive in the source's own encoding, the bytes the hash expects */
+	pgr_conn   *c = pgr_connect_ex(p->source_dsns[r->source], r->role, PGR_CONN_REPLICATION,
+								   r->ctx->cat->sources[r->source].encoding);
+	char	   *qslot, *qpub, *lpub, *cmd;
+	PGresult   *res;
+	bool		ok;
+
+	if (c == NULL)
+	{
+		free(slot);
+		return false;
+	}
+	qslot = pgr_quote_ident(c, slot);
+	qpub = pgr_quote_ident(c, p->publication);
+	lpub = PQescapeLiteral(c->pg, qpub, strlen(qpub));
+	cmd = xasprintf("START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%s', %spublication_names %s)",
+					qslot, c->server_version >= 140000 ? "2" : "1",
+					c->server_version >= 140000 ? "streaming 'on', " : "", lpub);
+	res = PQexec(c->pg, cmd);
+	ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+	if (!ok)
+	{
+		if (PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
+			strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42704") == 0)
+			log_error("%s: replication slot %s does not exist (dropped by someone else?); "
+					  "run `pgreshard cleanup` and start the plan again", r->role, slot);
+		else
+			pgr_report_result(c, "starting replication", res);
+		pgr_disconnect(c);
+	}
+	else
+		r->repl = c;
+	PQclear(res);
+	PQfreemem(lpub);
+	free(qpub);
+	free(qslot);
+	free(cmd);
+	free(slot);
+	return ok;
+}
+
+static void
+disconnect_all(stream_reader *r)
+{
+	shards_rollback(r);
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	{
+		pgr_disconnect(r->shards[s].conn);
+		r->shards[s].conn = NULL;
+	}
+	pgr_disconnect(r->repl);
+	r->repl = NULL;
+	r->in_txn = false;
+}
+
+/* After a failure: was it a lost connection (worth retrying)? */
+static bool
+connection_lost(const stream_reader *r)
+{
+	if (r->repl == NULL || PQstatus(r->repl->pg) != CONNECTION_OK)
+		return true;
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->shards[s].conn == NULL || PQstatus(r->shards[s].conn->pg) != CONNECTION_OK)
+			return true;
+	return false;
+}
+
+/* The source's current WAL position: the stream is caught up past it. */
+static bool
+read_target(stream_reader *r)
+{
+	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
+	PGresult   *res = c ? pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_lsn()", 0, NULL) : NULL;
+	bool		ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), &r->target);
+
+	PQclear(res);
+	pgr_disconnect(c);
+	return ok;
+}
+
+/* One connected session: connect, stream, and say whether to retry. */
+static bool
+stream_session(stream_reader *r, bool *retry)
+{
+	bool		ok;
+
+	*retry = false;
+	r->spill = spill_open(NULL);
+	ok = r->spill != NULL && connect_shards(r) && start_replication(r);
+	if (ok)
+	{
+		pgo_decoder_init(&r->dec);
+		r->last_flush = mono_now();
+		r->confirmed = r->received = 0;
+		ok = stream_loop(r);
+		pgo_decoder_free(&r->dec);
+		if (ok)
+			ok = send_status(r, false);
+	}
+	if (!ok)
+		*retry = connection_lost(r);
+	disconnect_all(r);
+	if (r->spill)
+		spill_close(r->spill);
+	r->spill = NULL;
+	return ok;
+}
+
+bool
+stream_run_source(apply_ctx *ctx, int source, bool until_caught_up)
+{
+	stream_reader r = {0};
+	double		started = mono_now();
+	int			delay = 1;
+	bool		ok = false, retry = true;
+
+	r.ctx = ctx;
+	r.source = source;
+	r.role = ctx->sources[source].role;
+	r.shards = xcalloc((size_t) ctx->plan->nshards, sizeof(shard_conn));
+	for (int s = 0; s < ctx->plan->nshards; s++)
+		sb_init(&r.shards[s].batch);
+	if (!stream_tables_build(ctx, source, &r.tables) ||
+		(until_caught_up && !read_target(&r)))
+		retry = false;
+	while (retry)
+	{
+		ok = stream_session(&r, &retry);
+		if (ok || !retry)
+			break;
+		if (mono_now() - started > RETRY_MAX_S)
+		{
+			log_error("%s: stream: giving up after %d s of reconnecting", r.role, RETRY_MAX_S);
+			break;
+		}
+		log_warn("%s: stream: connection lost; reconnecting in %d s and resuming from the slot",
+				 r.role, delay);
+		sleep((unsigned) delay);
+		delay = delay * 2 > 30 ? 30 : delay * 2;
+	}
+	if (ok)
+		log_info("%s: stream caught up: %lld transaction(s), %lld change(s) applied", r.role,
+				 r.txns, r.changes);
+	for (int s = 0; s < ctx->plan->nshards; s++)
+		sb_free(&r.shards[s].batch);
+	for (int i = 0; i < r.nrels; i++)
+	{
+		free(r.rels[i].name);
+		free(r.rels[i].ident);
+	}
+	free(r.rels);
+	free(r.shards);
+	stream_tables_free(r.tables, ctx->plan->ntables, ctx->plan->nshards);
+	return ok;
+}

@@ -1,0 +1,180 @@
+/*
+ * stream_tables.c — what the stream needs to know about each moved table:
+ * the columns pgoutput sends (the non-generated ones, in attnum order), the
+ * sharding key and primary key positions among them, and the chunks that a
+ * rerun copied under a snapshot newer than the slot (DESIGN.md invariant 4):
+ * changes committed before such a chunk's snapshot are already in it and
+ * must not be replayed over it on that shard.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sqlname.h"
+#include "state.h"
+#include "stream.h"
+#include "xalloc.h"
+
+static int
+col_index(const stream_table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void
+build_one(apply_ctx *ctx, int ti, stream_table *t)
+{
+	const plan_table *pt = &ctx->plan->tables[ti];
+	const src_table *st = catalog_table(ctx->cat, ti);
+
+	t->index = ti;
+	t->display = sqlname_quote_qualified(pt->schema, pt->relname);
+	t->qname = pgr_quote_qualified(ctx->state, pt->schema, pt->relname);
+	t->replicate = pt->replicate;
+	t->cols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
+	t->qcols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
+	for (int i = 0; i < st->ncols; i++)
+		if (!st->cols[i].generated)
+		{
+			t->cols[t->ncols] = xstrdup(st->cols[i].name);
+			t->qcols[t->ncols++] = pgr_quote_ident(ctx->state, st->cols[i].name);
+		}
+	t->nkeys = pt->nkeys;
+	for (int k = 0; k < pt->nkeys && k < 32; k++)
+	{
+		t->key_col[k] = col_index(t, pt->keys[k]);
+		t->key_types[k] = st->key_types[k];
+	}
+	t->npk = st->npk < 32 ? st->npk : 32;
+	for (int k = 0; k < t->npk; k++)
+		t->pk_col[k] = col_index(t, st->pk[k]);
+	t->chunk_col = -1;
+	if (st->npk == 1)
+		for (int i = 0; i < st->ncols; i++)
+			if (strcmp(st->cols[i].name, st->pk[0]) == 0 &&
+				(st->cols[i].base_oid == 20 || st->cols[i].base_oid == 21 || st->cols[i].base_oid == 23))
+				t->chunk_col = col_index(t, st->pk[0]);
+}
+
+/* The chunk plan's bounds (kept on shard 0 only) for one chunk. */
+static void
+chunk_bounds(const PGresult *plan_rows, int ti, int chunk, struct late_chunk *lc)
+{
+	lc->has_lo = lc->has_hi = false;
+	for (int r = 0; r < PQntuples(plan_rows); r++)
+		if (atoi(PQgetvalue(plan_rows, r, 0)) == ti && atoi(PQgetvalue(plan_rows, r, 1)) == chunk)
+		{
+			lc->has_lo = !PQgetisnull(plan_rows, r, 2);
+			lc->lo = atoll(PQgetvalue(plan_rows, r, 2));
+			lc->has_hi = !PQgetisnull(plan_rows, r, 3);
+			lc->hi = atoll(PQgetvalue(plan_rows, r, 3));
+		}
+}
+
+/* Chunks of this source whose snapshot on some shard is newer than the slot's. */
+static bool
+load_late_chunks(apply_ctx *ctx, int source, uint64_t slot_lsn, stream_table *tables)
+{
+	const plan *p = ctx->plan;
+	char		src[16];
+	const char *params[2] = {p->name, src};
+	PGresult   *plan_rows;
+
+	snprintf(src, sizeof(src), "%d", source);
+	plan_rows = pgr_query(ctx->state, "reading the chunk plan",
+						  "SELECT table_index, chunk, lo, hi FROM pgreshard.chunk_plan "
+						  "WHERE plan_name = $1 AND source = $2", 2, params);
+	if (plan_rows == NULL)
+		return false;
+	for (int s = 0; s < p->nshards; s++)
+	{
+		char	   *role = xasprintf("shard %d", s);
+		pgr_conn   *c = pgr_connect(p->shard_dsns[s], role, 0);
+		PGresult   *res = NULL;
+
+		free(role);
+		if (c)
+			res = pgr_query(c, "reading chunk snapshots",
+							"SELECT table_index, chunk, snapshot_lsn FROM pgreshard.chunks_done "
+							"WHERE plan_name = $1 AND source = $2", 2, params);
+		for (int r = 0; res && r < PQntuples(res); r++)
+		{
+			uint64_t	lsn = 0;
+			int			ti = atoi(PQgetvalue(res, r, 0)), chunk = atoi(PQgetvalue(res, r, 1));
+			stream_table *t = &tables[ti];
+			struct late_chunk *lc;
+
+			if (!lsn_parse(PQgetvalue(res, r, 2), &lsn) || lsn <= slot_lsn)
+				continue;
+			t->late = xrealloc(t->late, sizeof(*t->late) * (size_t) (t->nlate + 1));
+			lc = &t->late[t->nlate++];
+			lc->source = source;
+			chunk_bounds(plan_rows, ti, chunk, lc);
+			lc->lsn = xcalloc((size_t) p->nshards, sizeof(uint64_t));
+			lc->lsn[s] = lsn;
+		}
+		PQclear(res);
+		pgr_disconnect(c);
+		if (res == NULL)
+		{
+			PQclear(plan_rows);
+			return false;
+		}
+	}
+	PQclear(plan_rows);
+	return true;
+}
+
+bool
+stream_tables_build(apply_ctx *ctx, int source, stream_table **out)
+{
+	stream_table *tables = xcalloc((size_t) ctx->plan->ntables, sizeof(stream_table));
+	char	   *slot = slot_name(ctx->plan);
+	uint64_t	slot_lsn = 0;
+	bool		ok;
+
+	for (int i = 0; i < ctx->plan->ntables; i++)
+		build_one(ctx, i, &tables[i]);
+	ok = state_slot_lsn_get(ctx->state, ctx->plan, slot, ctx->sources[source].role, &slot_lsn);
+	free(slot);
+	if (ok && slot_lsn == 0)
+	{
+		log_error("%s: the slot's consistent point is not recorded in the ledger", ctx->sources[source].role);
+		ok = false;
+	}
+	if (!ok || !load_late_chunks(ctx, source, slot_lsn, tables))
+	{
+		stream_tables_free(tables, ctx->plan->ntables, ctx->plan->nshards);
+		return false;
+	}
+	*out = tables;
+	return true;
+}
+
+void
+stream_tables_free(stream_table *tables, int n, int nshards)
+{
+	(void) nshards;
+	for (int i = 0; tables && i < n; i++)
+	{
+		stream_table *t = &tables[i];
+
+		for (int c = 0; c < t->ncols; c++)
+		{
+			free(t->cols[c]);
+			free(t->qcols[c]);
+		}
+		for (int l = 0; l < t->nlate; l++)
+			free(t->late[l].lsn);
+		free(t->late);
+		free(t->cols);
+		free(t->qcols);
+		free(t->display);
+		free(t->qname);
+	}
+	free(tables);
+}
