@@ -70,6 +70,7 @@ typedef struct shard_conn {
 	long long	pending;		/* statements in the batch */
 	uint64_t	progress;		/* last source commit LSN applied here (durable) */
 	uint64_t	txn_lsn;		/* commit LSN to record at the next flush */
+	int64_t		txn_ts;			/* and its source commit time (us since 2000) */
 } shard_conn;
 
 typedef struct stream_reader {
@@ -85,6 +86,7 @@ typedef struct stream_reader {
 	struct spill_store *spill;
 	/* the transaction being received */
 	uint64_t	txn_commit_lsn;	/* Begin's final LSN / Commit's LSN */
+	int64_t		txn_commit_ts;	/* its commit time, us since 2000-01-01 */
 	bool		in_txn;
 	uint32_t	stream_xid;		/* the streamed transaction being received */
 	/* positions */

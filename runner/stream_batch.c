@@ -29,6 +29,7 @@ shard_begin(stream_reader *r, int s)
 		sc->in_txn = true;
 	}
 	sc->txn_lsn = r->txn_commit_lsn;
+	sc->txn_ts = r->txn_commit_ts;
 	return true;
 }
 
@@ -178,11 +179,14 @@ shards_commit(stream_reader *r)
 			continue;
 		close_insert(sc);
 		lsn_format(sc->txn_lsn, lsn, sizeof(lsn));
-		sb_printf(&sc->batch, "INSERT INTO pgreshard.apply_progress (plan_name, source, lsn) VALUES (");
+		sb_printf(&sc->batch, "INSERT INTO pgreshard.apply_progress (plan_name, source, lsn, commit_ts) VALUES (");
 		shard_append_literal(r, s, &sc->batch, &(pgo_value) {'t', r->ctx->plan->name,
 							 (uint32_t) strlen(r->ctx->plan->name)});
-		sb_printf(&sc->batch, ", %d, '%s') ON CONFLICT (plan_name, source) DO UPDATE "
-				  "SET lsn = excluded.lsn, updated_at = now();\nCOMMIT;", r->source, lsn);
+		/* commit time: microseconds since 2000-01-01 UTC, PostgreSQL's epoch */
+		sb_printf(&sc->batch, ", %d, '%s', timestamptz '2000-01-01 00:00:00+00' + %lld * interval '1 microsecond') "
+				  "ON CONFLICT (plan_name, source) DO UPDATE SET lsn = excluded.lsn, "
+				  "commit_ts = excluded.commit_ts, updated_at = now();\nCOMMIT;", r->source, lsn,
+				  (long long) sc->txn_ts);
 		if (!PQsendQuery(sc->conn->pg, sc->batch.data))
 		{
 			pgr_report_conn(sc->conn, "committing changes");

@@ -133,6 +133,7 @@ on_stream_commit(stream_reader *r, const pgo_msg *m)
 	bool		ok;
 
 	r->txn_commit_lsn = m->lsn;
+	r->txn_commit_ts = m->ts;
 	ra.r = r;
 	pgo_decoder_init(&ra.dec);
 	ra.dec.in_stream = true;
@@ -157,6 +158,7 @@ on_message(stream_reader *r, const char *payload, size_t len)
 		case PGO_BEGIN:
 			r->in_txn = true;
 			r->txn_commit_lsn = m.lsn;
+			r->txn_commit_ts = m.ts;
 			return true;
 		case PGO_COMMIT:
 			r->txn_commit_lsn = m.lsn;

@@ -94,6 +94,33 @@ CREATE TABLE IF NOT EXISTS pgreshard.apply_progress (
     plan_name     text NOT NULL,
     source        int NOT NULL,
     lsn           pg_lsn NOT NULL,
+    commit_ts     timestamptz,            -- the source commit time of that transaction
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (plan_name, source)
+);
+
+-- Cutover attempts (shard 0): how long writes were held, where the fence was.
+CREATE TABLE IF NOT EXISTS pgreshard.cutovers (
+    plan_name     text NOT NULL,
+    attempt       int NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    outcome       text NOT NULL DEFAULT 'running'
+                  CHECK (outcome IN ('running', 'done', 'aborted')),
+    freeze_ms     bigint,                 -- writes held on the source, in milliseconds
+    fence_lsn     pg_lsn,                 -- per source, the largest
+    reason        text,                   -- why it aborted
+    PRIMARY KEY (plan_name, attempt)
+);
+
+-- Verify results (shard 0): the last comparison, per table and shard.
+CREATE TABLE IF NOT EXISTS pgreshard.verify_results (
+    plan_name     text NOT NULL,
+    verified_at   timestamptz NOT NULL DEFAULT now(),
+    table_index   int NOT NULL,
+    shard         int NOT NULL,
+    source_rows   bigint NOT NULL,
+    shard_rows    bigint NOT NULL,
+    differences   int NOT NULL,
+    PRIMARY KEY (plan_name, table_index, shard)
 );
