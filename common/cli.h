@@ -39,6 +39,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_shard_of(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_not_available(int argc, char **argv);
 
 #endif

@@ -50,6 +50,13 @@ bool step_schema_pre(apply_ctx *ctx);
 bool step_copy(apply_ctx *ctx);
 bool step_schema_post(apply_ctx *ctx);
 bool step_stream(apply_ctx *ctx);
+bool step_verify(apply_ctx *ctx);
+bool step_cutover(apply_ctx *ctx);
+bool step_finish(apply_ctx *ctx);
+
+/* Set up / tear down a context (sources' roles, no connections yet). */
+void apply_ctx_init(apply_ctx *ctx, plan *p, step_id until);
+void apply_ctx_close(apply_ctx *ctx);
 
 /* Make sure a snapshot is available for source i (reuse or temporary slot). */
 bool source_snapshot(apply_ctx *ctx, int i);

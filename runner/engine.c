@@ -30,6 +30,7 @@ static const step_fn step_functions[STEP_COUNT] = {
 	[STEP_COPY] = step_copy,
 	[STEP_SCHEMA_POST] = step_schema_post,
 	[STEP_STREAM] = step_stream,
+	[STEP_VERIFY] = step_verify,
 };
 
 static bool
@@ -137,32 +138,48 @@ run_steps(apply_ctx *ctx)
 	return true;
 }
 
+void
+apply_ctx_init(apply_ctx *ctx, plan *p, step_id until)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->plan = p;
+	ctx->until = until;
+	ctx->tty = isatty(STDERR_FILENO);
+	ctx->sources = xcalloc((size_t) p->nsources, sizeof(source_session));
+	for (int i = 0; i < p->nsources; i++)
+	{
+		ctx->sources[i].index = i;
+		ctx->sources[i].role = p->nsources > 1 ? xasprintf("source %d", i) : xstrdup("source");
+	}
+}
+
+void
+apply_ctx_close(apply_ctx *ctx)
+{
+	source_sessions_close(ctx);
+	for (int i = 0; i < ctx->plan->nsources; i++)
+		free(ctx->sources[i].role);
+	free(ctx->sources);
+	pgr_disconnect(ctx->state);
+	catalog_free(ctx->cat);
+	ctx->sources = NULL;
+	ctx->state = NULL;
+	ctx->cat = NULL;
+}
+
 static int
 apply_plan(plan *p, step_id until)
 {
-	apply_ctx	ctx = {0};
+	apply_ctx	ctx;
 	bool		ok;
 
-	ctx.plan = p;
-	ctx.until = until;
-	ctx.tty = isatty(STDERR_FILENO);
-	ctx.sources = xcalloc((size_t) p->nsources, sizeof(source_session));
-	for (int i = 0; i < p->nsources; i++)
-	{
-		ctx.sources[i].index = i;
-		ctx.sources[i].role = p->nsources > 1 ? xasprintf("source %d", i) : xstrdup("source");
-	}
+	apply_ctx_init(&ctx, p, until);
 	ok = step_preflight(&ctx) && open_state(&ctx);
 	if (ok)
 		ok = state_step_start(ctx.state, p, STEP_PREFLIGHT) &&
 			state_step_finish(ctx.state, p, STEP_PREFLIGHT, true, NULL) &&
 			run_steps(&ctx);
-	source_sessions_close(&ctx);
-	for (int i = 0; i < p->nsources; i++)
-		free(ctx.sources[i].role);
-	free(ctx.sources);
-	pgr_disconnect(ctx.state);
-	catalog_free(ctx.cat);
+	apply_ctx_close(&ctx);
 	if (ok)
 		log_info("plan %s: applied up to step %s", p->name, step_name(until));
 	return ok ? EXIT_OK : EXIT_ERROR;

@@ -30,8 +30,14 @@ static const cli_command commands[] = {
 	 "  --yes         do not ask for confirmation (required when stdin is not a terminal)\n"},
 	{"status", cmd_not_available, "status PLAN.yaml [--json]",
 	 "Steps, copy progress, stream lag, last error.  (Not available yet.)\n"},
-	{"verify", cmd_not_available, "verify PLAN.yaml [--json]",
-	 "Compare source and shards now.  (Not available yet.)\n"},
+	{"verify", cmd_verify, "verify PLAN.yaml [--json]",
+	 "Compare source and shards now, inside the servers: per table, a count and a\n"
+	 "sum of row hashes per destination shard and key bucket on every side, each\n"
+	 "shard against its own subset of the source; differing buckets are re-checked\n"
+	 "after the stream catches up, then the differing keys are named (missing,\n"
+	 "extra, different, misplaced; the first 100).\n"
+	 "Exit 0 when they match, 4 when they differ.\n\n"
+	 "  --json        a versioned JSON report\n"},
 	{"cutover", cmd_not_available, "cutover PLAN.yaml",
 	 "Ask a running or stopped apply to cut over now.  (Not available yet.)\n"},
 	{"cleanup", cmd_not_available, "cleanup PLAN.yaml",

@@ -187,3 +187,17 @@ state_slot_lsn_get(pgr_conn *c, const plan *p, const char *name, const char *ser
 	PQclear(res);
 	return true;
 }
+
+bool
+state_try_lock(pgr_conn *c, const plan *p, bool *got)
+{
+	const char *params[1] = {p->name};
+	PGresult   *res = pgr_query(c, "taking the plan's lock",
+								"SELECT pg_try_advisory_lock(hashtext('pgreshard plan ' || $1))", 1, params);
+
+	if (res == NULL)
+		return false;
+	*got = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return true;
+}

@@ -35,6 +35,9 @@ bool state_register_run(pgr_conn *c, const plan *p);
 /* Register the run (shard 0) and take the plan's lock; false if held. */
 bool state_begin_run(pgr_conn *c, const plan *p);
 
+/* Take the plan's lock if it is free (*got says); no message when held. */
+bool state_try_lock(pgr_conn *c, const plan *p, bool *got);
+
 /* Journal. */
 bool state_step_get(pgr_conn *c, const plan *p, step_id s, step_state *st);
 bool state_step_start(pgr_conn *c, const plan *p, step_id s);

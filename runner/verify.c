@@ -1,0 +1,505 @@
+/*
+ * verify.c — compare source and shards inside the servers.  See verify.h.
+ *
+ * Per table, every side runs one aggregate query: rows grouped by the shard
+ * PostgreSQL's hash partitioning assigns them (satisfies_hash_partition on
+ * a temporary hash-partitioned parent with the key's types) and by a bucket
+ * of the key's hash, with count(*) and sum(hashtextextended(row)).  The
+ * queries go to all servers at once, so the time is that of the slowest
+ * scan.  Differing buckets can be re-checked after the stream caught up,
+ * then are drilled into row by row.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "sqlname.h"
+#include "strbuf.h"
+#include "verify.h"
+#include "xalloc.h"
+
+typedef __int128 sum_t;
+
+typedef struct agg {
+	long long	count;
+	sum_t		sum;
+} agg;
+
+typedef struct table_sql {
+	char	   *qname;
+	char	   *hp_ddl;			/* temporary hash-partitioned parent, or NULL */
+	char	   *shard_expr;		/* the shard a row belongs on */
+	char	   *bucket_expr;
+	char	   *ident_expr;		/* the row's key as text (primary key, else the row) */
+} table_sql;
+
+typedef struct vstate {
+	apply_ctx  *ctx;
+	int			nshards;
+	pgr_conn  **src;			/* [nsources] */
+	pgr_conn  **dst;			/* [nshards] */
+	table_sql  *sql;			/* [ntables] */
+	agg		   *src_agg;		/* [ntables][nshards][BUCKETS] */
+	agg		   *dst_agg;		/* [ntables][nshards][BUCKETS]: rows the shard holds that belong there */
+	long long  *misplaced;		/* [ntables][nshards][BUCKETS] */
+} vstate;
+
+#define AGG_AT(a, st, t, s, b) (&(a)[(((size_t) (t) * (st)->nshards) + (size_t) (s)) * VERIFY_BUCKETS + (size_t) (b)])
+
+const char *
+diff_kind_name(diff_kind k)
+{
+	static const char *const names[] = {"missing", "extra", "different", "misplaced"};
+
+	return names[k];
+}
+
+static sum_t
+parse_sum(const char *s)
+{
+	sum_t		v = 0;
+	bool		neg = *s == '-';
+
+	for (s += neg; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return neg ? -v : v;
+}
+
+static char *
+quoted_list(pgr_conn *c, const char *prefix, char **names, int n)
+{
+	strbuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *q = pgr_quote_ident(c, names[i]);
+
+		sb_printf(&sb, "%s%s%s", i ? ", " : "", prefix, q);
+		free(q);
+	}
+	return sb_steal(&sb);
+}
+
+static void
+build_table_sql(vstate *v, int ti, table_sql *ts)
+{
+	const plan_table *pt = &v->ctx->plan->tables[ti];
+	const src_table *st = catalog_table(v->ctx->cat, ti);
+	pgr_conn   *c = v->ctx->state;
+	strbuf		sb;
+	char	   *keys, *pk;
+
+	ts->qname = pgr_quote_qualified(c, pt->schema, pt->relname);
+	pk = st->npk > 0 ? quoted_list(c, "t.", st->pk, st->npk) : NULL;
+	ts->ident_expr = pk ? xasprintf("row(%s)::text", pk) : xstrdup("t::text");
+	if (pt->replicate)
+	{
+		ts->shard_expr = xstrdup("0");
+		ts->bucket_expr = xasprintf("(hashtextextended(%s, 0) & %d)", ts->ident_expr, VERIFY_BUCKETS - 1);
+		free(pk);
+		return;
+	}
+	keys = quoted_list(c, "t.", pt->keys, pt->nkeys);
+	ts->bucket_expr = xasprintf("(hashtextextended(row(%s)::text, 0) & %d)", keys, VERIFY_BUCKETS - 1);
+	sb_init(&sb);
+	sb_printf(&sb, "CREATE TEMP TABLE IF NOT EXISTS pgr_hp_%d (", ti);
+	for (int k = 0; k < pt->nkeys; k++)
+		sb_printf(&sb, "%sk%d %s", k ? ", " : "", k, st->cols[st->key_cols[k]].type);
+	sb_append(&sb, ") PARTITION BY HASH (");
+	for (int k = 0; k < pt->nkeys; k++)
+		sb_printf(&sb, "%sk%d", k ? ", " : "", k);
+	sb_append(&sb, ")");
+	ts->hp_ddl = sb_steal(&sb);
+	sb_init(&sb);
+	sb_append(&sb, "CASE");
+	for (int s = 0; s < v->nshards - 1; s++)
+		sb_printf(&sb, " WHEN satisfies_hash_partition('pg_temp.pgr_hp_%d'::regclass, %d, %d, %s) THEN %d",
+				  ti, v->nshards, s, keys, s);
+	sb_printf(&sb, " ELSE %d END", v->nshards - 1);
+	ts->shard_expr = sb_steal(&sb);
+	free(keys);
+	free(pk);
+}
+
+/* Connect every side; each session gets the temporary partitioned parents. */
+static bool
+connect_all(vstate *v)
+{
+	const plan *p = v->ctx->plan;
+	strbuf		setup;
+	bool		ok = true;
+
+	sb_init(&setup);
+	sb_append(&setup, "SET default_transaction_read_only = off; SET work_mem = '64MB'");
+	for (int t = 0; t < p->ntables; t++)
+		if (v->sql[t].hp_ddl)
+			sb_printf(&setup, "; %s", v->sql[t].hp_ddl);
+	for (int i = 0; ok && i < p->nsources; i++)
+		ok = (v->src[i] = pgr_connect(p->source_dsns[i], v->ctx->sources[i].role, 0)) != NULL &&
+			pgr_exec(v->src[i], "preparing to verify", setup.data, 0, NULL);
+	for (int s = 0; ok && s < p->nshards; s++)
+	{
+		char	   *role = xasprintf("shard %d", s);
+
+		ok = (v->dst[s] = pgr_connect(p->shard_dsns[s], role, 0)) != NULL &&
+			pgr_exec(v->dst[s], "preparing to verify", setup.data, 0, NULL);
+		free(role);
+	}
+	sb_free(&setup);
+	return ok;
+}
+
+static bool
+send_on(pgr_conn *c, const char *sql)
+{
+	if (PQsendQuery(c->pg, sql))
+		return true;
+	pgr_report_conn(c, "verifying");
+	return false;
+}
+
+/* Collect one aggregate result into the table's arrays. */
+static bool
+collect(vstate *v, pgr_conn *c, int ti, int dst_shard)
+{
+	PGresult   *res, *last = NULL;
+	bool		ok = true;
+
+	while ((res = PQgetResult(c->pg)) != NULL)
+	{
+		PQclear(last);
+		last = res;
+	}
+	if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
+	{
+		pgr_report_result(c, "verifying", last);
+		PQclear(last);
+		return false;
+	}
+	for (int r = 0; r < PQntuples(last); r++)
+	{
+		int			shard = atoi(PQgetvalue(last, r, 0)), b = atoi(PQgetvalue(last, r, 1));
+		long long	n = atoll(PQgetvalue(last, r, 2));
+		sum_t		sum = parse_sum(PQgetvalue(last, r, 3));
+		agg		   *a;
+
+		if (shard < 0 || shard >= v->nshards || b < 0 || b >= VERIFY_BUCKETS)
+			continue;
+		if (dst_shard < 0)
+			a = AGG_AT(v->src_agg, v, ti, shard, b);
+		else if (shard == dst_shard || v->ctx->plan->tables[ti].replicate)
+			a = AGG_AT(v->dst_agg, v, ti, dst_shard, b);
+		else
+		{
+			*AGG_AT(v->misplaced, v, ti, dst_shard, b) += n;
+			continue;
+		}
+		a->count += n;
+		a->sum += sum;
+	}
+	PQclear(last);
+	return ok;
+}
+
+static void
+reset_table(vstate *v, int ti)
+{
+	size_t		n = (size_t) v->nshards * VERIFY_BUCKETS;
+
+	memset(AGG_AT(v->src_agg, v, ti, 0, 0), 0, n * sizeof(agg));
+	memset(AGG_AT(v->dst_agg, v, ti, 0, 0), 0, n * sizeof(agg));
+	memset(AGG_AT(v->misplaced, v, ti, 0, 0), 0, n * sizeof(long long));
+}
+
+/* One scan of the table on every side, all at once. */
+static bool
+aggregate_table(vstate *v, int ti)
+{
+	const plan *p = v->ctx->plan;
+	const table_sql *ts = &v->sql[ti];
+	int			nsrc = p->tables[ti].replicate ? 1 : p->nsources;
+	char	   *sql = xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM ONLY %s t "
+								"GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->qname);
+	bool		ok = true;
+
+	reset_table(v, ti);
+	for (int i = 0; ok && i < nsrc; i++)
+		ok = send_on(v->src[i], sql);
+	for (int s = 0; ok && s < p->nshards; s++)
+		ok = send_on(v->dst[s], sql);
+	free(sql);
+	for (int i = 0; ok && i < nsrc; i++)
+		ok = collect(v, v->src[i], ti, -1);
+	for (int s = 0; ok && s < p->nshards; s++)
+		ok = collect(v, v->dst[s], ti, s);
+	return ok;
+}
+
+/* Does bucket b of table ti on shard s differ? */
+static bool
+bucket_differs(const vstate *v, int ti, int s, int b)
+{
+	bool		repl = v->ctx->plan->tables[ti].replicate;
+	const agg  *src = AGG_AT(v->src_agg, v, ti, repl ? 0 : s, b);
+	const agg  *dst = AGG_AT(v->dst_agg, v, ti, s, b);
+
+	return src->count != dst->count || src->sum != dst->sum ||
+		*AGG_AT(v->misplaced, v, ti, s, b) != 0;
+}
+
+static bool
+table_differs(const vstate *v, int ti)
+{
+	for (int s = 0; s < v->nshards; s++)
+		for (int b = 0; b < VERIFY_BUCKETS; b++)
+			if (bucket_differs(v, ti, s, b))
+				return true;
+	return false;
+}
+
+typedef struct keyrow {
+	char	   *key;
+	char	   *hash;
+	int			shard;			/* where it belongs (shard side) */
+} keyrow;
+
+static int
+keyrow_cmp(const void *a, const void *b)
+{
+	return strcmp(((const keyrow *) a)->key, ((const keyrow *) b)->key);
+}
+
+static void
+add_diff(verify_result *out, int ti, int s, diff_kind kind, const char *key)
+{
+	out->total_differences++;
+	out->tables[ti].differences++;
+	if (out->ndiffs >= VERIFY_MAX_KEYS)
+		return;
+	out->diffs = xrealloc(out->diffs, sizeof(verify_diff) * (size_t) (out->ndiffs + 1));
+	out->diffs[out->ndiffs++] = (verify_diff) {ti, s, kind, xstrdup(key)};
+}
+
+/* Rows of one bucket: from the sources (belonging to shard s) or from shard s. */
+static bool
+fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int *n)
+{
+	const table_sql *ts = &v->sql[ti];
+	bool		repl = v->ctx->plan->tables[ti].replicate;
+	int			nconn = source_side ? (repl ? 1 : v->ctx->plan->nsources) : 1;
+	char	   *sql = source_side && !repl ?
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d AND %s = %d",
+				  ts->ident_expr, ts->shard_expr, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
+				  ts->ident_expr, ts->shard_expr, ts->qname, ts->bucket_expr, b);
+	bool		ok = true;
+
+	*rows = NULL;
+	*n = 0;
+	for (int i = 0; ok && i < nconn; i++)
+	{
+		pgr_conn   *c = source_side ? v->src[i] : v->dst[s];
+		PGresult   *res = pgr_query(c, "verifying rows", sql, 0, NULL);
+
+		ok = res != NULL;
+		for (int r = 0; ok && r < PQntuples(res); r++)
+		{
+			*rows = xrealloc(*rows, sizeof(keyrow) * (size_t) (*n + 1));
+			(*rows)[*n] = (keyrow) {xstrdup(PQgetvalue(res, r, 0)), xstrdup(PQgetvalue(res, r, 1)),
+			repl ? s : atoi(PQgetvalue(res, r, 2))};
+			(*n)++;
+		}
+		PQclear(res);
+	}
+	free(sql);
+	if (ok)
+		qsort(*rows, (size_t) *n, sizeof(keyrow), keyrow_cmp);
+	return ok;
+}
+
+static void
+free_rows(keyrow *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		free(rows[i].key);
+		free(rows[i].hash);
+	}
+	free(rows);
+}
+
+/* Name the keys that differ in bucket b of table ti on shard s. */
+static bool
+drill(vstate *v, int ti, int s, int b, verify_result *out)
+{
+	keyrow	   *src, *dst;
+	int			ns, nd, i = 0, j = 0;
+
+	if (!fetch_rows(v, ti, s, b, true, &src, &ns))
+		return false;
+	if (!fetch_rows(v, ti, s, b, false, &dst, &nd))
+	{
+		free_rows(src, ns);
+		return false;
+	}
+	while (i < ns || j < nd)
+	{
+		int			c;
+
+		if (j < nd && dst[j].shard != s)
+		{
+			add_diff(out, ti, s, DIFF_MISPLACED, dst[j++].key);	/* belongs elsewhere */
+			continue;
+		}
+		c = i >= ns ? 1 : j >= nd ? -1 : strcmp(src[i].key, dst[j].key);
+		if (c < 0)
+			add_diff(out, ti, s, DIFF_MISSING, src[i++].key);
+		else if (c > 0)
+			add_diff(out, ti, s, DIFF_EXTRA, dst[j++].key);
+		else
+		{
+			if (strcmp(src[i].hash, dst[j].hash) != 0)
+				add_diff(out, ti, s, DIFF_DIFFERENT, src[i].key);
+			i++, j++;
+		}
+	}
+	free_rows(src, ns);
+	free_rows(dst, nd);
+	return true;
+}
+
+static void
+fill_counts(const vstate *v, int ti, verify_table_result *tr)
+{
+	bool		repl = v->ctx->plan->tables[ti].replicate;
+
+	tr->shard_rows = xcalloc((size_t) v->nshards, sizeof(long long));
+	tr->found_rows = xcalloc((size_t) v->nshards, sizeof(long long));
+	for (int s = 0; s < v->nshards; s++)
+		for (int b = 0; b < VERIFY_BUCKETS; b++)
+		{
+			long long	src = AGG_AT(v->src_agg, v, ti, repl ? 0 : s, b)->count;
+
+			tr->shard_rows[s] += src;
+			if (!repl || s == 0)
+				tr->source_rows += src;
+			tr->found_rows[s] += AGG_AT(v->dst_agg, v, ti, s, b)->count +
+				*AGG_AT(v->misplaced, v, ti, s, b);
+		}
+}
+
+static void
+vstate_free(vstate *v)
+{
+	const plan *p = v->ctx->plan;
+
+	for (int i = 0; v->src && i < p->nsources; i++)
+		pgr_disconnect(v->src[i]);
+	for (int s = 0; v->dst && s < p->nshards; s++)
+		pgr_disconnect(v->dst[s]);
+	for (int t = 0; v->sql && t < p->ntables; t++)
+	{
+		free(v->sql[t].qname);
+		free(v->sql[t].hp_ddl);
+		free(v->sql[t].shard_expr);
+		free(v->sql[t].bucket_expr);
+		free(v->sql[t].ident_expr);
+	}
+	free(v->src);
+	free(v->dst);
+	free(v->sql);
+	free(v->src_agg);
+	free(v->dst_agg);
+	free(v->misplaced);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Re-scan the tables that differ, after letting the shards catch up. */
+static bool
+recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
+{
+	for (int round = 1; round < rounds && between != NULL; round++)
+	{
+		bool		any = false, ok = true;
+
+		for (int t = 0; t < v->ctx->plan->ntables; t++)
+			any = any || table_differs(v, t);
+		if (!any)
+			return true;
+		log_info("verify: differences found; letting the shards catch up and checking again (round %d)",
+				 round + 1);
+		if (!between(v->ctx))
+			return false;
+		for (int t = 0; ok && t < v->ctx->plan->ntables; t++)
+			if (table_differs(v, t))
+				ok = aggregate_table(v, t);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool
+verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx), verify_result *out)
+{
+	const plan *p = ctx->plan;
+	vstate		v = {0};
+	size_t		cells = (size_t) p->ntables * (size_t) p->nshards * VERIFY_BUCKETS;
+	double		start = now_s();
+	bool		ok;
+
+	memset(out, 0, sizeof(*out));
+	v.ctx = ctx;
+	v.nshards = p->nshards;
+	v.src = xcalloc((size_t) p->nsources, sizeof(pgr_conn *));
+	v.dst = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
+	v.sql = xcalloc((size_t) p->ntables, sizeof(table_sql));
+	v.src_agg = xcalloc(cells, sizeof(agg));
+	v.dst_agg = xcalloc(cells, sizeof(agg));
+	v.misplaced = xcalloc(cells, sizeof(long long));
+	for (int t = 0; t < p->ntables; t++)
+		build_table_sql(&v, t, &v.sql[t]);
+	ok = connect_all(&v);
+	for (int t = 0; ok && t < p->ntables; t++)
+		ok = aggregate_table(&v, t);
+	ok = ok && recheck(&v, rounds, between);
+	out->ntables = p->ntables;
+	out->tables = xcalloc((size_t) p->ntables, sizeof(verify_table_result));
+	for (int t = 0; ok && t < p->ntables; t++)
+	{
+		fill_counts(&v, t, &out->tables[t]);
+		for (int s = 0; ok && s < p->nshards; s++)
+			for (int b = 0; ok && b < VERIFY_BUCKETS; b++)
+				if (bucket_differs(&v, t, s, b))
+					ok = drill(&v, t, s, b, out);
+	}
+	out->seconds = now_s() - start;
+	vstate_free(&v);
+	return ok;
+}
+
+void
+verify_result_free(verify_result *r)
+{
+	for (int t = 0; r->tables && t < r->ntables; t++)
+	{
+		free(r->tables[t].shard_rows);
+		free(r->tables[t].found_rows);
+	}
+	for (int i = 0; i < r->ndiffs; i++)
+		free(r->diffs[i].key);
+	free(r->tables);
+	free(r->diffs);
+	memset(r, 0, sizeof(*r));
+}

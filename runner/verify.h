@@ -1,0 +1,64 @@
+/*
+ * verify.h — shard-aware comparison of the source and the shards.
+ *
+ * For every moved table, each side computes inside the server, in one scan,
+ * a count and a sum of row hashes per (destination shard, bucket), where the
+ * shard is computed with PostgreSQL's own satisfies_hash_partition() (the
+ * same placement pgreshard uses) and the bucket is a hash of the row's key.
+ * Each shard is compared only with its own subset of the source; rows a
+ * shard holds that belong elsewhere are counted as misplaced.  Buckets that
+ * differ are drilled into, row by row, to name the keys that are missing,
+ * extra, different or on the wrong shard (up to a limit).
+ */
+#ifndef PGR_VERIFY_H
+#define PGR_VERIFY_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "apply.h"
+
+#define VERIFY_BUCKETS 64
+#define VERIFY_MAX_KEYS 100
+
+typedef enum diff_kind {
+	DIFF_MISSING = 0,			/* on the source, not on its shard */
+	DIFF_EXTRA,					/* on the shard, not on the source */
+	DIFF_DIFFERENT,				/* on both, with different contents */
+	DIFF_MISPLACED				/* on a shard it does not belong to */
+} diff_kind;
+
+typedef struct verify_diff {
+	int			table;
+	int			shard;
+	diff_kind	kind;
+	char	   *key;			/* the row's key (or the row) as text */
+} verify_diff;
+
+typedef struct verify_table_result {
+	long long	source_rows;
+	long long  *shard_rows;		/* [nshards] rows the shard should have (source subset) */
+	long long  *found_rows;		/* [nshards] rows the shard has */
+	int			differences;	/* differing rows found (may exceed the keys kept) */
+} verify_table_result;
+
+typedef struct verify_result {
+	int			ntables;
+	verify_table_result *tables;
+	int			ndiffs;			/* keys kept (<= VERIFY_MAX_KEYS) */
+	verify_diff *diffs;
+	int			total_differences;
+	double		seconds;
+} verify_result;
+
+/*
+ * Compare every moved table.  Between rounds `between` (may be NULL) is
+ * called to let the shards catch up; differing buckets are re-checked up to
+ * `rounds` times.  False only when the comparison itself failed (reported).
+ */
+bool verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx),
+				verify_result *out);
+void verify_result_free(verify_result *r);
+const char *diff_kind_name(diff_kind k);
+
+#endif
