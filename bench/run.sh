@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/copy.sh "${BENCH_ROWS:-2000000}"
+bash bench/stream.sh "${BENCH_CHANGES:-500000}"

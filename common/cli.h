@@ -40,6 +40,9 @@ int cmd_plan(int argc, char **argv);
 int cmd_shard_of(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_cleanup(int argc, char **argv);
+int cmd_cutover(int argc, char **argv);
 int cmd_not_available(int argc, char **argv);
 
 #endif

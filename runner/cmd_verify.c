@@ -134,6 +134,16 @@ print_json(const apply_ctx *ctx, const verify_result *r)
 	return rc == 0;
 }
 
+void
+verify_log_differences(const apply_ctx *ctx, const verify_result *r)
+{
+	for (int i = 0; i < r->ndiffs && i < 10; i++)
+		log_error("verify: %s row on shard %d of %s: key %s", diff_kind_name(r->diffs[i].kind),
+				  r->diffs[i].shard, ctx->plan->tables[r->diffs[i].table].spec, r->diffs[i].key);
+	log_error("verify: %d difference(s) between the source and the shards; run `pgreshard verify` "
+			  "for the full report", r->total_differences);
+}
+
 bool
 step_verify(apply_ctx *ctx)
 {
@@ -142,11 +152,7 @@ step_verify(apply_ctx *ctx)
 
 	if (ok && r.total_differences > 0)
 	{
-		for (int i = 0; i < r.ndiffs && i < 10; i++)
-			log_error("verify: %s row on shard %d of %s: key %s", diff_kind_name(r.diffs[i].kind),
-					  r.diffs[i].shard, ctx->plan->tables[r.diffs[i].table].spec, r.diffs[i].key);
-		log_error("verify: %d difference(s) between the source and the shards; run `pgreshard verify` "
-				  "for the full report", r.total_differences);
+		verify_log_differences(ctx, &r);
 		ok = false;
 	}
 	else if (ok)

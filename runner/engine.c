@@ -31,6 +31,8 @@ static const step_fn step_functions[STEP_COUNT] = {
 	[STEP_SCHEMA_POST] = step_schema_post,
 	[STEP_STREAM] = step_stream,
 	[STEP_VERIFY] = step_verify,
+	[STEP_CUTOVER] = step_cutover,
+	[STEP_FINISH] = step_finish,
 };
 
 static bool
@@ -109,6 +111,10 @@ static bool
 run_steps(apply_ctx *ctx)
 {
 	int			ran = 0;
+	step_state	cutover_state = STEP_PENDING;
+
+	if (!state_step_get(ctx->state, ctx->plan, STEP_CUTOVER, &cutover_state))
+		return false;
 
 	for (int s = STEP_SLOT; s <= (int) ctx->until; s++)
 	{
@@ -123,7 +129,7 @@ run_steps(apply_ctx *ctx)
 		if (!state_step_get(ctx->state, ctx->plan, (step_id) s, &st))
 			return false;
 		/* the stream is never finished before the cutover: every apply catches up */
-		if (st == STEP_DONE && s != STEP_STREAM)
+		if (st == STEP_DONE && (s != STEP_STREAM || cutover_state == STEP_DONE))
 		{
 			log_debug("step %s: already done", step_name((step_id) s));
 			continue;

@@ -5,6 +5,7 @@
  * main() is the only place the process exits.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,10 +27,17 @@ static const cli_command commands[] = {
 	 "verify cutover finish.  Each step is checkpointed in the pgreshard schema on\n"
 	 "shard 0; a rerun after any failure continues where the last run stopped, and\n"
 	 "a rerun after success does nothing.  Two applies of one plan never run at once.\n\n"
-	 "  --until STEP  stop after STEP (this version runs up to schema-post)\n"
+	 "  --until STEP  stop after STEP\n"
 	 "  --yes         do not ask for confirmation (required when stdin is not a terminal)\n"},
-	{"status", cmd_not_available, "status PLAN.yaml [--json]",
-	 "Steps, copy progress, stream lag, last error.  (Not available yet.)\n"},
+	{"status", cmd_status, "status PLAN.yaml [--json]",
+	 "Show where the plan's apply is, read-only (never takes the plan's lock):\n"
+	 "each step's state, attempts and times; copy progress per table (chunks done\n"
+	 "on every shard, rows copied); stream lag per source in bytes and seconds;\n"
+	 "whether the plan's lock is held now and by whom; the last error; the last\n"
+	 "cutover (writes held, fence) and verify.  A plan never applied says so.\n"
+	 "Exit 1 only when the state on shard 0 cannot be read; an unreachable source\n"
+	 "or shard is shown in the report.\n\n"
+	 "  --json        a versioned JSON document (format_version 1)\n"},
 	{"verify", cmd_verify, "verify PLAN.yaml [--json]",
 	 "Compare source and shards now, inside the servers: per table, a count and a\n"
 	 "sum of row hashes per destination shard and key bucket on every side, each\n"
@@ -38,10 +46,14 @@ static const cli_command commands[] = {
 	 "extra, different, misplaced; the first 100).\n"
 	 "Exit 0 when they match, 4 when they differ.\n\n"
 	 "  --json        a versioned JSON report\n"},
-	{"cutover", cmd_not_available, "cutover PLAN.yaml",
-	 "Ask a running or stopped apply to cut over now.  (Not available yet.)\n"},
-	{"cleanup", cmd_not_available, "cleanup PLAN.yaml",
-	 "Drop everything pgreshard created for this plan.  (Not available yet.)\n"},
+	{"cutover", cmd_cutover, "cutover PLAN.yaml",
+	 "Ask for the cutover of a plan in cutover.mode: manual: a running apply that\n"
+	 "waits for it cuts over now; if none runs, the next apply does.\n"},
+	{"cleanup", cmd_cleanup, "cleanup PLAN.yaml",
+	 "Drop everything pgreshard created for this plan, from its ledger: the slots,\n"
+	 "a publication it created, the write guard on the sources, and the plan's\n"
+	 "state on the shards.  Never touches user data (the copied tables stay).\n"
+	 "Works after a crash at any point; safe to run twice.\n"},
 	{"shard-of", cmd_shard_of, "shard-of PLAN.yaml TABLE VALUE... [--type TYPE,...]",
 	 "Print the shard number a key goes to.  One VALUE per key column, in text\n"
 	 "form; \\N is SQL NULL.  The key's types are read from the source, unless\n"
@@ -82,6 +94,10 @@ int
 main(int argc, char **argv)
 {
 	int			i = 1;
+	const char *level = getenv("PGRESHARD_LOG_LEVEL");
+
+	if (level && strcmp(level, "debug") == 0)
+		log_set_level(LOG_DEBUG);
 
 	for (; i < argc && argv[i][0] == '-'; i++)
 	{

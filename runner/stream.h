@@ -94,6 +94,7 @@ typedef struct stream_reader {
 	uint64_t	received;		/* end of the last complete transaction seen */
 	uint64_t	wal_end;		/* server's WAL end from the last keepalive */
 	uint64_t	target;			/* --until stream: stop once caught up to this */
+	double		deadline;		/* monotonic seconds; 0 = none (cutover's freeze) */
 	int64_t		last_status;	/* pgo_now() of the last standby status */
 	double		last_flush;		/* seconds, monotonic */
 	long long	changes;		/* applied since the stream began */
@@ -119,5 +120,10 @@ void stream_tables_free(stream_table *t, int n, int nshards);
 
 /* stream_reader.c */
 bool stream_run_source(apply_ctx *ctx, int source, bool until_caught_up);
+/* Drain to an explicit target (the cutover's fence) before a deadline
+ * (monotonic seconds); no reconnecting: a lost connection fails. */
+bool stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline);
+/* Monotonic clock in seconds. */
+double stream_clock(void);
 
 #endif

@@ -121,7 +121,12 @@ static bool
 shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
 {
 	if (r->txn_commit_lsn <= r->shards[s].progress)
+	{
+		log_debug("%s: shard %d already has transaction %X/%X (progress %X/%X)", r->role, s,
+				  (unsigned int) (r->txn_commit_lsn >> 32), (unsigned int) r->txn_commit_lsn,
+				  (unsigned int) (r->shards[s].progress >> 32), (unsigned int) r->shards[s].progress);
 		return false;			/* applied there before a crash */
+	}
 	for (int l = 0; l < t->nlate; l++)
 	{
 		const struct late_chunk *lc = &t->late[l];
@@ -557,6 +562,8 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 	t = &r->tables[rel->table];
 	if (t->replicate && r->source > 0)
 		return true;			/* every source holds the same copy: follow source 0 */
+	log_debug("%s: %s on %s in transaction %X/%X", r->role, pgo_kind_name(m->kind), t->display,
+			  (unsigned int) (r->txn_commit_lsn >> 32), (unsigned int) r->txn_commit_lsn);
 	r->changes++;
 	if (m->kind == PGO_INSERT)
 		return apply_insert(r, t, m);

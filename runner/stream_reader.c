@@ -68,6 +68,7 @@ group_commit(stream_reader *r, uint64_t upto)
 	r->last_flush = mono_now();
 	if (upto > r->confirmed)
 	{
+		log_debug("%s: confirming %X/%X", r->role, (unsigned int) (upto >> 32), (unsigned int) upto);
 		r->confirmed = upto;
 		return send_status(r, false);
 	}
@@ -161,6 +162,8 @@ on_message(stream_reader *r, const char *payload, size_t len)
 			r->txn_commit_ts = m.ts;
 			return true;
 		case PGO_COMMIT:
+			log_debug("%s: commit %X/%X end %X/%X", r->role, (unsigned int) (m.lsn >> 32),
+					  (unsigned int) m.lsn, (unsigned int) (m.end_lsn >> 32), (unsigned int) m.end_lsn);
 			r->txn_commit_lsn = m.lsn;
 			return on_commit(r, m.end_lsn);
 		case PGO_STREAM_START:
@@ -182,11 +185,24 @@ on_message(stream_reader *r, const char *payload, size_t len)
 	return stream_apply_change(r, &m);
 }
 
-/* --until stream: every change committed before `target` is applied. */
+/*
+ * --until stream (and the cutover's drain): every change committed before
+ * `target` is applied.  Targets are WAL *insert* positions (with async commit
+ * the write position can lag behind a commit that already happened).  An
+ * insert position just past a page header is where the previous record's
+ * end reads as the page boundary, so that counts as reached too (default 8 kB
+ * pages and 16 MB segments: short header 24 bytes, long header 40).
+ */
 static bool
 caught_up(const stream_reader *r)
 {
-	return r->target != 0 && !r->in_txn && r->received >= r->target &&
+	uint64_t	target = r->target;
+
+	if (target % (16 * 1024 * 1024) == 40)
+		target -= 40;
+	else if (target % 8192 == 24)
+		target -= 24;
+	return r->target != 0 && !r->in_txn && r->received >= target &&
 		!uncommitted(r) && r->confirmed >= r->received;
 }
 
@@ -203,6 +219,8 @@ on_copydata(stream_reader *r, const char *buf, int len)
 	}
 	if (f.kind == 'k')
 	{
+		log_debug("%s: keepalive %X/%X%s", r->role, (unsigned int) (f.wal_end >> 32),
+				  (unsigned int) f.wal_end, r->in_txn ? " (in a transaction)" : "");
 		r->wal_end = f.wal_end;
 		/* idle and past everything sent: all earlier commits have arrived */
 		if (!r->in_txn && f.wal_end > r->received)
@@ -263,7 +281,18 @@ stream_loop(stream_reader *r)
 			!group_commit(r, r->received))
 			return false;
 		if (caught_up(r))
+		{
+			log_debug("%s: caught up: received %X/%X, target %X/%X", r->role,
+					  (unsigned int) (r->received >> 32), (unsigned int) r->received,
+					  (unsigned int) (r->target >> 32), (unsigned int) r->target);
 			return true;
+		}
+		if (r->deadline > 0 && mono_now() > r->deadline)
+		{
+			log_error("%s: the stream did not reach %X/%X before the cutover's timeout", r->role,
+					  (unsigned int) (r->target >> 32), (unsigned int) r->target);
+			return false;
+		}
 		if (pgo_now() - r->last_status >= STATUS_INTERVAL_US || r->target != 0)
 			if (!send_status(r, r->target != 0))
 				return false;
@@ -385,7 +414,7 @@ static bool
 read_target(stream_reader *r)
 {
 	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
-	PGresult   *res = c ? pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_lsn()", 0, NULL) : NULL;
+	PGresult   *res = c ? pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_flush_lsn()", 0, NULL) : NULL;
 	bool		ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), &r->target);
 
 	PQclear(res);
@@ -421,8 +450,29 @@ stream_session(stream_reader *r, bool *retry)
 	return ok;
 }
 
+double
+stream_clock(void)
+{
+	return mono_now();
+}
+
+static bool run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target,
+					   double deadline);
+
 bool
 stream_run_source(apply_ctx *ctx, int source, bool until_caught_up)
+{
+	return run_reader(ctx, source, until_caught_up, 0, 0);
+}
+
+bool
+stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline)
+{
+	return run_reader(ctx, source, true, target, deadline);
+}
+
+static bool
+run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, double deadline)
 {
 	stream_reader r = {0};
 	double		started = mono_now();
@@ -435,13 +485,15 @@ stream_run_source(apply_ctx *ctx, int source, bool until_caught_up)
 	r.shards = xcalloc((size_t) ctx->plan->nshards, sizeof(shard_conn));
 	for (int s = 0; s < ctx->plan->nshards; s++)
 		sb_init(&r.shards[s].batch);
+	r.target = target;
+	r.deadline = deadline;
 	if (!stream_tables_build(ctx, source, &r.tables) ||
-		(until_caught_up && !read_target(&r)))
+		(until_caught_up && target == 0 && !read_target(&r)))
 		retry = false;
 	while (retry)
 	{
 		ok = stream_session(&r, &retry);
-		if (ok || !retry)
+		if (ok || !retry || deadline > 0)
 			break;
 		if (mono_now() - started > RETRY_MAX_S)
 		{

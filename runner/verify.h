@@ -60,5 +60,7 @@ bool verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx),
 				verify_result *out);
 void verify_result_free(verify_result *r);
 const char *diff_kind_name(diff_kind k);
+/* Log the first differences and their count as errors. */
+void verify_log_differences(const apply_ctx *ctx, const verify_result *r);
 
 #endif

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS pgreshard.runs (
     updated_at    timestamptz NOT NULL DEFAULT now(),
     holder_host   text,
     holder_pid    int,
-    holder_since  timestamptz
+    holder_since  timestamptz,
+    cutover_requested boolean NOT NULL DEFAULT false  -- `pgreshard cutover` (manual mode)
 );
 
 CREATE TABLE IF NOT EXISTS pgreshard.steps (

@@ -13,6 +13,7 @@
 OUT="" ERR="" RC=0
 
 fail() {
+	[ -n "${PGR_FAIL_DUMP:-}" ] && printf "%s\n%s\n" "$OUT" "$ERR" >"$PGR_FAIL_DUMP"
 	echo "FAIL: $*" >&2
 	[ -n "$OUT" ] && printf '  stdout (end): %s\n' "$(printf '%s' "$OUT" | tail -c 1500)" >&2
 	[ -n "$ERR" ] && printf '  stderr: %s\n' "$(printf '%s' "$ERR" | head -c 2000)" >&2

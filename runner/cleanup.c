@@ -1,0 +1,264 @@
+/*
+ * cleanup.c — the `finish` step and `pgreshard cleanup`.
+ *
+ * Both work from the ledger (DESIGN.md invariant 8): only objects it says
+ * pgreshard created for this plan are dropped, so user data and objects are
+ * never touched.  finish drops the replication slots and a publication
+ * pgreshard created, keeping the state as the record of the run.  cleanup
+ * also removes the write guard on the sources and this plan's state on the
+ * shards (and the pgreshard schema when no plan is left in it); it works
+ * after a crash at any point and is safe to run twice.  Tables copied to
+ * the shards are the user's data and stay.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "log.h"
+#include "state.h"
+#include "xalloc.h"
+
+static bool
+mark_dropped(apply_ctx *ctx, const char *kind, const char *name, const char *server)
+{
+	const char *params[4] = {ctx->plan->name, kind, name, server};
+
+	return pgr_exec(ctx->state, "updating the ledger",
+					"UPDATE pgreshard.ledger SET dropped_at = now() WHERE plan_name = $1 AND kind = $2 "
+					"AND name = $3 AND server = $4 AND dropped_at IS NULL", 4, params);
+}
+
+/* Drop one ledgered object on a source. */
+static bool
+drop_object(apply_ctx *ctx, pgr_conn *c, const char *kind, const char *name)
+{
+	const char *params[1] = {name};
+
+	if (strcmp(kind, "slot") == 0)
+		return pgr_exec(c, "ending the slot's reader",
+						"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+						"WHERE slot_name = $1 AND active_pid IS NOT NULL", 1, params) &&
+			pgr_exec(c, "dropping the replication slot",
+					 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+					 "WHERE slot_name = $1", 1, params);
+	if (strcmp(kind, "publication") == 0)
+	{
+		char	   *q = pgr_quote_ident(c, name);
+		char	   *sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
+		bool		ok = pgr_exec(c, "dropping the publication", sql, 0, NULL);
+
+		free(sql);
+		free(q);
+		return ok;
+	}
+	if (strcmp(kind, "trigger") == 0)
+	{
+		char	   *qt = pgr_quote_ident(c, name);
+		bool		ok = true;
+
+		for (int i = 0; ok && i < ctx->plan->ntables; i++)
+		{
+			const plan_table *t = &ctx->plan->tables[i];
+			const char *p2[2] = {t->schema, t->relname};
+			PGresult   *res = pgr_query(c, "looking for a guarded table",
+										"SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+										2, p2);
+			char	   *qn, *sql;
+
+			if ((ok = res != NULL) && PQgetvalue(res, 0, 0)[0] == 't')
+			{
+				qn = pgr_quote_qualified(c, t->schema, t->relname);
+				sql = xasprintf("DROP TRIGGER IF EXISTS %s ON %s", qt, qn);
+				ok = pgr_exec(c, "dropping the write guard", sql, 0, NULL);
+				free(sql);
+				free(qn);
+			}
+			PQclear(res);
+		}
+		free(qt);
+		return ok;
+	}
+	if (strcmp(kind, "function") == 0)
+		return pgr_exec(c, "dropping the write guard", "DROP FUNCTION IF EXISTS pgreshard.refuse_writes()", 0, NULL);
+	if (strcmp(kind, "schema") == 0)
+		return pgr_exec(c, "dropping the pgreshard schema on the source",
+						"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+						"WHERE n.nspname = 'pgreshard') AND NOT EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n "
+						"ON n.oid = p.pronamespace WHERE n.nspname = 'pgreshard') THEN DROP SCHEMA IF EXISTS pgreshard; "
+						"END IF; END $$", 0, NULL);
+	return true;
+}
+
+/* Drop, on every source, the ledgered objects of the given kinds. */
+static bool
+drop_on_sources(apply_ctx *ctx, const char *const *kinds, int nkinds)
+{
+	const char *params[1] = {ctx->plan->name};
+	PGresult   *res = pgr_query(ctx->state, "reading the ledger",
+								"SELECT kind, name, server FROM pgreshard.ledger WHERE plan_name = $1 "
+								"AND dropped_at IS NULL ORDER BY created_at DESC", 1, params);
+	bool		ok = res != NULL;
+
+	for (int i = 0; ok && i < ctx->plan->nsources; i++)
+	{
+		pgr_conn   *c = pgr_connect(ctx->plan->source_dsns[i], ctx->sources[i].role, 0);
+
+		ok = c != NULL;
+		for (int k = 0; ok && k < nkinds; k++)
+			for (int r = 0; ok && r < PQntuples(res); r++)
+			{
+				const char *kind = PQgetvalue(res, r, 0), *name = PQgetvalue(res, r, 1);
+
+				if (strcmp(kind, kinds[k]) != 0 || strcmp(PQgetvalue(res, r, 2), ctx->sources[i].role) != 0)
+					continue;
+				ok = drop_object(ctx, c, kind, name) && mark_dropped(ctx, kind, name, ctx->sources[i].role);
+				if (ok)
+					log_info("%s: %s %s dropped", ctx->sources[i].role, kind, name);
+			}
+		pgr_disconnect(c);
+	}
+	PQclear(res);
+	return ok;
+}
+
+bool
+step_finish(apply_ctx *ctx)
+{
+	static const char *const kinds[] = {"slot", "publication"};
+
+	source_sessions_close(ctx);
+	return drop_on_sources(ctx, kinds, 2);
+}
+
+/* Remove this plan's state on one shard; the schema goes when no plan is left. */
+static bool
+drop_state(apply_ctx *ctx, int s)
+{
+	char	   *role = xasprintf("shard %d", s);
+	pgr_conn   *c = pgr_connect(ctx->plan->shard_dsns[s], role, 0);
+	const char *params[1] = {ctx->plan->name};
+	bool		ok = c != NULL;
+	PGresult   *res;
+
+	free(role);
+	res = ok ? pgr_query(c, "looking for pgreshard state",
+						 "SELECT to_regclass('pgreshard.runs') IS NOT NULL", 0, NULL) : NULL;
+	if (res && PQgetvalue(res, 0, 0)[0] == 't')
+		ok = pgr_exec(c, "removing the plan's state", "SELECT set_config('pgreshard.plan', $1, false)",
+					  1, params) &&
+			pgr_exec(c, "removing the plan's state",
+					  "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['steps', 'ledger', 'chunk_plan', "
+					  "'chunks_done', 'ddl', 'ddl_done', 'apply_progress', 'cutovers', 'verify_results', 'runs'] "
+					  "LOOP IF to_regclass('pgreshard.' || t) IS NOT NULL THEN EXECUTE format("
+					  "'DELETE FROM pgreshard.%I WHERE plan_name = %L', t, current_setting('pgreshard.plan')); "
+					  "END IF; END LOOP; IF NOT EXISTS (SELECT FROM pgreshard.runs) THEN "
+					  "DROP SCHEMA pgreshard CASCADE; END IF; END $$", 0, NULL);
+	else
+		ok = ok && res != NULL;
+	PQclear(res);
+	pgr_disconnect(c);
+	return ok;
+}
+
+static bool
+state_exists(pgr_conn *c, const plan *p, bool *exists)
+{
+	const char *params[1] = {p->name};
+	PGresult   *res = pgr_query(c, "looking for pgreshard state",
+								"SELECT to_regclass('pgreshard.runs') IS NOT NULL", 0, NULL);
+
+	if (res == NULL)
+		return false;
+	*exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!*exists)
+		return true;
+	res = pgr_query(c, "looking for pgreshard state", "SELECT 1 FROM pgreshard.runs WHERE plan_name = $1",
+					1, params);
+	if (res == NULL)
+		return false;
+	*exists = PQntuples(res) > 0;
+	PQclear(res);
+	return true;
+}
+
+int
+cmd_cleanup(int argc, char **argv)
+{
+	static const char *const kinds[] = {"trigger", "function", "schema", "slot", "publication"};
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	apply_ctx	ctx;
+	plan	   *p;
+	bool		ok, exists = false, locked = false;
+	int			c;
+
+	while ((c = cli_getopt(argc, argv, "", opts, "cleanup")) != -1)
+		if (c == '?')
+			return EXIT_USAGE;
+	if (argc - optind != 1)
+		return cli_usage_error("cleanup", "expected one PLAN.yaml argument");
+	if (!plan_load(argv[optind], &p))
+		return EXIT_ERROR;
+	apply_ctx_init(&ctx, p, STEP_FINISH);
+	ctx.state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
+	ok = ctx.state != NULL && state_exists(ctx.state, p, &exists);
+	if (ok && exists && (ok = state_try_lock(ctx.state, p, &locked)) && !locked)
+	{
+		log_error("cleanup: plan %s is being applied right now; stop that apply first", p->name);
+		ok = false;
+	}
+	if (ok && exists)
+		ok = drop_on_sources(&ctx, kinds, 5);
+	for (int s = p->nshards - 1; ok && exists && s >= 0; s--)
+		ok = drop_state(&ctx, s);
+	if (ok)
+		printf(exists ? "cleanup: plan %s: slots, publication, write guard and state removed; "
+			   "the shards' tables are untouched\n" : "cleanup: plan %s: nothing to clean up\n", p->name);
+	apply_ctx_close(&ctx);
+	plan_free(p);
+	return ok ? EXIT_OK : EXIT_ERROR;
+}
+
+int
+cmd_cutover(int argc, char **argv)
+{
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	const char *params[1];
+	pgr_conn   *c;
+	PGresult   *res;
+	plan	   *p;
+	int			opt, rc = EXIT_ERROR;
+
+	while ((opt = cli_getopt(argc, argv, "", opts, "cutover")) != -1)
+		if (opt == '?')
+			return EXIT_USAGE;
+	if (argc - optind != 1)
+		return cli_usage_error("cutover", "expected one PLAN.yaml argument");
+	if (!plan_load(argv[optind], &p))
+		return EXIT_ERROR;
+	params[0] = p->name;
+	c = pgr_connect(p->shard_dsns[0], "shard 0", 0);
+	res = c ? pgr_query(c, "requesting the cutover",
+						"UPDATE pgreshard.runs SET cutover_requested = true WHERE plan_name = $1 "
+						"RETURNING holder_host, holder_pid, pg_try_advisory_lock(hashtext('pgreshard plan ' || $1))",
+						1, params) : NULL;
+	if (res != NULL && PQntuples(res) == 0)
+		log_error("cutover: plan %s has not been applied yet; run `pgreshard apply` first", p->name);
+	else if (res != NULL)
+	{
+		if (PQgetvalue(res, 0, 2)[0] == 'f')
+			printf("cutover: requested; the running apply (host %s, pid %s) cuts over now\n",
+				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		else
+			printf("cutover: requested; no apply is running: the next `pgreshard apply %s` cuts over\n",
+				   p->path);
+		rc = EXIT_OK;
+	}
+	PQclear(res);
+	pgr_disconnect(c);
+	plan_free(p);
+	return rc;
+}

@@ -1,0 +1,178 @@
+/*
+ * freeze.c — stopping writes on a source for the cutover, and leaving it
+ * read-only afterwards (DESIGN.md invariant 9).
+ *
+ * lock:      one transaction per source takes EXCLUSIVE locks on the moved
+ *            tables (reads go on, writes wait); it is held until the end.
+ * read_only: the database's default_transaction_read_only is turned on and
+ *            every other client session of the database is ended, so no
+ *            session that began read-write can write after the fence.
+ * After a successful cutover, unless cutover.leave_source_writable, each
+ * moved table gets a statement trigger that refuses writes — created inside
+ * the freeze, so a write that waited behind the locks fails when they are
+ * released instead of landing after the fence.  The trigger function lives
+ * in a `pgreshard` schema on the source; both are in the ledger first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cutover.h"
+#include "log.h"
+#include "state.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+static char *
+table_list(pgr_conn *c, const plan *p)
+{
+	strbuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < p->ntables; i++)
+	{
+		char	   *q = pgr_quote_qualified(c, p->tables[i].schema, p->tables[i].relname);
+
+		sb_printf(&sb, "%s%s", i ? ", " : "", q);
+		free(q);
+	}
+	return sb_steal(&sb);
+}
+
+static bool
+freeze_lock(apply_ctx *ctx, freeze_session *fs, int timeout_s)
+{
+	char	   *tables = table_list(fs->conn, ctx->plan);
+	char	   *sql = xasprintf("SET lock_timeout = '%ds'; BEGIN; LOCK TABLE %s IN EXCLUSIVE MODE",
+								timeout_s, tables);
+	bool		ok = pgr_exec(fs->conn, "freezing writes (LOCK TABLE ... IN EXCLUSIVE MODE)", sql, 0, NULL);
+
+	free(sql);
+	free(tables);
+	return ok;
+}
+
+static bool
+freeze_read_only(apply_ctx *ctx, freeze_session *fs)
+{
+	(void) ctx;
+	return pgr_exec(fs->conn, "freezing writes (read-only database)",
+					"SELECT set_config('default_transaction_read_only', 'off', false); "
+					"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', "
+					"current_database()); END $$; "
+					"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+					"WHERE datname = current_database() AND pid <> pg_backend_pid() "
+					"AND backend_type = 'client backend'", 0, NULL);
+}
+
+bool
+freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
+{
+	const plan *p = ctx->plan;
+	pgr_conn   *fence_conn;
+	PGresult   *res;
+
+	fs->conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0);
+	if (fs->conn == NULL)
+		return false;
+	switch (p->cutover.freeze)
+	{
+		case FREEZE_LOCK:
+			if (!freeze_lock(ctx, fs, p->cutover.timeout_s))
+				return false;
+			break;
+		case FREEZE_READ_ONLY:
+			if (!freeze_read_only(ctx, fs))
+				return false;
+			break;
+		case FREEZE_HOOK:
+			log_error("cutover: freeze: hook needs the Lua hooks, which this version does not have yet; "
+					  "use freeze: lock or read_only");
+			return false;
+	}
+	fs->frozen = true;
+	/*
+	 * The fence: a tiny transaction committed synchronously on the source
+	 * flushes the WAL up to it, so every commit before the freeze (also the
+	 * asynchronous ones) is on disk where the walsender decodes it; the flush
+	 * position after it is where the drain stops.  It must write WAL of its
+	 * own (a transaction that wrote none skips the flush at commit): creating
+	 * a temporary table writes catalog WAL and leaves nothing behind.
+	 */
+	if ((fence_conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0)) == NULL)
+		return false;
+	/* two queries: one query string is one transaction, committed at its end */
+	res = pgr_exec(fence_conn, "placing the fence",
+				   "SET synchronous_commit = on; SET default_transaction_read_only = off; "
+				   "CREATE TEMPORARY TABLE pgreshard_fence ()", 0, NULL) ?
+		pgr_query(fence_conn, "reading the fence", "SELECT pg_current_wal_flush_lsn()", 0, NULL) : NULL;
+	pgr_disconnect(fence_conn);
+	if (res == NULL || !lsn_parse(PQgetvalue(res, 0, 0), &fs->fence))
+	{
+		PQclear(res);
+		return false;
+	}
+	log_info("%s: writes frozen; fence at %s", ctx->sources[source].role, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
+/* The statement triggers that refuse writes to the moved tables. */
+bool
+freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source)
+{
+	const plan *p = ctx->plan;
+	const char *role = ctx->sources[source].role;
+	char	   *trig = xasprintf("pgreshard_moved_%s", p->name);
+	char	   *qtrig = pgr_quote_ident(fs->conn, trig);
+	char	   *msg = xasprintf("table %%s.%%s was moved to shards by pgreshard plan %s: write to the shards", p->name);
+	char	   *lmsg = PQescapeLiteral(fs->conn->pg, msg, strlen(msg));
+	char	   *fn;
+	bool		ok = state_ledger_add(ctx->state, p, "schema", "pgreshard", role) &&
+		state_ledger_add(ctx->state, p, "function", "pgreshard.refuse_writes", role) &&
+		state_ledger_add(ctx->state, p, "trigger", trig, role);
+
+	fn = xasprintf("CREATE SCHEMA IF NOT EXISTS pgreshard; "
+				   "CREATE OR REPLACE FUNCTION pgreshard.refuse_writes() RETURNS trigger LANGUAGE plpgsql AS "
+				   "$pgr$ BEGIN RAISE EXCEPTION USING ERRCODE = 'read_only_sql_transaction', MESSAGE = "
+				   "format(%s, TG_TABLE_SCHEMA, TG_TABLE_NAME); END $pgr$", lmsg);
+	ok = ok && pgr_exec(fs->conn, "creating the write guard", fn, 0, NULL);
+	for (int i = 0; ok && i < p->ntables; i++)
+	{
+		char	   *q = pgr_quote_qualified(fs->conn, p->tables[i].schema, p->tables[i].relname);
+		char	   *sql = xasprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
+									"FOR EACH STATEMENT EXECUTE FUNCTION pgreshard.refuse_writes()", qtrig, q);
+
+		ok = pgr_exec(fs->conn, "guarding a moved table against writes", sql, 0, NULL);
+		free(sql);
+		free(q);
+	}
+	PQfreemem(lmsg);
+	free(msg);
+	free(fn);
+	free(qtrig);
+	free(trig);
+	return ok;
+}
+
+/* End the freeze: keep what was done (success) or undo it (abort). */
+bool
+freeze_end(apply_ctx *ctx, freeze_session *fs, bool success)
+{
+	bool		ok = true;
+
+	if (fs->conn == NULL)
+		return true;
+	if (fs->frozen && ctx->plan->cutover.freeze == FREEZE_LOCK)
+		ok = pgr_exec(fs->conn, success ? "releasing the freeze" : "unfreezing",
+					  success ? "COMMIT" : "ROLLBACK", 0, NULL);
+	else if (fs->frozen && ctx->plan->cutover.freeze == FREEZE_READ_ONLY &&
+			 (!success || ctx->plan->cutover.leave_source_writable))
+		ok = pgr_exec(fs->conn, "making the source writable again",
+					  "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
+					  "current_database()); END $$", 0, NULL);
+	fs->frozen = false;
+	pgr_disconnect(fs->conn);
+	fs->conn = NULL;
+	return ok;
+}
