@@ -20,6 +20,7 @@
 #include "cutover.h"
 #include "log.h"
 #include "state.h"
+#include "stream.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -70,7 +71,8 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 {
 	const plan *p = ctx->plan;
 	pgr_conn   *fence_conn;
-	PGresult   *res;
+	char		lsn[32];
+	bool		ok;
 
 	fs->conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0);
 	if (fs->conn == NULL)
@@ -91,29 +93,15 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 			return false;
 	}
 	fs->frozen = true;
-	/*
-	 * The fence: a tiny transaction committed synchronously on the source
-	 * flushes the WAL up to it, so every commit before the freeze (also the
-	 * asynchronous ones) is on disk where the walsender decodes it; the flush
-	 * position after it is where the drain stops.  It must write WAL of its
-	 * own (a transaction that wrote none skips the flush at commit): creating
-	 * a temporary table writes catalog WAL and leaves nothing behind.
-	 */
+	/* the fence: past every commit before the freeze, flushed (see stream_flush_point) */
 	if ((fence_conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0)) == NULL)
 		return false;
-	/* two queries: one query string is one transaction, committed at its end */
-	res = pgr_exec(fence_conn, "placing the fence",
-				   "SET synchronous_commit = on; SET default_transaction_read_only = off; "
-				   "CREATE TEMPORARY TABLE pgreshard_fence ()", 0, NULL) ?
-		pgr_query(fence_conn, "reading the fence", "SELECT pg_current_wal_flush_lsn()", 0, NULL) : NULL;
+	ok = stream_flush_point(fence_conn, &fs->fence);
 	pgr_disconnect(fence_conn);
-	if (res == NULL || !lsn_parse(PQgetvalue(res, 0, 0), &fs->fence))
-	{
-		PQclear(res);
+	if (!ok)
 		return false;
-	}
-	log_info("%s: writes frozen; fence at %s", ctx->sources[source].role, PQgetvalue(res, 0, 0));
-	PQclear(res);
+	lsn_format(fs->fence, lsn, sizeof(lsn));
+	log_info("%s: writes frozen; fence at %s", ctx->sources[source].role, lsn);
 	return true;
 }
 

@@ -123,6 +123,8 @@ bool stream_run_source(apply_ctx *ctx, int source, bool until_caught_up);
 /* Drain to an explicit target (the cutover's fence) before a deadline
  * (monotonic seconds); no reconnecting: a lost connection fails. */
 bool stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline);
+/* A flushed WAL position past every commit so far on the source (c). */
+bool stream_flush_point(pgr_conn *c, uint64_t *lsn);
 /* Monotonic clock in seconds. */
 double stream_clock(void);
 

@@ -409,15 +409,38 @@ connection_lost(const stream_reader *r)
 	return false;
 }
 
-/* The source's current WAL position: the stream is caught up past it. */
+/*
+ * A WAL position past every commit made so far on the source, flushed so the
+ * walsender can decode up to it.  A tiny transaction committed synchronously
+ * flushes the WAL up to itself, so commits made with synchronous_commit off
+ * (visible, but not yet on disk) are included.  It must write WAL of its own
+ * (a transaction that wrote none skips the flush at commit): creating a
+ * temporary table writes catalog WAL and leaves nothing behind.  Two queries:
+ * one query string is one transaction, committed at its end.
+ */
+bool
+stream_flush_point(pgr_conn *c, uint64_t *lsn)
+{
+	PGresult   *res;
+	bool		ok;
+
+	if (!pgr_exec(c, "placing a WAL mark",
+				  "SET synchronous_commit = on; SET default_transaction_read_only = off; "
+				  "CREATE TEMPORARY TABLE IF NOT EXISTS pgreshard_mark ()", 0, NULL))
+		return false;
+	res = pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_flush_lsn()", 0, NULL);
+	ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), lsn);
+	PQclear(res);
+	return ok;
+}
+
+/* Everything committed on the source when the catch-up begins. */
 static bool
 read_target(stream_reader *r)
 {
 	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
-	PGresult   *res = c ? pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_flush_lsn()", 0, NULL) : NULL;
-	bool		ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), &r->target);
+	bool		ok = c != NULL && stream_flush_point(c, &r->target);
 
-	PQclear(res);
 	pgr_disconnect(c);
 	return ok;
 }

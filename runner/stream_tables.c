@@ -26,14 +26,14 @@ col_index(const stream_table *t, const char *name)
 }
 
 static void
-build_one(apply_ctx *ctx, int ti, stream_table *t)
+build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 {
 	const plan_table *pt = &ctx->plan->tables[ti];
 	const src_table *st = catalog_table(ctx->cat, ti);
 
 	t->index = ti;
 	t->display = sqlname_quote_qualified(pt->schema, pt->relname);
-	t->qname = pgr_quote_qualified(ctx->state, pt->schema, pt->relname);
+	t->qname = pgr_quote_qualified(c, pt->schema, pt->relname);
 	t->replicate = pt->replicate;
 	t->cols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
 	t->qcols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
@@ -41,7 +41,7 @@ build_one(apply_ctx *ctx, int ti, stream_table *t)
 		if (!st->cols[i].generated)
 		{
 			t->cols[t->ncols] = xstrdup(st->cols[i].name);
-			t->qcols[t->ncols++] = pgr_quote_ident(ctx->state, st->cols[i].name);
+			t->qcols[t->ncols++] = pgr_quote_ident(c, st->cols[i].name);
 		}
 	t->nkeys = pt->nkeys;
 	for (int k = 0; k < pt->nkeys && k < 32; k++)
@@ -77,7 +77,7 @@ chunk_bounds(const PGresult *plan_rows, int ti, int chunk, struct late_chunk *lc
 
 /* Chunks of this source whose snapshot on some shard is newer than the slot's. */
 static bool
-load_late_chunks(apply_ctx *ctx, int source, uint64_t slot_lsn, stream_table *tables)
+load_late_chunks(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables)
 {
 	const plan *p = ctx->plan;
 	char		src[16];
@@ -85,7 +85,7 @@ load_late_chunks(apply_ctx *ctx, int source, uint64_t slot_lsn, stream_table *ta
 	PGresult   *plan_rows;
 
 	snprintf(src, sizeof(src), "%d", source);
-	plan_rows = pgr_query(ctx->state, "reading the chunk plan",
+	plan_rows = pgr_query(state, "reading the chunk plan",
 						  "SELECT table_index, chunk, lo, hi FROM pgreshard.chunk_plan "
 						  "WHERE plan_name = $1 AND source = $2", 2, params);
 	if (plan_rows == NULL)
@@ -129,28 +129,35 @@ load_late_chunks(apply_ctx *ctx, int source, uint64_t slot_lsn, stream_table *ta
 	return true;
 }
 
+/*
+ * Readers run in parallel (one per source), so each reads the state over its
+ * own connection to shard 0: a libpq connection is never shared by threads.
+ */
 bool
 stream_tables_build(apply_ctx *ctx, int source, stream_table **out)
 {
 	stream_table *tables = xcalloc((size_t) ctx->plan->ntables, sizeof(stream_table));
 	char	   *slot = slot_name(ctx->plan);
+	pgr_conn   *state = pgr_connect(ctx->plan->shard_dsns[0], "shard 0", 0);
 	uint64_t	slot_lsn = 0;
-	bool		ok;
+	bool		ok = state != NULL;
 
-	for (int i = 0; i < ctx->plan->ntables; i++)
-		build_one(ctx, i, &tables[i]);
-	ok = state_slot_lsn_get(ctx->state, ctx->plan, slot, ctx->sources[source].role, &slot_lsn);
+	for (int i = 0; ok && i < ctx->plan->ntables; i++)
+		build_one(ctx, state, i, &tables[i]);
+	ok = ok && state_slot_lsn_get(state, ctx->plan, slot, ctx->sources[source].role, &slot_lsn);
 	free(slot);
 	if (ok && slot_lsn == 0)
 	{
 		log_error("%s: the slot's consistent point is not recorded in the ledger", ctx->sources[source].role);
 		ok = false;
 	}
-	if (!ok || !load_late_chunks(ctx, source, slot_lsn, tables))
+	if (!ok || !load_late_chunks(ctx, state, source, slot_lsn, tables))
 	{
+		pgr_disconnect(state);
 		stream_tables_free(tables, ctx->plan->ntables, ctx->plan->nshards);
 		return false;
 	}
+	pgr_disconnect(state);
 	*out = tables;
 	return true;
 }

@@ -63,3 +63,30 @@ for s in 1 2 3; do
 	expect_eq "$(psql_on $s $DB "SELECT string_agg(code || '=' || price, ',' ORDER BY code) FROM crm.plans")" "free=0,pro=9.5" "replicated plans on shard $s (once, not once per source)"
 	check_same_schema $DB crm.accounts 0 $s || fail "schema of accounts on $s"
 done
+
+# the stream: one reader per source, both applied to the 3 shards
+psql_on 0 $DB "UPDATE crm.accounts SET id = id + 100000 WHERE id < 100; DELETE FROM crm.\"Contact Notes\" WHERE n = 3;
+  UPDATE crm.plans SET price = 10 WHERE code = 'pro'" >/dev/null
+psql_on 5 $DB "INSERT INTO crm.accounts SELECT g, 'late ' || g, 'free', NULL FROM generate_series(7001, 7999, 2) g;
+  UPDATE crm.plans SET price = 10 WHERE code = 'pro'" >/dev/null
+expect_rc 0 timeout 120 "$P" apply --yes --until stream "$W/plan.yaml"
+union_equal() {	# TABLE: the sources' rows together equal the shards' rows together
+	diff <( (for c in 0 5; do psql_on $c $DB "COPY (SELECT t::text FROM $1 t) TO STDOUT"; done) | LC_ALL=C sort) \
+		<( (for s in 1 2 3; do psql_on $s $DB "COPY (SELECT t::text FROM $1 t) TO STDOUT"; done) | LC_ALL=C sort) >/dev/null
+}
+union_equal crm.accounts || fail "accounts after the stream"
+union_equal 'crm."Contact Notes"' || fail "notes after the stream"
+check_placement $DB crm.accounts "id bigint" id 3 1 2 3 || fail "placement accounts after the stream"
+for s in 1 2 3; do
+	expect_eq "$(psql_on $s $DB "SELECT price FROM crm.plans WHERE code = 'pro'")" 10 "replicated plans on shard $s"
+done
+# the cutover covers both sources: both fenced, both left refusing writes, one switch
+expect_rc 0 timeout 120 "$P" apply --yes "$W/plan.yaml"
+expect_contains "$ERR" "source 0: writes frozen"
+expect_contains "$ERR" "source 1: writes frozen"
+for c in 0 5; do
+	expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn $c $DB)" -c "DELETE FROM crm.accounts WHERE id = 2"
+	expect_contains "$ERR" "moved to shards"
+	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_replication_slots")" 0 "slots left on cluster $c"
+done
+union_equal crm.accounts || fail "accounts after the cutover"
