@@ -19,16 +19,6 @@
 #include "verify.h"
 #include "xalloc.h"
 
-/* Between rounds: apply what the sources committed meanwhile. */
-static bool
-catch_up(apply_ctx *ctx)
-{
-	for (int i = 0; i < ctx->plan->nsources; i++)
-		if (!stream_run_source(ctx, i, true))
-			return false;
-	return true;
-}
-
 /* Between rounds when another apply streams: give it a moment. */
 static bool
 wait_a_little(apply_ctx *ctx)
@@ -148,7 +138,7 @@ bool
 step_verify(apply_ctx *ctx)
 {
 	verify_result r;
-	bool		ok = verify_run(ctx, 4, catch_up, &r) && store_results(ctx, &r);
+	bool		ok = verify_run(ctx, true, 1, NULL, &r) && store_results(ctx, &r);
 
 	if (ok && r.total_differences > 0)
 	{
@@ -168,6 +158,7 @@ cmd_verify(int argc, char **argv)
 	bool		json = false, locked = false;
 	apply_ctx	ctx;
 	verify_result r = {0};
+	step_state	cut = STEP_PENDING;	/* after the cutover the source is frozen: no stream */
 	plan	   *p;
 	int			c, rc = EXIT_ERROR;
 
@@ -183,10 +174,11 @@ cmd_verify(int argc, char **argv)
 		return EXIT_ERROR;
 	apply_ctx_init(&ctx, p, STEP_VERIFY);
 	ctx.state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
-	/* with the plan's lock we may catch the shards up between rounds; without
-	 * it an apply is running and streaming: just look again a moment later */
+	/* with the plan's lock the comparison is exact (snapshot + drain to it);
+	 * without it an apply is running and streaming: look again a moment later */
 	if (ctx.state && catalog_inspect(p, &ctx.cat) && state_try_lock(ctx.state, p, &locked) &&
-		verify_run(&ctx, 4, locked ? catch_up : wait_a_little, &r))
+		state_step_get(ctx.state, p, STEP_CUTOVER, &cut) &&
+		verify_run(&ctx, locked && cut != STEP_DONE, 4, wait_a_little, &r))
 	{
 		if (json ? print_json(&ctx, &r) : (print_text(&ctx, &r), true))
 			rc = r.total_differences ? EXIT_DIFFERENCES : EXIT_OK;

@@ -207,7 +207,7 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 	{
 		verify_result r = {0};
 
-		ok = within(deadline, "verifying") && verify_run(ctx, 1, NULL, &r);
+		ok = within(deadline, "verifying") && verify_run(ctx, false, 1, NULL, &r);
 		if (ok && r.total_differences > 0)
 		{
 			verify_log_differences(ctx, &r);

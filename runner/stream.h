@@ -95,6 +95,9 @@ typedef struct stream_reader {
 	uint64_t	wal_end;		/* server's WAL end from the last keepalive */
 	uint64_t	target;			/* --until stream: stop once caught up to this */
 	double		deadline;		/* monotonic seconds; 0 = none (cutover's freeze) */
+	bool		exact;			/* stop right before the first commit at or past target */
+	bool		reached;		/* exact: a transaction committing at/after target arrived */
+	bool		refused;		/* the server refused START_REPLICATION: do not retry */
 	int64_t		last_status;	/* pgo_now() of the last standby status */
 	double		last_flush;		/* seconds, monotonic */
 	long long	changes;		/* applied since the stream began */
@@ -125,6 +128,9 @@ bool stream_run_source(apply_ctx *ctx, int source, bool until_caught_up);
 bool stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline);
 /* A flushed WAL position past every commit so far on the source (c). */
 bool stream_flush_point(pgr_conn *c, uint64_t *lsn);
+/* Apply exactly the transactions committed before target, none after
+ * (verify compares the shards with a source snapshot taken at target). */
+bool stream_drain_exact(apply_ctx *ctx, int source, uint64_t target);
 /* Monotonic clock in seconds. */
 double stream_clock(void);
 

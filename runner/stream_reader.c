@@ -133,6 +133,11 @@ on_stream_commit(stream_reader *r, const pgo_msg *m)
 	replay_arg	ra;
 	bool		ok;
 
+	if (r->exact && m->lsn >= r->target)
+	{
+		r->reached = true;
+		return true;
+	}
 	r->txn_commit_lsn = m->lsn;
 	r->txn_commit_ts = m->ts;
 	ra.r = r;
@@ -154,9 +159,16 @@ on_message(stream_reader *r, const char *payload, size_t len)
 		log_error("%s: cannot decode the replication stream: %s", r->role, err);
 		return false;
 	}
+	if (r->reached)
+		return true;			/* exact drain: nothing past the target is applied */
 	switch (m.kind)
 	{
 		case PGO_BEGIN:
+			if (r->exact && m.lsn >= r->target)
+			{
+				r->reached = true;	/* not this one: it is after the snapshot */
+				return true;
+			}
 			r->in_txn = true;
 			r->txn_commit_lsn = m.lsn;
 			r->txn_commit_ts = m.ts;
@@ -202,6 +214,8 @@ caught_up(const stream_reader *r)
 		target -= 40;
 	else if (target % 8192 == 24)
 		target -= 24;
+	if (r->exact && r->reached)
+		return !uncommitted(r);
 	return r->target != 0 && !r->in_txn && r->received >= target &&
 		!uncommitted(r) && r->confirmed >= r->received;
 }
@@ -224,7 +238,7 @@ on_copydata(stream_reader *r, const char *buf, int len)
 		r->wal_end = f.wal_end;
 		/* idle and past everything sent: all earlier commits have arrived */
 		if (!r->in_txn && f.wal_end > r->received)
-			r->received = f.wal_end;
+			r->received = r->exact && f.wal_end > r->target ? r->target : f.wal_end;
 		return !f.reply_requested || send_status(r, false);
 	}
 	return on_message(r, f.data, f.len);
@@ -362,6 +376,7 @@ start_replication(stream_reader *r)
 					c->server_version >= 140000 ? "streaming 'on', " : "", lpub);
 	res = PQexec(c->pg, cmd);
 	ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+	r->refused = !ok && PQstatus(c->pg) == CONNECTION_OK;
 	if (!ok)
 	{
 		if (PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
@@ -401,6 +416,8 @@ disconnect_all(stream_reader *r)
 static bool
 connection_lost(const stream_reader *r)
 {
+	if (r->refused)
+		return false;
 	if (r->repl == NULL || PQstatus(r->repl->pg) != CONNECTION_OK)
 		return true;
 	for (int s = 0; s < r->ctx->plan->nshards; s++)
@@ -459,6 +476,7 @@ stream_session(stream_reader *r, bool *retry)
 		pgo_decoder_init(&r->dec);
 		r->last_flush = mono_now();
 		r->confirmed = r->received = 0;
+		r->reached = false;
 		ok = stream_loop(r);
 		pgo_decoder_free(&r->dec);
 		if (ok)
@@ -480,22 +498,29 @@ stream_clock(void)
 }
 
 static bool run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target,
-					   double deadline);
+					   double deadline, bool exact);
 
 bool
 stream_run_source(apply_ctx *ctx, int source, bool until_caught_up)
 {
-	return run_reader(ctx, source, until_caught_up, 0, 0);
+	return run_reader(ctx, source, until_caught_up, 0, 0, false);
+}
+
+bool
+stream_drain_exact(apply_ctx *ctx, int source, uint64_t target)
+{
+	return run_reader(ctx, source, true, target, 0, true);
 }
 
 bool
 stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline)
 {
-	return run_reader(ctx, source, true, target, deadline);
+	return run_reader(ctx, source, true, target, deadline, false);
 }
 
 static bool
-run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, double deadline)
+run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, double deadline,
+		   bool exact)
 {
 	stream_reader r = {0};
 	double		started = mono_now();
@@ -510,6 +535,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		sb_init(&r.shards[s].batch);
 	r.target = target;
 	r.deadline = deadline;
+	r.exact = exact;
 	if (!stream_tables_build(ctx, source, &r.tables) ||
 		(until_caught_up && target == 0 && !read_target(&r)))
 		retry = false;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "sqlname.h"
 #include "strbuf.h"
+#include "stream.h"
 #include "verify.h"
 #include "xalloc.h"
 
@@ -44,6 +45,7 @@ typedef struct vstate {
 	agg		   *src_agg;		/* [ntables][nshards][BUCKETS] */
 	agg		   *dst_agg;		/* [ntables][nshards][BUCKETS]: rows the shard holds that belong there */
 	long long  *misplaced;		/* [ntables][nshards][BUCKETS] */
+	bool		exact;			/* sources read under snapshots, shards drained to them */
 } vstate;
 
 #define AGG_AT(a, st, t, s, b) (&(a)[(((size_t) (t) * (st)->nshards) + (size_t) (s)) * VERIFY_BUCKETS + (size_t) (b)])
@@ -138,8 +140,22 @@ connect_all(vstate *v)
 		if (v->sql[t].hp_ddl)
 			sb_printf(&setup, "; %s", v->sql[t].hp_ddl);
 	for (int i = 0; ok && i < p->nsources; i++)
+	{
+		const char *snap = v->ctx->sources[i].snapshot;
+
 		ok = (v->src[i] = pgr_connect(p->source_dsns[i], v->ctx->sources[i].role, 0)) != NULL &&
 			pgr_exec(v->src[i], "preparing to verify", setup.data, 0, NULL);
+		if (ok && v->exact)
+		{
+			char	   *lit = PQescapeLiteral(v->src[i]->pg, snap, strlen(snap));
+			char	   *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+										"SET TRANSACTION SNAPSHOT %s", lit);
+
+			ok = pgr_exec(v->src[i], "reading under the verify snapshot", sql, 0, NULL);
+			free(sql);
+			PQfreemem(lit);
+		}
+	}
 	for (int s = 0; ok && s < p->nshards; s++)
 	{
 		char	   *role = xasprintf("shard %d", s);
@@ -450,8 +466,22 @@ recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
 	return true;
 }
 
+/* Exact mode: a snapshot per source, and every shard brought exactly to it. */
+static bool
+snapshot_and_drain(apply_ctx *ctx)
+{
+	for (int i = 0; i < ctx->plan->nsources; i++)
+		if (!source_snapshot(ctx, i))
+			return false;
+	for (int i = 0; i < ctx->plan->nsources; i++)
+		if (!stream_drain_exact(ctx, i, ctx->sources[i].snapshot_lsn))
+			return false;
+	return true;
+}
+
 bool
-verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx), verify_result *out)
+verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ctx),
+		   verify_result *out)
 {
 	const plan *p = ctx->plan;
 	vstate		v = {0};
@@ -470,10 +500,11 @@ verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx), verify_r
 	v.misplaced = xcalloc(cells, sizeof(long long));
 	for (int t = 0; t < p->ntables; t++)
 		build_table_sql(&v, t, &v.sql[t]);
-	ok = connect_all(&v);
+	v.exact = exact;
+	ok = (!exact || snapshot_and_drain(ctx)) && connect_all(&v);
 	for (int t = 0; ok && t < p->ntables; t++)
 		ok = aggregate_table(&v, t);
-	ok = ok && recheck(&v, rounds, between);
+	ok = ok && (exact || recheck(&v, rounds, between));
 	out->ntables = p->ntables;
 	out->tables = xcalloc((size_t) p->ntables, sizeof(verify_table_result));
 	for (int t = 0; ok && t < p->ntables; t++)
@@ -486,6 +517,8 @@ verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx), verify_r
 	}
 	out->seconds = now_s() - start;
 	vstate_free(&v);
+	if (exact)
+		source_sessions_close(ctx);	/* drops the temporary slots */
 	return ok;
 }
 

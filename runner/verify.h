@@ -52,11 +52,18 @@ typedef struct verify_result {
 } verify_result;
 
 /*
- * Compare every moved table.  Between rounds `between` (may be NULL) is
- * called to let the shards catch up; differing buckets are re-checked up to
- * `rounds` times.  False only when the comparison itself failed (reported).
+ * Compare every moved table.
+ *
+ * exact (the caller holds the plan's lock, so no other apply streams): each
+ * source's side is read under a snapshot exported by a temporary slot at LSN
+ * L, and the shards are first brought to exactly L (every transaction
+ * committed before L applied, none after), so the comparison is exact while
+ * the application keeps writing.
+ * Otherwise, between rounds `between` (may be NULL) is called to let the
+ * shards catch up, and differing tables are re-checked up to `rounds` times.
+ * False only when the comparison itself failed (reported).
  */
-bool verify_run(apply_ctx *ctx, int rounds, bool (*between)(apply_ctx *ctx),
+bool verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ctx),
 				verify_result *out);
 void verify_result_free(verify_result *r);
 const char *diff_kind_name(diff_kind k);

@@ -46,7 +46,7 @@ workload() {	# writes until told to stop (or refused after the cutover)
 
 # 1: the timeout expires (a writer holds a lock longer than timeout_s): abort, unfreeze
 write_plan 2
-expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+expect_rc 0 "$P" apply --yes --until verify "$W/plan.yaml"
 psql_on 0 $DB "BEGIN; UPDATE customers SET name = name WHERE id = 1; SELECT pg_sleep(6); COMMIT" >/dev/null &
 blocker=$!
 sleep 0.5
