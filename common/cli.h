@@ -17,7 +17,7 @@ enum {
 	EXIT_DIFFERENCES = 4
 };
 
-#define PGRESHARD_VERSION "0.1.0"
+#define PGRESHARD_VERSION "0.2.0"
 
 typedef struct cli_command {
 	const char *name;
