@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/copy.sh "${BENCH_ROWS:-2000000}"
+bash bench/cutover.sh "${BENCH_RUNS:-5}"
 bash bench/stream.sh "${BENCH_CHANGES:-500000}"
