@@ -441,9 +441,11 @@ stream_flush_point(pgr_conn *c, uint64_t *lsn)
 	PGresult   *res;
 	bool		ok;
 
+	/* settings first: they apply to the transactions that follow */
 	if (!pgr_exec(c, "placing a WAL mark",
-				  "SET synchronous_commit = on; SET default_transaction_read_only = off; "
-				  "CREATE TEMPORARY TABLE IF NOT EXISTS pgreshard_mark ()", 0, NULL))
+				  "SET synchronous_commit = on; SET default_transaction_read_only = off", 0, NULL) ||
+		!pgr_exec(c, "placing a WAL mark", "CREATE TEMPORARY TABLE IF NOT EXISTS pgreshard_mark ()",
+				  0, NULL))
 		return false;
 	res = pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_flush_lsn()", 0, NULL);
 	ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), lsn);

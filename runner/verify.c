@@ -23,6 +23,8 @@
 
 typedef __int128 sum_t;
 
+#define VERIFY_SESSION "SET default_transaction_read_only = off; SET work_mem = '64MB'"
+
 typedef struct agg {
 	long long	count;
 	sum_t		sum;
@@ -135,7 +137,9 @@ connect_all(vstate *v)
 	bool		ok = true;
 
 	sb_init(&setup);
-	sb_append(&setup, "SET default_transaction_read_only = off; SET work_mem = '64MB'");
+	/* the settings in a query of their own: they apply to the transactions after it
+	 * (the source may be read-only during a read_only freeze) */
+	sb_append(&setup, "SELECT 1");
 	for (int t = 0; t < p->ntables; t++)
 		if (v->sql[t].hp_ddl)
 			sb_printf(&setup, "; %s", v->sql[t].hp_ddl);
@@ -144,6 +148,7 @@ connect_all(vstate *v)
 		const char *snap = v->ctx->sources[i].snapshot;
 
 		ok = (v->src[i] = pgr_connect(p->source_dsns[i], v->ctx->sources[i].role, 0)) != NULL &&
+			pgr_exec(v->src[i], "preparing to verify", VERIFY_SESSION, 0, NULL) &&
 			pgr_exec(v->src[i], "preparing to verify", setup.data, 0, NULL);
 		if (ok && v->exact)
 		{
@@ -161,6 +166,7 @@ connect_all(vstate *v)
 		char	   *role = xasprintf("shard %d", s);
 
 		ok = (v->dst[s] = pgr_connect(p->shard_dsns[s], role, 0)) != NULL &&
+			pgr_exec(v->dst[s], "preparing to verify", VERIFY_SESSION, 0, NULL) &&
 			pgr_exec(v->dst[s], "preparing to verify", setup.data, 0, NULL);
 		free(role);
 	}
