@@ -10,6 +10,7 @@
 static log_level current_level = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_error[4096];
+static char first_error[4096];	/* the first error since log_mark() */
 
 void
 log_set_level(log_level level)
@@ -34,7 +35,11 @@ log_vmsg(log_level level, const char *fmt, va_list ap)
 		tag = "warning: ";
 	pthread_mutex_lock(&log_lock);
 	if (level == LOG_ERROR)
+	{
 		snprintf(last_error, sizeof(last_error), "%s", line);
+		if (first_error[0] == '\0')
+			snprintf(first_error, sizeof(first_error), "%s", line);
+	}
 	if (level >= current_level)
 	{
 		fprintf(stderr, "pgreshard: %s%s\n", tag, line);
@@ -58,5 +63,21 @@ log_last_error(char *buf, size_t buflen)
 {
 	pthread_mutex_lock(&log_lock);
 	snprintf(buf, buflen, "%s", last_error);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_mark(void)
+{
+	pthread_mutex_lock(&log_lock);
+	first_error[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_first_error(char *buf, size_t buflen)
+{
+	pthread_mutex_lock(&log_lock);
+	snprintf(buf, buflen, "%s", first_error);
 	pthread_mutex_unlock(&log_lock);
 }

@@ -42,4 +42,11 @@ void log_vmsg(log_level level, const char *fmt, va_list ap);
  */
 void log_last_error(char *buf, size_t buflen);
 
+/*
+ * Forget earlier errors; log_first_error() then gives the first error logged
+ * since (the cause, where later lines add context).
+ */
+void log_mark(void);
+void log_first_error(char *buf, size_t buflen);
+
 #endif

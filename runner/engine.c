@@ -91,15 +91,25 @@ seconds_now(void)
 static bool
 run_step(apply_ctx *ctx, step_id s)
 {
-	char		err[4096];
+	char		err[4100] = "";
 	double		start = seconds_now();
 	bool		ok;
 
 	if (!state_step_start(ctx->state, ctx->plan, s))
 		return false;
 	log_info("step %s: starting", step_name(s));
+	log_mark();
 	ok = step_functions[s] (ctx);
-	log_last_error(err, sizeof(err));
+	if (!ok)
+	{
+		char		first[2000], last[2000];
+
+		/* the cause, and the step's own summary when it differs */
+		log_first_error(first, sizeof(first));
+		log_last_error(last, sizeof(last));
+		snprintf(err, sizeof(err), "%s%s%s", first, strcmp(first, last) ? " — " : "",
+				 strcmp(first, last) ? last : "");
+	}
 	if (!state_step_finish(ctx->state, ctx->plan, s, ok, ok ? NULL : err))
 		return false;
 	if (ok)

@@ -70,6 +70,7 @@ expect_eq "$(js .last_error.step)" copy "last error step"
 expect_eq "$(js .last_error.step_state)" failed "last error step state"
 expect_contains "$(js .last_error.message)" "copy: table public.users, chunk"
 expect_contains "$(js .steps[3].last_error)" "copy: table public.users, chunk"
+expect_contains "$(js .last_error.message)" "status_test_fail"   # the cause, not only the summary
 expect_eq "$(js .lock.held)" false "lock after a failed apply"
 expect_rc 0 "$P" status "$W/plan.yaml"
 expect_contains "$OUT" "Last error: step copy (failed now)"
