@@ -68,6 +68,7 @@ typedef struct shard_conn {
 	bool		in_txn;			/* BEGIN sent */
 	int			open_insert;	/* table of the INSERT being extended, or -1 */
 	long long	pending;		/* statements in the batch */
+	bool		busy;			/* a batch was sent; its results are not read yet */
 	uint64_t	progress;		/* last source commit LSN applied here (durable) */
 	uint64_t	txn_lsn;		/* commit LSN to record at the next flush */
 	int64_t		txn_ts;			/* and its source commit time (us since 2000) */

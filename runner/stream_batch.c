@@ -18,6 +18,8 @@
 
 #define BATCH_SEND_BYTES (1 << 20)
 
+static bool shard_send(stream_reader *r, int s, bool wait);
+
 bool
 shard_begin(stream_reader *r, int s)
 {
@@ -53,7 +55,7 @@ shard_append(stream_reader *r, int s, const char *sql)
 	sb_append(&sc->batch, sql);
 	sb_append(&sc->batch, ";\n");
 	sc->pending++;
-	return sc->batch.len < BATCH_SEND_BYTES || shard_flush(r, s);
+	return sc->batch.len < BATCH_SEND_BYTES || shard_send(r, s, false);
 }
 
 void
@@ -119,25 +121,20 @@ shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple
 	}
 	sb_append_char(&sc->batch, ')');
 	sc->pending++;
-	return sc->batch.len < BATCH_SEND_BYTES || shard_flush(r, s);
+	return sc->batch.len < BATCH_SEND_BYTES || shard_send(r, s, false);
 }
 
-/* Send the batch and wait for it; the transaction stays open. */
-bool
-shard_flush(stream_reader *r, int s)
+/* Read the results of the batch in flight on shard s, if any. */
+static bool
+shard_collect(stream_reader *r, int s)
 {
 	shard_conn *sc = &r->shards[s];
 	PGresult   *res;
 	bool		ok = true;
 
-	close_insert(sc);
-	if (sc->batch.len == 0)
+	if (!sc->busy)
 		return true;
-	if (!PQsendQuery(sc->conn->pg, sc->batch.data))
-	{
-		pgr_report_conn(sc->conn, "sending changes");
-		return false;
-	}
+	sc->busy = false;
 	while ((res = PQgetResult(sc->conn->pg)) != NULL)
 	{
 		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -150,9 +147,40 @@ shard_flush(stream_reader *r, int s)
 		}
 		PQclear(res);
 	}
-	sb_reset(&sc->batch);
-	sc->pending = 0;
 	return ok;
+}
+
+/*
+ * Send the batch; the transaction stays open.  The shard works on it while
+ * the reader goes on: its results are read before the next thing sent to
+ * that shard (or with wait, now), so shards apply in parallel.
+ */
+static bool
+shard_send(stream_reader *r, int s, bool wait)
+{
+	shard_conn *sc = &r->shards[s];
+
+	close_insert(sc);
+	if (!shard_collect(r, s))
+		return false;
+	if (sc->batch.len > 0)
+	{
+		if (!PQsendQuery(sc->conn->pg, sc->batch.data))
+		{
+			pgr_report_conn(sc->conn, "sending changes");
+			return false;
+		}
+		sc->busy = true;
+		sb_reset(&sc->batch);
+		sc->pending = 0;
+	}
+	return !wait || shard_collect(r, s);
+}
+
+bool
+shard_flush(stream_reader *r, int s)
+{
+	return shard_send(r, s, true);
 }
 
 PGresult *
@@ -178,6 +206,11 @@ shards_commit(stream_reader *r)
 		if (!sc->in_txn)
 			continue;
 		close_insert(sc);
+		if (!shard_collect(r, s))
+		{
+			ok = false;
+			break;
+		}
 		lsn_format(sc->txn_lsn, lsn, sizeof(lsn));
 		sb_printf(&sc->batch, "INSERT INTO pgreshard.apply_progress (plan_name, source, lsn, commit_ts) VALUES (");
 		shard_append_literal(r, s, &sc->batch, &(pgo_value) {'t', r->ctx->plan->name,
@@ -230,6 +263,14 @@ shards_rollback(stream_reader *r)
 		sb_reset(&sc->batch);
 		sc->open_insert = -1;
 		sc->pending = 0;
+		if (sc->busy && sc->conn)
+		{
+			PGresult   *res;
+
+			while ((res = PQgetResult(sc->conn->pg)) != NULL)
+				PQclear(res);
+		}
+		sc->busy = false;
 		if (sc->in_txn && sc->conn && PQstatus(sc->conn->pg) == CONNECTION_OK)
 		{
 			PGresult   *res = PQexec(sc->conn->pg, "ROLLBACK");
