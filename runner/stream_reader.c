@@ -538,12 +538,16 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	r.target = target;
 	r.deadline = deadline;
 	r.exact = exact;
-	if (!stream_tables_build(ctx, source, &r.tables) ||
-		(until_caught_up && target == 0 && !read_target(&r)))
+	if (until_caught_up && target == 0 && !read_target(&r))
 		retry = false;
 	while (retry)
 	{
-		ok = stream_session(&r, &retry);
+		/* the table descriptions read the shards too: a shard restarting right
+		 * now is a lost connection like any other */
+		if (r.tables == NULL && !stream_tables_build(ctx, source, &r.tables))
+			ok = false, retry = true;
+		else
+			ok = stream_session(&r, &retry);
 		if (ok || !retry || deadline > 0)
 			break;
 		if (mono_now() - started > RETRY_MAX_S)
