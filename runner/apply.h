@@ -54,6 +54,9 @@ bool step_verify(apply_ctx *ctx);
 bool step_cutover(apply_ctx *ctx);
 bool step_finish(apply_ctx *ctx);
 
+/* A connection to destination shard s (role "shard S" in messages). */
+pgr_conn *connect_shard(const plan *p, int s);
+
 /* Set up / tear down a context (sources' roles, no connections yet). */
 void apply_ctx_init(apply_ctx *ctx, plan *p, step_id until);
 void apply_ctx_close(apply_ctx *ctx);

@@ -137,13 +137,11 @@ step_finish(apply_ctx *ctx)
 static bool
 drop_state(apply_ctx *ctx, int s)
 {
-	char	   *role = xasprintf("shard %d", s);
-	pgr_conn   *c = pgr_connect(ctx->plan->shard_dsns[s], role, 0);
+	pgr_conn   *c = connect_shard(ctx->plan, s);
 	const char *params[1] = {ctx->plan->name};
 	bool		ok = c != NULL;
 	PGresult   *res;
 
-	free(role);
 	res = ok ? pgr_query(c, "looking for pgreshard state",
 						 "SELECT to_regclass('pgreshard.runs') IS NOT NULL", 0, NULL) : NULL;
 	if (res && PQgetvalue(res, 0, 0)[0] == 't')

@@ -207,12 +207,10 @@ static bool
 load_done(copy_run *run, int s)
 {
 	apply_ctx  *ctx = run->ctx;
-	char	   *role = xasprintf("shard %d", s);
-	pgr_conn   *c = pgr_connect(ctx->plan->shard_dsns[s], role, 0);
+	pgr_conn   *c = connect_shard(ctx->plan, s);
 	const char *params[1] = {ctx->plan->name};
 	PGresult   *res = NULL;
 
-	free(role);
 	if (c != NULL)
 		res = pgr_query(c, "reading the chunk ledger",
 						"SELECT source, table_index, chunk, rows, bytes FROM pgreshard.chunks_done "

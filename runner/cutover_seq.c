@@ -72,10 +72,8 @@ set_on_shards(apply_ctx *ctx, const seq_value *vals, int n)
 
 	for (int s = 0; ok && s < p->nshards; s++)
 	{
-		char	   *role = xasprintf("shard %d", s);
-		pgr_conn   *c = pgr_connect(p->shard_dsns[s], role, 0);
+		pgr_conn   *c = connect_shard(p, s);
 
-		free(role);
 		ok = c != NULL;
 		for (int i = 0; ok && i < n; i++)
 		{

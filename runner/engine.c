@@ -65,12 +65,10 @@ open_state(apply_ctx *ctx)
 
 	for (int s = 1; s < p->nshards; s++)
 	{
-		char	   *role = xasprintf("shard %d", s);
-		pgr_conn   *c = pgr_connect(p->shard_dsns[s], role, 0);
+		pgr_conn   *c = connect_shard(p, s);
 		bool		ok = c != NULL && state_init_schema(c) && state_register_run(c, p);
 
 		pgr_disconnect(c);
-		free(role);
 		if (!ok)
 			return false;
 	}
@@ -152,6 +150,15 @@ run_steps(apply_ctx *ctx)
 		log_info("plan %s: every step up to %s is already done; nothing to do",
 				 ctx->plan->name, step_name(ctx->until));
 	return true;
+}
+
+pgr_conn *
+connect_shard(const plan *p, int s)
+{
+	char		role[32];
+
+	snprintf(role, sizeof(role), "shard %d", s);
+	return pgr_connect(p->shard_dsns[s], role, 0);
 }
 
 void

@@ -219,15 +219,13 @@ adopt_table(apply_ctx *ctx, pgr_conn *c, int ti)
 static bool
 pre_on_shard(apply_ctx *ctx, int s, const stored_stmt *stmts, int n)
 {
-	char	   *role = xasprintf("shard %d", s);
-	pgr_conn   *c = pgr_connect(ctx->plan->shard_dsns[s], role, 0);
+	pgr_conn   *c = connect_shard(ctx->plan, s);
 	bool	   *adopted = xcalloc((size_t) ctx->plan->ntables, sizeof(bool));
 	bool	   *checked = xcalloc((size_t) ctx->plan->ntables, sizeof(bool));
 	bool	   *done = xcalloc((size_t) n + 1, sizeof(bool));
 	bool		ok = c != NULL && load_done(ctx, c, stmts, n, done);
 	int			todo = 0;
 
-	free(role);
 	for (int i = 0; ok && i < n; i++)
 		todo += !done[i] && !is_setting(&stmts[i]);
 	if (ok && todo > 0)
@@ -291,13 +289,11 @@ post_on_shard(void *arg)
 {
 	post_job   *job = arg;
 	apply_ctx  *ctx = job->ctx;
-	char	   *role = xasprintf("shard %d", job->shard);
-	pgr_conn   *c = pgr_connect(ctx->plan->shard_dsns[job->shard], role, 0);
+	pgr_conn   *c = connect_shard(ctx->plan, job->shard);
 	bool	   *done = xcalloc((size_t) job->n + 1, sizeof(bool));
 	bool		ok = c != NULL && load_done(ctx, c, job->stmts, job->n, done);
 	int			applied = 0;
 
-	free(role);
 	ok = ok && pgr_exec(c, "raising maintenance_work_mem for index builds",
 						"SET maintenance_work_mem = '256MB'", 0, NULL);
 	for (int i = 0; ok && i < job->n; i++)

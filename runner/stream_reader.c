@@ -325,11 +325,9 @@ connect_shards(stream_reader *r)
 	for (int s = 0; s < p->nshards; s++)
 	{
 		shard_conn *sc = &r->shards[s];
-		char	   *role = xasprintf("shard %d", s);
 		PGresult   *res;
 
-		sc->conn = pgr_connect(p->shard_dsns[s], role, 0);
-		free(role);
+		sc->conn = connect_shard(p, s);
 		sc->open_insert = -1;
 		sc->progress = 0;
 		if (sc->conn == NULL)

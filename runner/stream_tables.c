@@ -92,11 +92,9 @@ load_late_chunks(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 		return false;
 	for (int s = 0; s < p->nshards; s++)
 	{
-		char	   *role = xasprintf("shard %d", s);
-		pgr_conn   *c = pgr_connect(p->shard_dsns[s], role, 0);
+		pgr_conn   *c = connect_shard(p, s);
 		PGresult   *res = NULL;
 
-		free(role);
 		if (c)
 			res = pgr_query(c, "reading chunk snapshots",
 							"SELECT table_index, chunk, snapshot_lsn FROM pgreshard.chunks_done "

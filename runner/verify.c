@@ -162,14 +162,9 @@ connect_all(vstate *v)
 		}
 	}
 	for (int s = 0; ok && s < p->nshards; s++)
-	{
-		char	   *role = xasprintf("shard %d", s);
-
-		ok = (v->dst[s] = pgr_connect(p->shard_dsns[s], role, 0)) != NULL &&
+		ok = (v->dst[s] = connect_shard(p, s)) != NULL &&
 			pgr_exec(v->dst[s], "preparing to verify", VERIFY_SESSION, 0, NULL) &&
 			pgr_exec(v->dst[s], "preparing to verify", setup.data, 0, NULL);
-		free(role);
-	}
 	sb_free(&setup);
 	return ok;
 }
