@@ -43,6 +43,5 @@ int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
 int cmd_cutover(int argc, char **argv);
-int cmd_not_available(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "catalog.h"
 #include "strbuf.h"
@@ -29,6 +30,18 @@ catalog_add_finding(catalog *cat, finding_level level, const char *where,
 	f->where = xstrdup(where ? where : "");
 	f->message = sb_steal(&sb);
 	f->fix = fix ? xstrdup(fix) : NULL;
+}
+
+int
+src_table_chunk_col(const src_table *t)
+{
+	if (t->npk != 1)
+		return -1;
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, t->pk[0]) == 0)
+			return (t->cols[i].base_oid == 20 || t->cols[i].base_oid == 21 ||
+					t->cols[i].base_oid == 23) ? i : -1;
+	return -1;
 }
 
 bool

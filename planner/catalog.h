@@ -99,6 +99,23 @@ void catalog_add_finding(catalog *cat, finding_level level, const char *where,
 						 const char *fix, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/*
+ * SQL for the base type OID of column `a` (pg_attribute), domains resolved,
+ * followed by ", ": the type whose hash function routes the column.
+ */
+#define SQL_COLUMN_BASE_TYPE \
+	"(WITH RECURSIVE d(oid, base, typtype) AS (" \
+	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid" \
+	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base" \
+	"   WHERE d.typtype = 'd') SELECT oid FROM d WHERE typtype <> 'd' LIMIT 1), "
+
+/*
+ * The column copy chunks are ranges of (index into t->cols): the primary key
+ * when it is one integer column, else -1 (one chunk).  Copy and stream must
+ * agree on it (invariant 4), so both ask here.
+ */
+int src_table_chunk_col(const src_table *t);
+
 /* The logical replication slot's name for this plan: pgreshard_NAME (malloc'd). */
 char *plan_slot_name(const plan *p);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "conn.h"
 #include "log.h"
@@ -18,10 +19,7 @@
 #include "xalloc.h"
 
 static const char *const SQL_KEY_TYPE =
-	"SELECT (WITH RECURSIVE d(oid, base, typtype) AS ("
-	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid"
-	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base"
-	"   WHERE d.typtype = 'd') SELECT oid FROM d WHERE typtype <> 'd' LIMIT 1), "
+	"SELECT " SQL_COLUMN_BASE_TYPE
 	"format_type(a.atttypid, a.atttypmod) "
 	"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
 	"JOIN pg_namespace n ON n.oid = c.relnamespace "

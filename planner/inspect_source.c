@@ -38,10 +38,7 @@ static const char *const SQL_TABLE =
 
 static const char *const SQL_COLUMNS =
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-	"(WITH RECURSIVE d(oid, base, typtype) AS ("
-	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid"
-	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base"
-	"   WHERE d.typtype = 'd') SELECT oid FROM d WHERE typtype <> 'd' LIMIT 1), "
+	SQL_COLUMN_BASE_TYPE
 	"a.attnotnull, a.attgenerated <> '', a.attidentity "
 	"FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
 	"ORDER BY a.attnum";

@@ -33,7 +33,7 @@ static void
 build_table(pgr_conn *c, const plan_table *pt, const src_table *st, copy_table *t)
 {
 	strbuf		sel, ins;
-	int			field = 0;
+	int			field = 0, chunk;
 
 	sb_init(&sel);
 	sb_init(&ins);
@@ -59,11 +59,8 @@ build_table(pgr_conn *c, const plan_table *pt, const src_table *st, copy_table *
 	t->insert_list = sb_steal(&ins);
 	t->nkeys = pt->nkeys;
 	memcpy(t->key_types, st->key_types, sizeof(key_type) * (size_t) pt->nkeys);
-	if (st->npk == 1)
-		for (int i = 0; i < st->ncols; i++)
-			if (strcmp(st->cols[i].name, st->pk[0]) == 0 &&
-				(st->cols[i].base_oid == 20 || st->cols[i].base_oid == 21 || st->cols[i].base_oid == 23))
-				t->chunk_col = pgr_quote_ident(c, st->pk[0]);
+	if ((chunk = src_table_chunk_col(st)) >= 0)
+		t->chunk_col = pgr_quote_ident(c, st->cols[chunk].name);
 }
 
 bool

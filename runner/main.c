@@ -83,14 +83,6 @@ print_command_help(const char *cmd)
 }
 
 int
-cmd_not_available(int argc, char **argv)
-{
-	(void) argc;
-	log_error("%s: not available in this version of pgreshard yet (see README: status)", argv[0]);
-	return EXIT_ERROR;
-}
-
-int
 main(int argc, char **argv)
 {
 	int			i = 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "log.h"
 #include "state.h"
 #include "xalloc.h"
@@ -178,12 +179,7 @@ state_slot_lsn_get(pgr_conn *c, const plan *p, const char *name, const char *ser
 		return false;
 	*lsn = 0;
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-	{
-		unsigned int hi, lo;
-
-		if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) == 2)
-			*lsn = ((uint64_t) hi << 32) | lo;
-	}
+		lsn_parse(PQgetvalue(res, 0, 0), lsn);
 	PQclear(res);
 	return true;
 }

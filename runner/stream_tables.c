@@ -52,12 +52,7 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	t->npk = st->npk < 32 ? st->npk : 32;
 	for (int k = 0; k < t->npk; k++)
 		t->pk_col[k] = col_index(t, st->pk[k]);
-	t->chunk_col = -1;
-	if (st->npk == 1)
-		for (int i = 0; i < st->ncols; i++)
-			if (strcmp(st->cols[i].name, st->pk[0]) == 0 &&
-				(st->cols[i].base_oid == 20 || st->cols[i].base_oid == 21 || st->cols[i].base_oid == 23))
-				t->chunk_col = col_index(t, st->pk[0]);
+	t->chunk_col = src_table_chunk_col(st) >= 0 ? col_index(t, st->pk[0]) : -1;
 }
 
 /* The chunk plan's bounds (kept on shard 0 only) for one chunk. */
