@@ -20,6 +20,42 @@ struct hooks {
 	const plan *plan;
 };
 
+/* Every function the plan names must be a function of the file. */
+static bool
+check_functions(const plan *p, sandbox *sb)
+{
+	const struct
+	{
+		const char *field;
+		const char *name;
+	}			named[] = {
+		{"hooks.route", p->sharding == SHARD_FN_LUA ? p->hooks.route : NULL},
+		{"hooks.validate", p->hooks.validate},
+		{"hooks.before_step", p->hooks.before_step},
+		{"hooks.after_step", p->hooks.after_step},
+		{"hooks.on_freeze", p->hooks.on_freeze},
+		{"hooks.on_unfreeze", p->hooks.on_unfreeze},
+		{"cutover.switch", p->cutover.switch_fn},
+	};
+	bool		ok = true;
+
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		if (named[i].name && !sandbox_has_function(sb, named[i].name))
+		{
+			log_error("%s: %s names %s, which %s does not define as a function", p->path,
+					  named[i].field, named[i].name, p->hooks.file);
+			ok = false;
+		}
+	for (int i = 0; p->sharding == SHARD_FN_LUA && i < p->ntables; i++)
+		if (p->tables[i].route && !sandbox_has_function(sb, p->tables[i].route))
+		{
+			log_error("%s: table %s: route names %s, which %s does not define as a function",
+					  p->path, p->tables[i].spec, p->tables[i].route, p->hooks.file);
+			ok = false;
+		}
+	return ok;
+}
+
 bool
 hooks_open(const plan *p, hooks **out)
 {
@@ -31,12 +67,28 @@ hooks_open(const plan *p, hooks **out)
 		return true;
 	if ((sb = sandbox_open_file(p->hooks.path, p->name, err, sizeof(err))) == NULL)
 	{
-		log_error("hooks: %s", err);
+		log_error("hooks.file %s: %s", p->hooks.file, err);
+		return false;
+	}
+	if (!check_functions(p, sb))
+	{
+		sandbox_close(sb);
 		return false;
 	}
 	*out = xcalloc(1, sizeof(hooks));
 	(*out)->sb = sb;
 	(*out)->plan = p;
+	return true;
+}
+
+bool
+hooks_check(const plan *p)
+{
+	hooks	   *h;
+
+	if (!hooks_open(p, &h))
+		return false;
+	hooks_close(h);
 	return true;
 }
 

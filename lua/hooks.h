@@ -25,12 +25,16 @@ typedef struct hooks hooks;
 #define HOOK_ERR_LEN 2048
 
 /*
- * Open the plan's hooks file in a new sandbox.  *out is NULL (and true is
- * returned) when the plan has no hooks file.  On failure the error is
- * logged, naming the file.
+ * Open the plan's hooks file in a new sandbox and check that it defines
+ * every function the plan names.  *out is NULL (and true is returned) when
+ * the plan has no hooks file.  On failure the error is logged, naming the
+ * file.
  */
 bool hooks_open(const plan *p, hooks **out);
 void hooks_close(hooks *h);
+
+/* The hooks file loads and defines every function the plan names. */
+bool hooks_check(const plan *p);
 
 /* A row as hooks see it: column name -> text value (isnull: nil). */
 typedef struct hook_row {

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "cli.h"
+#include "hooks.h"
 #include "log.h"
 #include "plan.h"
 #include "stepplan.h"
@@ -30,6 +31,11 @@ cmd_validate(int argc, char **argv)
 		return cli_usage_error("validate", "expected one PLAN.yaml argument");
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
+	if (!hooks_check(p))
+	{
+		plan_free(p);
+		return EXIT_ERROR;
+	}
 	printf("%s: valid: plan %s, %d table%s, %d source%s, %d shard%s\n", p->path, p->name,
 		   p->ntables, p->ntables == 1 ? "" : "s", p->nsources, p->nsources == 1 ? "" : "s",
 		   p->nshards, p->nshards == 1 ? "" : "s");
@@ -69,7 +75,7 @@ cmd_plan(int argc, char **argv)
 	}
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
-	if (!catalog_inspect(p, &cat))
+	if (!hooks_check(p) || !catalog_inspect(p, &cat))
 	{
 		plan_free(p);
 		return EXIT_ERROR;

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "conn.h"
+#include "hooks.h"
 #include "log.h"
 #include "pghash.h"
 #include "plan.h"
@@ -113,6 +114,45 @@ print_shard(const plan_table *t, const key_type *types, char **values, int nshar
 	return rc;
 }
 
+/* With sharding.function: lua the values are the table's `reads:` columns
+ * (else its key columns), passed to the route hook as the row. */
+static int
+print_lua_shard(const plan *p, const plan_table *t, char **values, int nvalues)
+{
+	int			ncols = t->nreads > 0 ? t->nreads : t->nkeys;
+	char	  **names = t->nreads > 0 ? t->reads : t->keys;
+	key_value  *vals;
+	hook_row	row;
+	hooks	   *h;
+	char		err[HOOK_ERR_LEN];
+	int			shard, rc = EXIT_ERROR;
+
+	if (nvalues != ncols)
+		return cli_usage_error("shard-of", "table %s: the route hook reads %d column(s) (%s), "
+							   "but %d value(s) were given", t->spec, ncols,
+							   t->nreads > 0 ? "its reads: list" : "its key", nvalues);
+	if (!hooks_open(p, &h))
+		return EXIT_ERROR;
+	vals = xcalloc((size_t) ncols, sizeof(key_value));
+	for (int k = 0; k < ncols; k++)
+	{
+		vals[k].isnull = strcmp(values[k], "\\N") == 0;
+		vals[k].text = values[k];
+		vals[k].len = strlen(values[k]);
+	}
+	row = (hook_row) {ncols, (const char *const *) names, vals};
+	if (hooks_route(h, t, &row, p->nshards, &shard, err, sizeof(err)))
+	{
+		printf("%d\n", shard);
+		rc = EXIT_OK;
+	}
+	else
+		log_error("shard-of: table %s: %s", t->spec, err);
+	free(vals);
+	hooks_close(h);
+	return rc;
+}
+
 /*
  * Arguments: values may be negative numbers, so only --type/-t (and "--")
  * are options; everything else is positional.  Fills pos[] and *types.
@@ -172,8 +212,8 @@ cmd_shard_of(int argc, char **argv)
 		printf("all\n");
 		rc = EXIT_OK;
 	}
-	else if (p->sharding != SHARD_FN_HASH)
-		log_error("shard-of: Lua routing is not available in this version yet");
+	else if (p->sharding == SHARD_FN_LUA)
+		rc = print_lua_shard(p, t, pos + 2, npos - 2);
 	else if (npos - 2 != t->nkeys)
 		rc = cli_usage_error("shard-of", "table %s has %d key column(s) but %d value(s) were given",
 							 pos[1], t->nkeys, npos - 2);

@@ -65,7 +65,8 @@ typedef struct plan_hooks {
 	validate_mode validate_mode;
 	char *before_step;
 	char *after_step;
-	char *on_freeze;
+	char *on_freeze;		/* cutover.freeze: hook: stops writes */
+	char *on_unfreeze;		/* undoes on_freeze when a cutover aborts */
 } plan_hooks;
 
 typedef struct plan_cutover {

@@ -46,7 +46,7 @@ static const char *const destination_keys[] = {"shards", NULL};
 static const char *const sharding_keys[] = {"function", NULL};
 static const char *const hooks_keys[] = {
 	"file", "route", "validate", "validate_mode", "before_step",
-	"after_step", "on_freeze", NULL
+	"after_step", "on_freeze", "on_unfreeze", NULL
 };
 static const char *const copy_keys[] = {"jobs", "chunk_rows", NULL};
 static const char *const cutover_keys[] = {
@@ -273,7 +273,8 @@ load_hooks(loader *ld, yaml_node_t *map)
 	static const char *const modes[] = {"stop", "report", NULL};
 	plan_hooks *h = &ld->p->hooks;
 	char **fns[HOOK_NFUNCS] = {
-		&h->route, &h->validate, &h->before_step, &h->after_step, &h->on_freeze
+		&h->route, &h->validate, &h->before_step, &h->after_step, &h->on_freeze,
+		&h->on_unfreeze
 	};
 	yaml_node_t *file;
 	int mode = VALIDATE_STOP;
@@ -536,6 +537,7 @@ plan_free(plan *p)
 	free(p->hooks.before_step);
 	free(p->hooks.after_step);
 	free(p->hooks.on_freeze);
+	free(p->hooks.on_unfreeze);
 	free(p->cutover.switch_fn);
 	free(p->cutover.switch_command);
 	free(p);

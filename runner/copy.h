@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "apply.h"
+#include "hooks.h"
 #include "pghash.h"
 #include "strbuf.h"
 
@@ -39,6 +40,10 @@ typedef struct copy_table {
 	int			key_field[COPY_MAX_KEYS];	/* field numbers of the key columns */
 	key_type	key_types[COPY_MAX_KEYS];
 	char	   *chunk_col;		/* quoted integer PK column, or NULL */
+	const plan_table *pt;
+	bool		lua_route;		/* routed by the plan's Lua hook */
+	const char **field_names;	/* [nselect] column names (the catalog's) */
+	bool	   *route_field;	/* [nselect]: the Lua route reads this field */
 	/* progress */
 	double		est_rows;
 	atomic_llong rows_done;
@@ -67,25 +72,45 @@ typedef struct copy_run {
 	pthread_mutex_t lock;
 	atomic_bool abort;
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
+	atomic_llong violations;	/* rows the validate hook rejected (report mode) */
 } copy_run;
 
-/* Routes COPY TEXT rows by their key fields. */
+/*
+ * Routes COPY TEXT rows by their key fields, or through the plan's Lua
+ * route hook, and runs the validate hook on them.  One per worker thread
+ * and table (hooks: the worker's own Lua state, or NULL).
+ */
 typedef struct row_router {
+	const copy_table *t;
+	hooks	   *hooks;
 	int			nkeys;
 	const int  *key_field;
 	const key_type *key_types;
 	uint32_t	nshards;
 	strbuf		scratch[COPY_MAX_KEYS];
+	/* fields of the current row, decoded on demand (Lua hooks) */
+	key_value  *fields;			/* [nselect] */
+	strbuf	   *fscratch;		/* [nselect] */
+	bool		all_decoded;
 } row_router;
 
-void row_router_init(row_router *r, const copy_table *t, uint32_t nshards);
+void row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h);
 void row_router_free(row_router *r);
 /*
  * The shard of one COPY TEXT row (len bytes, ending in '\n').  False with a
- * message in err when the row is malformed or a key does not parse.
+ * message in err when the row is malformed, a key does not parse or the
+ * Lua route hook fails or returns something else than a shard.
  */
 bool route_copy_row(row_router *r, const char *row, size_t len, uint32_t *shard,
 					char *err, size_t errlen);
+/*
+ * The plan's validate hook on the row (all sent columns).  *valid false
+ * with reason when the hook said no; false with err when it failed.
+ */
+bool validate_copy_row(row_router *r, const char *row, size_t len, bool *valid,
+					   char *reason, size_t reasonlen, char *err, size_t errlen);
+/* The row's key as "(col, ...)=(value, ...)" for messages. */
+void copy_row_key(row_router *r, const char *row, size_t len, strbuf *out);
 /* Decode one COPY TEXT field (escapes) into out; *isnull for \N. */
 bool copy_field_decode(const char *f, size_t len, strbuf *out, bool *isnull);
 /* Offset of the end of field n (0-based) in row, i.e. of its '\t' or '\n'. */

@@ -28,36 +28,56 @@ append_col(pgr_conn *c, strbuf *sb, const char *name)
 }
 
 /* Columns: every non-generated column is read and written; generated key
- * columns are read after them (for routing) and not written. */
+ * columns (and, for a Lua route, generated columns it reads) are read after
+ * them and not written. */
+static bool
+wanted_generated(const plan_table *pt, const src_table *st, int i, bool lua)
+{
+	for (int k = 0; k < pt->nkeys; k++)
+		if (st->key_cols[k] == i)
+			return true;
+	for (int r = 0; lua && r < pt->nreads; r++)
+		if (strcmp(pt->reads[r], st->cols[i].name) == 0)
+			return true;
+	return false;
+}
+
 static void
-build_table(pgr_conn *c, const plan_table *pt, const src_table *st, copy_table *t)
+build_table(pgr_conn *c, const plan *p, const plan_table *pt, const src_table *st, copy_table *t)
 {
 	strbuf		sel, ins;
 	int			field = 0, chunk;
+	bool		lua = p->sharding == SHARD_FN_LUA && !pt->replicate;
 
 	sb_init(&sel);
 	sb_init(&ins);
-	for (int i = 0; i < st->ncols; i++)
-		if (!st->cols[i].generated)
+	t->field_names = xcalloc((size_t) st->ncols + 1, sizeof(char *));
+	t->route_field = xcalloc((size_t) st->ncols + 1, sizeof(bool));
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < st->ncols; i++)
 		{
+			if (pass == 0 ? st->cols[i].generated : !st->cols[i].generated ||
+				!wanted_generated(pt, st, i, lua))
+				continue;
 			append_col(c, &sel, st->cols[i].name);
-			append_col(c, &ins, st->cols[i].name);
+			if (pass == 0)
+				append_col(c, &ins, st->cols[i].name);
 			for (int k = 0; k < pt->nkeys; k++)
 				if (st->key_cols[k] == i)
 					t->key_field[k] = field;
-			field++;
-		}
-	t->nsend = field;
-	for (int k = 0; k < pt->nkeys; k++)
-		if (st->cols[st->key_cols[k]].generated)
-		{
-			append_col(c, &sel, st->cols[st->key_cols[k]].name);
-			t->key_field[k] = field++;
+			t->route_field[field] = lua && pt->nreads == 0;
+			for (int r = 0; lua && r < pt->nreads; r++)
+				t->route_field[field] |= strcmp(pt->reads[r], st->cols[i].name) == 0;
+			t->field_names[field++] = st->cols[i].name;
+			if (pass == 0)
+				t->nsend = field;
 		}
 	t->nselect = field;
 	t->select_list = sb_steal(&sel);
 	t->insert_list = sb_steal(&ins);
 	t->nkeys = pt->nkeys;
+	t->pt = pt;
+	t->lua_route = lua;
 	memcpy(t->key_types, st->key_types, sizeof(key_type) * (size_t) pt->nkeys);
 	if ((chunk = src_table_chunk_col(st)) >= 0)
 		t->chunk_col = pgr_quote_ident(c, st->cols[chunk].name);
@@ -86,7 +106,7 @@ copy_tables_build(apply_ctx *ctx, copy_table **out)
 		tables[i].qname = pgr_quote_qualified(ctx->state, pt->schema, pt->relname);
 		tables[i].replicate = pt->replicate;
 		tables[i].est_rows = st->rows;
-		build_table(ctx->state, pt, st, &tables[i]);
+		build_table(ctx->state, p, pt, st, &tables[i]);
 	}
 	*out = tables;
 	return true;
@@ -102,6 +122,8 @@ copy_tables_free(copy_table *tables, int n)
 		free(tables[i].select_list);
 		free(tables[i].insert_list);
 		free(tables[i].chunk_col);
+		free(tables[i].field_names);
+		free(tables[i].route_field);
 	}
 	free(tables);
 }

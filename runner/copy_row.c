@@ -8,9 +8,11 @@
  * decoded text is exactly PostgreSQL's output form, which the hash expects.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "copy.h"
+#include "xalloc.h"
 
 static int
 hexval(char c)
@@ -106,14 +108,24 @@ copy_field_end(const char *row, size_t len, int n)
 }
 
 void
-row_router_init(row_router *r, const copy_table *t, uint32_t nshards)
+row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h)
 {
+	memset(r, 0, sizeof(*r));
+	r->t = t;
+	r->hooks = h;
 	r->nkeys = t->nkeys;
 	r->key_field = t->key_field;
 	r->key_types = t->key_types;
 	r->nshards = nshards;
 	for (int k = 0; k < COPY_MAX_KEYS; k++)
 		sb_init(&r->scratch[k]);
+	if (h != NULL)
+	{
+		r->fields = xcalloc((size_t) t->nselect + 1, sizeof(key_value));
+		r->fscratch = xcalloc((size_t) t->nselect + 1, sizeof(strbuf));
+		for (int f = 0; f < t->nselect; f++)
+			sb_init(&r->fscratch[f]);
+	}
 }
 
 void
@@ -121,6 +133,125 @@ row_router_free(row_router *r)
 {
 	for (int k = 0; k < COPY_MAX_KEYS; k++)
 		sb_free(&r->scratch[k]);
+	for (int f = 0; r->fscratch && f < r->t->nselect; f++)
+		sb_free(&r->fscratch[f]);
+	free(r->fscratch);
+	free(r->fields);
+}
+
+/* Split the row into r->fields; decode the fields in `want` (NULL: all). */
+static bool
+split_fields(row_router *r, const char *row, size_t len, const bool *want, char *err, size_t errlen)
+{
+	const char *p = row, *end = row + len;
+	int			n = r->t->nselect, f;
+
+	if (len > 0 && end[-1] == '\n')
+		end--;
+	for (f = 0; f < n; f++)
+	{
+		const char *tab = memchr(p, '\t', (size_t) (end - p));
+		const char *stop = tab ? tab : end;
+		key_value  *v = &r->fields[f];
+
+		v->text = p;
+		v->len = (size_t) (stop - p);
+		v->isnull = v->len == 2 && p[0] == '\\' && p[1] == 'N';
+		if ((want == NULL || want[f]) && !v->isnull && memchr(p, '\\', v->len) != NULL)
+		{
+			if (!copy_field_decode(p, v->len, &r->fscratch[f], &v->isnull))
+			{
+				snprintf(err, errlen, "malformed escape in field %d", f + 1);
+				return false;
+			}
+			v->text = r->fscratch[f].data;
+			v->len = r->fscratch[f].len;
+		}
+		if (tab == NULL)
+			break;
+		p = tab + 1;
+	}
+	if (f < n - 1)
+	{
+		snprintf(err, errlen, "row has %d field(s), expected %d", f + 1, n);
+		return false;
+	}
+	r->all_decoded = want == NULL;
+	return true;
+}
+
+static bool
+route_lua(row_router *r, const char *row, size_t len, uint32_t *shard, char *err, size_t errlen)
+{
+	hook_row	hr = {r->t->nselect, r->t->field_names, r->fields};
+	bool	   *want = r->t->route_field;
+	key_value	skipped = {NULL, 0, true};
+	key_value  *saved = NULL;
+	int			sh;
+	bool		ok;
+
+	if (!split_fields(r, row, len, want, err, errlen))
+		return false;
+	/* fields the route does not read are passed as absent (nil) */
+	if (r->t->pt->nreads > 0)
+	{
+		saved = xmalloc(sizeof(key_value) * (size_t) r->t->nselect);
+		memcpy(saved, r->fields, sizeof(key_value) * (size_t) r->t->nselect);
+		for (int f = 0; f < r->t->nselect; f++)
+			if (!want[f])
+				r->fields[f] = skipped;
+	}
+	ok = hooks_route(r->hooks, r->t->pt, &hr, (int) r->nshards, &sh, err, errlen);
+	if (saved)
+	{
+		memcpy(r->fields, saved, sizeof(key_value) * (size_t) r->t->nselect);
+		free(saved);
+	}
+	*shard = (uint32_t) sh;
+	return ok;
+}
+
+bool
+validate_copy_row(row_router *r, const char *row, size_t len, bool *valid, char *reason,
+				  size_t reasonlen, char *err, size_t errlen)
+{
+	/* the columns the shards get: generated ones read for routing are not shown */
+	hook_row	hr = {r->t->nsend, r->t->field_names, r->fields};
+
+	return split_fields(r, row, len, NULL, err, errlen) &&
+		hooks_validate(r->hooks, r->t->pt, &hr, valid, reason, reasonlen, err, errlen);
+}
+
+void
+copy_row_key(row_router *r, const char *row, size_t len, strbuf *out)
+{
+	char		err[128];
+	int			n = r->t->replicate || r->nkeys == 0 ? 0 : r->nkeys;
+
+	if (r->fields == NULL || (!r->all_decoded && !split_fields(r, row, len, NULL, err, sizeof(err))))
+	{
+		sb_printf(out, "(row) %.*s", (int) (len > 200 ? 200 : len), row);
+		return;
+	}
+	if (n == 0)
+	{
+		sb_printf(out, "(row starting) %.*s", (int) (len > 200 ? 200 : len), row);
+		return;
+	}
+	sb_append(out, "(");
+	for (int k = 0; k < n; k++)
+		sb_printf(out, "%s%s", k ? ", " : "", r->t->field_names[r->key_field[k]]);
+	sb_append(out, ")=(");
+	for (int k = 0; k < n; k++)
+	{
+		const key_value *v = &r->fields[r->key_field[k]];
+
+		if (v->isnull)
+			sb_printf(out, "%sNULL", k ? ", " : "");
+		else
+			sb_printf(out, "%s%.*s", k ? ", " : "", (int) (v->len > 100 ? 100 : v->len), v->text);
+	}
+	sb_append(out, ")");
 }
 
 bool
@@ -131,6 +262,9 @@ route_copy_row(row_router *r, const char *row, size_t len, uint32_t *shard,
 	const char *p = row, *end = row + len;
 	int			found = 0;
 
+	r->all_decoded = false;
+	if (r->t->lua_route)
+		return route_lua(r, row, len, shard, err, errlen);
 	if (len > 0 && end[-1] == '\n')
 		end--;
 	for (int f = 0; found < r->nkeys; f++)

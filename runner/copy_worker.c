@@ -17,6 +17,7 @@
 
 #include "copy.h"
 #include "log.h"
+#include "state.h"
 #include "xalloc.h"
 
 typedef struct worker {
@@ -26,6 +27,8 @@ typedef struct worker {
 	pgr_conn  **dst;			/* [nshards] */
 	long long  *rows;			/* per shard, current chunk */
 	long long  *bytes;
+	hooks	   *hooks;			/* this thread's Lua state, or NULL */
+	pgr_conn   *state;			/* shard 0, for validate violations (report mode) */
 } worker;
 
 static pgr_conn *
@@ -130,25 +133,75 @@ chunk_begin(worker *w, const copy_job *j, const copy_table *t)
 	return ok;
 }
 
+/* The validate hook on one row: stop, or record it (report mode). */
+static bool
+validate_row(worker *w, const copy_table *t, const copy_job *j, row_router *router,
+			 const char *row, int len)
+{
+	const plan *p = w->run->ctx->plan;
+	char		reason[512], err[HOOK_ERR_LEN];
+	bool		valid, ok;
+	strbuf		key;
+
+	if (!validate_copy_row(router, row, (size_t) len, &valid, reason, sizeof(reason), err, sizeof(err)))
+	{
+		sb_init(&key);
+		copy_row_key(router, row, (size_t) len, &key);
+		log_error("copy: table %s, chunk %d, key %s: validate hook %s failed: %s", t->display,
+				  j->chunk + 1, key.data, p->hooks.validate, err);
+		sb_free(&key);
+		return false;
+	}
+	if (valid)
+		return true;
+	sb_init(&key);
+	copy_row_key(router, row, (size_t) len, &key);
+	if (p->hooks.validate_mode == VALIDATE_STOP)
+	{
+		log_error("copy: table %s, key %s: rejected by validate hook %s: %s; fix the row or the "
+				  "hook (or set hooks.validate_mode: report), then rerun apply", t->display,
+				  key.data, p->hooks.validate, reason[0] ? reason : "(no reason given)");
+		ok = false;
+	}
+	else
+	{
+		w->run->violations++;
+		if (w->state == NULL)
+			w->state = connect_shard(p, 0);
+		ok = w->state != NULL &&
+			state_violation_add(w->state, p, t->display, key.data, reason[0] ? reason : "(no reason given)", "copy");
+	}
+	sb_free(&key);
+	return ok;
+}
+
 static bool
 forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int len,
 			row_router *router)
 {
 	const plan *p = w->run->ctx->plan;
 	uint32_t	shard = 0;
-	char		err[256];
+	char		err[HOOK_ERR_LEN];
 	long		cut;
 
+	if (!t->replicate && !route_copy_row(router, row, (size_t) len, &shard, err, sizeof(err)))
+	{
+		strbuf		key;
+
+		sb_init(&key);
+		copy_row_key(router, row, (size_t) len, &key);
+		log_error("copy: table %s, chunk %d, key %s: cannot route the row: %s", t->display,
+				  j->chunk + 1, key.data, err);
+		sb_free(&key);
+		return false;
+	}
+	if (w->hooks && p->hooks.validate && !validate_row(w, t, j, router, row, len))
+		return false;
 	if (t->nselect > t->nsend && (cut = copy_field_end(row, (size_t) len, t->nsend - 1)) >= 0 &&
 		row[cut] == '\t')
 	{
-		row[cut] = '\n';		/* drop generated key columns read only for routing */
+		row[cut] = '\n';		/* drop generated columns read only for routing */
 		len = (int) cut + 1;
-	}
-	if (!t->replicate && !route_copy_row(router, row, (size_t) len, &shard, err, sizeof(err)))
-	{
-		log_error("copy: table %s, chunk %d: cannot route a row: %s", t->display, j->chunk, err);
-		return false;
 	}
 	for (int s = t->replicate ? 0 : (int) shard; s < p->nshards; s++)
 	{
@@ -184,7 +237,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t)
 	if (!ok)
 		pgr_report_result(src, "reading the chunk", res);
 	PQclear(res);
-	row_router_init(&router, t, (uint32_t) w->run->ctx->plan->nshards);
+	row_router_init(&router, t, (uint32_t) w->run->ctx->plan->nshards, w->hooks);
 	while (ok && (len = PQgetCopyData(src->pg, &row, 0)) > 0)
 	{
 		ok = forward_row(w, t, j, row, len, &router);
@@ -308,10 +361,17 @@ copy_worker_main(void *arg)
 	w.dst = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
 	w.rows = xcalloc((size_t) p->nshards, sizeof(long long));
 	w.bytes = xcalloc((size_t) p->nshards, sizeof(long long));
+	if ((p->sharding == SHARD_FN_LUA || p->hooks.validate) && !hooks_open(p, &w.hooks))
+	{
+		ok = false;
+		atomic_store(&w.run->abort, true);
+	}
 	while (ok && (j = next_job(w.run)) != NULL)
 		if (!(ok = copy_chunk(&w, j)))
 			atomic_store(&w.run->abort, true);
 	worker_drop_connections(&w);
+	pgr_disconnect(w.state);
+	hooks_close(w.hooks);
 	free(w.src);
 	free(w.dst);
 	free(w.rows);

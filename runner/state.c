@@ -140,6 +140,20 @@ state_ledger_add(pgr_conn *c, const plan *p, const char *kind, const char *name,
 }
 
 bool
+state_violation_add(pgr_conn *c, const plan *p, const char *table, const char *key,
+					const char *reason, const char *step)
+{
+	char		limit[16];
+	const char *params[6] = {p->name, table, key, reason, step, limit};
+
+	snprintf(limit, sizeof(limit), "%d", VIOLATIONS_KEPT);
+	return pgr_exec(c, "recording a row the validate hook rejected",
+					"INSERT INTO pgreshard.violations (plan_name, table_name, row_key, reason, step) "
+					"SELECT $1, $2, $3, $4, $5 WHERE (SELECT count(*) FROM pgreshard.violations "
+					"WHERE plan_name = $1) < $6::int ON CONFLICT DO NOTHING", 6, params);
+}
+
+bool
 state_ledger_has(pgr_conn *c, const plan *p, const char *kind, const char *name,
 				 const char *server, bool *has)
 {

@@ -57,4 +57,9 @@ bool state_slot_lsn_set(pgr_conn *c, const plan *p, const char *name, const char
 bool state_slot_lsn_get(pgr_conn *c, const plan *p, const char *name, const char *server,
 						uint64_t *lsn);
 
+/* Rows rejected by the validate hook in report mode: the first ones are kept. */
+#define VIOLATIONS_KEPT 1000
+bool state_violation_add(pgr_conn *c, const plan *p, const char *table, const char *key,
+						 const char *reason, const char *step);
+
 #endif

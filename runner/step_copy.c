@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "copy.h"
+#include "state.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -57,6 +58,10 @@ log_summary(const copy_run *run)
 	}
 	log_info("copy: %lld rows (%lld bytes) copied to %d shard(s)", rows, bytes,
 			 run->ctx->plan->nshards);
+	if (run->violations > 0)
+		log_warn("copy: the validate hook rejected %lld row(s); with validate_mode: report they "
+				 "were copied anyway; the first %d are kept in pgreshard.violations (see "
+				 "`pgreshard status`)", (long long) run->violations, VIOLATIONS_KEPT);
 }
 
 bool

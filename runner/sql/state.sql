@@ -125,3 +125,15 @@ CREATE TABLE IF NOT EXISTS pgreshard.verify_results (
     differences   int NOT NULL,
     PRIMARY KEY (plan_name, table_index, shard)
 );
+
+-- Rows the validate hook rejected while hooks.validate_mode is report
+-- (shard 0): the first ones, per table and key; `status` shows them.
+CREATE TABLE IF NOT EXISTS pgreshard.violations (
+    plan_name     text NOT NULL,
+    table_name    text NOT NULL,
+    row_key       text NOT NULL,
+    reason        text NOT NULL,
+    step          text NOT NULL,          -- copy | stream
+    seen_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, table_name, row_key)
+);
