@@ -63,7 +63,7 @@ static const char *
 words(const char *key, char *buf, size_t len)
 {
 	static const char *const ours[] = {"primary_key", "replica_identity", "not_null", "used_by",
-		"sharding_key", "server_version_num", NULL};
+		"sharding_key", NULL};
 
 	snprintf(buf, len, "%s", key);
 	for (int i = 0; ours[i]; i++)
