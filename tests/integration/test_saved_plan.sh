@@ -177,6 +177,11 @@ save "$F"
 expect_rc 0 "$P" apply --yes --until schema-pre "$F"
 expect_contains "$ERR" "still matches the databases"
 expect_eq "$(psql_on 1 $DB "SELECT saved_plan_id FROM pgreshard.runs")" "$(js .id "$F")" "run recorded with the saved plan's id"
+expect_rc 0 "$P" status --json "$PLAN"
+expect_eq "$(printf '%s' "$OUT" | jq -r .saved_plan_id)" "$(js .id "$F")" "status --json saved_plan_id"
+expect_rc 0 "$P" status "$PLAN"
+expect_contains "$OUT" "Started from saved plan $(js .id "$F" | cut -c1-12)"
+expect_contains "$OUT" "finished"
 psql_on 3 $DB "ALTER TABLE customers ADD CONSTRAINT saved_test_fail CHECK (id < 0)" >/dev/null
 expect_rc 1 "$P" apply --yes --until copy "$F"
 psql_on 3 $DB "ALTER TABLE customers DROP CONSTRAINT saved_test_fail" >/dev/null
