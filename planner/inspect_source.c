@@ -336,8 +336,10 @@ lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 			{
 				catalog_add_finding(cat, FINDING_WARNING, name,
 									"include the key in the replica identity (or REPLICA IDENTITY FULL) to make key changes cheap",
-									"sharding key column \"%s\" is outside the replica identity: an UPDATE that changes "
-									"it is applied by looking the old row up on every shard", pt->keys[k]);
+									"sharding key column \"%s\" is outside the replica identity, so the WAL does not "
+									"carry a deleted or updated row's old key: during the stream every DELETE, and every "
+									"UPDATE that changes the key, is sent to every shard (one statement per shard "
+									"instead of one)", pt->keys[k]);
 				break;
 			}
 		}
