@@ -9,7 +9,7 @@
 # SAN=1 builds into build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC      ?= cc
-PKGS    := libpq yaml-0.1 lua5.4 jansson
+PKGS    := libpq yaml-0.1 lua5.4 jansson libcrypto
 SAN     ?= 0
 
 ifeq ($(SAN),1)

@@ -13,11 +13,12 @@ enum {
 	EXIT_OK = 0,
 	EXIT_ERROR = 1,
 	EXIT_USAGE = 2,
+	EXIT_PLAN_CHANGES = 2,		/* plan --detailed-exitcode: there is something to apply */
 	EXIT_STALE = 3,
 	EXIT_DIFFERENCES = 4
 };
 
-#define PGRESHARD_VERSION "0.2.0"
+#define PGRESHARD_VERSION "0.3.0"
 
 typedef struct cli_command {
 	const char *name;

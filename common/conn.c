@@ -82,6 +82,38 @@ conninfo_redact(const char *conninfo)
 	return sb_steal(&sb);
 }
 
+static bool
+looks_like_uri_password(const char *raw)
+{
+	const char *scheme = strstr(raw, "://");
+	const char *at, *colon, *slash;
+
+	if (scheme == NULL)
+		return false;
+	scheme += 3;
+	at = strchr(scheme, '@');
+	colon = strchr(scheme, ':');
+	slash = strchr(scheme, '/');
+	return at != NULL && colon != NULL && colon < at && (slash == NULL || slash > at) &&
+		strncmp(colon + 1, "${", 2) != 0;
+}
+
+bool
+conninfo_has_literal_password(const char *raw)
+{
+	PQconninfoOption *opts = PQconninfoParse(raw, NULL);
+	bool		found = false;
+
+	if (opts == NULL)
+		return strcasestr(raw, "password") != NULL || looks_like_uri_password(raw);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0' &&
+			strstr(o->val, "${") == NULL)
+			found = true;
+	PQconninfoFree(opts);
+	return found;
+}
+
 /* Server notices (e.g. "already exists, skipping") are debug output. */
 static void
 notice_to_log(void *arg, const char *message)

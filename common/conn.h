@@ -45,6 +45,14 @@ void pgr_disconnect(pgr_conn *c);
 char *conninfo_redact(const char *conninfo);
 
 /*
+ * Whether conninfo text as written (before ${VAR} expansion) holds a
+ * password itself: a password option or URI password that is not a ${VAR}
+ * reference.  Text that does not parse is judged by its look ("password",
+ * "://user:secret@").
+ */
+bool conninfo_has_literal_password(const char *raw);
+
+/*
  * Run a statement; parameters are text (NULL entries are SQL NULL).
  * Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or logs
  * "ROLE (DSN): WHAT: MESSAGE (SQLSTATE x)" and returns NULL.

@@ -53,6 +53,15 @@ catalog_has_errors(const catalog *cat)
 	return false;
 }
 
+bool
+catalog_fully_applied(const catalog *cat)
+{
+	for (int s = 0; s < STEP_COUNT; s++)
+		if (!cat->step_done[s])
+			return false;
+	return true;
+}
+
 const src_table *
 catalog_table(const catalog *cat, int plan_index)
 {
@@ -77,6 +86,11 @@ free_server(server_info *s)
 	free(s->version);
 	free(s->wal_level);
 	free(s->encoding);
+	free(s->system_id);
+	free(s->datname);
+	free(s->db_oid);
+	free(s->saved_plan_id);
+	free(s->table_state);
 }
 
 void
@@ -86,6 +100,7 @@ free_src_table_contents(src_table *t)
 	{
 		free(t->cols[i].name);
 		free(t->cols[i].type);
+		free(t->cols[i].default_expr);
 	}
 	free(t->cols);
 	free(t->key_cols);
@@ -112,6 +127,15 @@ catalog_free(catalog *cat)
 		free(cat->findings[i].message);
 		free(cat->findings[i].fix);
 	}
+	free_strings(cat->pub_tables, cat->npub_tables);
+	for (int i = 0; i < cat->nsequences; i++)
+	{
+		free(cat->sequences[i].name);
+		free(cat->sequences[i].type);
+		free_strings(cat->sequences[i].used_by, cat->sequences[i].nusers);
+		free(cat->sequences[i].user_moved);
+	}
+	free(cat->sequences);
 	free(cat->sources);
 	free(cat->shards);
 	free(cat->tables);

@@ -15,6 +15,7 @@
 
 #include "pghash.h"
 #include "plan.h"
+#include "steps.h"
 
 typedef struct src_column {
 	char	   *name;
@@ -23,6 +24,7 @@ typedef struct src_column {
 	bool		notnull;
 	bool		generated;		/* GENERATED ALWAYS AS (...) STORED */
 	char		identity;		/* 'a', 'd' or '\0' */
+	char	   *default_expr;	/* pg_get_expr of the default, or NULL */
 } src_column;
 
 typedef struct src_table {
@@ -42,7 +44,25 @@ typedef struct src_table {
 	long long	total_bytes;	/* with indexes and TOAST */
 	double	   *shard_rows;		/* estimated rows per destination shard */
 	bool		sampled;		/* shard_rows from a sample (else uniform) */
+	bool		exists;			/* found on source 0 as a plain table */
 } src_table;
+
+/* What a destination holds of a moved table. */
+typedef enum dest_table_state {
+	DEST_ABSENT = 0,
+	DEST_EMPTY,
+	DEST_ROWS
+} dest_table_state;
+
+/* A sequence a moved table draws values from (column default or identity). */
+typedef struct src_sequence {
+	char	   *name;			/* schema.sequence, SQL-quoted */
+	char	   *type;			/* bigint, integer, ... */
+	long long	increment;
+	int			nusers;
+	char	  **used_by;		/* "schema.table.column" of every user, moved or not */
+	bool	   *user_moved;		/* [nusers]: that user is a table of the plan */
+} src_sequence;
 
 typedef struct server_info {
 	char	   *role;			/* "source", "source 1", "shard 0", ... */
@@ -57,6 +77,13 @@ typedef struct server_info {
 	bool		has_slot;		/* the plan's slot exists (source) */
 	bool		can_replicate;	/* the user has REPLICATION or is superuser (source) */
 	char	   *encoding;		/* server_encoding */
+	char	   *system_id;		/* pg_control_system().system_identifier, or NULL */
+	char	   *datname;		/* current_database() */
+	char	   *db_oid;			/* its OID (a recreated database gets a new one) */
+	int			used_senders;	/* WAL senders in use (source) */
+	long long	max_slot_wal_keep_mb; /* max_slot_wal_keep_size in MB, -1 unlimited (source) */
+	char	   *saved_plan_id;	/* runs.saved_plan_id of this plan's run, or NULL (dest) */
+	dest_table_state *table_state; /* [ntables] (dest) */
 } server_info;
 
 typedef enum finding_level {
@@ -78,6 +105,11 @@ typedef struct catalog {
 	int			nshards;
 	server_info *shards;
 	bool		publication_exists;
+	int			npub_tables;
+	char	  **pub_tables;		/* the publication's tables on source 0, SQL-quoted, sorted */
+	int			nsequences;
+	src_sequence *sequences;	/* used by moved tables (source 0) */
+	bool		step_done[STEP_COUNT];	/* the journal on shard 0 says done */
 	int			ntables;
 	src_table  *tables;			/* same order as plan->tables */
 	int			nfindings;
@@ -118,6 +150,9 @@ int src_table_chunk_col(const src_table *t);
 
 /* The logical replication slot's name for this plan: pgreshard_NAME (malloc'd). */
 char *plan_slot_name(const plan *p);
+
+/* Every step of the plan is done (the journal on shard 0): nothing left to apply. */
+bool catalog_fully_applied(const catalog *cat);
 
 /* The source's description of a plan table (same index as plan->tables). */
 const src_table *catalog_table(const catalog *cat, int plan_index);

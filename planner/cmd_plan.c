@@ -15,6 +15,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "plan.h"
+#include "saved_plan.h"
 #include "stepplan.h"
 
 int
@@ -43,15 +44,27 @@ cmd_validate(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* --detailed-exitcode: 0 nothing to do, 2 something to do, 1 errors. */
+static int
+plan_exit_code(const catalog *cat, bool detailed)
+{
+	if (catalog_has_errors(cat))
+		return EXIT_ERROR;
+	if (!detailed)
+		return EXIT_OK;
+	return catalog_fully_applied(cat) ? EXIT_OK : EXIT_PLAN_CHANGES;
+}
+
 int
 cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
+		{"detailed-exitcode", no_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0}
 	};
-	bool		json = false;
+	bool		json = false, detailed = false;
 	const char *save = NULL;
 	plan	   *p;
 	catalog    *cat;
@@ -63,18 +76,20 @@ cmd_plan(int argc, char **argv)
 			return EXIT_USAGE;
 		if (c == 'j')
 			json = true;
+		else if (c == 'd')
+			detailed = true;
 		else if (c == 'o')
 			save = optarg;
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("plan", "expected one PLAN.yaml argument");
-	if (save != NULL)
-	{
-		log_error("plan: saving plans (-o) is not available in this version yet");
-		return EXIT_ERROR;
-	}
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
+	if (save != NULL && !saved_plan_check_secrets(p))
+	{
+		plan_free(p);
+		return EXIT_ERROR;
+	}
 	if (!hooks_check(p) || !catalog_inspect(p, &cat))
 	{
 		plan_free(p);
@@ -93,10 +108,12 @@ cmd_plan(int argc, char **argv)
 		render_plan_text(stdout, p, cat, isatty(fileno(stdout)));
 	fflush(stdout);
 	if (rc == EXIT_OK && catalog_has_errors(cat))
-	{
-		log_error("%s: the plan has errors (listed under Findings); apply would refuse it", p->path);
+		log_error("%s: the plan has errors (listed under Findings); apply would refuse it%s", p->path,
+				  save ? ", so it was not saved" : "");
+	else if (rc == EXIT_OK && save != NULL && !saved_plan_write(save, p, cat))
 		rc = EXIT_ERROR;
-	}
+	if (rc == EXIT_OK)
+		rc = plan_exit_code(cat, detailed);
 	catalog_free(cat);
 	plan_free(p);
 	return rc;

@@ -15,6 +15,13 @@ bool inspect_destination(const plan *p, int shard, catalog *cat);
 /* Estimate each sharded table's rows per shard from a sample (source conn). */
 bool sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat);
 
+/*
+ * The source checks that need more than one table at a time (inspect_lint.c):
+ * foreign keys across shards, large objects, sequences (read into the
+ * catalog for the saved plan's fingerprint), WAL retained during the copy.
+ */
+bool lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat);
+
 /* "FILE:LINE:COL" of a plan position (malloc'd). */
 char *plan_where(const plan *p, plan_pos pos);
 /* "schema.table" for display (malloc'd). */

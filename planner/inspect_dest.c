@@ -14,14 +14,19 @@
 #include "log.h"
 #include "xalloc.h"
 
+static bool read_run(const plan *p, pgr_conn *c, server_info *s);
+
 static bool
 read_dest_settings(const plan *p, pgr_conn *c, server_info *s)
 {
-	const char *params[1] = {p->name};
 	PGresult   *res = pgr_query(c, "reading server settings",
 								"SELECT split_part(current_setting('server_version'), ' ', 1), "
 								"current_setting('server_version_num')::int, "
-								"to_regclass('pgreshard.runs') IS NOT NULL, current_setting('server_encoding')", 0, NULL);
+								"to_regclass('pgreshard.runs') IS NOT NULL, current_setting('server_encoding'), "
+								"CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE') "
+								"THEN (SELECT system_identifier FROM pg_control_system())::text END, "
+								"current_database(), "
+								"(SELECT oid FROM pg_database WHERE datname = current_database())::text", 0, NULL);
 	bool		state_table;
 
 	if (res == NULL)
@@ -30,22 +35,58 @@ read_dest_settings(const plan *p, pgr_conn *c, server_info *s)
 	s->version_num = atoi(PQgetvalue(res, 0, 1));
 	s->wal_level = xstrdup("");
 	s->encoding = xstrdup(PQgetvalue(res, 0, 3));
+	s->system_id = PQgetisnull(res, 0, 4) ? NULL : xstrdup(PQgetvalue(res, 0, 4));
+	s->datname = xstrdup(PQgetvalue(res, 0, 5));
+	s->db_oid = xstrdup(PQgetvalue(res, 0, 6));
 	state_table = PQgetvalue(res, 0, 2)[0] == 't';
 	PQclear(res);
-	if (!state_table)
-		return true;
-	res = pgr_query(c, "reading pgreshard state",
-					"SELECT 1 FROM pgreshard.runs WHERE plan_name = $1", 1, params);
+	return !state_table || read_run(p, c, s);
+}
+
+/* This plan's run on the shard, and which saved plan started it. */
+static bool
+read_run(const plan *p, pgr_conn *c, server_info *s)
+{
+	const char *params[1] = {p->name};
+	/* saved_plan_id came with 0.3.0: a state schema made before has no such column */
+	PGresult   *res = pgr_query(c, "reading pgreshard state",
+								"SELECT to_jsonb(r) ->> 'saved_plan_id' FROM pgreshard.runs r "
+								"WHERE plan_name = $1", 1, params);
+
 	if (res == NULL)
 		return false;
 	s->has_state = PQntuples(res) > 0;
+	if (s->has_state && !PQgetisnull(res, 0, 0))
+		s->saved_plan_id = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return true;
 }
 
-/* 1 when the table exists with rows, 0 when absent or empty, -1 on error. */
-static int
-table_has_rows(pgr_conn *c, const plan_table *pt)
+/* Which steps the journal (shard 0) shows as done. */
+static bool
+read_journal(const plan *p, pgr_conn *c, catalog *cat)
+{
+	const char *params[1] = {p->name};
+	PGresult   *res = pgr_query(c, "reading the step journal",
+								"SELECT step FROM pgreshard.steps WHERE plan_name = $1 AND state = 'done'",
+								1, params);
+
+	if (res == NULL)
+		return false;
+	for (int r = 0; r < PQntuples(res); r++)
+	{
+		int			id = step_from_name(PQgetvalue(res, r, 0));
+
+		if (id >= 0)
+			cat->step_done[id] = true;
+	}
+	PQclear(res);
+	return true;
+}
+
+/* The table on this shard: absent, empty, with rows; false on error. */
+static bool
+table_state(pgr_conn *c, const plan_table *pt, dest_table_state *st)
 {
 	const char *params[2] = {pt->schema, pt->relname};
 	PGresult   *res = pgr_query(c, "looking for a table",
@@ -55,19 +96,21 @@ table_has_rows(pgr_conn *c, const plan_table *pt)
 	int			found;
 
 	if (res == NULL)
-		return -1;
+		return false;
 	found = PQntuples(res);
 	PQclear(res);
+	*st = DEST_ABSENT;
 	if (found == 0)
-		return 0;
+		return true;
 	qname = pgr_quote_qualified(c, pt->schema, pt->relname);
 	sql = xasprintf("SELECT EXISTS (SELECT FROM %s)", qname);
 	res = pgr_query(c, "checking that a table is empty", sql, 0, NULL);
-	found = res == NULL ? -1 : PQgetvalue(res, 0, 0)[0] == 't';
+	if (res != NULL)
+		*st = PQgetvalue(res, 0, 0)[0] == 't' ? DEST_ROWS : DEST_EMPTY;
 	PQclear(res);
 	free(sql);
 	free(qname);
-	return found;
+	return res != NULL;
 }
 
 bool
@@ -90,12 +133,13 @@ inspect_destination(const plan *p, int shard, catalog *cat)
 		catalog_add_finding(cat, FINDING_ERROR, s->role, "create the destination database with the source's encoding",
 							"database encoding %s differs from the source's %s", s->encoding,
 							cat->sources[0].encoding);
+	if (ok && shard == 0 && s->has_state)
+		ok = read_journal(p, c, cat);
+	s->table_state = xcalloc((size_t) p->ntables + 1, sizeof(dest_table_state));
 	for (int ti = 0; ok && ti < p->ntables; ti++)
 	{
-		int			rows = table_has_rows(c, &p->tables[ti]);
-
-		ok = rows >= 0;
-		if (rows == 1 && !s->has_state)
+		ok = table_state(c, &p->tables[ti], &s->table_state[ti]);
+		if (ok && s->table_state[ti] == DEST_ROWS && !s->has_state)
 		{
 			char	   *name = table_display(&p->tables[ti]);
 

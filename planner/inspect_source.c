@@ -28,7 +28,12 @@ static const char *const SQL_SETTINGS =
 	"current_setting('max_wal_senders')::int, "
 	"EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1), "
 	"(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), "
-	"current_setting('server_encoding')";
+	"current_setting('server_encoding'), "
+	"CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE') "
+	"THEN (SELECT system_identifier FROM pg_control_system())::text END, "
+	"current_database(), (SELECT oid FROM pg_database WHERE datname = current_database())::text, "
+	"(SELECT count(*) FROM pg_stat_replication)::int, "
+	"(SELECT setting::bigint FROM pg_settings WHERE name = 'max_slot_wal_keep_size')";
 
 static const char *const SQL_TABLE =
 	"SELECT c.oid, c.relkind, c.relpersistence, c.relreplident, c.reltuples, "
@@ -39,8 +44,8 @@ static const char *const SQL_TABLE =
 static const char *const SQL_COLUMNS =
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
 	SQL_COLUMN_BASE_TYPE
-	"a.attnotnull, a.attgenerated <> '', a.attidentity "
-	"FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
+	"a.attnotnull, a.attgenerated <> '', a.attidentity, pg_get_expr(d.adbin, d.adrelid) "
+	"FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
 	"ORDER BY a.attnum";
 
 static const char *const SQL_KEYS =
@@ -69,6 +74,11 @@ read_settings(const plan *p, pgr_conn *c, server_info *s)
 	s->has_slot = PQgetvalue(res, 0, 6)[0] == 't';
 	s->can_replicate = PQgetvalue(res, 0, 7)[0] == 't';
 	s->encoding = xstrdup(PQgetvalue(res, 0, 8));
+	s->system_id = PQgetisnull(res, 0, 9) ? NULL : xstrdup(PQgetvalue(res, 0, 9));
+	s->datname = xstrdup(PQgetvalue(res, 0, 10));
+	s->db_oid = xstrdup(PQgetvalue(res, 0, 11));
+	s->used_senders = atoi(PQgetvalue(res, 0, 12));
+	s->max_slot_wal_keep_mb = PQgetisnull(res, 0, 13) ? -1 : atoll(PQgetvalue(res, 0, 13));
 	PQclear(res);
 	return true;
 }
@@ -93,10 +103,23 @@ check_source_settings(catalog *cat, const server_info *s)
 							"raise max_replication_slots (ALTER SYSTEM SET max_replication_slots = ...; restart) or drop an unused slot",
 							"no free replication slot: max_replication_slots = %d and %d in use",
 							s->max_slots, s->used_slots);
-	if (s->max_senders < 1)
+	else if (s->max_slots - s->used_slots < (s->has_slot ? 1 : 2))
+		catalog_add_finding(cat, FINDING_WARNING, s->role,
+							"raise max_replication_slots by 2 (restart), or drop an unused slot",
+							"only %d free replication slot(s) (max_replication_slots = %d, %d in use): verify and a "
+							"rerun of the copy need a temporary slot besides the plan's own, and will fail",
+							s->max_slots - s->used_slots, s->max_slots, s->used_slots);
+	if (s->max_senders - s->used_senders < 1)
 		catalog_add_finding(cat, FINDING_ERROR, s->role,
-							"ALTER SYSTEM SET max_wal_senders = 10; then restart the server",
-							"max_wal_senders is 0; the stream needs a WAL sender");
+							"raise max_wal_senders (ALTER SYSTEM SET max_wal_senders = ...; restart)",
+							"no free WAL sender: max_wal_senders = %d and %d in use; the slot and the stream need one",
+							s->max_senders, s->used_senders);
+	else if (s->max_senders - s->used_senders < 2)
+		catalog_add_finding(cat, FINDING_WARNING, s->role,
+							"raise max_wal_senders by 2 (restart)",
+							"only 1 free WAL sender (max_wal_senders = %d, %d in use): verify during the stream "
+							"and copy reruns open a second replication connection, and will fail",
+							s->max_senders, s->used_senders);
 }
 
 static bool
@@ -128,6 +151,11 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 	{
 		const char *schema = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
 
+		if (s == &cat->sources[0])
+		{
+			cat->pub_tables = xrealloc(cat->pub_tables, sizeof(char *) * (size_t) (cat->npub_tables + 1));
+			cat->pub_tables[cat->npub_tables++] = sqlname_quote_qualified(schema, rel);
+		}
 		if (plan_find_table(p, schema, rel) == NULL)
 		{
 			char	   *name = sqlname_quote_qualified(schema, rel);
@@ -189,6 +217,7 @@ read_columns(pgr_conn *c, const char *oid, src_table *t)
 		col->notnull = PQgetvalue(res, i, 3)[0] == 't';
 		col->generated = PQgetvalue(res, i, 4)[0] == 't';
 		col->identity = PQgetvalue(res, i, 5)[0];
+		col->default_expr = PQgetisnull(res, i, 6) ? NULL : xstrdup(PQgetvalue(res, i, 6));
 	}
 	PQclear(res);
 	return true;
@@ -307,8 +336,10 @@ lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 			{
 				catalog_add_finding(cat, FINDING_WARNING, name,
 									"include the key in the replica identity (or REPLICA IDENTITY FULL) to make key changes cheap",
-									"sharding key column \"%s\" is outside the replica identity: an UPDATE that changes "
-									"it is applied by looking the old row up on every shard", pt->keys[k]);
+									"sharding key column \"%s\" is outside the replica identity, so the WAL does not "
+									"carry a deleted or updated row's old key: during the stream every DELETE, and every "
+									"UPDATE that changes the key, is sent to every shard (one statement per shard "
+									"instead of one)", pt->keys[k]);
 				break;
 			}
 		}
@@ -377,6 +408,7 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 		src_table  *dst = src_index == 0 ? t : &other;
 		long long	bytes = atoll(PQgetvalue(res, 0, 5));
 
+		dst->exists = true;
 		dst->persistence = PQgetvalue(res, 0, 2)[0];
 		dst->replident = PQgetvalue(res, 0, 3)[0];
 		if (src_index == 0 || !pt->replicate)
@@ -425,6 +457,8 @@ inspect_source(const plan *p, int src_index, catalog *cat)
 		ok = inspect_table(p, c, ti, src_index, cat);
 	if (ok)
 		ok = sample_distribution(p, c, src_index, cat);
+	if (ok)
+		ok = lint_source(p, c, src_index, cat);
 	pgr_disconnect(c);
 	return ok;
 }

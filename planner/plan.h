@@ -113,6 +113,12 @@ typedef struct plan {
 	long long copy_chunk_rows; /* rows per copy chunk, default 1000000 */
 
 	plan_cutover cutover;
+
+	/* "source.dsn at FILE:LINE:COL" when a conninfo in the file itself (not
+	 * through ${VAR}) holds a password: such a plan cannot be saved (-o) */
+	char *password_at;
+	/* the saved plan's id when this plan came from one (apply SAVED), else NULL */
+	char *saved_id;
 } plan;
 
 /*

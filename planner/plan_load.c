@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "log.h"
 #include "plan.h"
 #include "sqlname.h"
@@ -135,6 +136,16 @@ load_name(loader *ld, yaml_node_t *value)
 	ld->p->name = name;
 }
 
+/* Remember the first conninfo whose text in the file carries a password. */
+static void
+note_password(loader *ld, yaml_node_t *node, const char *field)
+{
+	plan_pos pos = ynode_pos(node);
+
+	if (ld->p->password_at == NULL && conninfo_has_literal_password(yraw(node)))
+		ld->p->password_at = xasprintf("%s at %s:%d:%d", field, ld->d.path, pos.line, pos.col);
+}
+
 /* A non-empty list of conninfo strings (never quoted in messages). */
 static void
 load_dsn_list(loader *ld, yaml_node_t *list, const char *field, int max,
@@ -166,7 +177,10 @@ load_dsn_list(loader *ld, yaml_node_t *list, const char *field, int max,
 
 		snprintf(itemfield, sizeof(itemfield), "%s[%d]", field, i);
 		if (yget_string(&ld->d, item, itemfield, &(*dsns)[*n]))
+		{
+			note_password(ld, item, itemfield);
 			(*pos)[(*n)++] = ynode_pos(item);
+		}
 	}
 }
 
@@ -214,6 +228,7 @@ load_source(loader *ld, yaml_node_t *map, plan_pos keypos)
 		p->source_pos = xcalloc(1, sizeof(plan_pos));
 		if (yget_string(&ld->d, dsn, "source.dsn", &p->source_dsns[0]))
 		{
+			note_password(ld, dsn, "source.dsn");
 			p->source_pos[0] = ynode_pos(dsn);
 			p->nsources = 1;
 		}
@@ -540,6 +555,8 @@ plan_free(plan *p)
 	free(p->hooks.on_unfreeze);
 	free(p->cutover.switch_fn);
 	free(p->cutover.switch_command);
+	free(p->password_at);
+	free(p->saved_id);
 	free(p);
 }
 

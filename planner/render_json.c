@@ -21,8 +21,8 @@ servers_json(const server_info *s, int n)
 	return arr;
 }
 
-static json_t *
-tables_json(const plan *p, const catalog *cat)
+json_t *
+plan_tables_json(const plan *p, const catalog *cat)
 {
 	json_t	   *arr = json_array();
 
@@ -50,8 +50,8 @@ tables_json(const plan *p, const catalog *cat)
 	return arr;
 }
 
-static json_t *
-steps_json(const plan *p, const catalog *cat)
+json_t *
+plan_steps_json(const plan *p, const catalog *cat)
 {
 	json_t	   *arr = json_array();
 
@@ -69,16 +69,17 @@ steps_json(const plan *p, const catalog *cat)
 				json_array_append_new(tables, json_string(n));
 				free(n);
 			}
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:o}", "number", s + 1,
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s, s:o}", "number", s + 1,
 											 "name", step_name((step_id) s),
+											 "state", cat->step_done[s] ? "done" : "pending",
 											 "description", d, "tables", tables));
 		free(d);
 	}
 	return arr;
 }
 
-static json_t *
-findings_json(const catalog *cat)
+json_t *
+plan_findings_json(const catalog *cat)
 {
 	static const char *const level[] = {"info", "warning", "error"};
 	json_t	   *arr = json_array();
@@ -97,17 +98,18 @@ findings_json(const catalog *cat)
 bool
 render_plan_json(FILE *out, const plan *p, const catalog *cat)
 {
-	json_t	   *doc = json_pack("{s:i, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:b}",
+	json_t	   *doc = json_pack("{s:i, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:b, s:b}",
 								"format_version", PLAN_JSON_FORMAT_VERSION,
 								"name", p->name, "plan_file", p->path,
 								"publication", p->publication,
 								"publication_exists", cat->publication_exists,
 								"sources", servers_json(cat->sources, cat->nsources),
 								"shards", servers_json(cat->shards, cat->nshards),
-								"tables", tables_json(p, cat),
-								"steps", steps_json(p, cat),
-								"findings", findings_json(cat),
-								"ok", !catalog_has_errors(cat));
+								"tables", plan_tables_json(p, cat),
+								"steps", plan_steps_json(p, cat),
+								"findings", plan_findings_json(cat),
+								"ok", !catalog_has_errors(cat),
+								"applied", catalog_fully_applied(cat));
 	int			rc;
 
 	if (doc == NULL)

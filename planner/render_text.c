@@ -127,7 +127,8 @@ render_plan_text(FILE *out, const plan *p, const catalog *cat, bool tty)
 	{
 		char	   *d = step_describe(p, cat, (step_id) s);
 
-		fprintf(out, "  %d. %-12s %s\n", s + 1, step_name((step_id) s), d);
+		fprintf(out, "  %d. %-12s %s%s\n", s + 1, step_name((step_id) s),
+				cat->step_done[s] ? "(done) " : "", d);
 		free(d);
 	}
 	render_findings(out, cat);
@@ -136,7 +137,8 @@ render_plan_text(FILE *out, const plan *p, const catalog *cat, bool tty)
 		errors += cat->findings[i].level == FINDING_ERROR;
 		warnings += cat->findings[i].level == FINDING_WARNING;
 	}
-	fprintf(out, "\n%s: %d error%s, %d warning%s.\n",
+	fprintf(out, "\n%s: %d error%s, %d warning%s%s.\n",
 			errors ? "Plan refused" : "Plan OK", errors, errors == 1 ? "" : "s",
-			warnings, warnings == 1 ? "" : "s");
+			warnings, warnings == 1 ? "" : "s",
+			catalog_fully_applied(cat) ? "; already applied, nothing to do" : "");
 }

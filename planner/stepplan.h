@@ -8,6 +8,7 @@
 #define PGR_STEPPLAN_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "catalog.h"
@@ -24,6 +25,11 @@ char *table_key_display(const plan_table *pt, const src_table *t);
 
 /* Human-readable byte count ("12 MB") into buf. */
 const char *format_bytes(double bytes, char *buf, size_t buflen);
+
+/* Parts of the JSON document, also kept in a saved plan (new references). */
+json_t *plan_steps_json(const plan *p, const catalog *cat);
+json_t *plan_tables_json(const plan *p, const catalog *cat);
+json_t *plan_findings_json(const catalog *cat);
 
 void render_plan_text(FILE *out, const plan *p, const catalog *cat, bool tty);
 /* Returns false when the JSON document could not be written. */

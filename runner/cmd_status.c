@@ -63,7 +63,8 @@ read_run(status_report *st)
 	 * a holding session newer than holder_since is not the recorded holder (status.h) */
 	st->lock = pgr_query(st->state, "reading the plan's lock",
 						 "SELECT r.holder_host, r.holder_pid, " ISO("r.holder_since") ", l.pid IS NOT NULL, "
-						 "l.pid, coalesce(a.backend_start <= r.holder_since, true) FROM pgreshard.runs r "
+						 "l.pid, coalesce(a.backend_start <= r.holder_since, true), "
+						 "to_jsonb(r) ->> 'saved_plan_id' FROM pgreshard.runs r "
 						 "LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
 						 " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 						 " AND ((l.classid::bigint << 32) | l.objid::bigint)"
@@ -295,14 +296,16 @@ last_error_row(const PGresult *steps)
 static void
 text_steps_copy(FILE *out, const status_report *st)
 {
-	fprintf(out, "\nSteps:\n  %-12s %-8s %8s  %-20s  %s\n", "step", "state", "attempts", "started", "took");
+	fprintf(out, "\nSteps:\n  %-12s %-8s %8s  %-20s  %-20s  %s\n", "step", "state", "attempts", "started",
+			"finished", "took");
 	for (int s = 0; s < STEP_COUNT; s++)
 	{
 		int			r = step_row(st->steps, step_name((step_id) s));
 		const char *state = r >= 0 ? PQgetvalue(st->steps, r, 1) : "pending";
 
-		fprintf(out, "  %-12s %-8s %8s  %s", step_name((step_id) s), state,
-				r >= 0 ? PQgetvalue(st->steps, r, 4) : "0", nvl(cell(st->steps, r, 2), "-"));
+		fprintf(out, "  %-12s %-8s %8s  %-20s  %-20s", step_name((step_id) s), state,
+				r >= 0 ? PQgetvalue(st->steps, r, 4) : "0", nvl(cell(st->steps, r, 2), "-"),
+				nvl(cell(st->steps, r, 3), "-"));
 		if (cell(st->steps, r, 6))
 			fprintf(out, "  %s s%s", cell(st->steps, r, 6), strcmp(state, "running") == 0 ? " so far" : "");
 		fputc('\n', out);
@@ -406,6 +409,8 @@ render_text(FILE *out, const status_report *st)
 		fprintf(out, "The plan has not been applied yet: no state for it on shard 0.\n");
 		return;
 	}
+	if (cell(st->lock, 0, 6))
+		fprintf(out, "Started from saved plan %.12s\n", cell(st->lock, 0, 6));
 	text_steps_copy(out, st);
 	text_stream(out, st);
 	text_lock_error(out, st);
@@ -534,6 +539,10 @@ render_json(FILE *out, const status_report *st)
 {
 	json_t	   *doc = json_pack("{s:i, s:s, s:b}", "format_version", STATUS_JSON_FORMAT_VERSION,
 								"plan", st->p->name, "applied", st->applied);
+
+	if (st->applied)
+		json_object_set_new(doc, "saved_plan_id", cell(st->lock, 0, 6) ? json_string(cell(st->lock, 0, 6)) :
+							json_null());
 	int			rc;
 
 	if (st->applied)

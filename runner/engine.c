@@ -7,6 +7,12 @@
  * shard 0, and every step up to --until that the journal does not show as
  * done is run and journaled.  A step that fails leaves its error in the
  * journal; the next apply retries it.
+ *
+ * `apply SAVED` runs the plan file text kept in a saved plan (saved_plan.h)
+ * after comparing the saved fingerprint with a fresh inspection: any change
+ * refuses it with exit 3, before anything is created.  The run is recorded
+ * with the saved plan's id, so that its own progress is not a change when
+ * the same saved plan is applied again after a failure.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "log.h"
+#include "saved_plan.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -190,14 +197,43 @@ apply_ctx_close(apply_ctx *ctx)
 	ctx->cat = NULL;
 }
 
+/* Refuse a saved plan when the world changed since `plan -o` (exit 3). */
 static int
-apply_plan(plan *p, step_id until)
+check_saved(apply_ctx *ctx, const saved_plan *sp)
+{
+	json_t	   *changes = json_array();
+	size_t		i;
+	json_t	   *v;
+	int			rc = EXIT_OK;
+
+	if (!catalog_inspect(ctx->plan, &ctx->cat) || !saved_plan_changes(sp, ctx->plan, ctx->cat, changes))
+		rc = EXIT_ERROR;
+	else if (json_array_size(changes) > 0)
+	{
+		log_error("%s: the saved plan is stale: %zu change(s) since it was made (%s); nothing was done:",
+				  sp->file, json_array_size(changes), sp->created_at ? sp->created_at : "?");
+		json_array_foreach(changes, i, v)
+			log_error("  %s", json_string_value(v));
+		log_error("make a new saved plan (pgreshard plan -o), review it, and apply that one");
+		rc = EXIT_STALE;
+	}
+	else
+		log_info("%s: saved plan %.12s still matches the databases", sp->file, sp->id);
+	json_decref(changes);
+	return rc;
+}
+
+static int
+apply_plan(plan *p, step_id until, const saved_plan *sp)
 {
 	apply_ctx	ctx;
 	bool		ok;
+	int			rc = EXIT_OK;
 
 	apply_ctx_init(&ctx, p, until);
-	ok = step_preflight(&ctx) && open_state(&ctx);
+	if (sp != NULL)
+		rc = check_saved(&ctx, sp);
+	ok = rc == EXIT_OK && step_preflight(&ctx) && open_state(&ctx);
 	if (ok)
 		ok = state_step_start(ctx.state, p, STEP_PREFLIGHT) &&
 			state_step_finish(ctx.state, p, STEP_PREFLIGHT, true, NULL) &&
@@ -205,7 +241,28 @@ apply_plan(plan *p, step_id until)
 	apply_ctx_close(&ctx);
 	if (ok)
 		log_info("plan %s: applied up to step %s", p->name, step_name(until));
-	return ok ? EXIT_OK : EXIT_ERROR;
+	return ok ? EXIT_OK : rc != EXIT_OK ? rc : EXIT_ERROR;
+}
+
+/* The plan to apply: a plan file, or the plan inside a saved plan (*sp). */
+static bool
+load_plan_or_saved(const char *path, plan **p, saved_plan **sp)
+{
+	int			kind = saved_plan_read(path, sp);
+
+	if (kind < 0)
+		return false;
+	if (kind == 0)
+	{
+		*sp = NULL;
+		return plan_load(path, p);
+	}
+	if (!saved_plan_plan(*sp, p))
+	{
+		saved_plan_free(*sp);
+		return false;
+	}
+	return true;
 }
 
 int
@@ -219,6 +276,7 @@ cmd_apply(int argc, char **argv)
 	step_id		until = STEP_FINISH;
 	bool		yes = false;
 	plan	   *p;
+	saved_plan *sp;
 	int			c, rc;
 
 	while ((c = cli_getopt(argc, argv, ":u:y", opts, "apply")) != -1)
@@ -232,10 +290,11 @@ cmd_apply(int argc, char **argv)
 								   "copy schema-post stream verify cutover finish)", optarg);
 	}
 	if (argc - optind != 1)
-		return cli_usage_error("apply", "expected one PLAN.yaml argument");
-	if (!plan_load(argv[optind], &p))
+		return cli_usage_error("apply", "expected one PLAN.yaml or saved plan argument");
+	if (!load_plan_or_saved(argv[optind], &p, &sp))
 		return EXIT_ERROR;
-	rc = confirm(p, yes) ? apply_plan(p, until) : EXIT_ERROR;
+	rc = confirm(p, yes) ? apply_plan(p, until, sp) : EXIT_ERROR;
+	saved_plan_free(sp);
 	plan_free(p);
 	return rc;
 }

@@ -16,17 +16,23 @@ static const cli_command commands[] = {
 	{"validate", cmd_validate, "validate PLAN.yaml",
 	 "Parse and lint the plan file offline; touches no database.\n"
 	 "Exit 0 when the plan is valid, 1 with FILE:LINE:COL messages when not.\n"},
-	{"plan", cmd_plan, "plan PLAN.yaml [-o FILE] [--json]",
+	{"plan", cmd_plan, "plan PLAN.yaml [-o FILE] [--json] [--detailed-exitcode]",
 	 "Inspect the source(s) and destinations read-only and print the step plan:\n"
 	 "tables, keys, sizes, estimated rows per shard, the steps, and lint findings.\n"
-	 "Creates nothing anywhere.\n\n"
-	 "  --json        print a versioned JSON document instead of text\n"
-	 "  -o FILE       save the plan for `apply FILE` (not available yet)\n"},
-	{"apply", cmd_apply, "apply PLAN.yaml [--until STEP] [--yes]",
+	 "Creates nothing anywhere.  Exit 1 when the plan has errors.\n\n"
+	 "  --json               print a versioned JSON document instead of text\n"
+	 "  -o FILE              save the plan (JSON, with a fingerprint of everything it\n"
+	 "                       depends on) for `apply FILE`; refused for a plan with\n"
+	 "                       errors or a password written in the plan file\n"
+	 "  --detailed-exitcode  exit 0 when every step is already done, 2 when apply\n"
+	 "                       would do something, 1 on errors\n"},
+	{"apply", cmd_apply, "apply PLAN.yaml|SAVED [--until STEP] [--yes]",
 	 "Run the steps in order: preflight slot schema-pre copy schema-post stream\n"
 	 "verify cutover finish.  Each step is checkpointed in the pgreshard schema on\n"
 	 "shard 0; a rerun after any failure continues where the last run stopped, and\n"
-	 "a rerun after success does nothing.  Two applies of one plan never run at once.\n\n"
+	 "a rerun after success does nothing.  Two applies of one plan never run at once.\n"
+	 "With a saved plan (plan -o), the databases are inspected again first: when\n"
+	 "anything the plan depends on changed, exit 3 with the list and nothing done.\n\n"
 	 "  --until STEP  stop after STEP\n"
 	 "  --yes         do not ask for confirmation (required when stdin is not a terminal)\n"},
 	{"status", cmd_status, "status PLAN.yaml [--json]",

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -29,31 +32,100 @@ bool
 state_register_run(pgr_conn *c, const plan *p)
 {
 	char		nshards[16], nsources[16];
-	const char *params[3] = {p->name, nshards, nsources};
+	const char *params[4] = {p->name, nshards, nsources, p->saved_id};
 
 	snprintf(nshards, sizeof(nshards), "%d", p->nshards);
 	snprintf(nsources, sizeof(nsources), "%d", p->nsources);
 	return pgr_exec(c, "registering the run",
-					"INSERT INTO pgreshard.runs (plan_name, nshards, nsources) VALUES ($1, $2, $3) "
-					"ON CONFLICT (plan_name) DO NOTHING", 3, params);
+					"INSERT INTO pgreshard.runs (plan_name, nshards, nsources, saved_plan_id) "
+					"VALUES ($1, $2, $3, $4) ON CONFLICT (plan_name) DO UPDATE "
+					"SET saved_plan_id = coalesce($4, pgreshard.runs.saved_plan_id)", 4, params);
 }
 
+/* pg_locks row of the plan's advisory lock (the key of pg_try_advisory_lock(bigint)). */
+#define SQL_LOCK_HOLDER \
+	"SELECT r.holder_host, r.holder_pid, r.holder_since, l.pid, " \
+	"coalesce(a.backend_start <= r.holder_since, false) FROM pgreshard.runs r " \
+	"LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1" \
+	" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())" \
+	" AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtext('pgreshard plan ' || $1)::bigint " \
+	"LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE r.plan_name = $1"
+
+/* Seconds to let the server notice a dead holder's session before ending it. */
+#define DEAD_HOLDER_GRACE_S 3
+
+/*
+ * The recorded holder is a process of this host that no longer exists, and
+ * the session holding the lock is that holder's (it started before the
+ * holder recorded itself): its client died and the server has not noticed.
+ * A session that started later belongs to another command (verify,
+ * cleanup), never ended here.
+ */
 static bool
-report_holder(pgr_conn *c, const plan *p)
+holder_is_dead(const PGresult *res, const char *host)
+{
+	pid_t		pid;
+
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1) || PQgetisnull(res, 0, 3) ||
+		strcmp(PQgetvalue(res, 0, 0), host) != 0 || PQgetvalue(res, 0, 4)[0] != 't')
+		return false;
+	pid = (pid_t) atoi(PQgetvalue(res, 0, 1));
+	return pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Take over the lock of a dead holder on this host; *got says whether it worked. */
+static bool
+take_over(pgr_conn *c, const plan *p, const PGresult *holder, bool *got)
+{
+	const char *params[1] = {PQgetvalue(holder, 0, 3)};
+
+	log_warn("plan %s: its lock is held for pid %s on this host, which no longer exists; "
+			 "waiting %d s for shard 0 to end that session", p->name, PQgetvalue(holder, 0, 1),
+			 DEAD_HOLDER_GRACE_S);
+	for (int i = 0; i < DEAD_HOLDER_GRACE_S * 4; i++)
+	{
+		usleep(250 * 1000);
+		if (!state_try_lock(c, p, got))
+			return false;
+		if (*got)
+			return true;
+	}
+	log_warn("plan %s: ending the dead holder's session (backend pid %s on shard 0)", p->name, params[0]);
+	if (!pgr_exec(c, "ending the dead lock holder's session", "SELECT pg_terminate_backend($1::int)",
+				  1, params))
+		return false;
+	for (int i = 0; i < 20 && !*got; i++)
+	{
+		usleep(250 * 1000);
+		if (!state_try_lock(c, p, got))
+			return false;
+	}
+	return true;
+}
+
+/* The lock is held: take it over from a dead holder, or say who holds it. */
+static bool
+lock_held(pgr_conn *c, const plan *p, const char *host)
 {
 	const char *params[1] = {p->name};
-	PGresult   *res = pgr_query(c, "reading the plan's lock holder",
-								"SELECT holder_host, holder_pid, holder_since FROM pgreshard.runs "
-								"WHERE plan_name = $1", 1, params);
+	PGresult   *res = pgr_query(c, "reading the plan's lock holder", SQL_LOCK_HOLDER, 1, params);
+	bool		got = false;
 
 	if (res == NULL)
 		return false;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1))
+	if (holder_is_dead(res, host) && take_over(c, p, res, &got) && got)
+	{
+		PQclear(res);
+		return true;
+	}
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) && PQgetvalue(res, 0, 4)[0] == 't')
 		log_error("plan %s is being applied by another pgreshard (host %s, pid %s, since %s); "
 				  "wait for it to finish or stop it", p->name, PQgetvalue(res, 0, 0),
 				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
 	else
-		log_error("plan %s is being applied by another pgreshard", p->name);
+		log_error("plan %s is being applied by another pgreshard command (backend pid %s on shard 0); "
+				  "wait for it to finish or stop it", p->name,
+				  PQntuples(res) == 1 && !PQgetisnull(res, 0, 3) ? PQgetvalue(res, 0, 3) : "?");
 	PQclear(res);
 	return false;
 }
@@ -62,28 +134,22 @@ bool
 state_begin_run(pgr_conn *c, const plan *p)
 {
 	char		host[256] = "?", pid[32], nshards[16], nsources[16];
-	const char *lock_params[1] = {p->name};
-	const char *params[5] = {p->name, nshards, nsources, host, pid};
-	PGresult   *res;
+	const char *params[6] = {p->name, nshards, nsources, host, pid, p->saved_id};
 	bool		got;
 
-	res = pgr_query(c, "taking the plan's lock",
-					"SELECT pg_try_advisory_lock(hashtext('pgreshard plan ' || $1))", 1, lock_params);
-	if (res == NULL)
-		return false;
-	got = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (!got)
-		return report_holder(c, p);
 	gethostname(host, sizeof(host) - 1);
+	if (!state_try_lock(c, p, &got))
+		return false;
+	if (!got && !lock_held(c, p, host))
+		return false;
 	snprintf(pid, sizeof(pid), "%d", (int) getpid());
 	snprintf(nshards, sizeof(nshards), "%d", p->nshards);
 	snprintf(nsources, sizeof(nsources), "%d", p->nsources);
 	return pgr_exec(c, "registering the run",
-					"INSERT INTO pgreshard.runs (plan_name, nshards, nsources, holder_host, holder_pid, holder_since) "
-					"VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (plan_name) DO UPDATE "
-					"SET holder_host = $4, holder_pid = $5, holder_since = now(), updated_at = now()",
-					5, params);
+					"INSERT INTO pgreshard.runs (plan_name, nshards, nsources, holder_host, holder_pid, holder_since, "
+					"saved_plan_id) VALUES ($1, $2, $3, $4, $5, now(), $6) ON CONFLICT (plan_name) DO UPDATE "
+					"SET holder_host = $4, holder_pid = $5, holder_since = now(), updated_at = now(), "
+					"saved_plan_id = coalesce($6, pgreshard.runs.saved_plan_id)", 6, params);
 }
 
 bool

@@ -61,7 +61,8 @@ typedef struct status_report {
 	bool		applied;		/* a run of this plan exists */
 	PGresult   *lock;			/* last holder host, pid, since; held now (t/f); the
 								 * holding backend's pid; whether the holder is the
-								 * recorded one (t/f) */
+								 * recorded one (t/f); the saved plan's id that
+								 * started the run, or NULL */
 	PGresult   *steps;			/* step, state, started, finished, attempts, last_error,
 								 * seconds; most recent first */
 	PGresult   *cutover;		/* the last attempt: attempt, outcome, freeze_ms,

@@ -18,7 +18,8 @@ step_preflight(apply_ctx *ctx)
 
 	log_info("step preflight: checking %d source(s) and %d shard(s)",
 			 ctx->plan->nsources, ctx->plan->nshards);
-	if (!catalog_inspect(ctx->plan, &ctx->cat))
+	/* apply SAVED has inspected already, to compare with the saved plan */
+	if (ctx->cat == NULL && !catalog_inspect(ctx->plan, &ctx->cat))
 		return false;
 	for (int i = 0; i < ctx->cat->nfindings; i++)
 	{

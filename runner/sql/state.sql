@@ -18,6 +18,9 @@ CREATE TABLE IF NOT EXISTS pgreshard.runs (
     holder_since  timestamptz,
     cutover_requested boolean NOT NULL DEFAULT false  -- `pgreshard cutover` (manual mode)
 );
+-- The saved plan (its id) whose `apply SAVED` started this run, if any: its own
+-- progress is then not a change to the destination (planner/fingerprint.h).
+ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS saved_plan_id text;
 
 CREATE TABLE IF NOT EXISTS pgreshard.steps (
     plan_name     text NOT NULL,

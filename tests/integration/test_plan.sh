@@ -78,6 +78,33 @@ for s in 0 1 2 3; do
 done
 psql_on 0 $DB "DROP TABLE hp_users, hp_oi" >/dev/null
 
+# --- big tables are sampled (TABLESAMPLE): estimates within 5% of PostgreSQL's placement; skew warned
+psql_on 0 $DB "CREATE TABLE app.big (id bigint PRIMARY KEY, pad text);
+	INSERT INTO app.big SELECT g, repeat('x', 60) FROM generate_series(1, 200000) g;
+	CREATE TABLE app.skewed (id bigint PRIMARY KEY, tenant int);
+	INSERT INTO app.skewed SELECT g, CASE WHEN g % 10 < 8 THEN 7 ELSE g END FROM generate_series(1, 100000) g;
+	ANALYZE app.big, app.skewed; CREATE PUBLICATION bigpub FOR TABLE app.big, app.skewed;
+	CREATE TABLE hp_big (id bigint) PARTITION BY HASH (id); CREATE TABLE hp_sk (t int) PARTITION BY HASH (t)" >/dev/null
+write_plan "$W/big.yaml" "  app.big: { key: id }
+  app.skewed: { key: tenant }" bigpub
+expect_rc 0 "$P" plan --json "$W/big.yaml"
+echo "$OUT" >"$W/big.json"
+expect_eq "$(jq -r '.tables[0].sampled' "$W/big.json")" true "app.big sampled"
+for s in 0 1 2 3; do
+	want=$(psql_on 0 $DB "SELECT count(*) FROM app.big WHERE satisfies_hash_partition('hp_big'::regclass, 4, $s, id)")
+	got=$(jq -r ".tables[0].shards[$s].rows | round" "$W/big.json")
+	awk -v g="$got" -v w="$want" 'BEGIN { exit !(g >= w * 0.95 && g <= w * 1.05) }' ||
+		fail "estimated app.big rows on shard $s: $got, PostgreSQL places $want (more than 5% off)"
+	want=$(psql_on 0 $DB "SELECT count(*) FROM app.skewed WHERE satisfies_hash_partition('hp_sk'::regclass, 4, $s, tenant)")
+	got=$(jq -r ".tables[1].shards[$s].rows | round" "$W/big.json")
+	awk -v g="$got" -v w="$want" 'BEGIN { exit !(g >= w * 0.9 - 500 && g <= w * 1.1 + 500) }' ||
+		fail "estimated app.skewed rows on shard $s: $got, PostgreSQL places $want"
+done
+expect_contains "$(jq -r '.findings[] | select(.where == "app.skewed") | .severity + ": " + .message' "$W/big.json")" "warning: skewed: shard"
+expect_rc 0 "$P" plan "$W/big.yaml"
+expect_contains "$OUT" "skewed: shard"
+psql_on 0 $DB "DROP PUBLICATION bigpub; DROP TABLE app.big, app.skewed, hp_big, hp_sk" >/dev/null
+
 # --- lint: events has no primary key (warning), but the plan is OK
 expect_contains "$(jq -r '.findings[].message' "$W/plan.json")" "no primary key"
 expect_eq "$(jq -r .ok "$W/plan.json")" true "plan ok"
