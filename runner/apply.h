@@ -38,7 +38,23 @@ typedef struct apply_ctx {
 	source_session *sources;	/* plan->nsources entries */
 	step_id		until;			/* last step to run */
 	bool		tty;			/* stderr is a terminal: progress bars */
+	struct hooks *hooks;		/* the main thread's Lua state (step and cutover hooks), or NULL */
 } apply_ctx;
+
+/*
+ * Run the cutover hook fn (on_freeze, on_unfreeze, switch) with its context;
+ * exec_source/exec_shard use the connections in *conns (opened on demand,
+ * kept until hook_conns_close, so a hook may hold a transaction open across
+ * the freeze).  False after reporting the hook's error.
+ */
+typedef struct hook_conns hook_conns;
+bool run_ctx_hook(apply_ctx *ctx, hook_conns **conns, const char *fn, const char *what,
+				  uint64_t fence);
+void hook_conns_close(hook_conns *conns);
+/* The hook's connection to a source when it has a transaction open, else NULL. */
+pgr_conn *hook_conns_open_txn(hook_conns *conns, int source);
+/* Commit the transactions the hook left open (a successful freeze ends). */
+bool hook_conns_commit(hook_conns *conns);
 
 /* The slot's name for this plan. */
 char *slot_name(const plan *p);

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "log.h"
 #include "sqlname.h"
+#include "state.h"
 #include "status.h"
 #include "xalloc.h"
 
@@ -95,7 +96,11 @@ read_journal(status_report *st)
 										 "SELECT table_index, shard, source_rows, shard_rows, differences, "
 										 ISO("verified_at") " FROM pgreshard.verify_results "
 										 "WHERE plan_name = $1 ORDER BY table_index, shard", 1, params) : NULL;
-	return st->verify != NULL;
+	st->violations = st->verify ? pgr_query(st->state, "reading the validate hook's violations",
+											"SELECT table_name, row_key, reason, step, " ISO("seen_at") ", "
+											"count(*) OVER () FROM pgreshard.violations WHERE plan_name = $1 "
+											"ORDER BY seen_at, table_name, row_key LIMIT 20", 1, params) : NULL;
+	return st->violations != NULL;
 }
 
 static int
@@ -396,6 +401,40 @@ text_cutover_verify(FILE *out, const status_report *st)
 				diffs == 1 ? "" : "s", diffs ? " (details: status --json, or verify)" : "");
 }
 
+/* Rows the validate hook rejected in report mode. */
+static void
+text_violations(FILE *out, const status_report *st)
+{
+	int			n = st->violations ? PQntuples(st->violations) : 0;
+
+	if (n == 0)
+		return;
+	fprintf(out, "\nValidation: %s row(s) rejected by hooks.validate (report mode; the first %d are kept)\n",
+			cell(st->violations, 0, 5), VIOLATIONS_KEPT);
+	for (int r = 0; r < n; r++)
+		fprintf(out, "  %-6s %s %s: %s\n", cell(st->violations, r, 3), cell(st->violations, r, 0),
+				cell(st->violations, r, 1), cell(st->violations, r, 2));
+	if (atoll(cell(st->violations, 0, 5)) > n)
+		fprintf(out, "  ... (SELECT * FROM pgreshard.violations on shard 0 lists them all)\n");
+}
+
+static json_t *
+json_violations(const status_report *st)
+{
+	int			n = st->violations ? PQntuples(st->violations) : 0;
+	json_t	   *rows = json_array();
+
+	for (int r = 0; r < n; r++)
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+											  "table", cell(st->violations, r, 0),
+											  "key", cell(st->violations, r, 1),
+											  "reason", cell(st->violations, r, 2),
+											  "step", cell(st->violations, r, 3),
+											  "seen_at", cell(st->violations, r, 4)));
+	return json_pack("{s:I, s:i, s:o}", "count", (json_int_t) (n ? atoll(cell(st->violations, 0, 5)) : 0),
+					 "kept_limit", VIOLATIONS_KEPT, "rows", rows);
+}
+
 static void
 render_text(FILE *out, const status_report *st)
 {
@@ -415,6 +454,7 @@ render_text(FILE *out, const status_report *st)
 	text_stream(out, st);
 	text_lock_error(out, st);
 	text_cutover_verify(out, st);
+	text_violations(out, st);
 }
 
 static json_t *
@@ -549,6 +589,7 @@ render_json(FILE *out, const status_report *st)
 	{
 		json_steps_copy(doc, st);
 		json_object_set_new(doc, "stream", json_stream(st));
+		json_object_set_new(doc, "violations", json_violations(st));
 		json_summary(doc, st);
 		json_object_set(doc, "errors", st->errors);
 	}
@@ -565,6 +606,7 @@ status_free(status_report *st)
 	PQclear(st->steps);
 	PQclear(st->cutover);
 	PQclear(st->verify);
+	PQclear(st->violations);
 	free(st->chunks);
 	free(st->copy);
 	for (int i = 0; st->lag && i < st->p->nsources; i++)

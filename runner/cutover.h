@@ -16,10 +16,11 @@ typedef struct freeze_session {
 	pgr_conn   *conn;			/* holds the locks (freeze: lock) */
 	bool		frozen;
 	uint64_t	fence;			/* WAL position read after the freeze */
+	hook_conns *hook;			/* freeze: hook: the on_freeze hook's connections (source 0) */
 } freeze_session;
 
 bool freeze_source(apply_ctx *ctx, freeze_session *fs, int source);
-bool freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source);
+bool freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *via);
 bool freeze_end(apply_ctx *ctx, freeze_session *fs, bool success);
 
 /* Set every moved sequence on every shard to the source's value + gap. */

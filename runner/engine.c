@@ -23,6 +23,7 @@
 
 #include "apply.h"
 #include "cli.h"
+#include "hooks.h"
 #include "log.h"
 #include "saved_plan.h"
 #include "state.h"
@@ -93,6 +94,24 @@ seconds_now(void)
 	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* before_step(step) / after_step(step, result), when the plan has them. */
+static bool
+step_hook(apply_ctx *ctx, step_id s, bool after, bool ok, double seconds, const char *error)
+{
+	const plan *p = ctx->plan;
+	const char *fn = after ? p->hooks.after_step : p->hooks.before_step;
+	char		err[HOOK_ERR_LEN];
+
+	if (fn == NULL || ctx->hooks == NULL)
+		return true;
+	if (after ? hooks_after_step(ctx->hooks, step_name(s), ok, seconds, error, err, sizeof(err)) :
+		hooks_before_step(ctx->hooks, step_name(s), err, sizeof(err)))
+		return true;
+	log_error("step %s: the %s hook %s failed: %s", step_name(s), after ? "after_step" : "before_step",
+			  fn, err);
+	return false;
+}
+
 static bool
 run_step(apply_ctx *ctx, step_id s)
 {
@@ -104,7 +123,7 @@ run_step(apply_ctx *ctx, step_id s)
 		return false;
 	log_info("step %s: starting", step_name(s));
 	log_mark();
-	ok = step_functions[s] (ctx);
+	ok = step_hook(ctx, s, false, true, 0, NULL) && step_functions[s] (ctx);
 	if (!ok)
 	{
 		char		first[2000], last[2000];
@@ -115,6 +134,13 @@ run_step(apply_ctx *ctx, step_id s)
 		snprintf(err, sizeof(err), "%s%s%s", first, strcmp(first, last) ? " — " : "",
 				 strcmp(first, last) ? last : "");
 	}
+	if (ok && !step_hook(ctx, s, true, ok, seconds_now() - start, NULL))
+	{
+		ok = false;
+		log_last_error(err, sizeof(err));
+	}
+	else if (!ok)
+		step_hook(ctx, s, true, ok, seconds_now() - start, err);
 	if (!state_step_finish(ctx->state, ctx->plan, s, ok, ok ? NULL : err))
 		return false;
 	if (ok)
@@ -192,6 +218,8 @@ apply_ctx_close(apply_ctx *ctx)
 	free(ctx->sources);
 	pgr_disconnect(ctx->state);
 	catalog_free(ctx->cat);
+	hooks_close(ctx->hooks);
+	ctx->hooks = NULL;
 	ctx->sources = NULL;
 	ctx->state = NULL;
 	ctx->cat = NULL;
@@ -233,7 +261,7 @@ apply_plan(plan *p, step_id until, const saved_plan *sp)
 	apply_ctx_init(&ctx, p, until);
 	if (sp != NULL)
 		rc = check_saved(&ctx, sp);
-	ok = rc == EXIT_OK && step_preflight(&ctx) && open_state(&ctx);
+	ok = rc == EXIT_OK && hooks_open(p, &ctx.hooks) && step_preflight(&ctx) && open_state(&ctx);
 	if (ok)
 		ok = state_step_start(ctx.state, p, STEP_PREFLIGHT) &&
 			state_step_finish(ctx.state, p, STEP_PREFLIGHT, true, NULL) &&

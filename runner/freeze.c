@@ -7,6 +7,9 @@
  * read_only: the database's default_transaction_read_only is turned on and
  *            every other client session of the database is ended, so no
  *            session that began read-write can write after the fence.
+ * hook:      the plan's hooks.on_freeze(ctx) does it, once for every source
+ *            (its connections stay open until the freeze ends); when the
+ *            cutover aborts, hooks.on_unfreeze(ctx) undoes it.
  * After a successful cutover, unless cutover.leave_source_writable, each
  * moved table gets a statement trigger that refuses writes — created inside
  * the freeze, so a write that waited behind the locks fails when they are
@@ -88,9 +91,12 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 				return false;
 			break;
 		case FREEZE_HOOK:
-			log_error("cutover: freeze: hook needs the Lua hooks, which this version does not have yet; "
-					  "use freeze: lock or read_only");
-			return false;
+			if (source == 0 && !run_ctx_hook(ctx, &fs->hook, p->hooks.on_freeze, "on_freeze", 0))
+			{
+				fs->frozen = true;	/* it may have done part of it: unfreeze */
+				return false;
+			}
+			break;
 	}
 	fs->frozen = true;
 	/* the fence: past every commit before the freeze, flushed (see stream_flush_point) */
@@ -105,16 +111,18 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 	return true;
 }
 
-/* The statement triggers that refuse writes to the moved tables. */
+/* The statement triggers that refuse writes to the moved tables, created
+ * over `via` (the session that holds the freeze's locks) or fs->conn. */
 bool
-freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source)
+freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *via)
 {
 	const plan *p = ctx->plan;
+	pgr_conn   *c = via ? via : fs->conn;
 	const char *role = ctx->sources[source].role;
 	char	   *trig = xasprintf("pgreshard_moved_%s", p->name);
-	char	   *qtrig = pgr_quote_ident(fs->conn, trig);
+	char	   *qtrig = pgr_quote_ident(c, trig);
 	char	   *msg = xasprintf("table %%s.%%s was moved to shards by pgreshard plan %s: write to the shards", p->name);
-	char	   *lmsg = PQescapeLiteral(fs->conn->pg, msg, strlen(msg));
+	char	   *lmsg = PQescapeLiteral(c->pg, msg, strlen(msg));
 	char	   *fn;
 	bool		ok = state_ledger_add(ctx->state, p, "schema", "pgreshard", role) &&
 		state_ledger_add(ctx->state, p, "function", "pgreshard.refuse_writes", role) &&
@@ -124,14 +132,14 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source)
 				   "CREATE OR REPLACE FUNCTION pgreshard.refuse_writes() RETURNS trigger LANGUAGE plpgsql AS "
 				   "$pgr$ BEGIN RAISE EXCEPTION USING ERRCODE = 'read_only_sql_transaction', MESSAGE = "
 				   "format(%s, TG_TABLE_SCHEMA, TG_TABLE_NAME); END $pgr$", lmsg);
-	ok = ok && pgr_exec(fs->conn, "creating the write guard", fn, 0, NULL);
+	ok = ok && pgr_exec(c, "creating the write guard", fn, 0, NULL);
 	for (int i = 0; ok && i < p->ntables; i++)
 	{
-		char	   *q = pgr_quote_qualified(fs->conn, p->tables[i].schema, p->tables[i].relname);
+		char	   *q = pgr_quote_qualified(c, p->tables[i].schema, p->tables[i].relname);
 		char	   *sql = xasprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
 									"FOR EACH STATEMENT EXECUTE FUNCTION pgreshard.refuse_writes()", qtrig, q);
 
-		ok = pgr_exec(fs->conn, "guarding a moved table against writes", sql, 0, NULL);
+		ok = pgr_exec(c, "guarding a moved table against writes", sql, 0, NULL);
 		free(sql);
 		free(q);
 	}
@@ -149,8 +157,23 @@ freeze_end(apply_ctx *ctx, freeze_session *fs, bool success)
 {
 	bool		ok = true;
 
+	if (fs->hook != NULL || (fs->frozen && ctx->plan->cutover.freeze == FREEZE_HOOK))
+	{
+		const char *undo = ctx->plan->hooks.on_unfreeze;
+
+		if (success)
+			ok = hook_conns_commit(fs->hook);
+		else if (fs->frozen && undo != NULL)
+			ok = run_ctx_hook(ctx, &fs->hook, undo, "on_unfreeze", 0);
+		else if (fs->frozen && fs->hook != NULL)
+			log_warn("cutover: the plan has no hooks.on_unfreeze: undo what %s did on the source "
+					 "by hand (closing its connections ended any transaction it held)",
+					 ctx->plan->hooks.on_freeze);
+		hook_conns_close(fs->hook);
+		fs->hook = NULL;
+	}
 	if (fs->conn == NULL)
-		return true;
+		return ok;
 	if (fs->frozen && ctx->plan->cutover.freeze == FREEZE_LOCK)
 		ok = pgr_exec(fs->conn, success ? "releasing the freeze" : "unfreezing",
 					  success ? "COMMIT" : "ROLLBACK", 0, NULL);

@@ -69,6 +69,8 @@ typedef struct status_report {
 								 * fence_lsn, reason, started, finished */
 	PGresult   *verify;			/* table_index, shard, source_rows, shard_rows,
 								 * differences, verified_at */
+	PGresult   *violations;		/* table, key, reason, step, seen_at, total count;
+								 * the first 20 rows the validate hook rejected */
 	chunk_key  *chunks;			/* the chunk plan, sorted */
 	int			nchunks;
 	copy_prog  *copy;			/* [ntables] */

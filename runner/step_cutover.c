@@ -149,9 +149,9 @@ end_attempt(apply_ctx *ctx, int attempt, bool ok, long long freeze_ms, uint64_t 
 					"fence_lsn = $5, reason = $6 WHERE plan_name = $1 AND attempt = $2", 6, params);
 }
 
-/* cutover.switch_command, run while frozen, after the drain. */
+/* cutover.switch (Lua) and cutover.switch_command, run while frozen, after the drain. */
 static bool
-run_switch(apply_ctx *ctx)
+run_switch(apply_ctx *ctx, uint64_t fence)
 {
 	const plan *p = ctx->plan;
 	pid_t		pid;
@@ -159,9 +159,12 @@ run_switch(apply_ctx *ctx)
 
 	if (p->cutover.switch_fn != NULL)
 	{
-		log_error("cutover: switch: %s needs the Lua hooks, which this version does not have yet; "
-				  "use cutover.switch_command", p->cutover.switch_fn);
-		return false;
+		hook_conns *hc = NULL;
+		bool		ok = run_ctx_hook(ctx, &hc, p->cutover.switch_fn, "switch", fence);
+
+		hook_conns_close(hc);
+		if (!ok)
+			return false;
 	}
 	if (p->cutover.switch_command == NULL)
 		return true;
@@ -197,6 +200,7 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 {
 	const plan *p = ctx->plan;
 	bool		ok = true;
+	uint64_t	fence = 0;
 
 	for (int i = 0; ok && i < p->nsources; i++)
 		ok = freeze_source(ctx, &fs[i], i);
@@ -216,9 +220,11 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 		}
 		verify_result_free(&r);
 	}
-	ok = ok && within(deadline, "the switch") && run_switch(ctx);
+	for (int i = 0; i < p->nsources; i++)
+		fence = fs[i].fence > fence ? fs[i].fence : fence;
+	ok = ok && within(deadline, "the switch") && run_switch(ctx, fence);
 	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
-		ok = freeze_install_guard(ctx, &fs[i], i);
+		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
 	return ok && within(deadline, "releasing");
 }
 

@@ -40,6 +40,11 @@ typedef struct stream_table {
 	key_type	key_types[32];
 	int			npk;
 	int			pk_col[32];		/* primary key columns as indexes into cols */
+	/* Lua routing: the columns the route hook reads (reads:, else all) */
+	const plan_table *pt;
+	bool		lua_route;
+	int			nroute;
+	int		   *route_col;		/* [nroute] indexes into cols */
 	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
 	int			chunk_col;		/* index into cols of the chunking column, or -1 */
 	int			nlate;
@@ -102,6 +107,9 @@ typedef struct stream_reader {
 	int64_t		last_status;	/* pgo_now() of the last standby status */
 	double		last_flush;		/* seconds, monotonic */
 	long long	changes;		/* applied since the stream began */
+	struct hooks *hooks;		/* this reader's Lua state, or NULL */
+	pgr_conn   *vstate;			/* shard 0, for validate violations (report mode) */
+	long long	violations;
 	long long	txns;
 } stream_reader;
 
@@ -121,6 +129,17 @@ PGresult *shard_query_now(stream_reader *r, int s, const char *sql, const char *
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);
 bool stream_tables_build(apply_ctx *ctx, int source, stream_table **out);
 void stream_tables_free(stream_table *t, int n, int nshards);
+
+/* stream_hooks.c: Lua routing and validation of changes */
+/* The shard of a tuple by the Lua route: 1 known, 0 a column it reads is
+ * not in the tuple, -1 error (reported). */
+int stream_route_lua(stream_reader *r, const stream_table *t, const stream_rel *rel,
+					 const pgo_tuple *tup, char kind, int *shard);
+/* The validate hook on an inserted or updated row; false (reported) stops. */
+bool stream_validate(stream_reader *r, const stream_table *t, const pgo_tuple *tup);
+/* Open / close the reader's hooks when the plan uses them. */
+bool stream_hooks_open(stream_reader *r);
+void stream_hooks_close(stream_reader *r);
 
 /* stream_reader.c */
 bool stream_run_source(apply_ctx *ctx, int source, bool until_caught_up);

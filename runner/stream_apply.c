@@ -165,6 +165,8 @@ route_tuple(stream_reader *r, const stream_table *t, const stream_rel *rel,
 	uint32_t	sh;
 	char		err[256];
 
+	if (t->lua_route)
+		return stream_route_lua(r, t, rel, tup, kind, shard);
 	for (int k = 0; k < t->nkeys; k++)
 	{
 		int			c = t->key_col[k];
@@ -244,6 +246,8 @@ apply_insert(stream_reader *r, const stream_table *t, const pgo_msg *m)
 {
 	int			n = r->ctx->plan->nshards, shard = 0, known;
 
+	if (!stream_validate(r, t, &m->new_tuple))
+		return false;
 	if (t->replicate)
 	{
 		for (int s = 0; s < n; s++)
@@ -462,13 +466,73 @@ update_unknown_origin(stream_reader *r, int to, const stream_table *t, const str
 	return here || move_row(r, -1, to, t, rel, ident, new_tup);
 }
 
+/* Are the columns that place the row (the key, or what the Lua route
+ * reads) all in the replica identity? */
 static bool
 key_in_identity(const stream_table *t, const stream_rel *rel)
 {
-	for (int k = 0; k < t->nkeys; k++)
-		if (t->key_col[k] < 0 || t->key_col[k] >= rel->ncols || !rel->ident[t->key_col[k]])
+	const int  *cols = t->lua_route ? t->route_col : t->key_col;
+	int			n = t->lua_route ? t->nroute : t->nkeys;
+
+	for (int k = 0; k < n; k++)
+		if (cols[k] < 0 || cols[k] >= rel->ncols || !rel->ident[cols[k]])
 			return false;
 	return true;
+}
+
+/*
+ * A Lua route reads a column whose value the UPDATE did not send (unchanged
+ * TOAST): take the row from the shard that holds it, complete the new
+ * version with its old values, route that and put it there.
+ */
+static bool
+update_lua_unsent(stream_reader *r, int from, const stream_table *t, const stream_rel *rel,
+				  const pgo_tuple *ident, const pgo_tuple *new_tup)
+{
+	int			n = r->ctx->plan->nshards;
+	bool		wanted = false;
+
+	for (int s = (from >= 0 ? from : 0); s < (from >= 0 ? from + 1 : n); s++)
+	{
+		PGresult   *res;
+		pgo_value  *vals, *merged_vals;
+		pgo_tuple	old, merged;
+		int			to = 0, known;
+		bool		ok;
+
+		if (!shard_wants(r, t, ident, s))
+			continue;
+		wanted = true;
+		if (!delete_returning(r, s, t, rel, ident, &res))
+			return false;
+		if (PQntuples(res) == 0)
+		{
+			PQclear(res);
+			continue;
+		}
+		vals = xcalloc((size_t) PQnfields(res) + 1, sizeof(pgo_value));
+		tuple_from_result(res, &old, vals);
+		merged_vals = xcalloc((size_t) new_tup->ncols + 1, sizeof(pgo_value));
+		for (int i = 0; i < new_tup->ncols; i++)
+			merged_vals[i] = new_tup->cols[i].kind == 'u' && i < old.ncols ? old.cols[i] : new_tup->cols[i];
+		merged = (pgo_tuple) {new_tup->ncols, merged_vals};
+		known = route_tuple(r, t, rel, &merged, 'N', &to);
+		if (known == 0)
+			log_error("%s: table %s: cannot route an UPDATE: a column the route reads is missing "
+					  "even from the stored row", r->role, t->display);
+		ok = known == 1 && (!shard_wants(r, t, &merged, to) || shard_insert_row(r, to, t, &merged, NULL));
+		free(merged_vals);
+		free(vals);
+		PQclear(res);
+		return ok;
+	}
+	if (wanted)
+	{
+		log_error("%s: table %s: an UPDATE whose route needs unchanged TOAST values found its row "
+				  "on no shard", r->role, t->display);
+		return false;
+	}
+	return true;				/* the row came with a chunk copied after this change */
 }
 
 static bool
@@ -477,6 +541,8 @@ apply_update(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	const pgo_tuple *ident = m->old_kind ? &m->old_tuple : &m->new_tuple;
 	int			n = r->ctx->plan->nshards, to = 0, from = 0, to_known, from_known;
 
+	if (!stream_validate(r, t, &m->new_tuple))
+		return false;
 	if (t->replicate)
 	{
 		for (int s = 0; s < n; s++)
@@ -493,6 +559,8 @@ apply_update(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 		from_known = 0;
 	if (to_known < 0 || from_known < 0)
 		return false;
+	if (to_known == 0 && t->lua_route)
+		return update_lua_unsent(r, from_known == 1 ? from : -1, t, rel, ident, &m->new_tuple);
 	if (to_known == 0)
 	{
 		/* key unchanged but TOASTed ('u'): it stays where it is */

@@ -538,6 +538,8 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	r.exact = exact;
 	if (until_caught_up && target == 0 && !read_target(&r))
 		retry = false;
+	if (retry && !stream_hooks_open(&r))
+		retry = false;
 	while (retry)
 	{
 		/* the table descriptions read the shards too: a shard restarting right
@@ -561,6 +563,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	if (ok)
 		log_info("%s: stream caught up: %lld transaction(s), %lld change(s) applied", r.role,
 				 r.txns, r.changes);
+	stream_hooks_close(&r);
 	for (int s = 0; s < ctx->plan->nshards; s++)
 		sb_free(&r.shards[s].batch);
 	for (int i = 0; i < r.nrels; i++)

@@ -53,6 +53,21 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	for (int k = 0; k < t->npk; k++)
 		t->pk_col[k] = col_index(t, st->pk[k]);
 	t->chunk_col = src_table_chunk_col(st) >= 0 ? col_index(t, st->pk[0]) : -1;
+	t->pt = pt;
+	t->lua_route = ctx->plan->sharding == SHARD_FN_LUA && !pt->replicate;
+	if (t->lua_route)
+	{
+		t->route_col = xcalloc((size_t) t->ncols + 1, sizeof(int));
+		for (int i = 0; i < t->ncols; i++)
+		{
+			bool		reads = pt->nreads == 0;
+
+			for (int k = 0; k < pt->nreads; k++)
+				reads |= strcmp(pt->reads[k], t->cols[i]) == 0;
+			if (reads)
+				t->route_col[t->nroute++] = i;
+		}
+	}
 }
 
 /* The chunk plan's bounds (kept on shard 0 only) for one chunk. */
@@ -173,6 +188,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 		free(t->late);
 		free(t->cols);
 		free(t->qcols);
+		free(t->route_col);
 		free(t->display);
 		free(t->qname);
 	}

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "copy.h"
+#include "hooks.h"
 #include "log.h"
 #include "sqlname.h"
 #include "strbuf.h"
@@ -36,6 +38,11 @@ typedef struct table_sql {
 	char	   *shard_expr;		/* the shard a row belongs on */
 	char	   *bucket_expr;
 	char	   *ident_expr;		/* the row's key as text (primary key, else the row) */
+	/* Lua routing: the shard is computed here from the columns the route reads */
+	bool		lua;
+	int			nroute;
+	const char **route_names;	/* [nroute] */
+	char	   *route_list;		/* "t.col::text, ..." */
 } table_sql;
 
 typedef struct vstate {
@@ -48,6 +55,7 @@ typedef struct vstate {
 	agg		   *dst_agg;		/* [ntables][nshards][BUCKETS]: rows the shard holds that belong there */
 	long long  *misplaced;		/* [ntables][nshards][BUCKETS] */
 	bool		exact;			/* sources read under snapshots, shards drained to them */
+	hooks	   *hooks;			/* Lua routing, or NULL */
 } vstate;
 
 #define AGG_AT(a, st, t, s, b) (&(a)[(((size_t) (t) * (st)->nshards) + (size_t) (s)) * VERIFY_BUCKETS + (size_t) (b)])
@@ -87,6 +95,35 @@ quoted_list(pgr_conn *c, const char *prefix, char **names, int n)
 	return sb_steal(&sb);
 }
 
+/* The columns a Lua route reads, as the copy passes them: reads:, else
+ * every stored column (generated ones only when they are key columns). */
+static void
+build_lua_route(pgr_conn *c, const plan_table *pt, const src_table *st, table_sql *ts)
+{
+	strbuf		sb;
+
+	ts->lua = true;
+	ts->route_names = xcalloc((size_t) st->ncols + 1, sizeof(char *));
+	sb_init(&sb);
+	for (int i = 0; i < st->ncols; i++)
+	{
+		bool		want = pt->nreads == 0 && !st->cols[i].generated;
+		char	   *q;
+
+		for (int k = 0; k < pt->nreads; k++)
+			want |= strcmp(pt->reads[k], st->cols[i].name) == 0;
+		for (int k = 0; pt->nreads == 0 && k < pt->nkeys; k++)
+			want |= st->key_cols[k] == i;
+		if (!want)
+			continue;
+		q = pgr_quote_ident(c, st->cols[i].name);
+		sb_printf(&sb, "%st.%s::text", sb.len ? ", " : "", q);
+		free(q);
+		ts->route_names[ts->nroute++] = st->cols[i].name;
+	}
+	ts->route_list = sb_steal(&sb);
+}
+
 static void
 build_table_sql(vstate *v, int ti, table_sql *ts)
 {
@@ -108,6 +145,13 @@ build_table_sql(vstate *v, int ti, table_sql *ts)
 	}
 	keys = quoted_list(c, "t.", pt->keys, pt->nkeys);
 	ts->bucket_expr = xasprintf("(hashtextextended(row(%s)::text, 0) & %d)", keys, VERIFY_BUCKETS - 1);
+	if (v->ctx->plan->sharding == SHARD_FN_LUA)
+	{
+		build_lua_route(c, pt, st, ts);
+		free(keys);
+		free(pk);
+		return;
+	}
 	sb_init(&sb);
 	sb_printf(&sb, "CREATE TEMP TABLE IF NOT EXISTS pgr_hp_%d (", ti);
 	for (int k = 0; k < pt->nkeys; k++)
@@ -231,6 +275,98 @@ reset_table(vstate *v, int ti)
 	memset(AGG_AT(v->misplaced, v, ti, 0, 0), 0, n * sizeof(long long));
 }
 
+/* Route one row of a Lua-routed table (fields: the route's columns). */
+static bool
+lua_shard(vstate *v, int ti, key_value *fields, int *shard)
+{
+	const table_sql *ts = &v->sql[ti];
+	hook_row	row = {ts->nroute, ts->route_names, fields};
+	char		err[HOOK_ERR_LEN];
+
+	if (hooks_route(v->hooks, &v->ctx->plan->tables[ti], &row, v->nshards, shard, err, sizeof(err)))
+		return true;
+	log_error("verify: table %s: cannot route a row: %s", ts->qname, err);
+	return false;
+}
+
+/* Split a COPY TEXT row into n decoded fields (scratch holds decoded ones). */
+static bool
+split_copy_row(char *row, int len, int n, key_value *f, strbuf *scratch)
+{
+	char	   *p = row, *end = row + len;
+
+	if (len > 0 && end[-1] == '\n')
+		end--;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *tab = memchr(p, '\t', (size_t) (end - p));
+		char	   *stop = tab ? tab : end;
+
+		if (!copy_field_decode(p, (size_t) (stop - p), &scratch[i], &f[i].isnull))
+			return false;
+		f[i].text = scratch[i].data;
+		f[i].len = scratch[i].len;
+		if (tab == NULL && i < n - 1)
+			return false;
+		p = tab ? tab + 1 : end;
+	}
+	return true;
+}
+
+/* Read one side's rows of a Lua-routed table and aggregate them here. */
+static bool
+collect_lua(vstate *v, pgr_conn *c, int ti, int dst_shard)
+{
+	const table_sql *ts = &v->sql[ti];
+	int			n = ts->nroute + 2;
+	key_value  *f = xcalloc((size_t) n, sizeof(key_value));
+	strbuf	   *scratch = xcalloc((size_t) n, sizeof(strbuf));
+	PGresult   *res = PQgetResult(c->pg);
+	char	   *row;
+	int			len = 0, shard;
+	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT;
+
+	if (!ok)
+		pgr_report_result(c, "verifying", res);
+	PQclear(res);
+	for (int i = 0; i < n; i++)
+		sb_init(&scratch[i]);
+	while (ok && (len = PQgetCopyData(c->pg, &row, 0)) > 0)
+	{
+		ok = split_copy_row(row, len, n, f, scratch);
+		if (!ok)
+			log_error("verify: table %s: a malformed row from the server", ts->qname);
+		else if ((ok = lua_shard(v, ti, f, &shard)))
+		{
+			int			b = atoi(f[n - 2].text) & (VERIFY_BUCKETS - 1);
+			agg		   *a;
+
+			if (dst_shard < 0)
+				a = AGG_AT(v->src_agg, v, ti, shard, b);
+			else if (shard == dst_shard)
+				a = AGG_AT(v->dst_agg, v, ti, dst_shard, b);
+			else
+				a = NULL, (*AGG_AT(v->misplaced, v, ti, dst_shard, b))++;
+			if (a)
+				a->count++, a->sum += parse_sum(f[n - 1].text);
+		}
+		PQfreemem(row);
+	}
+	if (ok && len == -2)
+		ok = (pgr_report_conn(c, "verifying"), false);
+	while ((res = PQgetResult(c->pg)) != NULL)
+	{
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
+			ok = (pgr_report_result(c, "verifying", res), false);
+		PQclear(res);
+	}
+	for (int i = 0; i < n; i++)
+		sb_free(&scratch[i]);
+	free(scratch);
+	free(f);
+	return ok;
+}
+
 /* One scan of the table on every side, all at once. */
 static bool
 aggregate_table(vstate *v, int ti)
@@ -238,8 +374,11 @@ aggregate_table(vstate *v, int ti)
 	const plan *p = v->ctx->plan;
 	const table_sql *ts = &v->sql[ti];
 	int			nsrc = p->tables[ti].replicate ? 1 : p->nsources;
-	char	   *sql = xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM ONLY %s t "
-								"GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->qname);
+	char	   *sql = ts->lua ?
+		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM ONLY %s t) TO STDOUT",
+				  ts->route_list, ts->bucket_expr, ts->qname) :
+		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM ONLY %s t "
+				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->qname);
 	bool		ok = true;
 
 	reset_table(v, ti);
@@ -249,9 +388,9 @@ aggregate_table(vstate *v, int ti)
 		ok = send_on(v->dst[s], sql);
 	free(sql);
 	for (int i = 0; ok && i < nsrc; i++)
-		ok = collect(v, v->src[i], ti, -1);
+		ok = ts->lua ? collect_lua(v, v->src[i], ti, -1) : collect(v, v->src[i], ti, -1);
 	for (int s = 0; ok && s < p->nshards; s++)
-		ok = collect(v, v->dst[s], ti, s);
+		ok = ts->lua ? collect_lua(v, v->dst[s], ti, s) : collect(v, v->dst[s], ti, s);
 	return ok;
 }
 
@@ -307,7 +446,10 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 	const table_sql *ts = &v->sql[ti];
 	bool		repl = v->ctx->plan->tables[ti].replicate;
 	int			nconn = source_side ? (repl ? 1 : v->ctx->plan->nsources) : 1;
-	char	   *sql = source_side && !repl ?
+	char	   *sql = ts->lua ?
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
+				  ts->ident_expr, ts->route_list, ts->qname, ts->bucket_expr, b) :
+		source_side && !repl ?
 		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d AND %s = %d",
 				  ts->ident_expr, ts->shard_expr, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
 		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
@@ -324,9 +466,24 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 		ok = res != NULL;
 		for (int r = 0; ok && r < PQntuples(res); r++)
 		{
+			int			shard = repl ? s : 0;
+
+			if (ts->lua)
+			{
+				key_value  *f = xcalloc((size_t) ts->nroute + 1, sizeof(key_value));
+
+				for (int k = 0; k < ts->nroute; k++)
+					f[k] = (key_value) {PQgetvalue(res, r, k + 2), (size_t) PQgetlength(res, r, k + 2),
+						PQgetisnull(res, r, k + 2)};
+				ok = lua_shard(v, ti, f, &shard);
+				free(f);
+				if (!ok || (source_side && shard != s))
+					continue;	/* belongs to another shard's subset */
+			}
+			else if (!repl)
+				shard = atoi(PQgetvalue(res, r, 2));
 			*rows = xrealloc(*rows, sizeof(keyrow) * (size_t) (*n + 1));
-			(*rows)[*n] = (keyrow) {xstrdup(PQgetvalue(res, r, 0)), xstrdup(PQgetvalue(res, r, 1)),
-			repl ? s : atoi(PQgetvalue(res, r, 2))};
+			(*rows)[*n] = (keyrow) {xstrdup(PQgetvalue(res, r, 0)), xstrdup(PQgetvalue(res, r, 1)), shard};
 			(*n)++;
 		}
 		PQclear(res);
@@ -424,7 +581,10 @@ vstate_free(vstate *v)
 		free(v->sql[t].shard_expr);
 		free(v->sql[t].bucket_expr);
 		free(v->sql[t].ident_expr);
+		free(v->sql[t].route_names);
+		free(v->sql[t].route_list);
 	}
+	hooks_close(v->hooks);
 	free(v->src);
 	free(v->dst);
 	free(v->sql);
@@ -502,7 +662,8 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 	for (int t = 0; t < p->ntables; t++)
 		build_table_sql(&v, t, &v.sql[t]);
 	v.exact = exact;
-	ok = (!exact || snapshot_and_drain(ctx)) && connect_all(&v);
+	ok = (p->sharding != SHARD_FN_LUA || hooks_open(p, &v.hooks)) &&
+		(!exact || snapshot_and_drain(ctx)) && connect_all(&v);
 	for (int t = 0; ok && t < p->ntables; t++)
 		ok = aggregate_table(&v, t);
 	ok = ok && (exact || recheck(&v, rounds, between));
