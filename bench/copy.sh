@@ -6,7 +6,10 @@
 #   bash bench/copy.sh [ROWS]      (default 2000000 rows in the main table)
 #
 # Prints seconds for each, the ratio pgreshard/pipe (lower is better; target
-# <= 1.0) and pgreshard's peak resident memory (target < 64 MiB).
+# <= 1.0) and pgreshard's peak resident memory (target < 64 MiB).  Each run
+# also copies with a Lua route hook (the same hash, called from Lua for every
+# row, `reads:` the key) and reports its throughput against the built-in hash
+# (target >= 0.5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/clusters.sh
@@ -41,6 +44,15 @@ tables:
   customers: { key: id }
 copy: { jobs: ${BENCH_JOBS:-4}, chunk_rows: 250000 }
 YAML
+cat >"$W/route.lua" <<'LUA'
+function route(table, row, nshards)
+  return pgreshard.hash(row.customer_id or row.id, "bigint", nshards)
+end
+LUA
+sed -e 's/^name: benchcopy/name: benchcopylua/' \
+    -e 's/  items: { key: customer_id }/  items: { key: customer_id, reads: [customer_id] }/' \
+    -e 's/  customers: { key: id }/  customers: { key: id, reads: [id] }/' "$W/plan.yaml" >"$W/lua.yaml"
+printf 'sharding: { function: lua }\nhooks: { file: route.lua, route: route }\n' >>"$W/lua.yaml"
 
 baseline() {	# the plain pipe into one database (cluster 5), same tables, no indexes
 	fresh_db bench 5 >/dev/null
@@ -54,10 +66,10 @@ baseline() {	# the plain pipe into one database (cluster 5), same tables, no ind
 	awk "BEGIN {print $(date +%s.%N) - $start}"
 }
 
-ours() {	# prints: copy-step seconds, whole-apply seconds, max RSS in KiB
+ours() {	# [PLAN] prints: copy-step seconds, whole-apply seconds, max RSS in KiB
 	drop_slots 0 bench
 	fresh_db bench 1 2 3 4 >/dev/null
-	/usr/bin/time -f "%M %e" -o "$W/time" "$P" apply --yes --until copy "$W/plan.yaml" 2>"$W/apply.log" ||
+	/usr/bin/time -f "%M %e" -o "$W/time" "$P" apply --yes --until copy "${1:-$W/plan.yaml}" 2>"$W/apply.log" ||
 		{ cat "$W/apply.log" >&2; exit 1; }
 	local rows
 	rows=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM items"; done | awk '{s += $1} END {print s}')
@@ -70,18 +82,20 @@ ours() {	# prints: copy-step seconds, whole-apply seconds, max RSS in KiB
 for rep in 1 2 3; do
 	b=$(baseline)
 	read -r c a r <<<"$(ours)"
-	echo "$b $c $a $r" >>"$W/results"
-	awk -v b="$b" -v c="$c" -v a="$a" -v rep="$rep" 'BEGIN {
-		printf "  run %d: pipe %.2f s, pgreshard copy step %.2f s (%.2f), whole apply %.2f s (%.2f)\n", rep, b, c, c / b, a, a / b }'
+	read -r l _ _ <<<"$(ours "$W/lua.yaml")"
+	echo "$b $c $a $r $l" >>"$W/results"
+	awk -v b="$b" -v c="$c" -v a="$a" -v l="$l" -v rep="$rep" 'BEGIN {
+		printf "  run %d: pipe %.2f s, pgreshard copy step %.2f s (%.2f), whole apply %.2f s (%.2f), Lua route copy step %.2f s\n", rep, b, c, c / b, a, a / b, l }'
 done
 sort -n -k1 "$W/results" >/dev/null
 awk -v rows="$ROWS" -v size="$bytes" '
-	{ b[NR] = $1; c[NR] = $2; a[NR] = $3; if ($4 > rss) rss = $4; rc[NR] = $2 / $1; ra[NR] = $3 / $1 }
+	{ b[NR] = $1; c[NR] = $2; a[NR] = $3; if ($4 > rss) rss = $4; rc[NR] = $2 / $1; ra[NR] = $3 / $1; l[NR] = $5; rl[NR] = $2 / $5 }
 	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
 	END {
 		printf "bench/copy: %d + %d rows (%s), 1 -> 4 shards, median of %d runs\n", rows, rows / 10, size, NR;
 		printf "  baseline psql COPY | psql COPY into 1 database: %7.2f s\n", median(b, NR);
 		printf "  pgreshard copy step:                            %7.2f s   ratio %.2f\n", median(c, NR), median(rc, NR);
 		printf "  pgreshard apply --until copy (all steps):       %7.2f s   ratio %.2f\n", median(a, NR), median(ra, NR);
-		printf "  pgreshard peak memory (max RSS):                %7.1f MiB\n", rss / 1024 }' "$W/results"
+		printf "  pgreshard peak memory (max RSS):                %7.1f MiB\n", rss / 1024;
+		printf "  copy step with a Lua route hook:                %7.2f s   throughput vs built-in hash %.2f\n", median(l, NR), median(rl, NR) }' "$W/results"
 rm -rf "$W"

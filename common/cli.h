@@ -18,7 +18,7 @@ enum {
 	EXIT_DIFFERENCES = 4
 };
 
-#define PGRESHARD_VERSION "0.3.0"
+#define PGRESHARD_VERSION "0.4.0"
 
 typedef struct cli_command {
 	const char *name;
