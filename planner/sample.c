@@ -6,13 +6,16 @@
  * small ones, under a statement timeout) and routed with the same function
  * the copy uses.  The shares seen in the sample, times the row estimate,
  * give the rows per shard.  Replicated tables go whole to every shard.
- * When sampling is not possible (Lua routing, a timeout) the estimate is
- * uniform and says so.
+ * With sharding.function: lua the sample holds the columns the route hook
+ * reads (`reads:`, else every stored column) and the hook routes it.
+ * When sampling is not possible (a timeout, a hook that fails) the
+ * estimate is uniform and says so.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks.h"
 #include "inspect.h"
 #include "log.h"
 #include "strbuf.h"
@@ -21,17 +24,36 @@
 #define SAMPLE_TARGET_ROWS 20000.0
 #define SAMPLE_TIMEOUT "5s"
 
+/* The sampled columns: the key, or what a Lua route reads. */
+static int
+sample_columns(const plan *p, const plan_table *pt, const src_table *t, const char **names)
+{
+	int			n = 0;
+
+	if (p->sharding != SHARD_FN_LUA)
+		for (int k = 0; k < pt->nkeys; k++)
+			names[n++] = pt->keys[k];
+	else if (pt->nreads > 0)
+		for (int k = 0; k < pt->nreads; k++)
+			names[n++] = pt->reads[k];
+	else
+		for (int i = 0; i < t->ncols; i++)
+			if (!t->cols[i].generated)
+				names[n++] = t->cols[i].name;
+	return n;
+}
+
 static char *
-sample_sql(pgr_conn *c, const plan_table *pt, double rows)
+sample_sql(pgr_conn *c, const plan_table *pt, const char **names, int ncols, double rows)
 {
 	strbuf		sb;
 	char	   *qname = pgr_quote_qualified(c, pt->schema, pt->relname);
 
 	sb_init(&sb);
 	sb_append(&sb, "SELECT ");
-	for (int k = 0; k < pt->nkeys; k++)
+	for (int k = 0; k < ncols; k++)
 	{
-		char	   *col = pgr_quote_ident(c, pt->keys[k]);
+		char	   *col = pgr_quote_ident(c, names[k]);
 
 		sb_printf(&sb, "%s%s::text", k ? ", " : "", col);
 		free(col);
@@ -73,11 +95,51 @@ route_sample(const PGresult *res, const src_table *t, int nkeys, uint32_t nshard
 	return seen;
 }
 
+/* Route the sampled rows with the Lua hook; a failing hook ends the sample. */
+static int
+route_sample_lua(const plan *p, const plan_table *pt, const PGresult *res, const char **names,
+				 int ncols, double *counts, catalog *cat)
+{
+	key_value  *vals = xcalloc((size_t) ncols + 1, sizeof(key_value));
+	hook_row	row = {ncols, names, vals};
+	char		err[HOOK_ERR_LEN];
+	hooks	   *h;
+	int			seen = 0, shard;
+
+	if (!hooks_open(p, &h))
+	{
+		free(vals);
+		return 0;
+	}
+	for (int r = 0; h && r < PQntuples(res); r++)
+	{
+		for (int k = 0; k < ncols; k++)
+			vals[k] = (key_value) {PQgetvalue(res, r, k), (size_t) PQgetlength(res, r, k),
+				PQgetisnull(res, r, k)};
+		if (!hooks_route(h, pt, &row, p->nshards, &shard, err, sizeof(err)))
+		{
+			char	   *name = table_display(pt);
+
+			catalog_add_finding(cat, FINDING_WARNING, name, "fix the route hook",
+								"the route hook failed on a sampled row: %.1500s", err);
+			free(name);
+			seen = 0;
+			break;
+		}
+		counts[shard] += 1;
+		seen++;
+	}
+	hooks_close(h);
+	free(vals);
+	return seen;
+}
+
 static bool
 keys_hashable(const plan *p, const plan_table *pt, const src_table *t)
 {
-	if (p->sharding != SHARD_FN_HASH || pt->replicate || t->key_cols == NULL ||
-		pt->nkeys > 32 || t->cols == NULL)
+	if (p->sharding == SHARD_FN_LUA)
+		return !pt->replicate && t->cols != NULL && p->hooks.path != NULL;
+	if (pt->replicate || t->key_cols == NULL || pt->nkeys > 32 || t->cols == NULL)
 		return false;
 	for (int k = 0; k < pt->nkeys; k++)
 		if (t->key_cols[k] < 0 || t->key_types[k] == KEY_UNSUPPORTED)
@@ -90,12 +152,17 @@ sample_table(const plan *p, pgr_conn *c, const plan_table *pt, src_table *t,
 			 double src_rows, catalog *cat)
 {
 	double	   *counts = xcalloc((size_t) p->nshards, sizeof(double));
-	char	   *sql = sample_sql(c, pt, src_rows);
+	const char **names = xcalloc((size_t) t->ncols + (size_t) pt->nkeys + (size_t) pt->nreads + 1,
+								 sizeof(char *));
+	int			ncols = sample_columns(p, pt, t, names);
+	char	   *sql = sample_sql(c, pt, names, ncols, src_rows);
 	PGresult   *res = PQexec(c->pg, sql);
 	int			seen = 0;
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		seen = route_sample(res, t, pt->nkeys, (uint32_t) p->nshards, counts);
+		seen = p->sharding == SHARD_FN_LUA ?
+			route_sample_lua(p, pt, res, names, ncols, counts, cat) :
+			route_sample(res, t, pt->nkeys, (uint32_t) p->nshards, counts);
 	else
 	{
 		char	   *name = table_display(pt);
@@ -112,6 +179,7 @@ sample_table(const plan *p, pgr_conn *c, const plan_table *pt, src_table *t,
 	t->sampled = t->sampled || seen > 0;
 	PQclear(res);
 	free(sql);
+	free(names);
 	free(counts);
 }
 

@@ -137,19 +137,29 @@ psql_on 0 $DB "
 CREATE TABLE events (id bigint PRIMARY KEY, created_at timestamptz, payload text);
 INSERT INTO events SELECT i, timestamptz '2023-06-01 00:00+00' + i * interval '1 hour', 'e' || i
   FROM generate_series(1, 30000) i;
-INSERT INTO events VALUES (0, NULL, 'undated');" >/dev/null
+INSERT INTO events VALUES (0, NULL, 'undated');
+ANALYZE events;" >/dev/null
 export RANGE_SOURCE RANGE_SHARD0 RANGE_SHARD1 RANGE_SHARD2 RANGE_SHARD3
 RANGE_SOURCE=$(dsn 0 $DB) RANGE_SHARD0=$(dsn 1 $DB) RANGE_SHARD1=$(dsn 2 $DB)
 RANGE_SHARD2=$(dsn 3 $DB) RANGE_SHARD3=$(dsn 4 $DB)
 PLAN=$ROOT/plans/date_ranges.yaml
+rule="CASE WHEN created_at IS NULL OR created_at < '2024-01-01' THEN 0 WHEN created_at < '2025-01-01' THEN 1
+           WHEN created_at < '2026-01-01' THEN 2 ELSE 3 END"
+# the distribution preview routes its sample with the hook
+expect_rc 0 "$P" plan "$PLAN" --json
+expect_eq "$(jq -r '.tables[0].sampled' <<<"$OUT")" true "the preview sampled through the Lua route"
+for s in 0 1 2 3; do
+	est=$(jq -r ".tables[0].shards[$s].rows" <<<"$OUT")
+	real=$(psql_on 0 $DB "SET timezone = 'UTC'; SELECT count(*) FROM events WHERE $rule = $s")
+	awk -v e="$est" -v r="$real" 'BEGIN { exit !(e >= r * 0.9 && e <= r * 1.1) }' ||
+		fail "preview for shard $s: $est rows estimated, $real real"
+done
 expect_rc 0 "$P" apply "$PLAN" --until copy --yes
 psql_on 0 $DB "
 INSERT INTO events VALUES (40000, '2027-01-01 00:00+00', 'future'), (40001, '2024-02-02 00:00+00', 'x');
 UPDATE events SET created_at = '2025-07-01 00:00+00' WHERE id = 1;   -- 2023 -> 2025: moves
 DELETE FROM events WHERE id = 2;" >/dev/null
 expect_rc 0 "$P" apply "$PLAN" --until stream --yes
-rule="CASE WHEN created_at IS NULL OR created_at < '2024-01-01' THEN 0 WHEN created_at < '2025-01-01' THEN 1
-           WHEN created_at < '2026-01-01' THEN 2 ELSE 3 END"
 for s in 0 1 2 3; do
 	expect_eq "$(psql_on $((s + 1)) $DB "SET timezone = 'UTC'; SELECT count(*) FROM events WHERE $rule <> $s")" 0 "events on shard $s"
 	[ "$(psql_on $((s + 1)) $DB "SELECT count(*) FROM events")" -gt 0 ] || fail "shard $s got no events"
