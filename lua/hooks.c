@@ -263,21 +263,23 @@ hooks_after_step(hooks *h, const char *step, bool ok, double seconds, const char
 
 /* ---- the cutover context ---- */
 
-static PGresult *
-result_to_lua(lua_State *L, PGresult *res)
+/* The result as Lua values; run protected (the PGresult must be freed
+ * even when building the tables runs out of memory). */
+static int
+result_to_lua(lua_State *L)
 {
+	const PGresult *res = lua_touserdata(L, 1);
+
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		const char *n = PQcmdTuples(res);
+		const char *n = PQcmdTuples((PGresult *) res);
 
 		lua_pushinteger(L, n && *n ? atoll(n) : 0);
-		return res;
+		return 1;
 	}
 	if (PQntuples(res) > EXEC_MAX_ROWS)
-	{
-		PQclear(res);
-		luaL_error(L, "the query returned more than %d rows; hooks get at most that many", EXEC_MAX_ROWS);
-	}
+		return luaL_error(L, "the query returned more than %d rows; hooks get at most that many",
+						  EXEC_MAX_ROWS);
 	lua_createtable(L, PQntuples(res), 0);
 	for (int r = 0; r < PQntuples(res); r++)
 	{
@@ -291,7 +293,7 @@ result_to_lua(lua_State *L, PGresult *res)
 		}
 		lua_rawseti(L, -2, r + 1);
 	}
-	return res;
+	return 1;
 }
 
 /* ctx.exec_source(i, sql, ...) / ctx.exec_shard(i, sql, ...): upvalue 1 is
@@ -308,6 +310,7 @@ ctx_exec(lua_State *L)
 	const char *params[EXEC_MAX_PARAMS];
 	char		err[1024];
 	PGresult   *res;
+	int			status;
 
 	if (ctx == NULL)
 		return luaL_error(L, "ctx.%s can only be used during the hook call that received ctx",
@@ -324,8 +327,11 @@ ctx_exec(lua_State *L)
 	res = ctx->run(ctx->arg, shard, (int) idx, sql, nparams, params, err, sizeof(err));
 	if (res == NULL)
 		return luaL_error(L, "%s", err);
-	PQclear(result_to_lua(L, res));
-	return 1;
+	lua_pushcfunction(L, result_to_lua);
+	lua_pushlightuserdata(L, res);
+	status = lua_pcall(L, 1, 1, 0);
+	PQclear(res);
+	return status == LUA_OK ? 1 : lua_error(L);
 }
 
 /* The context table; its exec functions reach the hook_ctx through a box

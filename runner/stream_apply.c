@@ -394,6 +394,23 @@ tuple_from_result(const PGresult *res, pgo_tuple *tup, pgo_value *vals)
 	}
 }
 
+/* Take the row off shard s (DELETE ... RETURNING): 1 with *res and *old
+ * (old->cols to free) when it was there, 0 when not, -1 after an error. */
+static int
+take_row(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+		 const pgo_tuple *ident, PGresult **res, pgo_tuple *old)
+{
+	if (!delete_returning(r, s, t, rel, ident, res))
+		return -1;
+	if (PQntuples(*res) == 0)
+	{
+		PQclear(*res);
+		return 0;
+	}
+	tuple_from_result(*res, old, xcalloc((size_t) PQnfields(*res) + 1, sizeof(pgo_value)));
+	return 1;
+}
+
 /* The row moves to shard `to` from shard `from` (-1: wherever it is). */
 static bool
 move_row(stream_reader *r, int from, int to, const stream_table *t, const stream_rel *rel,
@@ -408,23 +425,20 @@ move_row(stream_reader *r, int from, int to, const stream_table *t, const stream
 	for (int s = (from >= 0 ? from : 0); s < (from >= 0 ? from + 1 : n); s++)
 	{
 		PGresult   *res;
-		pgo_value  *vals;
 		pgo_tuple	old;
+		int			found;
 		bool		ok;
 
 		if ((from < 0 && s == to) || !shard_wants(r, t, ident, s))
 			continue;
-		if (!delete_returning(r, s, t, rel, ident, &res))
-			return false;
-		if (PQntuples(res) == 0)
+		if ((found = take_row(r, s, t, rel, ident, &res, &old)) <= 0)
 		{
-			PQclear(res);
+			if (found < 0)
+				return false;
 			continue;
 		}
-		vals = xcalloc((size_t) PQnfields(res) + 1, sizeof(pgo_value));
-		tuple_from_result(res, &old, vals);
 		ok = !shard_wants(r, t, new_tup, to) || shard_insert_row(r, to, t, new_tup, &old);
-		free(vals);
+		free(old.cols);
 		PQclear(res);
 		return ok;
 	}
@@ -495,23 +509,20 @@ update_lua_unsent(stream_reader *r, int from, const stream_table *t, const strea
 	for (int s = (from >= 0 ? from : 0); s < (from >= 0 ? from + 1 : n); s++)
 	{
 		PGresult   *res;
-		pgo_value  *vals, *merged_vals;
+		pgo_value  *merged_vals;
 		pgo_tuple	old, merged;
-		int			to = 0, known;
+		int			to = 0, known, found;
 		bool		ok;
 
 		if (!shard_wants(r, t, ident, s))
 			continue;
 		wanted = true;
-		if (!delete_returning(r, s, t, rel, ident, &res))
-			return false;
-		if (PQntuples(res) == 0)
+		if ((found = take_row(r, s, t, rel, ident, &res, &old)) <= 0)
 		{
-			PQclear(res);
+			if (found < 0)
+				return false;
 			continue;
 		}
-		vals = xcalloc((size_t) PQnfields(res) + 1, sizeof(pgo_value));
-		tuple_from_result(res, &old, vals);
 		merged_vals = xcalloc((size_t) new_tup->ncols + 1, sizeof(pgo_value));
 		for (int i = 0; i < new_tup->ncols; i++)
 			merged_vals[i] = new_tup->cols[i].kind == 'u' && i < old.ncols ? old.cols[i] : new_tup->cols[i];
@@ -522,7 +533,7 @@ update_lua_unsent(stream_reader *r, int from, const stream_table *t, const strea
 					  "even from the stored row", r->role, t->display);
 		ok = known == 1 && (!shard_wants(r, t, &merged, to) || shard_insert_row(r, to, t, &merged, NULL));
 		free(merged_vals);
-		free(vals);
+		free(old.cols);
 		PQclear(res);
 		return ok;
 	}
