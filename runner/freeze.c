@@ -43,14 +43,48 @@ table_list(pgr_conn *c, const plan *p)
 	return sb_steal(&sb);
 }
 
+/*
+ * Take the locks; an application transaction that writes two moved tables
+ * in the other order can deadlock with LOCK TABLE, and the server may pick
+ * the freeze as the victim: then roll back and try again (the writer got
+ * through) until cutover.timeout_s.
+ */
 static bool
 freeze_lock(apply_ctx *ctx, freeze_session *fs, int timeout_s)
 {
 	char	   *tables = table_list(fs->conn, ctx->plan);
-	char	   *sql = xasprintf("SET lock_timeout = '%ds'; BEGIN; LOCK TABLE %s IN EXCLUSIVE MODE",
-								timeout_s, tables);
-	bool		ok = pgr_exec(fs->conn, "freezing writes (LOCK TABLE ... IN EXCLUSIVE MODE)", sql, 0, NULL);
+	char	   *sql = xasprintf("LOCK TABLE %s IN EXCLUSIVE MODE", tables);
+	char	   *setup = xasprintf("SET lock_timeout = '%ds'", timeout_s);
+	double		deadline = stream_clock() + timeout_s;
+	bool		ok = pgr_exec(fs->conn, "preparing the freeze", setup, 0, NULL);
 
+	for (int attempt = 1; ok; attempt++)
+	{
+		PGresult   *res;
+		const char *code;
+
+		if (!(ok = pgr_exec(fs->conn, "freezing writes", "BEGIN", 0, NULL)))
+			break;
+		res = PQexec(fs->conn->pg, sql);
+		code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		{
+			PQclear(res);
+			break;
+		}
+		if (code == NULL || strcmp(code, "40P01") != 0 || stream_clock() > deadline)
+		{
+			pgr_report_result(fs->conn, "freezing writes (LOCK TABLE ... IN EXCLUSIVE MODE)", res);
+			PQclear(res);
+			ok = false;
+			break;
+		}
+		PQclear(res);
+		log_warn("%s: freezing writes: a deadlock with an application transaction (attempt %d); "
+				 "trying again", fs->conn->role, attempt);
+		ok = pgr_exec(fs->conn, "freezing writes", "ROLLBACK", 0, NULL);
+	}
+	free(setup);
 	free(sql);
 	free(tables);
 	return ok;
