@@ -59,20 +59,20 @@ send_status(stream_reader *r, bool reply)
 	return true;
 }
 
-/* Commit every shard's open work; then the slot may move to `upto`. */
+static bool confirm_durable(stream_reader *r);
+
+/*
+ * Commit every shard's open work; the slot may move to `upto` once every
+ * shard has acknowledged it (wait: now; otherwise as the results come in,
+ * while the next changes are applied).
+ */
 static bool
-group_commit(stream_reader *r, uint64_t upto)
+group_commit(stream_reader *r, uint64_t upto, bool wait)
 {
-	if (!shards_commit(r))
+	if (!shards_commit(r, upto) || !shards_poll(r, wait))
 		return false;
 	r->last_flush = mono_now();
-	if (upto > r->confirmed)
-	{
-		log_debug("%s: confirming %X/%X", r->role, (unsigned int) (upto >> 32), (unsigned int) upto);
-		r->confirmed = upto;
-		return send_status(r, false);
-	}
-	return true;
+	return confirm_durable(r);
 }
 
 static long long
@@ -85,14 +85,12 @@ pending_changes(const stream_reader *r)
 	return n;
 }
 
-/* Some shard holds work of this stream that is not committed yet. */
+/* Some shard holds work of this stream that is not committed yet (or not
+ * known to be). */
 static bool
 uncommitted(const stream_reader *r)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
-		if (r->shards[s].in_txn)
-			return true;
-	return false;
+	return shards_busy(r);
 }
 
 /* A source transaction ended (Commit or Stream Commit) at end_lsn. */
@@ -103,7 +101,7 @@ on_commit(stream_reader *r, uint64_t end_lsn)
 	r->received = end_lsn;
 	r->txns++;
 	if (mono_now() - r->last_flush >= FLUSH_INTERVAL_S || pending_changes(r) >= FLUSH_PENDING)
-		return group_commit(r, end_lsn);
+		return group_commit(r, end_lsn, false);
 	return true;
 }
 
@@ -206,7 +204,7 @@ on_message(stream_reader *r, const char *payload, size_t len)
  * pages and 16 MB segments: short header 24 bytes, long header 40).
  */
 static bool
-caught_up(const stream_reader *r)
+target_reached(const stream_reader *r)
 {
 	uint64_t	target = r->target;
 
@@ -215,9 +213,16 @@ caught_up(const stream_reader *r)
 	else if (target % 8192 == 24)
 		target -= 24;
 	if (r->exact && r->reached)
-		return !uncommitted(r);
-	return r->target != 0 && !r->in_txn && r->received >= target &&
-		!uncommitted(r) && r->confirmed >= r->received;
+		return true;
+	return r->target != 0 && !r->in_txn && r->received >= target;
+}
+
+/* ... and every shard has committed it (the slot is confirmed there). */
+static bool
+caught_up(const stream_reader *r)
+{
+	return target_reached(r) && !uncommitted(r) &&
+		((r->exact && r->reached) || r->confirmed >= r->received);
 }
 
 static bool
@@ -244,19 +249,40 @@ on_copydata(stream_reader *r, const char *buf, int len)
 	return on_message(r, f.data, f.len);
 }
 
-/* Wait up to 1 s for the replication socket. */
+/* Wait up to `seconds` for the replication socket, or for results from a
+ * shard that has some in flight. */
 static void
-wait_socket(stream_reader *r)
+wait_sockets(stream_reader *r, double seconds)
 {
 	fd_set		rfds;
-	struct timeval tv = {1, 0};
-	int			fd = PQsocket(r->repl->pg);
+	struct timeval tv = {(time_t) seconds, (suseconds_t) ((seconds - (long) seconds) * 1e6)};
+	int			fd = PQsocket(r->repl->pg), maxfd = fd;
 
 	if (fd < 0)
 		return;
 	FD_ZERO(&rfds);
 	FD_SET(fd, &rfds);
-	(void) select(fd + 1, &rfds, NULL, NULL, &tv);
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	{
+		int			sfd = r->shards[s].sent_len > 0 ? PQsocket(r->shards[s].conn->pg) : -1;
+
+		if (sfd >= 0 && sfd < FD_SETSIZE)
+		{
+			FD_SET(sfd, &rfds);
+			maxfd = sfd > maxfd ? sfd : maxfd;
+		}
+	}
+	(void) select(maxfd + 1, &rfds, NULL, NULL, &tv);
+}
+
+/* Shards acknowledged more: confirm it to the source. */
+static bool
+confirm_durable(stream_reader *r)
+{
+	if (r->durable <= r->confirmed)
+		return true;
+	r->confirmed = r->durable;
+	return send_status(r, false);
 }
 
 /* Receive and apply until caught up (when asked) or an error. */
@@ -290,10 +316,21 @@ stream_loop(stream_reader *r)
 			PQclear(res);
 			return false;
 		}
-		/* nothing to read: flush what is pending, report, maybe finish */
-		if (!r->in_txn && (uncommitted(r) || r->received > r->confirmed) &&
-			!group_commit(r, r->received))
+		/*
+		 * Nothing to read now.  Read what the shards answered; commit what is
+		 * open at the flush interval, and once at the target wait for every
+		 * shard to commit it.  The shards keep applying meanwhile.
+		 */
+		if (!shards_poll(r, false) || !confirm_durable(r))
 			return false;
+		if (!r->in_txn && (uncommitted(r) || r->received > r->confirmed))
+		{
+			bool		finish = target_reached(r);
+
+			if ((finish || mono_now() - r->last_flush >= FLUSH_INTERVAL_S) &&
+				!group_commit(r, r->received, finish))
+				return false;
+		}
 		if (caught_up(r))
 		{
 			log_debug("%s: caught up: received %X/%X, target %X/%X", r->role,
@@ -310,7 +347,9 @@ stream_loop(stream_reader *r)
 		if (pgo_now() - r->last_status >= STATUS_INTERVAL_US || r->target != 0)
 			if (!send_status(r, r->target != 0))
 				return false;
-		wait_socket(r);
+		if (!shards_sync(r))
+			return false;
+		wait_sockets(r, uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
 	}
 }
 
@@ -328,7 +367,6 @@ connect_shards(stream_reader *r)
 		PGresult   *res;
 
 		sc->conn = connect_shard(p, s);
-		sc->open_insert = -1;
 		sc->progress = 0;
 		if (sc->conn == NULL)
 			return false;
@@ -343,7 +381,7 @@ connect_shards(stream_reader *r)
 		/* the source's encoding (preflight checked the shards share it) */
 		if (!pgr_exec(sc->conn, "setting the session encoding",
 					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)",
-					  0, NULL))
+					  0, NULL) || !shard_pipeline_open(r, s))
 			return false;
 	}
 	return true;
@@ -399,7 +437,7 @@ start_replication(stream_reader *r)
 static void
 disconnect_all(stream_reader *r)
 {
-	shards_rollback(r);
+	shards_reset(r);
 	for (int s = 0; s < r->ctx->plan->nshards; s++)
 	{
 		pgr_disconnect(r->shards[s].conn);
@@ -475,7 +513,7 @@ stream_session(stream_reader *r, bool *retry)
 	{
 		pgo_decoder_init(&r->dec);
 		r->last_flush = mono_now();
-		r->confirmed = r->received = 0;
+		r->confirmed = r->received = r->durable = 0;
 		r->reached = false;
 		ok = stream_loop(r);
 		pgo_decoder_free(&r->dec);
@@ -531,8 +569,6 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	r.source = source;
 	r.role = ctx->sources[source].role;
 	r.shards = xcalloc((size_t) ctx->plan->nshards, sizeof(shard_conn));
-	for (int s = 0; s < ctx->plan->nshards; s++)
-		sb_init(&r.shards[s].batch);
 	r.target = target;
 	r.deadline = deadline;
 	r.exact = exact;
@@ -561,8 +597,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	if (ok)
 		log_info("%s: stream caught up: %lld transaction(s), %lld change(s) applied", r.role,
 				 r.txns, r.changes);
-	for (int s = 0; s < ctx->plan->nshards; s++)
-		sb_free(&r.shards[s].batch);
+	shards_free(&r);
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);
