@@ -32,6 +32,7 @@
 #define FLUSH_INTERVAL_S 0.2
 #define FLUSH_PENDING 20000
 #define STATUS_INTERVAL_US (5 * 1000000LL)
+#define PING_INTERVAL_US (10 * 1000LL)
 #define RETRY_MAX_S 300
 
 static double
@@ -344,12 +345,15 @@ stream_loop(stream_reader *r)
 					  (unsigned int) (r->target >> 32), (unsigned int) r->target);
 			return false;
 		}
-		if (pgo_now() - r->last_status >= STATUS_INTERVAL_US || r->target != 0)
+		/* heading for a target: ask the server where its WAL ends (its answer
+		 * says when everything before the target has arrived), but not at
+		 * every pause of a busy stream: the walsender would spend on it */
+		if (pgo_now() - r->last_status >= (r->target != 0 ? PING_INTERVAL_US : STATUS_INTERVAL_US))
 			if (!send_status(r, r->target != 0))
 				return false;
 		if (!shards_sync(r))
 			return false;
-		wait_sockets(r, uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
+		wait_sockets(r, r->target != 0 ? PING_INTERVAL_US / 1e6 : uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
 	}
 }
 
