@@ -92,6 +92,7 @@ typedef struct shard_conn {
 	int			sent_head, sent_len;
 	int			unsynced;		/* statements sent after the last Sync */
 	bool		failed;			/* a statement failed (reported): the stream stops */
+	bool		lost;			/* ... because the session ended: reconnect */
 } shard_conn;
 
 /* The values of one statement's parameters (text format), reused. */

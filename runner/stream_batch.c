@@ -32,7 +32,7 @@
 #include "stream.h"
 #include "xalloc.h"
 
-#define SYNC_EVERY 256			/* statements between Syncs */
+#define SYNC_EVERY 1024			/* statements between Syncs */
 #define INFLIGHT_MAX 4096		/* ring size: statements whose results are unread */
 #define ROUNDS_MAX 64			/* group commits not yet acknowledged */
 
@@ -50,7 +50,7 @@ shard_pipeline_open(stream_reader *r, int s)
 		sc->prepared = xcalloc(nprep + 1, sizeof(bool));
 	memset(sc->prepared, 0, nprep * sizeof(bool));
 	sc->sent_head = sc->sent_len = sc->unsynced = 0;
-	sc->in_txn = sc->failed = false;
+	sc->in_txn = sc->failed = sc->lost = false;
 	sc->pending = 0;
 	if (r->rounds == NULL)
 		r->rounds = xcalloc(ROUNDS_MAX, sizeof(commit_round));
@@ -169,6 +169,21 @@ commit_done(stream_reader *r, int s, const sent_stmt *st)
 	rounds_advance(r);
 }
 
+/*
+ * The failure ended the session (the shard shut down or restarted, the
+ * connection broke): worth reconnecting.  libpq may not have seen the
+ * connection close yet when the server's last message is read, hence the
+ * SQLSTATE classes 08 (connection exception) and 57P (operator intervention).
+ */
+static bool
+session_ended(pgr_conn *c, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(c->pg) != CONNECTION_OK || state == NULL ||
+		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}
+
 /* One result of the oldest statement in flight; false after reporting a failure. */
 static bool
 check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
@@ -187,6 +202,7 @@ check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
 	{
 		describe(r, st, what, sizeof(what));
 		pgr_report_result(sc->conn, what, res);
+		sc->lost = session_ended(sc->conn, res);
 	}
 	sc->failed = true;
 	return false;
@@ -371,6 +387,7 @@ shard_query_now(stream_reader *r, int s, const char *sql, const char *what)
 	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK)
 	{
 		pgr_report_result(sc->conn, what, res);
+		sc->lost = session_ended(sc->conn, res);
 		PQclear(res);
 		res = NULL;
 		sc->failed = true;
@@ -484,7 +501,7 @@ shards_reset(stream_reader *r)
 		shard_conn *sc = &r->shards[s];
 
 		sc->sent_head = sc->sent_len = sc->unsynced = 0;
-		sc->in_txn = sc->failed = false;
+		sc->in_txn = sc->failed = sc->lost = false;
 		sc->pending = 0;
 	}
 	r->rounds_head = r->rounds_len = 0;

@@ -250,30 +250,20 @@ on_copydata(stream_reader *r, const char *buf, int len)
 	return on_message(r, f.data, f.len);
 }
 
-/* Wait up to `seconds` for the replication socket, or for results from a
- * shard that has some in flight. */
+/* Wait up to `seconds` for the replication socket (the shards' answers are
+ * read at the next pause or group commit: waking for them costs more). */
 static void
-wait_sockets(stream_reader *r, double seconds)
+wait_socket(stream_reader *r, double seconds)
 {
 	fd_set		rfds;
 	struct timeval tv = {(time_t) seconds, (suseconds_t) ((seconds - (long) seconds) * 1e6)};
-	int			fd = PQsocket(r->repl->pg), maxfd = fd;
+	int			fd = PQsocket(r->repl->pg);
 
 	if (fd < 0)
 		return;
 	FD_ZERO(&rfds);
 	FD_SET(fd, &rfds);
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
-	{
-		int			sfd = r->shards[s].sent_len > 0 ? PQsocket(r->shards[s].conn->pg) : -1;
-
-		if (sfd >= 0 && sfd < FD_SETSIZE)
-		{
-			FD_SET(sfd, &rfds);
-			maxfd = sfd > maxfd ? sfd : maxfd;
-		}
-	}
-	(void) select(maxfd + 1, &rfds, NULL, NULL, &tv);
+	(void) select(fd + 1, &rfds, NULL, NULL, &tv);
 }
 
 /* Shards acknowledged more: confirm it to the source. */
@@ -353,7 +343,7 @@ stream_loop(stream_reader *r)
 				return false;
 		if (!shards_sync(r))
 			return false;
-		wait_sockets(r, r->target != 0 ? PING_INTERVAL_US / 1e6 : uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
+		wait_socket(r, r->target != 0 ? PING_INTERVAL_US / 1e6 : uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
 	}
 }
 
@@ -461,7 +451,8 @@ connection_lost(const stream_reader *r)
 	if (r->repl == NULL || PQstatus(r->repl->pg) != CONNECTION_OK)
 		return true;
 	for (int s = 0; s < r->ctx->plan->nshards; s++)
-		if (r->shards[s].conn == NULL || PQstatus(r->shards[s].conn->pg) != CONNECTION_OK)
+		if (r->shards[s].conn == NULL || PQstatus(r->shards[s].conn->pg) != CONNECTION_OK ||
+			r->shards[s].lost)
 			return true;
 	return false;
 }
