@@ -3,11 +3,12 @@
  *
  * One reader per source decodes pgoutput from the plan's slot and applies
  * each change to the shard(s) it belongs on, over its own connection to
- * every shard.  Changes are batched per shard as SQL in one open
- * transaction; at a source COMMIT the reader may flush: every shard with
- * work commits it together with its pgreshard.apply_progress row (the
- * source commit LSN), and only when all of them have committed is the slot
- * confirmed up to that commit's end (DESIGN.md invariant 3).  On a rerun
+ * every shard.  Changes go to each shard as prepared statements in a libpq
+ * pipeline, in one open transaction; at a source COMMIT the reader may
+ * group-commit: every shard with work commits it together with its
+ * pgreshard.apply_progress row (the source commit LSN), and only when all of
+ * them have acknowledged is the slot confirmed up to that commit's end
+ * (DESIGN.md invariant 3).  On a rerun
  * each shard skips source transactions at or below its own progress, so a
  * crash between two shards' commits neither loses nor repeats a change.
  *

@@ -4,8 +4,9 @@
  *
  * The reader decodes pgoutput, applies each change through stream_apply.c,
  * and at source commits group-commits the shards (stream_batch.c) at most
- * every FLUSH_INTERVAL or when much is pending, then confirms the slot up to
- * the commit's end: only what every shard holds durably is ever confirmed.
+ * every FLUSH_INTERVAL or when much is pending, without waiting for them;
+ * as the shards acknowledge, the slot is confirmed up to the commit's end:
+ * only what every shard holds durably is ever confirmed.
  * Streamed (in-progress) transactions are spilled to files and replayed at
  * Stream Commit.  Keepalives are answered; a status update goes out at
  * least every STATUS_INTERVAL so the slot keeps moving.
