@@ -3,11 +3,12 @@
  *
  * One reader per source decodes pgoutput from the plan's slot and applies
  * each change to the shard(s) it belongs on, over its own connection to
- * every shard.  Changes are batched per shard as SQL in one open
- * transaction; at a source COMMIT the reader may flush: every shard with
- * work commits it together with its pgreshard.apply_progress row (the
- * source commit LSN), and only when all of them have committed is the slot
- * confirmed up to that commit's end (DESIGN.md invariant 3).  On a rerun
+ * every shard.  Changes go to each shard as prepared statements in a libpq
+ * pipeline, in one open transaction; at a source COMMIT the reader may
+ * group-commit: every shard with work commits it together with its
+ * pgreshard.apply_progress row (the source commit LSN), and only when all of
+ * them have acknowledged is the slot confirmed up to that commit's end
+ * (DESIGN.md invariant 3).  On a rerun
  * each shard skips source transactions at or below its own progress, so a
  * crash between two shards' commits neither loses nor repeats a change.
  *
@@ -25,6 +26,10 @@
 #include "pghash.h"
 #include "pgoutput.h"
 #include "strbuf.h"
+
+/* Statements prepared once per table on every shard connection: INSERT of
+ * every column, UPDATE of every column by primary key, DELETE by primary key. */
+enum { STMT_INSERT, STMT_UPDATE, STMT_DELETE, STMT_KINDS };
 
 /* What the stream knows about a moved table (from the catalog at preflight). */
 typedef struct stream_table {
@@ -45,6 +50,8 @@ typedef struct stream_table {
 	bool		lua_route;
 	int			nroute;
 	int		   *route_col;		/* [nroute] indexes into cols */
+	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
+	char		stmt_name[STMT_KINDS][16];
 	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
 	int			chunk_col;		/* index into cols of the chunking column, or -1 */
 	int			nlate;
@@ -66,18 +73,48 @@ typedef struct stream_rel {
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */
 } stream_rel;
 
-/* One shard as seen by one source's reader. */
+/* A statement sent to a shard whose result is not read yet: what it was
+ * for, so that a failure names the change that caused it. */
+typedef struct sent_stmt {
+	char		op;				/* 'I' insert, 'U' update, 'D' delete, 'T' truncate,
+								 * 'P' prepare, 'B' begin, 'G' progress, 'C' commit,
+								 * 'S' sync */
+	int			table;			/* index into the plan's tables, or -1 */
+	uint32_t	round;			/* 'C': the group commit it belongs to */
+	uint64_t	lsn;			/* 'C': the source commit LSN it records */
+	char		key[48];		/* the row's key as text, maybe cut short */
+} sent_stmt;
+
+/* One shard as seen by one source's reader: a libpq pipeline. */
 typedef struct shard_conn {
 	pgr_conn   *conn;
-	strbuf		batch;			/* SQL waiting to be sent */
-	bool		in_txn;			/* BEGIN sent */
-	int			open_insert;	/* table of the INSERT being extended, or -1 */
-	long long	pending;		/* statements in the batch */
-	bool		busy;			/* a batch was sent; its results are not read yet */
+	bool		in_txn;			/* BEGIN sent, COMMIT not yet */
+	long long	pending;		/* changes sent since the last group commit */
 	uint64_t	progress;		/* last source commit LSN applied here (durable) */
-	uint64_t	txn_lsn;		/* commit LSN to record at the next flush */
+	uint64_t	txn_lsn;		/* commit LSN to record at the next group commit */
 	int64_t		txn_ts;			/* and its source commit time (us since 2000) */
+	bool	   *prepared;		/* [ntables * STMT_KINDS]: prepared on this connection */
+	sent_stmt  *sent;			/* ring of statements in flight, oldest first */
+	int			sent_head, sent_len;
+	int			unsynced;		/* statements sent after the last Sync */
+	bool		failed;			/* a statement failed (reported): the stream stops */
+	bool		lost;			/* ... because the session ended: reconnect */
 } shard_conn;
+
+/* The values of one statement's parameters (text format), reused. */
+typedef struct stmt_params {
+	int			n, cap;
+	const char **values;
+	size_t	   *offs;			/* into text; SIZE_MAX for NULL */
+	strbuf		text;			/* NUL-terminated copies of the values */
+} stmt_params;
+
+/* Group commits sent whose COMMITs are not all acknowledged yet. */
+typedef struct commit_round {
+	uint32_t	id;
+	int			waiting;		/* shards whose COMMIT result is not read yet */
+	uint64_t	end_lsn;		/* the slot may move here once it is complete */
+} commit_round;
 
 typedef struct stream_reader {
 	apply_ctx  *ctx;
@@ -94,7 +131,13 @@ typedef struct stream_reader {
 	uint64_t	txn_commit_lsn;	/* Begin's final LSN / Commit's LSN */
 	int64_t		txn_commit_ts;	/* its commit time, us since 2000-01-01 */
 	bool		in_txn;
-	uint32_t	stream_xid;		/* the streamed transaction being received */
+	uint32_t	stream_xid;
+	/* statements to the shards */
+	stmt_params params;
+	commit_round *rounds;		/* ring, oldest first */
+	int			rounds_head, rounds_len;
+	uint32_t	next_round;
+	uint64_t	durable;		/* every shard committed every change before this */		/* the streamed transaction being received */
 	/* positions */
 	uint64_t	confirmed;		/* slot confirmed up to here (every shard durable) */
 	uint64_t	received;		/* end of the last complete transaction seen */
@@ -114,16 +157,34 @@ typedef struct stream_reader {
 } stream_reader;
 
 
-/* stream_batch.c: per-shard batches and group commit */
-bool shard_begin(stream_reader *r, int s);
-bool shard_append(stream_reader *r, int s, const char *sql);
+/* stream_batch.c: per-shard pipelines and the group commit */
+bool shard_pipeline_open(stream_reader *r, int s);
+bool shard_send_change(stream_reader *r, int s, char op, const stream_table *t, int kind,
+					   const char *sql, const char *key);
+bool shard_send_sql(stream_reader *r, int s, char op, const char *sql);
+PGresult *shard_query_now(stream_reader *r, int s, const char *sql, const char *what);
+bool shards_commit(stream_reader *r, uint64_t upto);
+bool shards_poll(stream_reader *r, bool wait);
+bool shards_sync(stream_reader *r);
+bool shards_busy(const stream_reader *r);
+void shards_reset(stream_reader *r);
+void shards_free(stream_reader *r);
+
+/* stream_sql.c: the statements of a change, with their values as parameters */
 bool shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple *tup,
 					  const pgo_tuple *fill);
-void shard_append_literal(stream_reader *r, int s, strbuf *sb, const pgo_value *v);
-bool shard_flush(stream_reader *r, int s);
-bool shards_commit(stream_reader *r);
-void shards_rollback(stream_reader *r);
-PGresult *shard_query_now(stream_reader *r, int s, const char *sql, const char *what);
+bool shard_update_row(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+					  const pgo_tuple *ident, const pgo_tuple *new_tup);
+bool shard_delete_row(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+					  const pgo_tuple *ident);
+PGresult *shard_delete_returning(stream_reader *r, int s, const stream_table *t,
+								 const stream_rel *rel, const pgo_tuple *ident);
+PGresult *shard_update_now(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+						   const pgo_tuple *ident, const pgo_tuple *new_tup);
+void params_reset(stmt_params *p);
+const char *const *params_values(stmt_params *p);
+void params_free(stmt_params *p);
+bool tuple_has_unchanged(const pgo_tuple *tup);
 
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);

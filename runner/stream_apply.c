@@ -189,58 +189,6 @@ route_tuple(stream_reader *r, const stream_table *t, const stream_rel *rel,
 	return 1;
 }
 
-/* A key of the table whose values the tuple carries: the primary key, else
- * the replica identity columns. */
-static bool
-has_values(const pgo_tuple *tup, const int *cols, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (cols[i] < 0 || cols[i] >= tup->ncols || tup->cols[cols[i]].kind != 't')
-			return false;
-	return n > 0;
-}
-
-/* "WHERE ..." identifying the row described by tup (an old tuple or the new one). */
-static void
-append_where(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
-			 const pgo_tuple *tup, strbuf *sb)
-{
-	int			ident[1664], nident = 0;
-
-	if (has_values(tup, t->pk_col, t->npk))
-	{
-		sb_append(sb, " WHERE ");
-		for (int k = 0; k < t->npk; k++)
-		{
-			sb_printf(sb, "%s%s = ", k ? " AND " : "", t->qcols[t->pk_col[k]]);
-			shard_append_literal(r, s, sb, &tup->cols[t->pk_col[k]]);
-		}
-		return;
-	}
-	for (int i = 0; i < rel->ncols && i < tup->ncols && i < 1664; i++)
-		if ((rel->ident[i] || rel->replident == 'f') && tup->cols[i].kind != 'u')
-			ident[nident++] = i;
-	/* no usable key: match every identity column by its text form, one row only */
-	sb_printf(sb, " WHERE ctid = (SELECT ctid FROM %s WHERE ", t->qname);
-	for (int k = 0; k < nident; k++)
-	{
-		const pgo_value *v = &tup->cols[ident[k]];
-
-		if (k)
-			sb_append(sb, " AND ");
-		if (v->kind == 'n')
-			sb_printf(sb, "%s IS NULL", t->qcols[ident[k]]);
-		else
-		{
-			sb_printf(sb, "%s::text = ", t->qcols[ident[k]]);
-			shard_append_literal(r, s, sb, v);
-		}
-	}
-	if (nident == 0)
-		sb_append(sb, "false");
-	sb_append(sb, " LIMIT 1)");
-}
-
 static bool
 apply_insert(stream_reader *r, const stream_table *t, const pgo_msg *m)
 {
@@ -269,17 +217,7 @@ static bool
 delete_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		  const pgo_tuple *old)
 {
-	strbuf		sql;
-	bool		ok;
-
-	if (!shard_wants(r, t, old, s))
-		return true;
-	sb_init(&sql);
-	sb_printf(&sql, "DELETE FROM %s", t->qname);
-	append_where(r, s, t, rel, old, &sql);
-	ok = shard_append(r, s, sql.data);
-	sb_free(&sql);
-	return ok;
+	return !shard_wants(r, t, old, s) || shard_delete_row(r, s, t, rel, old);
 }
 
 static bool
@@ -298,34 +236,6 @@ apply_delete(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	return true;
 }
 
-static bool
-has_unchanged(const pgo_tuple *tup)
-{
-	for (int i = 0; i < tup->ncols; i++)
-		if (tup->cols[i].kind == 'u')
-			return true;
-	return false;
-}
-
-static void
-append_update(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
-			  const pgo_tuple *ident, const pgo_tuple *new_tup, strbuf *sql)
-{
-	int			set = 0;
-
-	sb_printf(sql, "UPDATE %s SET ", t->qname);
-	for (int i = 0; i < t->ncols && i < new_tup->ncols; i++)
-	{
-		if (new_tup->cols[i].kind == 'u')
-			continue;			/* unchanged TOAST: keep what the shard has */
-		sb_printf(sql, "%s%s = ", set++ ? ", " : "", t->qcols[i]);
-		shard_append_literal(r, s, sql, &new_tup->cols[i]);
-	}
-	if (set == 0)
-		sb_printf(sql, "%s = %s", t->qcols[0], t->qcols[0]);
-	append_where(r, s, t, rel, ident, sql);
-}
-
 /*
  * UPDATE of a row that stays on shard s, batched.  With chunks copied under
  * a newer snapshot (invariant 4) the old and the new version may fall in
@@ -337,8 +247,6 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		  const pgo_tuple *ident, const pgo_tuple *new_tup)
 {
 	bool		want_old = shard_wants(r, t, ident, s), want_new = shard_wants(r, t, new_tup, s);
-	strbuf		sql;
-	bool		ok;
 
 	if (!want_old && !want_new)
 		return true;
@@ -347,7 +255,7 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 	if (!want_old)
 	{
 		/* the old version left with a later chunk's copy, the new one is in none */
-		if (has_unchanged(new_tup))
+		if (tuple_has_unchanged(new_tup))
 		{
 			log_error("%s: shard %d: table %s: an UPDATE needs unchanged TOAST values of a row "
 					  "that no copy holds; rerun the copy of this table", r->role, s, t->display);
@@ -355,11 +263,7 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		}
 		return shard_insert_row(r, s, t, new_tup, NULL);
 	}
-	sb_init(&sql);
-	append_update(r, s, t, rel, ident, new_tup, &sql);
-	ok = shard_append(r, s, sql.data);
-	sb_free(&sql);
-	return ok;
+	return shard_update_row(r, s, t, rel, ident, new_tup);
 }
 
 /* DELETE ... RETURNING on shard s now; *res holds the row (0 or 1 tuples). */
@@ -367,16 +271,7 @@ static bool
 delete_returning(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 				 const pgo_tuple *ident, PGresult **res)
 {
-	strbuf		sql;
-
-	sb_init(&sql);
-	sb_printf(&sql, "DELETE FROM %s", t->qname);
-	append_where(r, s, t, rel, ident, &sql);
-	sb_append(&sql, " RETURNING ");
-	for (int i = 0; i < t->ncols; i++)
-		sb_printf(&sql, "%s%s::text", i ? ", " : "", t->qcols[i]);
-	*res = shard_query_now(r, s, sql.data, "moving a row whose key changed");
-	sb_free(&sql);
+	*res = shard_delete_returning(r, s, t, rel, ident);
 	return *res != NULL;
 }
 
@@ -417,7 +312,7 @@ move_row(stream_reader *r, int from, int to, const stream_table *t, const stream
 		 const pgo_tuple *ident, const pgo_tuple *new_tup)
 {
 	int			n = r->ctx->plan->nshards;
-	bool		need_old = has_unchanged(new_tup);
+	bool		need_old = tuple_has_unchanged(new_tup);
 
 	if (from >= 0 && !need_old)
 		return delete_on(r, from, t, rel, ident) &&
@@ -456,7 +351,6 @@ static bool
 update_unknown_origin(stream_reader *r, int to, const stream_table *t, const stream_rel *rel,
 					  const pgo_tuple *ident, const pgo_tuple *new_tup)
 {
-	strbuf		sql;
 	PGresult   *res;
 	bool		here;
 
@@ -469,10 +363,7 @@ update_unknown_origin(stream_reader *r, int to, const stream_table *t, const str
 				return false;
 		return true;
 	}
-	sb_init(&sql);
-	append_update(r, to, t, rel, ident, new_tup, &sql);
-	res = shard_query_now(r, to, sql.data, "applying an UPDATE");
-	sb_free(&sql);
+	res = shard_update_now(r, to, t, rel, ident, new_tup);
 	if (res == NULL)
 		return false;
 	here = atoi(PQcmdTuples(res)) > 0;
@@ -619,7 +510,7 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 		sb_append(&sql, " CASCADE");
 	for (int s = 0; ok && listed > 0 && s < r->ctx->plan->nshards; s++)
 		if (r->txn_commit_lsn > r->shards[s].progress)
-			ok = shard_append(r, s, sql.data);
+			ok = shard_send_sql(r, s, 'T', sql.data);
 	sb_free(&sql);
 	return ok;
 }

@@ -1,12 +1,28 @@
 /*
- * stream_batch.c — per-shard SQL batches and the group commit.
+ * stream_batch.c — per-shard pipelines and the group commit.
  *
- * Changes for a shard accumulate as SQL text in one open transaction and
- * are sent in one round trip when the batch grows or at a flush; runs of
- * INSERTs into the same table become one multi-row INSERT.  Values are
- * quoted by libpq (PQescapeStringConn).  At a group commit every shard with
- * work gets its pgreshard.apply_progress row and COMMIT in the same round
- * trip, sent to all shards at once and awaited together.
+ * Each shard connection runs in libpq pipeline mode: a change is one
+ * Bind/Execute of a statement prepared once per table (stream_sql.c builds
+ * it), its values sent as parameters, and the reader goes on without waiting
+ * for the result.  A Sync every SYNC_EVERY statements makes the shard send
+ * its results back; they are read as they come (without blocking) and, when
+ * INFLIGHT_MAX statements are unanswered, by waiting for that shard.  So the
+ * shards apply in parallel with each other and with the decoding, and the
+ * memory in flight is bounded by statement counts, never by a transaction's
+ * size.
+ *
+ * Every statement in flight has a sent_stmt in a ring, in the order sent:
+ * the results come back in that order, so a failed result is matched to the
+ * change that caused it and reported with its shard, table and key.  After a
+ * failure the shard's pipeline is aborted up to the next Sync and its
+ * transaction is dead: the error is reported once and the stream stops.
+ *
+ * Group commit: every shard with work gets its pgreshard.apply_progress row
+ * and COMMIT in its pipeline, and the commit is one "round".  Rounds are
+ * acknowledged as the COMMIT results arrive; once every shard of a round
+ * (and of every round before it) has committed, everything up to the
+ * round's end LSN is durable on every shard and the slot may be confirmed
+ * there (r->durable, DESIGN.md invariant 3).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +32,259 @@
 #include "stream.h"
 #include "xalloc.h"
 
-#define BATCH_SEND_BYTES (1 << 20)
+#define SYNC_EVERY 1024			/* statements between Syncs */
+#define INFLIGHT_MAX 4096		/* ring size: statements whose results are unread */
+#define ROUNDS_MAX 64			/* group commits not yet acknowledged */
 
-static bool shard_send(stream_reader *r, int s, bool wait);
+static bool read_results(stream_reader *r, int s, int keep, bool block);
 
 bool
+shard_pipeline_open(stream_reader *r, int s)
+{
+	shard_conn *sc = &r->shards[s];
+	size_t		nprep = (size_t) r->ctx->plan->ntables * STMT_KINDS;
+
+	if (sc->sent == NULL)
+		sc->sent = xcalloc(INFLIGHT_MAX, sizeof(sent_stmt));
+	if (sc->prepared == NULL)
+		sc->prepared = xcalloc(nprep + 1, sizeof(bool));
+	memset(sc->prepared, 0, nprep * sizeof(bool));
+	sc->sent_head = sc->sent_len = sc->unsynced = 0;
+	sc->in_txn = sc->failed = sc->lost = false;
+	sc->pending = 0;
+	if (r->rounds == NULL)
+		r->rounds = xcalloc(ROUNDS_MAX, sizeof(commit_round));
+	if (!PQenterPipelineMode(sc->conn->pg))
+	{
+		pgr_report_conn(sc->conn, "entering pipeline mode");
+		return false;
+	}
+	return true;
+}
+
+/* ---- the ring of statements in flight -------------------------------- */
+
+static sent_stmt *
+ring_push(shard_conn *sc, char op, int table)
+{
+	sent_stmt  *st = &sc->sent[(sc->sent_head + sc->sent_len++) % INFLIGHT_MAX];
+
+	st->op = op;
+	st->table = table;
+	st->key[0] = '\0';
+	return st;
+}
+
+static void
+ring_pop(shard_conn *sc)
+{
+	sc->sent_head = (sc->sent_head + 1) % INFLIGHT_MAX;
+	sc->sent_len--;
+}
+
+/* Ask the shard for the results so far (a Sync also flushes our output). */
+static bool
+send_sync(stream_reader *r, int s)
+{
+	shard_conn *sc = &r->shards[s];
+
+	if (!PQpipelineSync(sc->conn->pg))
+	{
+		pgr_report_conn(sc->conn, "sending changes");
+		sc->failed = true;
+		return false;
+	}
+	ring_push(sc, 'S', -1);
+	sc->unsynced = 0;
+	return true;
+}
+
+/* Room for n statements and a Sync: wait for the oldest results if needed. */
+static bool
+make_room(stream_reader *r, int s, int n)
+{
+	shard_conn *sc = &r->shards[s];
+
+	if (sc->failed)
+		return false;
+	return sc->sent_len + n + 1 < INFLIGHT_MAX || read_results(r, s, INFLIGHT_MAX / 2, true);
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+/* "INSERT into public.items, key (5)" and the like, for messages. */
+static void
+describe(const stream_reader *r, const sent_stmt *st, char *out, size_t len)
+{
+	const char *table = st->table >= 0 ? r->tables[st->table].display : "";
+
+	switch (st->op)
+	{
+		case 'I':
+			snprintf(out, len, "applying changes from %s: INSERT into %s, key %s", r->role, table, st->key);
+			break;
+		case 'U':
+			snprintf(out, len, "applying changes from %s: UPDATE of %s, key %s", r->role, table, st->key);
+			break;
+		case 'D':
+			snprintf(out, len, "applying changes from %s: DELETE from %s, key %s", r->role, table, st->key);
+			break;
+		case 'T':
+			snprintf(out, len, "applying changes from %s: TRUNCATE", r->role);
+			break;
+		case 'P':
+			snprintf(out, len, "applying changes from %s: preparing the statements for %s", r->role, table);
+			break;
+		case 'C':
+			snprintf(out, len, "applying changes from %s: committing up to source LSN %X/%X", r->role,
+					 (unsigned int) (st->lsn >> 32), (unsigned int) st->lsn);
+			break;
+		default:
+			snprintf(out, len, "applying changes from %s", r->role);
+			break;
+	}
+}
+
+/* Every round up to the oldest one still waiting is durable on every shard. */
+static void
+rounds_advance(stream_reader *r)
+{
+	while (r->rounds_len > 0 && r->rounds[r->rounds_head].waiting == 0)
+	{
+		if (r->rounds[r->rounds_head].end_lsn > r->durable)
+			r->durable = r->rounds[r->rounds_head].end_lsn;
+		r->rounds_head = (r->rounds_head + 1) % ROUNDS_MAX;
+		r->rounds_len--;
+	}
+}
+
+static void
+commit_done(stream_reader *r, int s, const sent_stmt *st)
+{
+	uint32_t	i = st->round - r->rounds[r->rounds_head].id;
+
+	r->shards[s].progress = st->lsn;
+	if (r->rounds_len > 0 && i < (uint32_t) r->rounds_len)
+		r->rounds[(r->rounds_head + (int) i) % ROUNDS_MAX].waiting--;
+	rounds_advance(r);
+}
+
+/*
+ * The failure ended the session (the shard shut down or restarted, the
+ * connection broke): worth reconnecting.  libpq may not have seen the
+ * connection close yet when the server's last message is read, hence the
+ * SQLSTATE classes 08 (connection exception) and 57P (operator intervention).
+ */
+static bool
+session_ended(pgr_conn *c, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(c->pg) != CONNECTION_OK || state == NULL ||
+		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}
+
+/* One result of the oldest statement in flight; false after reporting a failure. */
+static bool
+check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
+{
+	shard_conn *sc = &r->shards[s];
+	ExecStatusType rs = PQresultStatus(res);
+	char		what[512];
+
+	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
+	{
+		if (st->op == 'C')
+			commit_done(r, s, st);
+		return true;
+	}
+	if (!sc->failed)			/* the first failure only: what follows was aborted */
+	{
+		describe(r, st, what, sizeof(what));
+		pgr_report_result(sc->conn, what, res);
+		sc->lost = session_ended(sc->conn, res);
+	}
+	sc->failed = true;
+	return false;
+}
+
+/*
+ * Read results until at most `keep` statements are in flight on shard s.
+ * block: wait for them (a Sync is sent first, so the shard answers);
+ * otherwise read only what has arrived.
+ */
+static bool
+read_results(stream_reader *r, int s, int keep, bool block)
+{
+	shard_conn *sc = &r->shards[s];
+	PGconn	   *pg = sc->conn->pg;
+
+	if (sc->failed)
+		return false;
+	if (block && sc->unsynced > 0 && !send_sync(r, s))
+		return false;
+	if (!block && !PQconsumeInput(pg))
+	{
+		pgr_report_conn(sc->conn, "reading results of changes");
+		sc->failed = true;
+		return false;
+	}
+	while (sc->sent_len > keep)
+	{
+		sent_stmt  *st = &sc->sent[sc->sent_head];
+		PGresult   *res;
+		bool		ok = true;
+
+		if (!block && PQisBusy(pg))
+			return true;
+		res = PQgetResult(pg);
+		if (st->op == 'S')
+		{
+			/* anything but the Sync here: the connection broke */
+			ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+			if (!ok)
+			{
+				pgr_report_result(sc->conn, "reading results of changes", res);
+				sc->failed = true;
+			}
+			PQclear(res);
+			if (!ok)
+				return false;
+			ring_pop(sc);
+			continue;
+		}
+		if (res == NULL)		/* the end of this statement's results */
+		{
+			ring_pop(sc);
+			continue;
+		}
+		ok = check_result(r, s, st, res);
+		PQclear(res);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static bool
 shard_begin(stream_reader *r, int s)
 {
 	shard_conn *sc = &r->shards[s];
 
 	if (!sc->in_txn)
 	{
-		sb_append(&sc->batch, "BEGIN;\n");
+		if (!make_room(r, s, 2))
+			return false;
+		if (!PQsendQueryParams(sc->conn->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+		{
+			pgr_report_conn(sc->conn, "sending changes");
+			sc->failed = true;
+			return false;
+		}
+		ring_push(sc, 'B', -1);
+		sc->unsynced++;
 		sc->in_txn = true;
 	}
 	sc->txn_lsn = r->txn_commit_lsn;
@@ -35,248 +292,229 @@ shard_begin(stream_reader *r, int s)
 	return true;
 }
 
-static void
-close_insert(shard_conn *sc)
-{
-	if (sc->open_insert >= 0)
-	{
-		sb_append(&sc->batch, ";\n");
-		sc->open_insert = -1;
-	}
-}
-
-bool
-shard_append(stream_reader *r, int s, const char *sql)
-{
-	shard_conn *sc = &r->shards[s];
-
-	shard_begin(r, s);
-	close_insert(sc);
-	sb_append(&sc->batch, sql);
-	sb_append(&sc->batch, ";\n");
-	sc->pending++;
-	return sc->batch.len < BATCH_SEND_BYTES || shard_send(r, s, false);
-}
-
-void
-shard_append_literal(stream_reader *r, int s, strbuf *sb, const pgo_value *v)
-{
-	char	   *dst;
-	int			err = 0;
-	size_t		n;
-
-	if (v->kind == 'n')
-	{
-		sb_append(sb, "NULL");
-		return;
-	}
-	sb_append_char(sb, '\'');
-	dst = sb_reserve(sb, (size_t) v->len * 2 + 1);
-	n = PQescapeStringConn(r->shards[s].conn->pg, dst, v->data, v->len, &err);
-	sb->len += n;
-	sb->data[sb->len] = '\0';
-	sb_append_char(sb, '\'');
-}
-
-/* Value i of tup, or of fill where tup has it unchanged ('u'). */
-static const pgo_value *
-value_of(const pgo_tuple *tup, const pgo_tuple *fill, int i)
-{
-	if (tup->cols[i].kind == 'u' && fill != NULL && i < fill->ncols)
-		return &fill->cols[i];
-	return &tup->cols[i];
-}
-
-bool
-shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple *tup,
-				 const pgo_tuple *fill)
-{
-	shard_conn *sc = &r->shards[s];
-
-	shard_begin(r, s);
-	if (sc->open_insert != t->index)
-	{
-		close_insert(sc);
-		sb_printf(&sc->batch, "INSERT INTO %s (", t->qname);
-		for (int i = 0; i < t->ncols; i++)
-			sb_printf(&sc->batch, "%s%s", i ? ", " : "", t->qcols[i]);
-		sb_append(&sc->batch, ") VALUES\n(");
-		sc->open_insert = t->index;
-	}
-	else
-		sb_append(&sc->batch, ",\n(");
-	for (int i = 0; i < t->ncols; i++)
-	{
-		const pgo_value *v = value_of(tup, fill, i);
-
-		if (v->kind == 'u')
-		{
-			log_error("%s: shard %d: table %s: column \"%s\" is an unchanged TOAST value that could "
-					  "not be fetched; refusing to write it as NULL", r->role, s, t->display, t->cols[i]);
-			return false;
-		}
-		if (i)
-			sb_append(&sc->batch, ", ");
-		shard_append_literal(r, s, &sc->batch, v);
-	}
-	sb_append_char(&sc->batch, ')');
-	sc->pending++;
-	return sc->batch.len < BATCH_SEND_BYTES || shard_send(r, s, false);
-}
-
-/* Read the results of the batch in flight on shard s, if any. */
+/* A statement was sent: every SYNC_EVERY, ask for results and read what came. */
 static bool
-shard_collect(stream_reader *r, int s)
+sent_one(stream_reader *r, int s)
 {
 	shard_conn *sc = &r->shards[s];
-	PGresult   *res;
-	bool		ok = true;
 
-	if (!sc->busy)
+	sc->pending++;
+	if (++sc->unsynced < SYNC_EVERY)
 		return true;
-	sc->busy = false;
-	while ((res = PQgetResult(sc->conn->pg)) != NULL)
-	{
-		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			char		what[256];
-
-			snprintf(what, sizeof(what), "applying changes from %s", r->role);
-			pgr_report_result(sc->conn, what, res);
-			ok = false;
-		}
-		PQclear(res);
-	}
-	return ok;
+	return send_sync(r, s) && read_results(r, s, 0, false);
 }
 
 /*
- * Send the batch; the transaction stays open.  The shard works on it while
- * the reader goes on: its results are read before the next thing sent to
- * that shard (or with wait, now), so shards apply in parallel.
+ * Send one change to shard s, in its open transaction, with r->params as
+ * its values: kind >= 0 runs table t's prepared statement of that kind
+ * (prepared on this connection the first time), kind < 0 runs sql.
  */
-static bool
-shard_send(stream_reader *r, int s, bool wait)
+bool
+shard_send_change(stream_reader *r, int s, char op, const stream_table *t, int kind,
+				  const char *sql, const char *key)
 {
 	shard_conn *sc = &r->shards[s];
+	PGconn	   *pg;
+	const char *const *values = params_values(&r->params);
+	sent_stmt  *st;
+	int			ok;
 
-	close_insert(sc);
-	if (!shard_collect(r, s))
+	if (!shard_begin(r, s) || !make_room(r, s, 2))
 		return false;
-	if (sc->batch.len > 0)
+	pg = sc->conn->pg;
+	if (kind >= 0 && !sc->prepared[t->index * STMT_KINDS + kind])
 	{
-		if (!PQsendQuery(sc->conn->pg, sc->batch.data))
+		if (!PQsendPrepare(pg, t->stmt_name[kind], t->sql[kind], 0, NULL))
 		{
 			pgr_report_conn(sc->conn, "sending changes");
+			sc->failed = true;
 			return false;
 		}
-		sc->busy = true;
-		sb_reset(&sc->batch);
-		sc->pending = 0;
+		ring_push(sc, 'P', t->index);
+		sc->unsynced++;
+		sc->prepared[t->index * STMT_KINDS + kind] = true;
 	}
-	return !wait || shard_collect(r, s);
+	if (kind >= 0)
+		ok = PQsendQueryPrepared(pg, t->stmt_name[kind], r->params.n, values, NULL, NULL, 0);
+	else
+		ok = PQsendQueryParams(pg, sql, r->params.n, NULL, values, NULL, NULL, 0);
+	if (!ok)
+	{
+		pgr_report_conn(sc->conn, "sending changes");
+		sc->failed = true;
+		return false;
+	}
+	st = ring_push(sc, op, t ? t->index : -1);
+	strncpy(st->key, key, sizeof(st->key) - 1);
+	st->key[sizeof(st->key) - 1] = '\0';
+	return sent_one(r, s);
 }
 
+/* A statement without values (TRUNCATE) in the open transaction. */
 bool
-shard_flush(stream_reader *r, int s)
+shard_send_sql(stream_reader *r, int s, char op, const char *sql)
 {
-	return shard_send(r, s, true);
+	params_reset(&r->params);
+	return shard_send_change(r, s, op, NULL, -1, sql, "");
 }
 
+/*
+ * Run sql (values: r->params) on shard s now, in its open transaction, after
+ * everything sent before it; NULL after an error (reported, as `what`).
+ */
 PGresult *
 shard_query_now(stream_reader *r, int s, const char *sql, const char *what)
 {
-	if (!shard_begin(r, s) || !shard_flush(r, s))
+	shard_conn *sc = &r->shards[s];
+	const char *const *values = params_values(&r->params);
+	PGresult   *res, *extra;
+	ExecStatusType rs;
+
+	if (!shard_begin(r, s) || !read_results(r, s, 0, true))
 		return NULL;
-	return pgr_query(r->shards[s].conn, what, sql, 0, NULL);
+	if (!PQsendQueryParams(sc->conn->pg, sql, r->params.n, NULL, values, NULL, NULL, 0) ||
+		!PQpipelineSync(sc->conn->pg))
+	{
+		pgr_report_conn(sc->conn, what);
+		sc->failed = true;
+		return NULL;
+	}
+	res = PQgetResult(sc->conn->pg);
+	rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	while ((extra = PQgetResult(sc->conn->pg)) != NULL)	/* the statement's end */
+		PQclear(extra);
+	extra = PQgetResult(sc->conn->pg);	/* the Sync */
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK)
+	{
+		pgr_report_result(sc->conn, what, res);
+		sc->lost = session_ended(sc->conn, res);
+		PQclear(res);
+		res = NULL;
+		sc->failed = true;
+	}
+	else if (extra == NULL || PQresultStatus(extra) != PGRES_PIPELINE_SYNC)
+	{
+		pgr_report_conn(sc->conn, what);
+		PQclear(res);
+		res = NULL;
+		sc->failed = true;
+	}
+	PQclear(extra);
+	return res;
 }
 
-/* Append progress + COMMIT to every shard in a transaction; send all; await all. */
+/* ---- group commit ------------------------------------------------------ */
+
+/* Send progress + COMMIT to every shard in a transaction, as one round. */
 bool
-shards_commit(stream_reader *r)
+shards_commit(stream_reader *r, uint64_t upto)
 {
 	int			n = r->ctx->plan->nshards;
-	bool		ok = true;
-	char		lsn[32];
+	commit_round *round;
+	char		src[16], lsn[32], ts[32];
+	const char *values[4] = {r->ctx->plan->name, src, lsn, ts};
 
-	for (int s = 0; s < n && ok; s++)
-	{
-		shard_conn *sc = &r->shards[s];
-
-		if (!sc->in_txn)
-			continue;
-		close_insert(sc);
-		if (!shard_collect(r, s))
-		{
-			ok = false;
-			break;
-		}
-		lsn_format(sc->txn_lsn, lsn, sizeof(lsn));
-		sb_printf(&sc->batch, "INSERT INTO pgreshard.apply_progress (plan_name, source, lsn, commit_ts) VALUES (");
-		shard_append_literal(r, s, &sc->batch, &(pgo_value) {'t', r->ctx->plan->name,
-							 (uint32_t) strlen(r->ctx->plan->name)});
-		/* commit time: microseconds since 2000-01-01 UTC, PostgreSQL's epoch */
-		sb_printf(&sc->batch, ", %d, '%s', timestamptz '2000-01-01 00:00:00+00' + %lld * interval '1 microsecond') "
-				  "ON CONFLICT (plan_name, source) DO UPDATE SET lsn = excluded.lsn, "
-				  "commit_ts = excluded.commit_ts, updated_at = now();\nCOMMIT;", r->source, lsn,
-				  (long long) sc->txn_ts);
-		if (!PQsendQuery(sc->conn->pg, sc->batch.data))
-		{
-			pgr_report_conn(sc->conn, "committing changes");
-			ok = false;
-		}
-	}
+	if (r->rounds_len == ROUNDS_MAX && !shards_poll(r, true))
+		return false;
+	round = &r->rounds[(r->rounds_head + r->rounds_len++) % ROUNDS_MAX];
+	round->id = r->next_round++;
+	round->end_lsn = upto;
+	round->waiting = 0;
+	for (int s = 0; s < n; s++)
+		round->waiting += r->shards[s].in_txn;
+	snprintf(src, sizeof(src), "%d", r->source);
 	for (int s = 0; s < n; s++)
 	{
 		shard_conn *sc = &r->shards[s];
-		PGresult   *res;
-		bool		shard_ok = true;
+		PGconn	   *pg = sc->conn->pg;
+		sent_stmt  *st;
 
 		if (!sc->in_txn)
 			continue;
-		while ((res = PQgetResult(sc->conn->pg)) != NULL)
+		if (!make_room(r, s, 3))
+			return false;
+		lsn_format(sc->txn_lsn, lsn, sizeof(lsn));
+		snprintf(ts, sizeof(ts), "%lld", (long long) sc->txn_ts);
+		/* commit time: microseconds since 2000-01-01 UTC, PostgreSQL's epoch */
+		if (!PQsendQueryParams(pg, "INSERT INTO pgreshard.apply_progress (plan_name, source, lsn, commit_ts) "
+							   "VALUES ($1, $2, $3, timestamptz '2000-01-01 00:00:00+00' + "
+							   "$4::bigint * interval '1 microsecond') "
+							   "ON CONFLICT (plan_name, source) DO UPDATE SET lsn = excluded.lsn, "
+							   "commit_ts = excluded.commit_ts, updated_at = now()",
+							   4, NULL, values, NULL, NULL, 0) ||
+			!PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
 		{
-			if (shard_ok && PQresultStatus(res) != PGRES_COMMAND_OK)
-			{
-				pgr_report_result(sc->conn, "applying changes", res);
-				shard_ok = false;
-			}
-			PQclear(res);
+			pgr_report_conn(sc->conn, "committing changes");
+			sc->failed = true;
+			return false;
 		}
-		if (shard_ok && ok)
-			sc->progress = sc->txn_lsn;
-		ok = ok && shard_ok;
-		sb_reset(&sc->batch);
-		sc->pending = 0;
+		ring_push(sc, 'G', -1);
+		st = ring_push(sc, 'C', -1);
+		st->round = round->id;
+		st->lsn = sc->txn_lsn;
 		sc->in_txn = false;
+		sc->pending = 0;
+		if (!send_sync(r, s))
+			return false;
 	}
-	return ok;
+	rounds_advance(r);
+	return true;
 }
 
+/* Read the shards' results: what has arrived, or (wait) all of them. */
+bool
+shards_poll(stream_reader *r, bool wait)
+{
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->shards[s].sent_len > 0 && !read_results(r, s, 0, wait))
+			return false;
+	return true;
+}
+
+/* Make every shard answer (and send) everything so far: before idling. */
+bool
+shards_sync(stream_reader *r)
+{
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->shards[s].unsynced > 0 && !send_sync(r, s))
+			return false;
+	return true;
+}
+
+/* Some shard has work that is not committed, or a commit not acknowledged. */
+bool
+shards_busy(const stream_reader *r)
+{
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->shards[s].in_txn)
+			return true;
+	return r->rounds_len > 0;
+}
+
+/* After a failure, before disconnecting: forget what was in flight (the
+ * server rolls back what a lost session had not committed). */
 void
-shards_rollback(stream_reader *r)
+shards_reset(stream_reader *r)
 {
 	for (int s = 0; s < r->ctx->plan->nshards; s++)
 	{
 		shard_conn *sc = &r->shards[s];
 
-		sb_reset(&sc->batch);
-		sc->open_insert = -1;
+		sc->sent_head = sc->sent_len = sc->unsynced = 0;
+		sc->in_txn = sc->failed = sc->lost = false;
 		sc->pending = 0;
-		if (sc->busy && sc->conn)
-		{
-			PGresult   *res;
-
-			while ((res = PQgetResult(sc->conn->pg)) != NULL)
-				PQclear(res);
-		}
-		sc->busy = false;
-		if (sc->in_txn && sc->conn && PQstatus(sc->conn->pg) == CONNECTION_OK)
-		{
-			PGresult   *res = PQexec(sc->conn->pg, "ROLLBACK");
-
-			PQclear(res);
-		}
-		sc->in_txn = false;
 	}
+	r->rounds_head = r->rounds_len = 0;
+}
+
+void
+shards_free(stream_reader *r)
+{
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	{
+		free(r->shards[s].sent);
+		free(r->shards[s].prepared);
+	}
+	free(r->rounds);
+	params_free(&r->params);
 }

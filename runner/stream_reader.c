@@ -4,8 +4,9 @@
  *
  * The reader decodes pgoutput, applies each change through stream_apply.c,
  * and at source commits group-commits the shards (stream_batch.c) at most
- * every FLUSH_INTERVAL or when much is pending, then confirms the slot up to
- * the commit's end: only what every shard holds durably is ever confirmed.
+ * every FLUSH_INTERVAL or when much is pending, without waiting for them;
+ * as the shards acknowledge, the slot is confirmed up to the commit's end:
+ * only what every shard holds durably is ever confirmed.
  * Streamed (in-progress) transactions are spilled to files and replayed at
  * Stream Commit.  Keepalives are answered; a status update goes out at
  * least every STATUS_INTERVAL so the slot keeps moving.
@@ -32,6 +33,7 @@
 #define FLUSH_INTERVAL_S 0.2
 #define FLUSH_PENDING 20000
 #define STATUS_INTERVAL_US (5 * 1000000LL)
+#define PING_INTERVAL_US (10 * 1000LL)
 #define RETRY_MAX_S 300
 
 static double
@@ -59,20 +61,20 @@ send_status(stream_reader *r, bool reply)
 	return true;
 }
 
-/* Commit every shard's open work; then the slot may move to `upto`. */
+static bool confirm_durable(stream_reader *r);
+
+/*
+ * Commit every shard's open work; the slot may move to `upto` once every
+ * shard has acknowledged it (wait: now; otherwise as the results come in,
+ * while the next changes are applied).
+ */
 static bool
-group_commit(stream_reader *r, uint64_t upto)
+group_commit(stream_reader *r, uint64_t upto, bool wait)
 {
-	if (!shards_commit(r))
+	if (!shards_commit(r, upto) || !shards_poll(r, wait))
 		return false;
 	r->last_flush = mono_now();
-	if (upto > r->confirmed)
-	{
-		log_debug("%s: confirming %X/%X", r->role, (unsigned int) (upto >> 32), (unsigned int) upto);
-		r->confirmed = upto;
-		return send_status(r, false);
-	}
-	return true;
+	return confirm_durable(r);
 }
 
 static long long
@@ -85,14 +87,12 @@ pending_changes(const stream_reader *r)
 	return n;
 }
 
-/* Some shard holds work of this stream that is not committed yet. */
+/* Some shard holds work of this stream that is not committed yet (or not
+ * known to be). */
 static bool
 uncommitted(const stream_reader *r)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
-		if (r->shards[s].in_txn)
-			return true;
-	return false;
+	return shards_busy(r);
 }
 
 /* A source transaction ended (Commit or Stream Commit) at end_lsn. */
@@ -103,7 +103,7 @@ on_commit(stream_reader *r, uint64_t end_lsn)
 	r->received = end_lsn;
 	r->txns++;
 	if (mono_now() - r->last_flush >= FLUSH_INTERVAL_S || pending_changes(r) >= FLUSH_PENDING)
-		return group_commit(r, end_lsn);
+		return group_commit(r, end_lsn, false);
 	return true;
 }
 
@@ -206,7 +206,7 @@ on_message(stream_reader *r, const char *payload, size_t len)
  * pages and 16 MB segments: short header 24 bytes, long header 40).
  */
 static bool
-caught_up(const stream_reader *r)
+target_reached(const stream_reader *r)
 {
 	uint64_t	target = r->target;
 
@@ -215,9 +215,16 @@ caught_up(const stream_reader *r)
 	else if (target % 8192 == 24)
 		target -= 24;
 	if (r->exact && r->reached)
-		return !uncommitted(r);
-	return r->target != 0 && !r->in_txn && r->received >= target &&
-		!uncommitted(r) && r->confirmed >= r->received;
+		return true;
+	return r->target != 0 && !r->in_txn && r->received >= target;
+}
+
+/* ... and every shard has committed it (the slot is confirmed there). */
+static bool
+caught_up(const stream_reader *r)
+{
+	return target_reached(r) && !uncommitted(r) &&
+		((r->exact && r->reached) || r->confirmed >= r->received);
 }
 
 static bool
@@ -244,12 +251,13 @@ on_copydata(stream_reader *r, const char *buf, int len)
 	return on_message(r, f.data, f.len);
 }
 
-/* Wait up to 1 s for the replication socket. */
+/* Wait up to `seconds` for the replication socket (the shards' answers are
+ * read at the next pause or group commit: waking for them costs more). */
 static void
-wait_socket(stream_reader *r)
+wait_socket(stream_reader *r, double seconds)
 {
 	fd_set		rfds;
-	struct timeval tv = {1, 0};
+	struct timeval tv = {(time_t) seconds, (suseconds_t) ((seconds - (long) seconds) * 1e6)};
 	int			fd = PQsocket(r->repl->pg);
 
 	if (fd < 0)
@@ -257,6 +265,16 @@ wait_socket(stream_reader *r)
 	FD_ZERO(&rfds);
 	FD_SET(fd, &rfds);
 	(void) select(fd + 1, &rfds, NULL, NULL, &tv);
+}
+
+/* Shards acknowledged more: confirm it to the source. */
+static bool
+confirm_durable(stream_reader *r)
+{
+	if (r->durable <= r->confirmed)
+		return true;
+	r->confirmed = r->durable;
+	return send_status(r, false);
 }
 
 /* Receive and apply until caught up (when asked) or an error. */
@@ -290,10 +308,21 @@ stream_loop(stream_reader *r)
 			PQclear(res);
 			return false;
 		}
-		/* nothing to read: flush what is pending, report, maybe finish */
-		if (!r->in_txn && (uncommitted(r) || r->received > r->confirmed) &&
-			!group_commit(r, r->received))
+		/*
+		 * Nothing to read now.  Read what the shards answered; commit what is
+		 * open at the flush interval, and once at the target wait for every
+		 * shard to commit it.  The shards keep applying meanwhile.
+		 */
+		if (!shards_poll(r, false) || !confirm_durable(r))
 			return false;
+		if (!r->in_txn && (uncommitted(r) || r->received > r->confirmed))
+		{
+			bool		finish = target_reached(r);
+
+			if ((finish || mono_now() - r->last_flush >= FLUSH_INTERVAL_S) &&
+				!group_commit(r, r->received, finish))
+				return false;
+		}
 		if (caught_up(r))
 		{
 			log_debug("%s: caught up: received %X/%X, target %X/%X", r->role,
@@ -307,10 +336,15 @@ stream_loop(stream_reader *r)
 					  (unsigned int) (r->target >> 32), (unsigned int) r->target);
 			return false;
 		}
-		if (pgo_now() - r->last_status >= STATUS_INTERVAL_US || r->target != 0)
+		/* heading for a target: ask the server where its WAL ends (its answer
+		 * says when everything before the target has arrived), but not at
+		 * every pause of a busy stream: the walsender would spend on it */
+		if (pgo_now() - r->last_status >= (r->target != 0 ? PING_INTERVAL_US : STATUS_INTERVAL_US))
 			if (!send_status(r, r->target != 0))
 				return false;
-		wait_socket(r);
+		if (!shards_sync(r))
+			return false;
+		wait_socket(r, r->target != 0 ? PING_INTERVAL_US / 1e6 : uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
 	}
 }
 
@@ -328,7 +362,6 @@ connect_shards(stream_reader *r)
 		PGresult   *res;
 
 		sc->conn = connect_shard(p, s);
-		sc->open_insert = -1;
 		sc->progress = 0;
 		if (sc->conn == NULL)
 			return false;
@@ -343,7 +376,7 @@ connect_shards(stream_reader *r)
 		/* the source's encoding (preflight checked the shards share it) */
 		if (!pgr_exec(sc->conn, "setting the session encoding",
 					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)",
-					  0, NULL))
+					  0, NULL) || !shard_pipeline_open(r, s))
 			return false;
 	}
 	return true;
@@ -399,7 +432,7 @@ start_replication(stream_reader *r)
 static void
 disconnect_all(stream_reader *r)
 {
-	shards_rollback(r);
+	shards_reset(r);
 	for (int s = 0; s < r->ctx->plan->nshards; s++)
 	{
 		pgr_disconnect(r->shards[s].conn);
@@ -419,7 +452,8 @@ connection_lost(const stream_reader *r)
 	if (r->repl == NULL || PQstatus(r->repl->pg) != CONNECTION_OK)
 		return true;
 	for (int s = 0; s < r->ctx->plan->nshards; s++)
-		if (r->shards[s].conn == NULL || PQstatus(r->shards[s].conn->pg) != CONNECTION_OK)
+		if (r->shards[s].conn == NULL || PQstatus(r->shards[s].conn->pg) != CONNECTION_OK ||
+			r->shards[s].lost)
 			return true;
 	return false;
 }
@@ -475,7 +509,7 @@ stream_session(stream_reader *r, bool *retry)
 	{
 		pgo_decoder_init(&r->dec);
 		r->last_flush = mono_now();
-		r->confirmed = r->received = 0;
+		r->confirmed = r->received = r->durable = 0;
 		r->reached = false;
 		ok = stream_loop(r);
 		pgo_decoder_free(&r->dec);
@@ -531,8 +565,6 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	r.source = source;
 	r.role = ctx->sources[source].role;
 	r.shards = xcalloc((size_t) ctx->plan->nshards, sizeof(shard_conn));
-	for (int s = 0; s < ctx->plan->nshards; s++)
-		sb_init(&r.shards[s].batch);
 	r.target = target;
 	r.deadline = deadline;
 	r.exact = exact;
@@ -564,8 +596,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		log_info("%s: stream caught up: %lld transaction(s), %lld change(s) applied", r.role,
 				 r.txns, r.changes);
 	stream_hooks_close(&r);
-	for (int s = 0; s < ctx->plan->nshards; s++)
-		sb_free(&r.shards[s].batch);
+	shards_free(&r);
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);

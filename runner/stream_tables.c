@@ -25,6 +25,48 @@ col_index(const stream_table *t, const char *name)
 	return -1;
 }
 
+/*
+ * The text of the statements prepared on every shard connection (see
+ * stream_sql.c): values are parameters, $1.. in column order, then the
+ * primary key's columns for the UPDATE's WHERE.
+ */
+static void
+build_statements(stream_table *t)
+{
+	strbuf		sb;
+	bool		pk_ok = t->npk > 0;
+
+	for (int k = 0; k < t->npk; k++)
+		pk_ok = pk_ok && t->pk_col[k] >= 0;
+	sb_init(&sb);
+	sb_printf(&sb, "INSERT INTO %s (", t->qname);
+	for (int i = 0; i < t->ncols; i++)
+		sb_printf(&sb, "%s%s", i ? ", " : "", t->qcols[i]);
+	sb_append(&sb, ") VALUES (");
+	for (int i = 0; i < t->ncols; i++)
+		sb_printf(&sb, "%s$%d", i ? ", " : "", i + 1);
+	sb_append(&sb, ")");
+	t->sql[STMT_INSERT] = sb_steal(&sb);
+	if (pk_ok && t->ncols > 0)
+	{
+		sb_init(&sb);
+		sb_printf(&sb, "UPDATE %s SET ", t->qname);
+		for (int i = 0; i < t->ncols; i++)
+			sb_printf(&sb, "%s%s = $%d", i ? ", " : "", t->qcols[i], i + 1);
+		sb_append(&sb, " WHERE ");
+		for (int k = 0; k < t->npk; k++)
+			sb_printf(&sb, "%s%s = $%d", k ? " AND " : "", t->qcols[t->pk_col[k]], t->ncols + k + 1);
+		t->sql[STMT_UPDATE] = sb_steal(&sb);
+		sb_init(&sb);
+		sb_printf(&sb, "DELETE FROM %s WHERE ", t->qname);
+		for (int k = 0; k < t->npk; k++)
+			sb_printf(&sb, "%s%s = $%d", k ? " AND " : "", t->qcols[t->pk_col[k]], k + 1);
+		t->sql[STMT_DELETE] = sb_steal(&sb);
+	}
+	for (int kind = 0; kind < STMT_KINDS; kind++)
+		snprintf(t->stmt_name[kind], sizeof(t->stmt_name[kind]), "pgr_%c%d", "iud"[kind], t->index);
+}
+
 static void
 build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 {
@@ -68,6 +110,7 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 				t->route_col[t->nroute++] = i;
 		}
 	}
+	build_statements(t);
 }
 
 /* The chunk plan's bounds (kept on shard 0 only) for one chunk. */
@@ -186,6 +229,8 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 		for (int l = 0; l < t->nlate; l++)
 			free(t->late[l].lsn);
 		free(t->late);
+		for (int k = 0; k < STMT_KINDS; k++)
+			free(t->sql[k]);
 		free(t->cols);
 		free(t->qcols);
 		free(t->route_col);

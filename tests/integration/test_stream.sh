@@ -46,6 +46,8 @@ workload() {	# rounds FROM..TO of writes, one psql per round
 		sleep 0.05
 	done
 }
+# this run reached the stream step (the step's state may still say "running" from a killed run)
+stream_started() { for ((i = 0; i < 600; i++)); do grep -q 'step stream: starting' "$1" && break; sleep 0.05; done; }
 
 # writes run during the copy and the stream
 workload 1 80 &
@@ -59,8 +61,7 @@ kill -9 $pid; wait $pid 2>/dev/null
 for pause in 0.3 1.0; do
 	"$P" apply --yes --until stream "$W/plan.yaml" >"$W/b.log" 2>&1 &
 	pid=$!
-	# this apply's own stream step (the journal may still say running from the killed one)
-	for ((i = 0; i < 600; i++)); do grep -q "step stream: starting" "$W/b.log" && break; sleep 0.05; done
+	stream_started "$W/b.log"
 	sleep $pause
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
@@ -82,7 +83,7 @@ psql_on 0 $DB "UPDATE s.accounts SET name = name || '!' WHERE id < 3000" >/dev/n
 for ((r = 100; r < 130; r++)); do psql -X -q -v r=$r -d "$(dsn 0 $DB)" -f "$SQL/stream_workload.sql" >/dev/null; done
 "$P" apply --yes --until stream "$W/plan.yaml" >"$W/c.log" 2>&1 &
 pid=$!
-for ((i = 0; i < 600; i++)); do grep -q "step stream: starting" "$W/c.log" && break; sleep 0.05; done
+stream_started "$W/c.log"
 _pg_as "$PG_BIN/pg_ctl" -D "$PGR_TEST_ROOT/c2" -m fast -w restart >/dev/null
 wait $pid
 rc=$?
