@@ -261,7 +261,15 @@ apply_plan(plan *p, step_id until, const saved_plan *sp)
 	apply_ctx_init(&ctx, p, until);
 	if (sp != NULL)
 		rc = check_saved(&ctx, sp);
-	ok = rc == EXIT_OK && hooks_open(p, &ctx.hooks) && step_preflight(&ctx) && open_state(&ctx);
+	ok = rc == EXIT_OK && hooks_open(p, &ctx.hooks) && step_hook(&ctx, STEP_PREFLIGHT, false, true, 0, NULL);
+	if (ok)
+	{
+		double		start = seconds_now();
+
+		ok = step_preflight(&ctx);
+		ok = step_hook(&ctx, STEP_PREFLIGHT, true, ok, seconds_now() - start, NULL) && ok;
+	}
+	ok = ok && open_state(&ctx);
 	if (ok)
 		ok = state_step_start(ctx.state, p, STEP_PREFLIGHT) &&
 			state_step_finish(ctx.state, p, STEP_PREFLIGHT, true, NULL) &&

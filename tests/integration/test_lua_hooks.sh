@@ -121,6 +121,7 @@ YAML
 psql_on 0 $DB "INSERT INTO tasks (tenant_id, title) VALUES (5, 'just before the cutover')" >/dev/null
 expect_rc 0 "$P" apply "$W/cutover.yaml" --yes
 expect_contains "$ERR" "before verify"
+expect_contains "$ERR" "after preflight ok=true"
 expect_contains "$ERR" "after cutover ok=true"
 expect_contains "$ERR" "locked"
 expect_eq "$(psql_on 1 $DB "SELECT v LIKE 'shards of tenant_pinning at %/%' FROM app_config WHERE k = 'target'")" t "the switch hook ran"
