@@ -45,7 +45,7 @@ psql_on 0 shop "DROP TABLE public.demo_check" >/dev/null
 step "live writes: an order-taking workload runs from now on"
 (
 	i=0
-	while [ ! -e "$W/stop" ]; do
+	while [ -d "$W" ] && [ ! -e "$W/stop" ]; do	# the exit trap removes $W: the loop ends with the demo
 		c=$((i % 20000 + 1))
 		psql -X -q -d "$(dsn 0 shop)" -c "INSERT INTO shop.orders (customer_id, status, total) VALUES ($c, 'new', $((i % 500)).99);
 			UPDATE shop.orders SET status = 'paid' WHERE id = $((i % 60000 + 1));
