@@ -4,7 +4,8 @@
  * One reader per source decodes pgoutput from the plan's slot and applies
  * each change to the shard(s) it belongs on, over its own connection to
  * every shard.  Changes go to each shard as prepared statements in a libpq
- * pipeline, in one open transaction; at a source COMMIT the reader may
+ * pipeline (runs of same-kind changes to a table as one statement), in one
+ * open transaction; at a source COMMIT the reader may
  * group-commit: every shard with work commits it together with its
  * pgreshard.apply_progress row (the source commit LSN), and only when all of
  * them have acknowledged is the slot confirmed up to that commit's end
@@ -28,8 +29,10 @@
 #include "strbuf.h"
 
 /* Statements prepared once per table on every shard connection: INSERT of
- * every column, UPDATE of every column by primary key, DELETE by primary key. */
+ * every column, UPDATE of every column by primary key, DELETE by primary key
+ * (and, for runs of n rows, the same for n rows: stream_run.c). */
 enum { STMT_INSERT, STMT_UPDATE, STMT_DELETE, STMT_KINDS };
+#define STMT_NAMED (-2)			/* shard_send_stmt: run the statement named sql */
 
 /* What the stream knows about a moved table (from the catalog at preflight). */
 typedef struct stream_table {
@@ -50,6 +53,7 @@ typedef struct stream_table {
 	bool		lua_route;
 	int			nroute;
 	int		   *route_col;		/* [nroute] indexes into cols */
+	char	  **types;			/* [ncols] format_type() of each column */
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
 	char		stmt_name[STMT_KINDS][16];
 	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
@@ -82,8 +86,29 @@ typedef struct sent_stmt {
 	int			table;			/* index into the plan's tables, or -1 */
 	uint32_t	round;			/* 'C': the group commit it belongs to */
 	uint64_t	lsn;			/* 'C': the source commit LSN it records */
+	int			rows;			/* rows of a run statement (else 1) */
 	char		key[48];		/* the row's key as text, maybe cut short */
 } sent_stmt;
+
+/* The values of one statement's parameters (text format), reused. */
+typedef struct stmt_params {
+	int			n, cap;
+	const char **values;
+	size_t	   *offs;			/* into text; SIZE_MAX for NULL */
+	strbuf		text;			/* NUL-terminated copies of the values */
+} stmt_params;
+
+/* Consecutive same-kind changes to one table on one shard, not sent yet:
+ * they go as one statement (stream_run.c). */
+typedef struct change_run {
+	int			table;			/* index into the plan's tables */
+	int			kind;			/* STMT_INSERT, STMT_UPDATE or STMT_DELETE */
+	int			rows;			/* 0: no run */
+	int			width;			/* values per row */
+	stmt_params vals;			/* rows * width values, row after row */
+	stmt_params args;			/* the n-row statement's values */
+	char		first[48], last[48];	/* keys of the first and last rows */
+} change_run;
 
 /* One shard as seen by one source's reader: a libpq pipeline. */
 typedef struct shard_conn {
@@ -94,20 +119,14 @@ typedef struct shard_conn {
 	uint64_t	txn_lsn;		/* commit LSN to record at the next group commit */
 	int64_t		txn_ts;			/* and its source commit time (us since 2000) */
 	bool	   *prepared;		/* [ntables * STMT_KINDS]: prepared on this connection */
+	uint64_t   *run_prepared;	/* [ntables * STMT_KINDS]: bit n-1, the n-row statement */
 	sent_stmt  *sent;			/* ring of statements in flight, oldest first */
 	int			sent_head, sent_len;
 	int			unsynced;		/* statements sent after the last Sync */
 	bool		failed;			/* a statement failed (reported): the stream stops */
 	bool		lost;			/* ... because the session ended: reconnect */
+	change_run	run;
 } shard_conn;
-
-/* The values of one statement's parameters (text format), reused. */
-typedef struct stmt_params {
-	int			n, cap;
-	const char **values;
-	size_t	   *offs;			/* into text; SIZE_MAX for NULL */
-	strbuf		text;			/* NUL-terminated copies of the values */
-} stmt_params;
 
 /* Group commits sent whose COMMITs are not all acknowledged yet. */
 typedef struct commit_round {
@@ -134,6 +153,8 @@ typedef struct stream_reader {
 	uint32_t	stream_xid;
 	/* statements to the shards */
 	stmt_params params;
+	bool		batch;			/* send runs of changes as one statement */
+	bool		replay;			/* a run failed: replay row by row to name the row */
 	commit_round *rounds;		/* ring, oldest first */
 	int			rounds_head, rounds_len;
 	uint32_t	next_round;
@@ -159,8 +180,12 @@ typedef struct stream_reader {
 
 /* stream_batch.c: per-shard pipelines and the group commit */
 bool shard_pipeline_open(stream_reader *r, int s);
+bool shard_begin(stream_reader *r, int s);
 bool shard_send_change(stream_reader *r, int s, char op, const stream_table *t, int kind,
 					   const char *sql, const char *key);
+bool shard_send_stmt(stream_reader *r, int s, char op, const stream_table *t, int kind,
+					 const char *sql, const char *key, int rows, stmt_params *p);
+bool shard_prepare(stream_reader *r, int s, const stream_table *t, const char *name, const char *sql);
 bool shard_send_sql(stream_reader *r, int s, char op, const char *sql);
 PGresult *shard_query_now(stream_reader *r, int s, const char *sql, const char *what);
 bool shards_commit(stream_reader *r, uint64_t upto);
@@ -182,9 +207,17 @@ PGresult *shard_delete_returning(stream_reader *r, int s, const stream_table *t,
 PGresult *shard_update_now(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 						   const pgo_tuple *ident, const pgo_tuple *new_tup);
 void params_reset(stmt_params *p);
+void params_append(stmt_params *dst, const stmt_params *src);
+void params_copy(stmt_params *dst, const stmt_params *src, int i);
 const char *const *params_values(stmt_params *p);
 void params_free(stmt_params *p);
 bool tuple_has_unchanged(const pgo_tuple *tup);
+
+/* stream_run.c: runs of same-kind changes to one table, one statement each */
+bool run_add(stream_reader *r, int s, const stream_table *t, int kind, const char *key);
+bool run_flush(stream_reader *r, int s);
+void run_reset(change_run *run);
+void run_free(change_run *run);
 
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);

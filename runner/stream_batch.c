@@ -1,10 +1,10 @@
 /*
  * stream_batch.c — per-shard pipelines and the group commit.
  *
- * Each shard connection runs in libpq pipeline mode: a change is one
- * Bind/Execute of a statement prepared once per table (stream_sql.c builds
- * it), its values sent as parameters, and the reader goes on without waiting
- * for the result.  A Sync every SYNC_EVERY statements makes the shard send
+ * Each shard connection runs in libpq pipeline mode: a change (or a run of
+ * same-kind changes, stream_run.c) is one Bind/Execute of a statement
+ * prepared once per table (stream_sql.c builds it), its values sent as
+ * parameters, and the reader goes on without waiting for the result.  A Sync every SYNC_EVERY statements makes the shard send
  * its results back; they are read as they come (without blocking) and, when
  * INFLIGHT_MAX statements are unanswered, by waiting for that shard.  So the
  * shards apply in parallel with each other and with the decoding, and the
@@ -13,7 +13,8 @@
  *
  * Every statement in flight has a sent_stmt in a ring, in the order sent:
  * the results come back in that order, so a failed result is matched to the
- * change that caused it and reported with its shard, table and key.  After a
+ * change that caused it and reported with its shard, table and key (a
+ * refused run is replayed row by row first: stream_run.c).  After a
  * failure the shard's pipeline is aborted up to the next Sync and its
  * transaction is dead: the error is reported once and the stream stops.
  *
@@ -49,9 +50,13 @@ shard_pipeline_open(stream_reader *r, int s)
 	if (sc->prepared == NULL)
 		sc->prepared = xcalloc(nprep + 1, sizeof(bool));
 	memset(sc->prepared, 0, nprep * sizeof(bool));
+	if (sc->run_prepared == NULL)
+		sc->run_prepared = xcalloc(nprep + 1, sizeof(uint64_t));
+	memset(sc->run_prepared, 0, nprep * sizeof(uint64_t));
 	sc->sent_head = sc->sent_len = sc->unsynced = 0;
 	sc->in_txn = sc->failed = sc->lost = false;
 	sc->pending = 0;
+	run_reset(&sc->run);
 	if (r->rounds == NULL)
 		r->rounds = xcalloc(ROUNDS_MAX, sizeof(commit_round));
 	if (!PQenterPipelineMode(sc->conn->pg))
@@ -71,6 +76,7 @@ ring_push(shard_conn *sc, char op, int table)
 
 	st->op = op;
 	st->table = table;
+	st->rows = 1;
 	st->key[0] = '\0';
 	return st;
 }
@@ -121,13 +127,16 @@ describe(const stream_reader *r, const sent_stmt *st, char *out, size_t len)
 	switch (st->op)
 	{
 		case 'I':
-			snprintf(out, len, "applying changes from %s: INSERT into %s, key %s", r->role, table, st->key);
+			snprintf(out, len, "applying changes from %s: INSERT into %s, key %s%s", r->role, table,
+					 st->rows > 1 ? "one of " : "", st->key);
 			break;
 		case 'U':
-			snprintf(out, len, "applying changes from %s: UPDATE of %s, key %s", r->role, table, st->key);
+			snprintf(out, len, "applying changes from %s: UPDATE of %s, key %s%s", r->role, table,
+					 st->rows > 1 ? "one of " : "", st->key);
 			break;
 		case 'D':
-			snprintf(out, len, "applying changes from %s: DELETE from %s, key %s", r->role, table, st->key);
+			snprintf(out, len, "applying changes from %s: DELETE from %s, key %s%s", r->role, table,
+					 st->rows > 1 ? "one of " : "", st->key);
 			break;
 		case 'T':
 			snprintf(out, len, "applying changes from %s: TRUNCATE", r->role);
@@ -198,7 +207,14 @@ check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
 			commit_done(r, s, st);
 		return true;
 	}
-	if (!sc->failed)			/* the first failure only: what follows was aborted */
+	if (!sc->failed && st->rows > 1 && r->deadline == 0 && !session_ended(sc->conn, res))
+	{
+		/* a run refused: the rerun sends it row by row and names the row */
+		log_info("%s: shard %d refused a statement of %d rows; replaying them one by one to find "
+				 "the row", r->role, s, st->rows);
+		r->replay = true;
+	}
+	else if (!sc->failed)		/* the first failure only: what follows was aborted */
 	{
 		describe(r, st, what, sizeof(what));
 		pgr_report_result(sc->conn, what, res);
@@ -268,7 +284,7 @@ read_results(stream_reader *r, int s, int keep, bool block)
 
 /* ---- sending ---------------------------------------------------------- */
 
-static bool
+bool
 shard_begin(stream_reader *r, int s)
 {
 	shard_conn *sc = &r->shards[s];
@@ -307,37 +323,63 @@ sent_one(stream_reader *r, int s)
 /*
  * Send one change to shard s, in its open transaction, with r->params as
  * its values: kind >= 0 runs table t's prepared statement of that kind
- * (prepared on this connection the first time), kind < 0 runs sql.
+ * (prepared on this connection the first time), kind < 0 runs sql.  A run
+ * of changes not sent yet goes first.
  */
 bool
 shard_send_change(stream_reader *r, int s, char op, const stream_table *t, int kind,
 				  const char *sql, const char *key)
 {
+	return run_flush(r, s) && shard_send_stmt(r, s, op, t, kind, sql, key, 1, &r->params);
+}
+
+/* Prepare statement `name` (for table t) on shard s, in its pipeline. */
+bool
+shard_prepare(stream_reader *r, int s, const stream_table *t, const char *name, const char *sql)
+{
 	shard_conn *sc = &r->shards[s];
-	PGconn	   *pg;
-	const char *const *values = params_values(&r->params);
+
+	if (!make_room(r, s, 2))
+		return false;
+	if (!PQsendPrepare(sc->conn->pg, name, sql, 0, NULL))
+	{
+		pgr_report_conn(sc->conn, "sending changes");
+		sc->failed = true;
+		return false;
+	}
+	ring_push(sc, 'P', t->index);
+	sc->unsynced++;
+	return true;
+}
+
+/*
+ * The same for `rows` changes in one statement with values p, no run
+ * flushed; kind STMT_NAMED: sql is the name of a statement prepared with
+ * shard_prepare.
+ */
+bool
+shard_send_stmt(stream_reader *r, int s, char op, const stream_table *t, int kind,
+				const char *sql, const char *key, int rows, stmt_params *p)
+{
+	shard_conn *sc = &r->shards[s];
+	const char *const *values = params_values(p);
+	const char *name = kind == STMT_NAMED ? sql : NULL;
 	sent_stmt  *st;
 	int			ok;
 
 	if (!shard_begin(r, s) || !make_room(r, s, 2))
 		return false;
-	pg = sc->conn->pg;
-	if (kind >= 0 && !sc->prepared[t->index * STMT_KINDS + kind])
+	if (kind >= 0)
 	{
-		if (!PQsendPrepare(pg, t->stmt_name[kind], t->sql[kind], 0, NULL))
-		{
-			pgr_report_conn(sc->conn, "sending changes");
-			sc->failed = true;
+		name = t->stmt_name[kind];
+		if (!sc->prepared[t->index * STMT_KINDS + kind] && !shard_prepare(r, s, t, name, t->sql[kind]))
 			return false;
-		}
-		ring_push(sc, 'P', t->index);
-		sc->unsynced++;
 		sc->prepared[t->index * STMT_KINDS + kind] = true;
 	}
-	if (kind >= 0)
-		ok = PQsendQueryPrepared(pg, t->stmt_name[kind], r->params.n, values, NULL, NULL, 0);
+	if (name)
+		ok = PQsendQueryPrepared(sc->conn->pg, name, p->n, values, NULL, NULL, 0);
 	else
-		ok = PQsendQueryParams(pg, sql, r->params.n, NULL, values, NULL, NULL, 0);
+		ok = PQsendQueryParams(sc->conn->pg, sql, p->n, NULL, values, NULL, NULL, 0);
 	if (!ok)
 	{
 		pgr_report_conn(sc->conn, "sending changes");
@@ -345,6 +387,8 @@ shard_send_change(stream_reader *r, int s, char op, const stream_table *t, int k
 		return false;
 	}
 	st = ring_push(sc, op, t ? t->index : -1);
+	st->rows = rows;
+	sc->pending += rows - 1;
 	strncpy(st->key, key, sizeof(st->key) - 1);
 	st->key[sizeof(st->key) - 1] = '\0';
 	return sent_one(r, s);
@@ -366,12 +410,13 @@ PGresult *
 shard_query_now(stream_reader *r, int s, const char *sql, const char *what)
 {
 	shard_conn *sc = &r->shards[s];
-	const char *const *values = params_values(&r->params);
+	const char *const *values;
 	PGresult   *res, *extra;
 	ExecStatusType rs;
 
-	if (!shard_begin(r, s) || !read_results(r, s, 0, true))
+	if (!run_flush(r, s) || !shard_begin(r, s) || !read_results(r, s, 0, true))
 		return NULL;
+	values = params_values(&r->params);
 	if (!PQsendQueryParams(sc->conn->pg, sql, r->params.n, NULL, values, NULL, NULL, 0) ||
 		!PQpipelineSync(sc->conn->pg))
 	{
@@ -414,6 +459,9 @@ shards_commit(stream_reader *r, uint64_t upto)
 	char		src[16], lsn[32], ts[32];
 	const char *values[4] = {r->ctx->plan->name, src, lsn, ts};
 
+	for (int s = 0; s < n; s++)
+		if (!run_flush(r, s))
+			return false;
 	if (r->rounds_len == ROUNDS_MAX && !shards_poll(r, true))
 		return false;
 	round = &r->rounds[(r->rounds_head + r->rounds_len++) % ROUNDS_MAX];
@@ -471,7 +519,11 @@ shards_poll(stream_reader *r, bool wait)
 	return true;
 }
 
-/* Make every shard answer (and send) everything so far: before idling. */
+/* Make every shard answer (and send) everything so far: before idling.  A
+ * run not sent yet stays: it is sent with the next different statement or
+ * at the group commit, at the latest after the flush interval, and a pause
+ * of the source (the walsender decodes slower than this applies) does not
+ * cut it short. */
 bool
 shards_sync(stream_reader *r)
 {
@@ -503,6 +555,7 @@ shards_reset(stream_reader *r)
 		sc->sent_head = sc->sent_len = sc->unsynced = 0;
 		sc->in_txn = sc->failed = sc->lost = false;
 		sc->pending = 0;
+		run_reset(&sc->run);
 	}
 	r->rounds_head = r->rounds_len = 0;
 }
@@ -514,6 +567,8 @@ shards_free(stream_reader *r)
 	{
 		free(r->shards[s].sent);
 		free(r->shards[s].prepared);
+		free(r->shards[s].run_prepared);
+		run_free(&r->shards[s].run);
 	}
 	free(r->rounds);
 	params_free(&r->params);

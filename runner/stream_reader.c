@@ -568,6 +568,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	r.target = target;
 	r.deadline = deadline;
 	r.exact = exact;
+	r.batch = deadline == 0;	/* the cutover's drain cannot replay a refused run */
 	if (until_caught_up && target == 0 && !read_target(&r))
 		retry = false;
 	if (retry && !stream_hooks_open(&r))
@@ -580,6 +581,15 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 			ok = false, retry = true;
 		else
 			ok = stream_session(&r, &retry);
+		if (!ok && r.replay)
+		{
+			/* a shard refused a run of changes: replay them one by one (the
+			 * rollback left nothing of them) so that the error names the row */
+			r.replay = false;
+			r.batch = false;	/* for the rest of this run */
+			retry = true;
+			continue;
+		}
 		if (ok || !retry || deadline > 0)
 			break;
 		if (mono_now() - started > RETRY_MAX_S)

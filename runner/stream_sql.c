@@ -31,16 +31,22 @@ params_reset(stmt_params *p)
 	sb_reset(&p->text);
 }
 
+static void
+params_grow(stmt_params *p, int more)
+{
+	if (p->n + more <= p->cap)
+		return;
+	while (p->n + more > p->cap)
+		p->cap = p->cap ? p->cap * 2 : 64;
+	p->values = xrealloc(p->values, sizeof(*p->values) * (size_t) p->cap);
+	p->offs = xrealloc(p->offs, sizeof(*p->offs) * (size_t) p->cap);
+}
+
 /* Add a value: text is copied (NUL-terminated, as libpq wants), 'n' is NULL. */
 static void
 params_add(stmt_params *p, const pgo_value *v)
 {
-	if (p->n == p->cap)
-	{
-		p->cap = p->cap ? p->cap * 2 : 64;
-		p->values = xrealloc(p->values, sizeof(*p->values) * (size_t) p->cap);
-		p->offs = xrealloc(p->offs, sizeof(*p->offs) * (size_t) p->cap);
-	}
+	params_grow(p, 1);
 	if (v->kind == PGO_NULL)
 		p->offs[p->n++] = SIZE_MAX;
 	else
@@ -48,6 +54,34 @@ params_add(stmt_params *p, const pgo_value *v)
 		p->offs[p->n++] = p->text.len;
 		sb_append_len(&p->text, v->data, v->len);
 		sb_append_char(&p->text, '\0');
+	}
+}
+
+/* Add every value of src after those of dst. */
+void
+params_append(stmt_params *dst, const stmt_params *src)
+{
+	size_t		base = dst->text.len;
+
+	params_grow(dst, src->n);
+	sb_append_len(&dst->text, src->text.data, src->text.len);
+	for (int i = 0; i < src->n; i++)
+		dst->offs[dst->n++] = src->offs[i] == SIZE_MAX ? SIZE_MAX : base + src->offs[i];
+}
+
+/* Add value i of src. */
+void
+params_copy(stmt_params *dst, const stmt_params *src, int i)
+{
+	params_grow(dst, 1);
+	if (src->offs[i] == SIZE_MAX)
+		dst->offs[dst->n++] = SIZE_MAX;
+	else
+	{
+		const char *v = src->text.data + src->offs[i];
+
+		dst->offs[dst->n++] = dst->text.len;
+		sb_append_len(&dst->text, v, strlen(v) + 1);
 	}
 }
 
@@ -88,6 +122,21 @@ tuple_has_unchanged(const pgo_tuple *tup)
 		if (tup->cols[i].kind == PGO_UNCHANGED)
 			return true;
 	return false;
+}
+
+/* The UPDATE keeps the primary key: only then may it join a run (a run
+ * finds its rows by key before changing any of them). */
+static bool
+same_pk(const stream_table *t, const pgo_tuple *ident, const pgo_tuple *new_tup)
+{
+	for (int k = 0; k < t->npk; k++)
+	{
+		const pgo_value *a = &ident->cols[t->pk_col[k]], *b = &new_tup->cols[t->pk_col[k]];
+
+		if (a->kind != b->kind || a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
+			return false;
+	}
+	return true;
 }
 
 /* Append n bytes at *at within out[len - 1], cutting short with "...". */
@@ -228,6 +277,8 @@ shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple
 		params_add(&r->params, v);
 	}
 	key_text(t, tup, key, sizeof(key));
+	if (fill == NULL && !tuple_has_unchanged(tup))
+		return run_add(r, s, t, STMT_INSERT, key);
 	return shard_send_change(r, s, 'I', t, STMT_INSERT, NULL, key);
 }
 
@@ -248,6 +299,8 @@ shard_update_row(stream_reader *r, int s, const stream_table *t, const stream_re
 			params_add(&r->params, &new_tup->cols[i]);
 		for (int k = 0; k < t->npk; k++)
 			params_add(&r->params, &ident->cols[t->pk_col[k]]);
+		if (same_pk(t, ident, new_tup))
+			return run_add(r, s, t, STMT_UPDATE, key);
 		return shard_send_change(r, s, 'U', t, STMT_UPDATE, NULL, key);
 	}
 	sb_init(&sql);
@@ -271,7 +324,7 @@ shard_delete_row(stream_reader *r, int s, const stream_table *t, const stream_re
 	{
 		for (int k = 0; k < t->npk; k++)
 			params_add(&r->params, &ident->cols[t->pk_col[k]]);
-		return shard_send_change(r, s, 'D', t, STMT_DELETE, NULL, key);
+		return run_add(r, s, t, STMT_DELETE, key);
 	}
 	sb_init(&sql);
 	sb_printf(&sql, "DELETE FROM %s", t->qname);

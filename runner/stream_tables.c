@@ -79,9 +79,11 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	t->replicate = pt->replicate;
 	t->cols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
 	t->qcols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
+	t->types = xcalloc((size_t) st->ncols + 1, sizeof(char *));
 	for (int i = 0; i < st->ncols; i++)
 		if (!st->cols[i].generated)
 		{
+			t->types[t->ncols] = xstrdup(st->cols[i].type);
 			t->cols[t->ncols] = xstrdup(st->cols[i].name);
 			t->qcols[t->ncols++] = pgr_quote_ident(c, st->cols[i].name);
 		}
@@ -225,6 +227,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 		{
 			free(t->cols[c]);
 			free(t->qcols[c]);
+			free(t->types[c]);
 		}
 		for (int l = 0; l < t->nlate; l++)
 			free(t->late[l].lsn);
@@ -233,6 +236,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 			free(t->sql[k]);
 		free(t->cols);
 		free(t->qcols);
+		free(t->types);
 		free(t->route_col);
 		free(t->display);
 		free(t->qname);
