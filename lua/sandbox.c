@@ -331,14 +331,15 @@ api_hash(lua_State *L)
 		n = (int) luaL_len(L, 2);
 		if (n < 1 || n > HASH_MAX_COLS || luaL_len(L, 1) > n)
 			return luaL_error(L, "pgreshard.hash: give 1 to %d types, one per value", HASH_MAX_COLS);
+		luaL_checkstack(L, 2 * n, "pgreshard.hash");
 		for (int i = 0; i < n; i++)
 		{
+			/* both stay on the stack until the hash is done: a number's text
+			 * exists only in its stack slot */
 			lua_geti(L, 2, i + 1);
 			types[i] = hash_type(L, -1);
 			lua_geti(L, 1, i + 1);
 			hash_arg(L, -1, &vals[i]);
-			/* the strings stay referenced by the argument tables */
-			lua_pop(L, 2);
 		}
 	}
 	else
