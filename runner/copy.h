@@ -90,6 +90,7 @@ typedef struct row_router {
 	strbuf		scratch[COPY_MAX_KEYS];
 	/* fields of the current row, decoded on demand (Lua hooks) */
 	key_value  *fields;			/* [nselect] */
+	key_value  *hook_vals;		/* [nselect]: what the route hook is given */
 	strbuf	   *fscratch;		/* [nselect] */
 	bool		all_decoded;
 } row_router;

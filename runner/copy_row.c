@@ -122,6 +122,7 @@ row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h)
 	if (h != NULL)
 	{
 		r->fields = xcalloc((size_t) t->nselect + 1, sizeof(key_value));
+		r->hook_vals = xcalloc((size_t) t->nselect + 1, sizeof(key_value));
 		r->fscratch = xcalloc((size_t) t->nselect + 1, sizeof(strbuf));
 		for (int f = 0; f < t->nselect; f++)
 			sb_init(&r->fscratch[f]);
@@ -137,6 +138,7 @@ row_router_free(row_router *r)
 		sb_free(&r->fscratch[f]);
 	free(r->fscratch);
 	free(r->fields);
+	free(r->hook_vals);
 }
 
 /* Split the row into r->fields; decode the fields in `want` (NULL: all). */
@@ -183,32 +185,19 @@ split_fields(row_router *r, const char *row, size_t len, const bool *want, char 
 static bool
 route_lua(row_router *r, const char *row, size_t len, uint32_t *shard, char *err, size_t errlen)
 {
-	hook_row	hr = {r->t->nselect, r->t->field_names, r->fields};
-	bool	   *want = r->t->route_field;
-	key_value	skipped = {NULL, 0, true};
-	key_value  *saved = NULL;
+	const bool *want = r->t->route_field;
+	hook_row	hr = {r->t->nselect, r->t->field_names, r->hook_vals};
 	int			sh;
-	bool		ok;
 
 	if (!split_fields(r, row, len, want, err, errlen))
 		return false;
-	/* fields the route does not read are passed as absent (nil) */
-	if (r->t->pt->nreads > 0)
-	{
-		saved = xmalloc(sizeof(key_value) * (size_t) r->t->nselect);
-		memcpy(saved, r->fields, sizeof(key_value) * (size_t) r->t->nselect);
-		for (int f = 0; f < r->t->nselect; f++)
-			if (!want[f])
-				r->fields[f] = skipped;
-	}
-	ok = hooks_route(r->hooks, r->t->pt, &hr, (int) r->nshards, &sh, err, errlen);
-	if (saved)
-	{
-		memcpy(r->fields, saved, sizeof(key_value) * (size_t) r->t->nselect);
-		free(saved);
-	}
+	/* the route gets the columns it reads; the others are absent (nil) */
+	for (int f = 0; f < r->t->nselect; f++)
+		r->hook_vals[f] = want[f] ? r->fields[f] : (key_value) {NULL, 0, true};
+	if (!hooks_route(r->hooks, r->t->pt, &hr, (int) r->nshards, &sh, err, errlen))
+		return false;
 	*shard = (uint32_t) sh;
-	return ok;
+	return true;
 }
 
 bool
