@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "apply.h"
 #include "cli.h"
 #include "hooks.h"
@@ -85,15 +85,6 @@ open_state(apply_ctx *ctx)
 		state_begin_run(ctx->state, p);
 }
 
-static double
-seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* before_step(step) / after_step(step, result), when the plan has them. */
 static bool
 step_hook(apply_ctx *ctx, step_id s, bool after, bool ok, double seconds, const char *error)
@@ -116,7 +107,7 @@ static bool
 run_step(apply_ctx *ctx, step_id s)
 {
 	char		err[4100] = "";
-	double		start = seconds_now();
+	double		start = mono_seconds();
 	bool		ok;
 
 	if (!state_step_start(ctx->state, ctx->plan, s))
@@ -134,17 +125,17 @@ run_step(apply_ctx *ctx, step_id s)
 		snprintf(err, sizeof(err), "%s%s%s", first, strcmp(first, last) ? " — " : "",
 				 strcmp(first, last) ? last : "");
 	}
-	if (ok && !step_hook(ctx, s, true, ok, seconds_now() - start, NULL))
+	if (ok && !step_hook(ctx, s, true, ok, mono_seconds() - start, NULL))
 	{
 		ok = false;
 		log_last_error(err, sizeof(err));
 	}
 	else if (!ok)
-		step_hook(ctx, s, true, ok, seconds_now() - start, err);
+		step_hook(ctx, s, true, ok, mono_seconds() - start, err);
 	if (!state_step_finish(ctx->state, ctx->plan, s, ok, ok ? NULL : err))
 		return false;
 	if (ok)
-		log_info("step %s: done in %.2f s", step_name(s), seconds_now() - start);
+		log_info("step %s: done in %.2f s", step_name(s), mono_seconds() - start);
 	return ok;
 }
 
@@ -264,10 +255,10 @@ apply_plan(plan *p, step_id until, const saved_plan *sp)
 	ok = rc == EXIT_OK && hooks_open(p, &ctx.hooks) && step_hook(&ctx, STEP_PREFLIGHT, false, true, 0, NULL);
 	if (ok)
 	{
-		double		start = seconds_now();
+		double		start = mono_seconds();
 
 		ok = step_preflight(&ctx);
-		ok = step_hook(&ctx, STEP_PREFLIGHT, true, ok, seconds_now() - start, NULL) && ok;
+		ok = step_hook(&ctx, STEP_PREFLIGHT, true, ok, mono_seconds() - start, NULL) && ok;
 	}
 	ok = ok && open_state(&ctx);
 	if (ok)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cutover.h"
 #include "log.h"
 #include "state.h"
@@ -55,7 +56,7 @@ freeze_lock(apply_ctx *ctx, freeze_session *fs, int timeout_s)
 	char	   *tables = table_list(fs->conn, ctx->plan);
 	char	   *sql = xasprintf("LOCK TABLE %s IN EXCLUSIVE MODE", tables);
 	char	   *setup = xasprintf("SET lock_timeout = '%ds'", timeout_s);
-	double		deadline = stream_clock() + timeout_s;
+	double		deadline = mono_seconds() + timeout_s;
 	bool		ok = pgr_exec(fs->conn, "preparing the freeze", setup, 0, NULL);
 
 	for (int attempt = 1; ok; attempt++)
@@ -72,7 +73,7 @@ freeze_lock(apply_ctx *ctx, freeze_session *fs, int timeout_s)
 			PQclear(res);
 			break;
 		}
-		if (code == NULL || strcmp(code, "40P01") != 0 || stream_clock() > deadline)
+		if (code == NULL || strcmp(code, "40P01") != 0 || mono_seconds() > deadline)
 		{
 			pgr_report_result(fs->conn, "freezing writes (LOCK TABLE ... IN EXCLUSIVE MODE)", res);
 			PQclear(res);

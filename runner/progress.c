@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "copy.h"
 #include "log.h"
 #include "stepplan.h"
@@ -27,15 +28,6 @@ struct progress {
 	double		start;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 format_eta(double s, char *buf, size_t len)
 {
@@ -49,7 +41,7 @@ static void
 draw(struct progress *pr)
 {
 	copy_run   *run = pr->run;
-	double		elapsed = now_s() - pr->start;
+	double		elapsed = mono_seconds() - pr->start;
 
 	if (pr->tty && pr->drawn > 0)
 		fprintf(stderr, "\033[%dA", pr->drawn);
@@ -108,7 +100,7 @@ progress_start(copy_run *run)
 
 	pr->run = run;
 	pr->tty = run->ctx->tty && log_get_level() <= LOG_INFO;
-	pr->start = now_s();
+	pr->start = mono_seconds();
 	pthread_mutex_init(&pr->lock, NULL);
 	pthread_cond_init(&pr->cond, NULL);
 	if (pthread_create(&pr->thread, NULL, progress_main, pr) != 0)

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cutover.h"
 #include "log.h"
 #include "state.h"
@@ -188,7 +189,7 @@ run_switch(apply_ctx *ctx, uint64_t fence)
 static bool
 within(double deadline, const char *what)
 {
-	if (stream_clock() <= deadline)
+	if (mono_seconds() <= deadline)
 		return true;
 	log_error("cutover: the freeze passed cutover.timeout_s before %s", what);
 	return false;
@@ -243,7 +244,7 @@ step_cutover(apply_ctx *ctx)
 	if (!wait_for_request(ctx) || !wait_for_lag(ctx) || (attempt = begin_attempt(ctx)) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));
-	start = stream_clock();
+	start = mono_seconds();
 	ok = frozen_part(ctx, fs, start + p->cutover.timeout_s);
 	if (!ok)
 		log_last_error(reason, sizeof(reason));
@@ -253,7 +254,7 @@ step_cutover(apply_ctx *ctx)
 			fence = fs[i].fence;
 		ok = freeze_end(ctx, &fs[i], ok) && ok;
 	}
-	ms = (long long) ((stream_clock() - start) * 1000);
+	ms = (long long) ((mono_seconds() - start) * 1000);
 	free(fs);
 	if (!ok)
 	{

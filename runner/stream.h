@@ -245,7 +245,5 @@ bool stream_flush_point(pgr_conn *c, uint64_t *lsn);
 /* Apply exactly the transactions committed before target, none after
  * (verify compares the shards with a source snapshot taken at target). */
 bool stream_drain_exact(apply_ctx *ctx, int source, uint64_t target);
-/* Monotonic clock in seconds. */
-double stream_clock(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "spill.h"
 #include "stream.h"
@@ -35,15 +36,6 @@
 #define STATUS_INTERVAL_US (5 * 1000000LL)
 #define PING_INTERVAL_US (10 * 1000LL)
 #define RETRY_MAX_S 300
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static bool
 send_status(stream_reader *r, bool reply)
@@ -73,7 +65,7 @@ group_commit(stream_reader *r, uint64_t upto, bool wait)
 {
 	if (!shards_commit(r, upto) || !shards_poll(r, wait))
 		return false;
-	r->last_flush = mono_now();
+	r->last_flush = mono_seconds();
 	return confirm_durable(r);
 }
 
@@ -102,7 +94,7 @@ on_commit(stream_reader *r, uint64_t end_lsn)
 	r->in_txn = false;
 	r->received = end_lsn;
 	r->txns++;
-	if (mono_now() - r->last_flush >= FLUSH_INTERVAL_S || pending_changes(r) >= FLUSH_PENDING)
+	if (mono_seconds() - r->last_flush >= FLUSH_INTERVAL_S || pending_changes(r) >= FLUSH_PENDING)
 		return group_commit(r, end_lsn, false);
 	return true;
 }
@@ -319,7 +311,7 @@ stream_loop(stream_reader *r)
 		{
 			bool		finish = target_reached(r);
 
-			if ((finish || mono_now() - r->last_flush >= FLUSH_INTERVAL_S) &&
+			if ((finish || mono_seconds() - r->last_flush >= FLUSH_INTERVAL_S) &&
 				!group_commit(r, r->received, finish))
 				return false;
 		}
@@ -330,7 +322,7 @@ stream_loop(stream_reader *r)
 					  (unsigned int) (r->target >> 32), (unsigned int) r->target);
 			return true;
 		}
-		if (r->deadline > 0 && mono_now() > r->deadline)
+		if (r->deadline > 0 && mono_seconds() > r->deadline)
 		{
 			log_error("%s: the stream did not reach %X/%X before the cutover's timeout", r->role,
 					  (unsigned int) (r->target >> 32), (unsigned int) r->target);
@@ -508,7 +500,7 @@ stream_session(stream_reader *r, bool *retry)
 	if (ok)
 	{
 		pgo_decoder_init(&r->dec);
-		r->last_flush = mono_now();
+		r->last_flush = mono_seconds();
 		r->confirmed = r->received = r->durable = 0;
 		r->reached = false;
 		ok = stream_loop(r);
@@ -523,12 +515,6 @@ stream_session(stream_reader *r, bool *retry)
 		spill_close(r->spill);
 	r->spill = NULL;
 	return ok;
-}
-
-double
-stream_clock(void)
-{
-	return mono_now();
 }
 
 static bool run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target,
@@ -557,7 +543,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		   bool exact)
 {
 	stream_reader r = {0};
-	double		started = mono_now();
+	double		started = mono_seconds();
 	int			delay = 1;
 	bool		ok = false, retry = true;
 
@@ -592,7 +578,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		}
 		if (ok || !retry || deadline > 0)
 			break;
-		if (mono_now() - started > RETRY_MAX_S)
+		if (mono_seconds() - started > RETRY_MAX_S)
 		{
 			log_error("%s: stream: giving up after %d s of reconnecting", r.role, RETRY_MAX_S);
 			break;

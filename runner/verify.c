@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "copy.h"
 #include "hooks.h"
 #include "log.h"
@@ -593,15 +593,6 @@ vstate_free(vstate *v)
 	free(v->misplaced);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Re-scan the tables that differ, after letting the shards catch up. */
 static bool
 recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
@@ -647,7 +638,7 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 	const plan *p = ctx->plan;
 	vstate		v = {0};
 	size_t		cells = (size_t) p->ntables * (size_t) p->nshards * VERIFY_BUCKETS;
-	double		start = now_s();
+	double		start = mono_seconds();
 	bool		ok;
 
 	memset(out, 0, sizeof(*out));
@@ -677,7 +668,7 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 				if (bucket_differs(&v, t, s, b))
 					ok = drill(&v, t, s, b, out);
 	}
-	out->seconds = now_s() - start;
+	out->seconds = mono_seconds() - start;
 	vstate_free(&v);
 	if (exact)
 		source_sessions_close(ctx);	/* drops the temporary slots */

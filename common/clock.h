@@ -1,0 +1,10 @@
+/*
+ * clock.h — the one monotonic clock for durations, deadlines and timers.
+ */
+#ifndef PGR_CLOCK_H
+#define PGR_CLOCK_H
+
+/* Seconds on CLOCK_MONOTONIC (only differences mean anything). */
+double mono_seconds(void);
+
+#endif
