@@ -172,6 +172,8 @@ typedef struct stream_reader {
 	double		last_flush;		/* seconds, monotonic */
 	long long	changes;		/* applied since the stream began */
 	struct hooks *hooks;		/* this reader's Lua state, or NULL */
+	key_value  *hook_vals;		/* a row for the hooks, [hook_cap] */
+	int			hook_cap;
 	pgr_conn   *vstate;			/* shard 0, for validate violations (report mode) */
 	long long	violations;
 	long long	txns;

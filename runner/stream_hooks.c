@@ -35,6 +35,9 @@ stream_hooks_close(stream_reader *r)
 {
 	hooks_close(r->hooks);
 	r->hooks = NULL;
+	free(r->hook_vals);
+	r->hook_vals = NULL;
+	r->hook_cap = 0;
 	pgr_disconnect(r->vstate);
 	r->vstate = NULL;
 	if (r->violations > 0)
@@ -43,22 +46,27 @@ stream_hooks_close(stream_reader *r)
 				 r->role, r->violations, VIOLATIONS_KEPT);
 }
 
-/* The tuple as hook values: columns not carried (or not wanted) are absent. */
+/* The reader's row for hooks, every column absent (nil); grown, never
+ * allocated per change. */
 static key_value *
-tuple_values(const stream_table *t, const pgo_tuple *tup, const bool *want)
+hook_values(stream_reader *r, const stream_table *t)
 {
-	key_value  *vals = xcalloc((size_t) t->ncols + 1, sizeof(key_value));
-
-	for (int i = 0; i < t->ncols; i++)
+	if (t->ncols > r->hook_cap)
 	{
-		vals[i].isnull = true;
-		if (i >= tup->ncols || tup->cols[i].kind != 't' || (want && !want[i]))
-			continue;
-		vals[i].isnull = false;
-		vals[i].text = tup->cols[i].data;
-		vals[i].len = tup->cols[i].len;
+		r->hook_vals = xrealloc(r->hook_vals, sizeof(key_value) * (size_t) t->ncols);
+		r->hook_cap = t->ncols;
 	}
-	return vals;
+	for (int i = 0; i < t->ncols; i++)
+		r->hook_vals[i] = (key_value) {NULL, 0, true};
+	return r->hook_vals;
+}
+
+/* Column c of the tuple into vals[c] when the tuple carries its value. */
+static void
+take_value(key_value *vals, const pgo_tuple *tup, int c)
+{
+	if (c < tup->ncols && tup->cols[c].kind == 't')
+		vals[c] = (key_value) {tup->cols[c].data, tup->cols[c].len, false};
 }
 
 /* The row's key as "(col, ...)=(value, ...)" for messages. */
@@ -95,31 +103,23 @@ int
 stream_route_lua(stream_reader *r, const stream_table *t, const stream_rel *rel,
 				 const pgo_tuple *tup, char kind, int *shard)
 {
-	bool	   *want = xcalloc((size_t) t->ncols + 1, sizeof(bool));
 	char		err[HOOK_ERR_LEN];
-	key_value  *vals;
-	hook_row	row;
-	int			known = 1;
+	key_value  *vals = hook_values(r, t);
+	hook_row	row = {t->ncols, (const char *const *) t->cols, vals};
 
-	for (int k = 0; k < t->nroute && known; k++)
+	for (int k = 0; k < t->nroute; k++)
 	{
 		int			c = t->route_col[k];
 
-		want[c] = true;
 		if (c >= tup->ncols || tup->cols[c].kind == 'u')
-			known = 0;
+			return 0;
 		/* in an old tuple of kind 'K' only the replica identity columns are real */
-		else if (kind == 'K' && (rel == NULL || c >= rel->ncols || !rel->ident[c]))
-			known = 0;
+		if (kind == 'K' && (rel == NULL || c >= rel->ncols || !rel->ident[c]))
+			return 0;
+		take_value(vals, tup, c);
 	}
-	if (!known)
-	{
-		free(want);
-		return 0;
-	}
-	vals = tuple_values(t, tup, want);
-	row = (hook_row) {t->ncols, (const char *const *) t->cols, vals};
-	if (!hooks_route(r->hooks, t->pt, &row, r->ctx->plan->nshards, shard, err, sizeof(err)))
+	if (hooks_route(r->hooks, t->pt, &row, r->ctx->plan->nshards, shard, err, sizeof(err)))
+		return 1;
 	{
 		strbuf		key;
 
@@ -127,11 +127,8 @@ stream_route_lua(stream_reader *r, const stream_table *t, const stream_rel *rel,
 		tuple_key(t, tup, &key);
 		log_error("%s: table %s, key %s: cannot route a change: %s", r->role, t->display, key.data, err);
 		sb_free(&key);
-		known = -1;
 	}
-	free(vals);
-	free(want);
-	return known;
+	return -1;
 }
 
 bool
@@ -146,10 +143,11 @@ stream_validate(stream_reader *r, const stream_table *t, const pgo_tuple *tup)
 
 	if (r->hooks == NULL || p->hooks.validate == NULL)
 		return true;
-	vals = tuple_values(t, tup, NULL);
+	vals = hook_values(r, t);
+	for (int c = 0; c < t->ncols; c++)
+		take_value(vals, tup, c);
 	row = (hook_row) {t->ncols, (const char *const *) t->cols, vals};
 	ok = hooks_validate(r->hooks, t->pt, &row, &valid, reason, sizeof(reason), err, sizeof(err));
-	free(vals);
 	if (ok && valid)
 		return true;
 	sb_init(&key);
