@@ -45,6 +45,24 @@ src_table_chunk_col(const src_table *t)
 }
 
 bool
+src_table_route_reads(const plan_table *pt, const src_table *t, int i)
+{
+	if (pt->nreads > 0)
+	{
+		for (int k = 0; k < pt->nreads; k++)
+			if (strcmp(pt->reads[k], t->cols[i].name) == 0)
+				return true;
+		return false;
+	}
+	if (!t->cols[i].generated)
+		return true;
+	for (int k = 0; k < pt->nkeys; k++)
+		if (t->key_cols[k] == i)
+			return true;
+	return false;
+}
+
+bool
 catalog_has_errors(const catalog *cat)
 {
 	for (int i = 0; i < cat->nfindings; i++)

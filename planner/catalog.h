@@ -82,6 +82,7 @@ typedef struct server_info {
 	char	   *db_oid;			/* its OID (a recreated database gets a new one) */
 	int			used_senders;	/* WAL senders in use (source) */
 	long long	max_slot_wal_keep_mb; /* max_slot_wal_keep_size in MB, -1 unlimited (source) */
+	double		wal_rate;		/* average WAL bytes/s (pg_stat_wal), -1 unknown (source) */
 	char	   *saved_plan_id;	/* runs.saved_plan_id of this plan's run, or NULL (dest) */
 	dest_table_state *table_state; /* [ntables] (dest) */
 } server_info;
@@ -147,6 +148,14 @@ void catalog_add_finding(catalog *cat, finding_level level, const char *where,
  * agree on it (invariant 4), so both ask here.
  */
 int src_table_chunk_col(const src_table *t);
+
+/*
+ * Does a Lua route hook read column i of the table?  Its `reads:` columns,
+ * else every stored column plus the key columns (also when generated).  The
+ * one rule that copy, stream, verify and the plan's preview share, so that
+ * they all give the hook the same row.
+ */
+bool src_table_route_reads(const plan_table *pt, const src_table *t, int i);
 
 /* The logical replication slot's name for this plan: pgreshard_NAME (malloc'd). */
 char *plan_slot_name(const plan *p);

@@ -40,6 +40,8 @@ catalog_inspect(const plan *p, catalog **out)
 
 	cat->nsources = p->nsources;
 	cat->sources = xcalloc((size_t) p->nsources, sizeof(server_info));
+	for (int i = 0; i < p->nsources; i++)
+		cat->sources[i].wal_rate = -1;	/* until lint_source reads it */
 	cat->nshards = p->nshards;
 	cat->shards = xcalloc((size_t) p->nshards, sizeof(server_info));
 	cat->ntables = p->ntables;
@@ -49,6 +51,8 @@ catalog_inspect(const plan *p, catalog **out)
 
 	for (int i = 0; ok && i < p->nsources; i++)
 		ok = inspect_source(p, i, cat);
+	if (ok)
+		lint_wal_headroom(cat);
 	for (int i = 0; ok && i < p->nshards; i++)
 		ok = inspect_destination(p, i, cat);
 	if (!ok)

@@ -21,6 +21,8 @@ bool sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat
  * catalog for the saved plan's fingerprint), WAL retained during the copy.
  */
 bool lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat);
+/* After every source is inspected: the WAL each slot will hold during the copy. */
+void lint_wal_headroom(catalog *cat);
 
 /* "FILE:LINE:COL" of a plan position (malloc'd). */
 char *plan_where(const plan *p, plan_pos pos);

@@ -259,50 +259,65 @@ read_sequences(const plan *p, pgr_conn *c, catalog *cat)
 }
 
 /* The WAL the slot will hold while the copy runs, against max_slot_wal_keep_size. */
+/* The source's average WAL rate (pg_stat_wal, 14+), for lint_wal_headroom;
+ * -1 when there is no basis (old server, statistics just reset). */
 static bool
-lint_wal_headroom(pgr_conn *c, const server_info *s, catalog *cat)
+read_wal_rate(pgr_conn *c, server_info *s)
 {
-	double		bytes = 0, rate, seconds, retained;
 	PGresult   *res;
-	char		b1[32], b2[32], b3[32];
 
+	s->wal_rate = -1;
 	if (s->version_num < 140000)
-		return true;			/* pg_stat_wal is 14+ */
+		return true;
 	res = pgr_query(c, "reading the WAL rate",
 					"SELECT wal_bytes, extract(epoch FROM now() - stats_reset) FROM pg_stat_wal", 0, NULL);
 	if (res == NULL)
 		return false;
-	rate = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) && atof(PQgetvalue(res, 0, 1)) > 60 ?
-		atof(PQgetvalue(res, 0, 0)) / atof(PQgetvalue(res, 0, 1)) : -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) && atof(PQgetvalue(res, 0, 1)) > 60)
+		s->wal_rate = atof(PQgetvalue(res, 0, 0)) / atof(PQgetvalue(res, 0, 1));
 	PQclear(res);
-	for (int i = 0; i < cat->ntables; i++)
-		bytes += (double) cat->tables[i].total_bytes;
-	seconds = bytes / COPY_BYTES_PER_SECOND + 60;	/* + schema steps and catch-up */
-	if (rate < 0)
-		return true;			/* statistics just reset: no basis for an estimate */
-	retained = rate * seconds;
-	format_bytes(retained, b1, sizeof(b1));
-	format_bytes(rate, b2, sizeof(b2));
-	if (s->max_slot_wal_keep_mb >= 0 && retained > (double) s->max_slot_wal_keep_mb * 1024 * 1024)
-		catalog_add_finding(cat, FINDING_WARNING, s->role,
-							"raise max_slot_wal_keep_size (or set it to -1) for the duration of the move, or "
-							"run it when the source writes less",
-							"the slot may be invalidated during the copy: about %s of WAL expected (the source "
-							"writes %s/s on average, the copy takes ~%.0f s) but max_slot_wal_keep_size is %s",
-							b1, b2, seconds, format_bytes((double) s->max_slot_wal_keep_mb * 1024 * 1024, b3, sizeof(b3)));
-	else
-		catalog_add_finding(cat, FINDING_INFO, s->role,
-							"check that the source's pg_wal volume has that much free space (PostgreSQL cannot report it)",
-							"the slot will hold about %s of WAL during the copy (the source writes %s/s on "
-							"average, the copy takes ~%.0f s)", b1, b2, seconds);
 	return true;
+}
+
+/* WAL each source's slot holds while the copy of all the tables runs. */
+void
+lint_wal_headroom(catalog *cat)
+{
+	double		bytes = 0, seconds;
+
+	for (int i = 0; i < cat->ntables; i++)
+		bytes += (double) cat->tables[i].total_bytes;	/* every source's, once all are read */
+	seconds = bytes / COPY_BYTES_PER_SECOND + 60;	/* + schema steps and catch-up */
+	for (int i = 0; i < cat->nsources; i++)
+	{
+		const server_info *s = &cat->sources[i];
+		double		retained = s->wal_rate * seconds;
+		char		b1[32], b2[32], b3[32];
+
+		if (s->wal_rate < 0)
+			continue;
+		format_bytes(retained, b1, sizeof(b1));
+		format_bytes(s->wal_rate, b2, sizeof(b2));
+		if (s->max_slot_wal_keep_mb >= 0 && retained > (double) s->max_slot_wal_keep_mb * 1024 * 1024)
+			catalog_add_finding(cat, FINDING_WARNING, s->role,
+								"raise max_slot_wal_keep_size (or set it to -1) for the duration of the move, or "
+								"run it when the source writes less",
+								"the slot may be invalidated during the copy: about %s of WAL expected (the source "
+								"writes %s/s on average, the copy takes ~%.0f s) but max_slot_wal_keep_size is %s",
+								b1, b2, seconds, format_bytes((double) s->max_slot_wal_keep_mb * 1024 * 1024, b3, sizeof(b3)));
+		else
+			catalog_add_finding(cat, FINDING_INFO, s->role,
+								"check that the source's pg_wal volume has that much free space (PostgreSQL cannot report it)",
+								"the slot will hold about %s of WAL during the copy (the source writes %s/s on "
+								"average, the copy takes ~%.0f s)", b1, b2, seconds);
+	}
 }
 
 bool
 lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat)
 {
 	if (src_index > 0)
-		return lint_wal_headroom(c, &cat->sources[src_index], cat);
+		return read_wal_rate(c, &cat->sources[src_index]);
 	return lint_foreign_keys(p, c, cat) && lint_large_objects(p, c, cat) &&
-		read_sequences(p, c, cat) && lint_wal_headroom(c, &cat->sources[0], cat);
+		read_sequences(p, c, cat) && read_wal_rate(c, &cat->sources[0]);
 }

@@ -33,12 +33,9 @@ sample_columns(const plan *p, const plan_table *pt, const src_table *t, const ch
 	if (p->sharding != SHARD_FN_LUA)
 		for (int k = 0; k < pt->nkeys; k++)
 			names[n++] = pt->keys[k];
-	else if (pt->nreads > 0)
-		for (int k = 0; k < pt->nreads; k++)
-			names[n++] = pt->reads[k];
 	else
 		for (int i = 0; i < t->ncols; i++)
-			if (!t->cols[i].generated)
+			if (src_table_route_reads(pt, t, i))
 				names[n++] = t->cols[i].name;
 	return n;
 }
@@ -97,21 +94,15 @@ route_sample(const PGresult *res, const src_table *t, int nkeys, uint32_t nshard
 
 /* Route the sampled rows with the Lua hook; a failing hook ends the sample. */
 static int
-route_sample_lua(const plan *p, const plan_table *pt, const PGresult *res, const char **names,
-				 int ncols, double *counts, catalog *cat)
+route_sample_lua(const plan *p, hooks *h, const plan_table *pt, const PGresult *res,
+				 const char **names, int ncols, double *counts, catalog *cat)
 {
 	key_value  *vals = xcalloc((size_t) ncols + 1, sizeof(key_value));
 	hook_row	row = {ncols, names, vals};
 	char		err[HOOK_ERR_LEN];
-	hooks	   *h;
 	int			seen = 0, shard;
 
-	if (!hooks_open(p, &h))
-	{
-		free(vals);
-		return 0;
-	}
-	for (int r = 0; h && r < PQntuples(res); r++)
+	for (int r = 0; r < PQntuples(res); r++)
 	{
 		for (int k = 0; k < ncols; k++)
 			vals[k] = (key_value) {PQgetvalue(res, r, k), (size_t) PQgetlength(res, r, k),
@@ -129,7 +120,6 @@ route_sample_lua(const plan *p, const plan_table *pt, const PGresult *res, const
 		counts[shard] += 1;
 		seen++;
 	}
-	hooks_close(h);
 	free(vals);
 	return seen;
 }
@@ -138,7 +128,7 @@ static bool
 keys_hashable(const plan *p, const plan_table *pt, const src_table *t)
 {
 	if (p->sharding == SHARD_FN_LUA)
-		return !pt->replicate && t->cols != NULL && p->hooks.path != NULL;
+		return !pt->replicate && t->cols != NULL;
 	if (pt->replicate || t->key_cols == NULL || pt->nkeys > 32 || t->cols == NULL)
 		return false;
 	for (int k = 0; k < pt->nkeys; k++)
@@ -148,7 +138,7 @@ keys_hashable(const plan *p, const plan_table *pt, const src_table *t)
 }
 
 static void
-sample_table(const plan *p, pgr_conn *c, const plan_table *pt, src_table *t,
+sample_table(const plan *p, hooks *h, pgr_conn *c, const plan_table *pt, src_table *t,
 			 double src_rows, catalog *cat)
 {
 	double	   *counts = xcalloc((size_t) p->nshards, sizeof(double));
@@ -161,7 +151,7 @@ sample_table(const plan *p, pgr_conn *c, const plan_table *pt, src_table *t,
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		seen = p->sharding == SHARD_FN_LUA ?
-			route_sample_lua(p, pt, res, names, ncols, counts, cat) :
+			route_sample_lua(p, h, pt, res, names, ncols, counts, cat) :
 			route_sample(res, t, pt->nkeys, (uint32_t) p->nshards, counts);
 	else
 	{
@@ -210,8 +200,11 @@ check_skew(const plan *p, const plan_table *pt, const src_table *t, catalog *cat
 bool
 sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat)
 {
+	hooks	   *h = NULL;		/* the route hook, for sharding.function: lua */
+
 	if (!pgr_exec(c, "setting a timeout for sampling",
-				  "SET statement_timeout = '" SAMPLE_TIMEOUT "'", 0, NULL))
+				  "SET statement_timeout = '" SAMPLE_TIMEOUT "'", 0, NULL) ||
+		(p->sharding == SHARD_FN_LUA && !hooks_open(p, &h)))
 		return false;
 	for (int ti = 0; ti < p->ntables; ti++)
 	{
@@ -228,12 +221,13 @@ sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat)
 			for (int s = 0; s < p->nshards; s++)
 				t->shard_rows[s] = t->rows;
 		else if (keys_hashable(p, pt, t) && src_rows > 0)
-			sample_table(p, c, pt, t, src_rows, cat);
+			sample_table(p, h, c, pt, t, src_rows, cat);
 		else
 			for (int s = 0; s < p->nshards; s++)
 				t->shard_rows[s] += src_rows / p->nshards;
 		if (src_index == p->nsources - 1 && !pt->replicate)
 			check_skew(p, pt, t, cat);
 	}
+	hooks_close(h);
 	return pgr_exec(c, "resetting the timeout", "RESET statement_timeout", 0, NULL);
 }

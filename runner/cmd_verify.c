@@ -28,12 +28,14 @@ wait_a_little(apply_ctx *ctx)
 	return true;
 }
 
+/* The result per (table, shard), replacing the previous one, in one transaction. */
 static bool
 store_results(apply_ctx *ctx, const verify_result *r)
 {
-	bool		ok = pgr_exec(ctx->state, "recording the verify result",
-							  "DELETE FROM pgreshard.verify_results WHERE plan_name = $1", 1,
-							  (const char *[]) {ctx->plan->name});
+	bool		ok = pgr_exec(ctx->state, "recording the verify result", "BEGIN", 0, NULL) &&
+		pgr_exec(ctx->state, "recording the verify result",
+				 "DELETE FROM pgreshard.verify_results WHERE plan_name = $1", 1,
+				 (const char *[]) {ctx->plan->name});
 
 	for (int t = 0; ok && t < r->ntables; t++)
 		for (int s = 0; ok && s < ctx->plan->nshards; s++)
@@ -45,12 +47,12 @@ store_results(apply_ctx *ctx, const verify_result *r)
 			snprintf(sh, sizeof(sh), "%d", s);
 			snprintf(sr, sizeof(sr), "%lld", r->tables[t].shard_rows[s]);
 			snprintf(fr, sizeof(fr), "%lld", r->tables[t].found_rows[s]);
-			snprintf(d, sizeof(d), "%d", r->tables[t].differences);
+			snprintf(d, sizeof(d), "%d", r->tables[t].shard_differences[s]);
 			ok = pgr_exec(ctx->state, "recording the verify result",
 						  "INSERT INTO pgreshard.verify_results (plan_name, table_index, shard, "
 						  "source_rows, shard_rows, differences) VALUES ($1, $2, $3, $4, $5, $6)", 6, params);
 		}
-	return ok;
+	return pgr_exec(ctx->state, "recording the verify result", ok ? "COMMIT" : "ROLLBACK", 0, NULL) && ok;
 }
 
 static void
@@ -66,7 +68,7 @@ print_text(const apply_ctx *ctx, const verify_result *r)
 
 		for (int s = 0; s < p->nshards; s++)
 			printf("  %-32s %5d %12lld %12lld %6s\n", s == 0 ? name : "", s, r->tables[t].shard_rows[s],
-				   r->tables[t].found_rows[s], s == 0 && r->tables[t].differences ? "yes" : "");
+				   r->tables[t].found_rows[s], r->tables[t].shard_differences[s] ? "yes" : "");
 		free(name);
 	}
 	for (int i = 0; i < r->ndiffs; i++)

@@ -92,10 +92,13 @@ typedef struct row_router {
 	key_value  *fields;			/* [nselect] */
 	key_value  *hook_vals;		/* [nselect]: what the route hook is given */
 	strbuf	   *fscratch;		/* [nselect] */
-	bool		all_decoded;
+	bool		all_decoded;	/* every field of the current row is in fields[] */
+	bool		validates;		/* the validate hook runs on every row */
 } row_router;
 
-void row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h);
+void row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h, bool validate);
+/* A new row: forget what was decoded of the last one. */
+void row_router_next(row_router *r);
 void row_router_free(row_router *r);
 /*
  * The shard of one COPY TEXT row (len bytes, ending in '\n').  False with a

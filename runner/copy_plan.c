@@ -30,14 +30,14 @@ append_col(pgr_conn *c, strbuf *sb, const char *name)
 /* Columns: every non-generated column is read and written; generated key
  * columns (and, for a Lua route, generated columns it reads) are read after
  * them and not written. */
+/* Generated columns are read (not written) when routing needs them. */
 static bool
 wanted_generated(const plan_table *pt, const src_table *st, int i, bool lua)
 {
+	if (lua)
+		return src_table_route_reads(pt, st, i);
 	for (int k = 0; k < pt->nkeys; k++)
 		if (st->key_cols[k] == i)
-			return true;
-	for (int r = 0; lua && r < pt->nreads; r++)
-		if (strcmp(pt->reads[r], st->cols[i].name) == 0)
 			return true;
 	return false;
 }
@@ -65,9 +65,7 @@ build_table(pgr_conn *c, const plan *p, const plan_table *pt, const src_table *s
 			for (int k = 0; k < pt->nkeys; k++)
 				if (st->key_cols[k] == i)
 					t->key_field[k] = field;
-			t->route_field[field] = lua && pt->nreads == 0;
-			for (int r = 0; lua && r < pt->nreads; r++)
-				t->route_field[field] |= strcmp(pt->reads[r], st->cols[i].name) == 0;
+			t->route_field[field] = lua && src_table_route_reads(pt, st, i);
 			t->field_names[field++] = st->cols[i].name;
 			if (pass == 0)
 				t->nsend = field;

@@ -108,11 +108,12 @@ copy_field_end(const char *row, size_t len, int n)
 }
 
 void
-row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h)
+row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h, bool validate)
 {
 	memset(r, 0, sizeof(*r));
 	r->t = t;
 	r->hooks = h;
+	r->validates = h != NULL && validate;
 	r->nkeys = t->nkeys;
 	r->key_field = t->key_field;
 	r->key_types = t->key_types;
@@ -127,6 +128,12 @@ row_router_init(row_router *r, const copy_table *t, uint32_t nshards, hooks *h)
 		for (int f = 0; f < t->nselect; f++)
 			sb_init(&r->fscratch[f]);
 	}
+}
+
+void
+row_router_next(row_router *r)
+{
+	r->all_decoded = false;
 }
 
 void
@@ -189,7 +196,8 @@ route_lua(row_router *r, const char *row, size_t len, uint32_t *shard, char *err
 	hook_row	hr = {r->t->nselect, r->t->field_names, r->hook_vals};
 	int			sh;
 
-	if (!split_fields(r, row, len, want, err, errlen))
+	/* with a validate hook the whole row is needed next: decode it once */
+	if (!split_fields(r, row, len, r->validates ? NULL : want, err, errlen))
 		return false;
 	/* the route gets the columns it reads; the others are absent (nil) */
 	for (int f = 0; f < r->t->nselect; f++)
@@ -207,7 +215,7 @@ validate_copy_row(row_router *r, const char *row, size_t len, bool *valid, char 
 	/* the columns the shards get: generated ones read for routing are not shown */
 	hook_row	hr = {r->t->nsend, r->t->field_names, r->fields};
 
-	return split_fields(r, row, len, NULL, err, errlen) &&
+	return (r->all_decoded || split_fields(r, row, len, NULL, err, errlen)) &&
 		hooks_validate(r->hooks, r->t->pt, &hr, valid, reason, reasonlen, err, errlen);
 }
 
@@ -251,7 +259,6 @@ route_copy_row(row_router *r, const char *row, size_t len, uint32_t *shard,
 	const char *p = row, *end = row + len;
 	int			found = 0;
 
-	r->all_decoded = false;
 	if (r->t->lua_route)
 		return route_lua(r, row, len, shard, err, errlen);
 	if (len > 0 && end[-1] == '\n')

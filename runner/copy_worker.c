@@ -154,6 +154,9 @@ validate_row(worker *w, const copy_table *t, const copy_job *j, row_router *rout
 	}
 	if (valid)
 		return true;
+	if (p->hooks.validate_mode == VALIDATE_REPORT &&
+		atomic_fetch_add(&w->run->violations, 1) >= VIOLATIONS_KEPT)
+		return true;			/* counted; only the first ones are kept */
 	sb_init(&key);
 	copy_row_key(router, row, (size_t) len, &key);
 	if (p->hooks.validate_mode == VALIDATE_STOP)
@@ -165,7 +168,6 @@ validate_row(worker *w, const copy_table *t, const copy_job *j, row_router *rout
 	}
 	else
 	{
-		w->run->violations++;
 		if (w->state == NULL)
 			w->state = connect_shard(p, 0);
 		ok = w->state != NULL &&
@@ -184,6 +186,7 @@ forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int le
 	char		err[HOOK_ERR_LEN];
 	long		cut;
 
+	row_router_next(router);
 	if (!t->replicate && !route_copy_row(router, row, (size_t) len, &shard, err, sizeof(err)))
 	{
 		strbuf		key;
@@ -237,7 +240,8 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t)
 	if (!ok)
 		pgr_report_result(src, "reading the chunk", res);
 	PQclear(res);
-	row_router_init(&router, t, (uint32_t) w->run->ctx->plan->nshards, w->hooks);
+	row_router_init(&router, t, (uint32_t) w->run->ctx->plan->nshards, w->hooks,
+					w->run->ctx->plan->hooks.validate != NULL);
 	while (ok && (len = PQgetCopyData(src->pg, &row, 0)) > 0)
 	{
 		ok = forward_row(w, t, j, row, len, &router);

@@ -150,6 +150,8 @@ stream_validate(stream_reader *r, const stream_table *t, const pgo_tuple *tup)
 	ok = hooks_validate(r->hooks, t->pt, &row, &valid, reason, sizeof(reason), err, sizeof(err));
 	if (ok && valid)
 		return true;
+	if (ok && p->hooks.validate_mode == VALIDATE_REPORT && r->violations++ >= VIOLATIONS_KEPT)
+		return true;			/* counted; only the first ones are kept */
 	sb_init(&key);
 	tuple_key(t, tup, &key);
 	if (!ok)
@@ -164,7 +166,6 @@ stream_validate(stream_reader *r, const stream_table *t, const pgo_tuple *tup)
 	}
 	else
 	{
-		r->violations++;
 		if (r->vstate == NULL)
 			r->vstate = connect_shard(p, 0);
 		ok = r->vstate != NULL &&

@@ -101,16 +101,15 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	t->lua_route = ctx->plan->sharding == SHARD_FN_LUA && !pt->replicate;
 	if (t->lua_route)
 	{
+		/* pgoutput sends the stored columns: t->cols are those, in order */
 		t->route_col = xcalloc((size_t) t->ncols + 1, sizeof(int));
-		for (int i = 0; i < t->ncols; i++)
-		{
-			bool		reads = pt->nreads == 0;
-
-			for (int k = 0; k < pt->nreads; k++)
-				reads |= strcmp(pt->reads[k], t->cols[i]) == 0;
-			if (reads)
-				t->route_col[t->nroute++] = i;
-		}
+		for (int i = 0, c = 0; i < st->ncols; i++)
+			if (!st->cols[i].generated)
+			{
+				if (src_table_route_reads(pt, st, i))
+					t->route_col[t->nroute++] = c;
+				c++;
+			}
 	}
 	build_statements(t);
 }

@@ -95,8 +95,7 @@ quoted_list(pgr_conn *c, const char *prefix, char **names, int n)
 	return sb_steal(&sb);
 }
 
-/* The columns a Lua route reads, as the copy passes them: reads:, else
- * every stored column (generated ones only when they are key columns). */
+/* The columns a Lua route reads (src_table_route_reads), as the copy passes them. */
 static void
 build_lua_route(pgr_conn *c, const plan_table *pt, const src_table *st, table_sql *ts)
 {
@@ -107,14 +106,9 @@ build_lua_route(pgr_conn *c, const plan_table *pt, const src_table *st, table_sq
 	sb_init(&sb);
 	for (int i = 0; i < st->ncols; i++)
 	{
-		bool		want = pt->nreads == 0 && !st->cols[i].generated;
 		char	   *q;
 
-		for (int k = 0; k < pt->nreads; k++)
-			want |= strcmp(pt->reads[k], st->cols[i].name) == 0;
-		for (int k = 0; pt->nreads == 0 && k < pt->nkeys; k++)
-			want |= st->key_cols[k] == i;
-		if (!want)
+		if (!src_table_route_reads(pt, st, i))
 			continue;
 		q = pgr_quote_ident(c, st->cols[i].name);
 		sb_printf(&sb, "%st.%s::text", sb.len ? ", " : "", q);
@@ -433,6 +427,7 @@ add_diff(verify_result *out, int ti, int s, diff_kind kind, const char *key)
 {
 	out->total_differences++;
 	out->tables[ti].differences++;
+	out->tables[ti].shard_differences[s]++;
 	if (out->ndiffs >= VERIFY_MAX_KEYS)
 		return;
 	out->diffs = xrealloc(out->diffs, sizeof(verify_diff) * (size_t) (out->ndiffs + 1));
@@ -551,6 +546,7 @@ fill_counts(const vstate *v, int ti, verify_table_result *tr)
 	bool		repl = v->ctx->plan->tables[ti].replicate;
 
 	tr->shard_rows = xcalloc((size_t) v->nshards, sizeof(long long));
+	tr->shard_differences = xcalloc((size_t) v->nshards, sizeof(int));
 	tr->found_rows = xcalloc((size_t) v->nshards, sizeof(long long));
 	for (int s = 0; s < v->nshards; s++)
 		for (int b = 0; b < VERIFY_BUCKETS; b++)
@@ -682,6 +678,7 @@ verify_result_free(verify_result *r)
 	{
 		free(r->tables[t].shard_rows);
 		free(r->tables[t].found_rows);
+		free(r->tables[t].shard_differences);
 	}
 	for (int i = 0; i < r->ndiffs; i++)
 		free(r->diffs[i].key);

@@ -40,6 +40,7 @@ typedef struct verify_table_result {
 	long long  *shard_rows;		/* [nshards] rows the shard should have (source subset) */
 	long long  *found_rows;		/* [nshards] rows the shard has */
 	int			differences;	/* differing rows found (may exceed the keys kept) */
+	int		   *shard_differences;	/* [nshards]: the same, per shard */
 } verify_table_result;
 
 typedef struct verify_result {
