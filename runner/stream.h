@@ -150,7 +150,7 @@ typedef struct stream_reader {
 	uint64_t	txn_commit_lsn;	/* Begin's final LSN / Commit's LSN */
 	int64_t		txn_commit_ts;	/* its commit time, us since 2000-01-01 */
 	bool		in_txn;
-	uint32_t	stream_xid;
+	uint32_t	stream_xid;		/* the streamed transaction being received */
 	/* statements to the shards */
 	stmt_params params;
 	bool		batch;			/* send runs of changes as one statement */
@@ -158,11 +158,10 @@ typedef struct stream_reader {
 	commit_round *rounds;		/* ring, oldest first */
 	int			rounds_head, rounds_len;
 	uint32_t	next_round;
-	uint64_t	durable;		/* every shard committed every change before this */		/* the streamed transaction being received */
+	uint64_t	durable;		/* every shard committed every change before this */
 	/* positions */
 	uint64_t	confirmed;		/* slot confirmed up to here (every shard durable) */
 	uint64_t	received;		/* end of the last complete transaction seen */
-	uint64_t	wal_end;		/* server's WAL end from the last keepalive */
 	uint64_t	target;			/* --until stream: stop once caught up to this */
 	double		deadline;		/* monotonic seconds; 0 = none (cutover's freeze) */
 	bool		exact;			/* stop right before the first commit at or past target */

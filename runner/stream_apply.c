@@ -77,8 +77,7 @@ static bool
 on_relation(stream_reader *r, const pgo_msg *m)
 {
 	stream_rel *rel = rel_find(r, m->relid);
-	const char *nsp = m->nspname[0] ? m->nspname : "pg_catalog";
-	int			ti = plan_table_index(r->ctx->plan, nsp, m->relname);
+	int			ti = plan_table_index(r->ctx->plan, m->nspname, m->relname);
 
 	if (rel == NULL)
 	{
@@ -89,13 +88,13 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	}
 	free(rel->name);
 	free(rel->ident);
-	rel->name = sqlname_quote_qualified(nsp, m->relname);
+	rel->name = sqlname_quote_qualified(m->nspname, m->relname);
 	rel->table = ti;
 	rel->replident = m->replident;
 	rel->ncols = m->ncols;
 	rel->ident = xcalloc((size_t) m->ncols + 1, sizeof(bool));
 	for (int i = 0; i < m->ncols; i++)
-		rel->ident[i] = (m->columns[i].flags & 1) != 0;
+		rel->ident[i] = (m->columns[i].flags & PGO_COLUMN_KEY) != 0;
 	return ti < 0 || check_columns(r, &r->tables[ti], m);
 }
 
@@ -120,6 +119,9 @@ change_rel(stream_reader *r, uint32_t relid)
 static bool
 shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
 {
+	long long	v = 0;
+	bool		have_v = false;
+
 	if (r->txn_commit_lsn <= r->shards[s].progress)
 	{
 		log_debug("%s: shard %d already has transaction %X/%X (progress %X/%X)", r->role, s,
@@ -127,26 +129,25 @@ shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s
 				  (unsigned int) (r->shards[s].progress >> 32), (unsigned int) r->shards[s].progress);
 		return false;			/* applied there before a crash */
 	}
+	if (t->nlate == 0)
+		return true;
+	if (t->chunk_col >= 0 && tup && t->chunk_col < tup->ncols &&
+		tup->cols[t->chunk_col].kind == 't')
+	{
+		char		num[32];
+		const pgo_value *cv = &tup->cols[t->chunk_col];
+
+		snprintf(num, sizeof(num), "%.*s", (int) (cv->len < 31 ? cv->len : 31), cv->data);
+		v = atoll(num);
+		have_v = true;
+	}
 	for (int l = 0; l < t->nlate; l++)
 	{
 		const struct late_chunk *lc = &t->late[l];
-		bool		in_chunk = true;
 
 		if (lc->lsn[s] == 0 || r->txn_commit_lsn >= lc->lsn[s])
 			continue;
-		if (t->chunk_col >= 0 && tup && t->chunk_col < tup->ncols &&
-			tup->cols[t->chunk_col].kind == 't')
-		{
-			char		num[32];
-			const pgo_value *cv = &tup->cols[t->chunk_col];
-			long long	v;
-
-			snprintf(num, sizeof(num), "%.*s", (int) (cv->len < 31 ? cv->len : 31), cv->data);
-			v = atoll(num);
-
-			in_chunk = (!lc->has_lo || v >= lc->lo) && (!lc->has_hi || v < lc->hi);
-		}
-		if (in_chunk)
+		if (!have_v || ((!lc->has_lo || v >= lc->lo) && (!lc->has_hi || v < lc->hi)))
 			return false;		/* the chunk's copy already has this change */
 	}
 	return true;
@@ -266,15 +267,6 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 	return shard_update_row(r, s, t, rel, ident, new_tup);
 }
 
-/* DELETE ... RETURNING on shard s now; *res holds the row (0 or 1 tuples). */
-static bool
-delete_returning(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
-				 const pgo_tuple *ident, PGresult **res)
-{
-	*res = shard_delete_returning(r, s, t, rel, ident);
-	return *res != NULL;
-}
-
 /* The row in res (one tuple) as a pgo_tuple; values point into res. */
 static void
 tuple_from_result(const PGresult *res, pgo_tuple *tup, pgo_value *vals)
@@ -295,7 +287,8 @@ static int
 take_row(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		 const pgo_tuple *ident, PGresult **res, pgo_tuple *old)
 {
-	if (!delete_returning(r, s, t, rel, ident, res))
+	/* DELETE ... RETURNING on shard s now; *res holds the row (0 or 1 tuples) */
+	if ((*res = shard_delete_returning(r, s, t, rel, ident)) == NULL)
 		return -1;
 	if (PQntuples(*res) == 0)
 	{
@@ -504,9 +497,9 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 			continue;			/* replicated tables follow source 0 only */
 		sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
 	}
-	if (m->truncate_options & 2)
+	if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
 		sb_append(&sql, " RESTART IDENTITY");
-	if (m->truncate_options & 1)
+	if (m->truncate_options & PGO_TRUNCATE_CASCADE)
 		sb_append(&sql, " CASCADE");
 	for (int s = 0; ok && listed > 0 && s < r->ctx->plan->nshards; s++)
 		if (r->txn_commit_lsn > r->shards[s].progress)

@@ -79,14 +79,6 @@ pending_changes(const stream_reader *r)
 	return n;
 }
 
-/* Some shard holds work of this stream that is not committed yet (or not
- * known to be). */
-static bool
-uncommitted(const stream_reader *r)
-{
-	return shards_busy(r);
-}
-
 /* A source transaction ended (Commit or Stream Commit) at end_lsn. */
 static bool
 on_commit(stream_reader *r, uint64_t end_lsn)
@@ -116,7 +108,7 @@ replay_one(void *arg, const char *msg, size_t len)
 		log_error("%s: spilled change: %s", ra->r->role, err);
 		return false;
 	}
-	return m.kind == PGO_RELATION || stream_apply_change(ra->r, &m);
+	return stream_apply_change(ra->r, &m);	/* never a Relation: applied before spilling */
 }
 
 static bool
@@ -215,7 +207,7 @@ target_reached(const stream_reader *r)
 static bool
 caught_up(const stream_reader *r)
 {
-	return target_reached(r) && !uncommitted(r) &&
+	return target_reached(r) && !shards_busy(r) &&
 		((r->exact && r->reached) || r->confirmed >= r->received);
 }
 
@@ -234,7 +226,6 @@ on_copydata(stream_reader *r, const char *buf, int len)
 	{
 		log_debug("%s: keepalive %X/%X%s", r->role, (unsigned int) (f.wal_end >> 32),
 				  (unsigned int) f.wal_end, r->in_txn ? " (in a transaction)" : "");
-		r->wal_end = f.wal_end;
 		/* idle and past everything sent: all earlier commits have arrived */
 		if (!r->in_txn && f.wal_end > r->received)
 			r->received = r->exact && f.wal_end > r->target ? r->target : f.wal_end;
@@ -307,7 +298,7 @@ stream_loop(stream_reader *r)
 		 */
 		if (!shards_poll(r, false) || !confirm_durable(r))
 			return false;
-		if (!r->in_txn && (uncommitted(r) || r->received > r->confirmed))
+		if (!r->in_txn && (shards_busy(r) || r->received > r->confirmed))
 		{
 			bool		finish = target_reached(r);
 
@@ -336,7 +327,7 @@ stream_loop(stream_reader *r)
 				return false;
 		if (!shards_sync(r))
 			return false;
-		wait_socket(r, r->target != 0 ? PING_INTERVAL_US / 1e6 : uncommitted(r) ? FLUSH_INTERVAL_S : 1.0);
+		wait_socket(r, r->target != 0 ? PING_INTERVAL_US / 1e6 : shards_busy(r) ? FLUSH_INTERVAL_S : 1.0);
 	}
 }
 

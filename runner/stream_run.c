@@ -176,7 +176,8 @@ run_flush(stream_reader *r, int s)
 	const stream_table *t;
 	uint64_t   *prepared;
 	char		op, keys[100], name[32];
-	int			per_row, rows = run->rows;
+	stmt_params *args = &run->vals;
+	int			rows = run->rows;
 	bool		ok;
 
 	if (rows == 0)
@@ -189,11 +190,14 @@ run_flush(stream_reader *r, int s)
 	else
 	{
 		/* an UPDATE row carries its key again after the columns: not needed */
-		per_row = run->kind == STMT_UPDATE ? t->ncols : run->width;
-		params_reset(&run->args);
-		for (int row = 0; row < rows; row++)
-			for (int i = 0; i < per_row; i++)
-				params_copy(&run->args, &run->vals, row * run->width + i);
+		if (run->kind == STMT_UPDATE)
+		{
+			args = &run->args;
+			params_reset(args);
+			for (int row = 0; row < rows; row++)
+				for (int i = 0; i < t->ncols; i++)
+					params_copy(args, &run->vals, row * run->width + i);
+		}
 		snprintf(name, sizeof(name), "pgr_%c%d_%d", "iud"[run->kind], t->index, rows);
 		prepared = &sc->run_prepared[t->index * STMT_KINDS + run->kind];
 		ok = true;
@@ -206,7 +210,7 @@ run_flush(stream_reader *r, int s)
 			*prepared |= UINT64_C(1) << (rows - 1);
 		}
 		snprintf(keys, sizeof(keys), "%s .. %s", run->first, run->last);
-		ok = ok && shard_send_stmt(r, s, op, t, STMT_NAMED, name, keys, rows, &run->args);
+		ok = ok && shard_send_stmt(r, s, op, t, STMT_NAMED, name, keys, rows, args);
 	}
 	params_reset(&run->vals);
 	return ok;

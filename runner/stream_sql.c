@@ -277,7 +277,7 @@ shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple
 		params_add(&r->params, v);
 	}
 	key_text(t, tup, key, sizeof(key));
-	if (fill == NULL && !tuple_has_unchanged(tup))
+	if (fill == NULL)			/* no unchanged value then: it would have failed above */
 		return run_add(r, s, t, STMT_INSERT, key);
 	return shard_send_change(r, s, 'I', t, STMT_INSERT, NULL, key);
 }

@@ -146,7 +146,7 @@ load_late_chunks(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 		return false;
 	for (int s = 0; s < p->nshards; s++)
 	{
-		pgr_conn   *c = connect_shard(p, s);
+		pgr_conn   *c = s == 0 ? state : connect_shard(p, s);	/* state is shard 0 */
 		PGresult   *res = NULL;
 
 		if (c)
@@ -170,7 +170,8 @@ load_late_chunks(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 			lc->lsn[s] = lsn;
 		}
 		PQclear(res);
-		pgr_disconnect(c);
+		if (c != state)
+			pgr_disconnect(c);
 		if (res == NULL)
 		{
 			PQclear(plan_rows);
@@ -190,7 +191,7 @@ stream_tables_build(apply_ctx *ctx, int source, stream_table **out)
 {
 	stream_table *tables = xcalloc((size_t) ctx->plan->ntables, sizeof(stream_table));
 	char	   *slot = slot_name(ctx->plan);
-	pgr_conn   *state = pgr_connect(ctx->plan->shard_dsns[0], "shard 0", 0);
+	pgr_conn   *state = connect_shard(ctx->plan, 0);
 	uint64_t	slot_lsn = 0;
 	bool		ok = state != NULL;
 
