@@ -1,7 +1,6 @@
 /*
  * sandbox.c — the sandboxed Lua state behind every user hook.  See sandbox.h.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "log.h"
 #include "pghash.h"
+#include "readfile.h"
 #include "sandbox.h"
 #include "xalloc.h"
 
@@ -513,31 +513,12 @@ sandbox_open(const char *chunkname, const char *code, size_t len, const char *pl
 sandbox *
 sandbox_open_file(const char *path, const char *plan_name, char *err, size_t errlen)
 {
-	FILE	   *f = fopen(path, "rb");
-	char	   *code = NULL, *name;
-	size_t		len = 0, cap = 0, n;
+	char	   *code, *name;
+	size_t		len;
 	sandbox    *sb;
 
-	if (f == NULL)
-	{
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	if (!read_whole_file(path, "the hooks file", SANDBOX_MEM_LIMIT, &code, &len, err, errlen))
 		return NULL;
-	}
-	do
-	{
-		if (len + 65536 > cap)
-			code = xrealloc(code, cap = cap * 2 + 65536);
-		n = fread(code + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0 && len < SANDBOX_MEM_LIMIT);
-	if (ferror(f) || len >= SANDBOX_MEM_LIMIT)
-	{
-		snprintf(err, errlen, "cannot read %s: %s", path, ferror(f) ? strerror(errno) : "file too large");
-		fclose(f);
-		free(code);
-		return NULL;
-	}
-	fclose(f);
 	name = xasprintf("@%s", path);
 	sb = sandbox_open(name, code, len, plan_name, err, errlen);
 	free(name);

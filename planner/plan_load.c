@@ -14,7 +14,6 @@
  * Conninfo strings may carry passwords, so no message ever quotes one; they
  * are named by their field ("destination.shards[2]") instead.
  */
-#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "conn.h"
 #include "log.h"
 #include "plan.h"
+#include "readfile.h"
 #include "sqlname.h"
 #include "xalloc.h"
 #include "yaml_util.h"
@@ -466,37 +466,12 @@ plan_load_text(const char *path, const char *text, size_t len, plan **out)
 static bool
 read_file(const char *path, char **text, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	size_t cap = 8192, used = 0;
-	char *buf;
+	char		err[600];
 
-	if (f == NULL)
-	{
-		log_error("%s: cannot open the plan file: %s", path, strerror(errno));
-		return false;
-	}
-	buf = xcalloc(1, cap);
-	for (;;)
-	{
-		size_t got = fread(buf + used, 1, cap - used, f);
-
-		used += got;
-		if (used < cap)
-			break;
-		cap *= 2;
-		buf = xrealloc(buf, cap);
-	}
-	if (ferror(f))
-	{
-		log_error("%s: cannot read the plan file: %s", path, strerror(errno));
-		fclose(f);
-		free(buf);
-		return false;
-	}
-	fclose(f);
-	*text = buf;
-	*len = used;
-	return true;
+	if (read_whole_file(path, "the plan file", (size_t) 64 << 20, text, len, err, sizeof(err)))
+		return true;
+	log_error("%s: %s", path, err);
+	return false;
 }
 
 bool

@@ -60,17 +60,11 @@ read_run(status_report *st)
 	PQclear(res);
 	if (!st->applied)
 		return true;
-	/* the key of pg_try_advisory_lock(bigint): classid = its high 32 bits, objid = the low;
-	 * a holding session newer than holder_since is not the recorded holder (status.h) */
+	/* a holding session newer than holder_since is not the recorded holder (status.h) */
 	st->lock = pgr_query(st->state, "reading the plan's lock",
 						 "SELECT r.holder_host, r.holder_pid, " ISO("r.holder_since") ", l.pid IS NOT NULL, "
 						 "l.pid, coalesce(a.backend_start <= r.holder_since, true), "
-						 "to_jsonb(r) ->> 'saved_plan_id' FROM pgreshard.runs r "
-						 "LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-						 " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-						 " AND ((l.classid::bigint << 32) | l.objid::bigint)"
-						 "     = hashtext('pgreshard plan ' || $1)::bigint "
-						 "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE r.plan_name = $1", 1, params);
+						 "to_jsonb(r) ->> 'saved_plan_id' " SQL_RUN_WITH_LOCK, 1, params);
 	if (st->lock == NULL)
 		return false;
 	st->applied = PQntuples(st->lock) == 1;

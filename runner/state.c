@@ -45,11 +45,7 @@ state_register_run(pgr_conn *c, const plan *p)
 /* pg_locks row of the plan's advisory lock (the key of pg_try_advisory_lock(bigint)). */
 #define SQL_LOCK_HOLDER \
 	"SELECT r.holder_host, r.holder_pid, r.holder_since, l.pid, " \
-	"coalesce(a.backend_start <= r.holder_since, false) FROM pgreshard.runs r " \
-	"LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1" \
-	" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())" \
-	" AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtext('pgreshard plan ' || $1)::bigint " \
-	"LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE r.plan_name = $1"
+	"coalesce(a.backend_start <= r.holder_since, false) " SQL_RUN_WITH_LOCK
 
 /* Seconds to let the server notice a dead holder's session before ending it. */
 #define DEAD_HOLDER_GRACE_S 3

@@ -38,6 +38,19 @@ bool state_begin_run(pgr_conn *c, const plan *p);
 /* Take the plan's lock if it is free (*got says); no message when held. */
 bool state_try_lock(pgr_conn *c, const plan *p, bool *got);
 
+/*
+ * "FROM pgreshard.runs r" joined with the session holding the plan's lock
+ * (l: its pg_locks row, a: its pg_stat_activity row; NULL when not held), for
+ * plan $1.  The key of pg_try_advisory_lock(bigint) is classid (its high 32
+ * bits) and objid (the low ones).
+ */
+#define SQL_RUN_WITH_LOCK \
+	"FROM pgreshard.runs r " \
+	"LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1" \
+	" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())" \
+	" AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtext('pgreshard plan ' || $1)::bigint " \
+	"LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE r.plan_name = $1"
+
 /* Journal. */
 bool state_step_get(pgr_conn *c, const plan *p, step_id s, step_state *st);
 bool state_step_start(pgr_conn *c, const plan *p, step_id s);
