@@ -20,15 +20,22 @@ BUILD   := build
 OPT     := -O2
 endif
 
-CPPFLAGS = -D_GNU_SOURCE -Icommon -Iplanner -Irunner -Ilua $(shell pkg-config --cflags $(PKGS))
+# Code lives in folders by concern (README "How the code is laid out"); every
+# folder that holds headers is on the include path, so a file names a header
+# by its file name alone.  scripts/check-layout.sh keeps the folders acyclic.
+CODE_DIRS := common lua $(sort $(patsubst %/,%,$(dir $(wildcard planner/*/*.c runner/*/*.c))))
+HDR_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard common/*.h lua/*.h planner/*/*.h runner/*/*.h))))
+HEADERS   := $(wildcard $(addsuffix /*.h,$(HDR_DIRS)))
+
+CPPFLAGS = -D_GNU_SOURCE $(addprefix -I,$(HDR_DIRS)) $(shell pkg-config --cflags $(PKGS))
 CFLAGS  += -std=c11 -g -Wall -Wextra -Werror $(OPT)
 LDFLAGS += $(OPT)
 LDLIBS   = $(shell pkg-config --libs $(PKGS)) -lpg_query -lprotobuf-c -lpthread -lm
 
-SQL_FILES := $(wildcard runner/sql/*.sql)
+SQL_FILES := $(wildcard runner/*/sql/*.sql)
 SQL_OBJS  := $(SQL_FILES:%.sql=$(BUILD)/obj/%_sql.o)
-SRCS     := $(wildcard common/*.c planner/*.c runner/*.c lua/*.c)
-MAIN_SRC := runner/main.c
+SRCS     := $(wildcard $(addsuffix /*.c,$(CODE_DIRS)))
+MAIN_SRC := runner/commands/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(SQL_OBJS)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -47,11 +54,11 @@ endif
 $(BUILD)/pgreshard: $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h planner/*.h runner/*.h lua/*.h)
+$(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# SQL files are built into the binary as C strings: runner/sql/NAME.sql -> sql_NAME
+# SQL files are built into the binary as C strings: runner/*/sql/NAME.sql -> sql_NAME
 $(BUILD)/gen/%_sql.c: %.sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated from $< */'; echo 'const char sql_$(notdir $*)[] ='; \

@@ -43,6 +43,9 @@ clusters_start 6 || { echo "cannot start test clusters" >&2; exit 1; }
 export PGR_TEST_DSN
 PGR_TEST_DSN=$(dsn 0 postgres)
 
+echo "== layout"
+run_one "layout (scripts/check-layout.sh)" bash scripts/check-layout.sh
+
 echo "== unit tests"
 for b in $BUILDS; do
 	for t in "$b"/tests/test_*; do

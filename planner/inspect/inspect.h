@@ -1,0 +1,27 @@
+/*
+ * inspect.h — internals shared by the catalog inspection files.
+ */
+#ifndef PGR_INSPECT_H
+#define PGR_INSPECT_H
+
+#include "catalog.h"
+#include "conn.h"
+#include "plan.h"
+
+/* Read source number src_index into cat (tables are merged over sources). */
+bool inspect_source(const plan *p, int src_index, catalog *cat);
+/* Read destination shard number shard into cat. */
+bool inspect_destination(const plan *p, int shard, catalog *cat);
+/* Estimate each sharded table's rows per shard from a sample (source conn). */
+bool sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat);
+
+/*
+ * The source checks that need more than one table at a time (inspect_lint.c):
+ * foreign keys across shards, large objects, sequences (read into the
+ * catalog for the saved plan's fingerprint), WAL retained during the copy.
+ */
+bool lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat);
+/* After every source is inspected: the WAL each slot will hold during the copy. */
+void lint_wal_headroom(catalog *cat);
+
+#endif

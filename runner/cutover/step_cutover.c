@@ -1,0 +1,273 @@
+/*
+ * step_cutover.c — step 8: the fenced cutover (the finish step, which drops
+ * what the ledger lists, is in runner/commands/cleanup.c).
+ *
+ * cutover: (manual mode: wait for `pgreshard cutover`) catch the stream up
+ * until the lag is at most cutover.max_lag_bytes; freeze writes on every
+ * source; read each fence LSN after the freeze; drain every stream exactly
+ * to its fence; move the sequences ahead on the shards; verify if asked;
+ * run the switch command; leave the sources refusing writes to the moved
+ * tables; release.  Anything failing, or the freeze outliving
+ * cutover.timeout_s, unfreezes, records why, and fails the step: the slot
+ * is untouched, so the stream continues and a later apply tries again.
+ * The freeze's duration is kept in pgreshard.cutovers.freeze_ms.
+ *
+ * finish: drop the slots (and a publication pgreshard created), marking
+ * them dropped in the ledger; the state stays as the record of the run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cutover.h"
+#include "log.h"
+#include "state.h"
+#include "stream.h"
+#include "verify.h"
+#include "xalloc.h"
+
+static bool
+catch_up_all(apply_ctx *ctx)
+{
+	for (int i = 0; i < ctx->plan->nsources; i++)
+		if (!stream_run_source(ctx, i, true))
+			return false;
+	return true;
+}
+
+static bool
+cutover_requested(apply_ctx *ctx, bool *req)
+{
+	const char *params[1] = {ctx->plan->name};
+	PGresult   *res = pgr_query(ctx->state, "reading the cutover request",
+								"SELECT cutover_requested FROM pgreshard.runs WHERE plan_name = $1", 1, params);
+
+	if (res == NULL)
+		return false;
+	*req = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return true;
+}
+
+/* Manual mode: keep the shards current until someone asks for the cutover. */
+static bool
+wait_for_request(apply_ctx *ctx)
+{
+	bool		req = false;
+
+	if (ctx->plan->cutover.mode != CUTOVER_MANUAL)
+		return true;
+	if (!cutover_requested(ctx, &req))
+		return false;
+	if (!req)
+		log_info("cutover: manual mode: streaming until `pgreshard cutover %s` is run", ctx->plan->path);
+	while (!req)
+	{
+		if (!catch_up_all(ctx) || !cutover_requested(ctx, &req))
+			return false;
+		if (!req)
+			sleep(1);
+	}
+	return true;
+}
+
+/* Bytes the slowest source's slot is behind its WAL. */
+static bool
+source_lag(apply_ctx *ctx, long long *lag)
+{
+	char	   *slot = slot_name(ctx->plan);
+	bool		ok = true;
+
+	*lag = 0;
+	for (int i = 0; ok && i < ctx->plan->nsources; i++)
+	{
+		pgr_conn   *c = pgr_connect(ctx->plan->source_dsns[i], ctx->sources[i].role, 0);
+		const char *params[1] = {slot};
+		PGresult   *res = c ? pgr_query(c, "measuring the lag",
+										"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint "
+										"FROM pg_replication_slots WHERE slot_name = $1", 1, params) : NULL;
+
+		ok = res != NULL && PQntuples(res) == 1;
+		if (res != NULL && PQntuples(res) != 1)
+			log_error("%s: replication slot %s does not exist", ctx->sources[i].role, slot);
+		if (ok && atoll(PQgetvalue(res, 0, 0)) > *lag)
+			*lag = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		pgr_disconnect(c);
+	}
+	free(slot);
+	return ok;
+}
+
+static bool
+wait_for_lag(apply_ctx *ctx)
+{
+	long long	lag = 0;
+
+	for (int round = 0; round < 30; round++)
+	{
+		if (!catch_up_all(ctx) || !source_lag(ctx, &lag))
+			return false;
+		if (lag <= ctx->plan->cutover.max_lag_bytes)
+			return true;
+		log_info("cutover: lag %lld bytes > max_lag_bytes %lld; catching up", lag,
+				 ctx->plan->cutover.max_lag_bytes);
+	}
+	log_error("cutover: the lag stays above cutover.max_lag_bytes (%lld > %lld); the source writes "
+			  "faster than the shards apply", lag, ctx->plan->cutover.max_lag_bytes);
+	return false;
+}
+
+static int
+begin_attempt(apply_ctx *ctx)
+{
+	const char *params[1] = {ctx->plan->name};
+	PGresult   *res = pgr_query(ctx->state, "recording the cutover attempt",
+								"INSERT INTO pgreshard.cutovers (plan_name, attempt) SELECT $1, "
+								"coalesce(max(attempt), 0) + 1 FROM pgreshard.cutovers WHERE plan_name = $1 "
+								"RETURNING attempt", 1, params);
+	int			attempt = res ? atoi(PQgetvalue(res, 0, 0)) : -1;
+
+	PQclear(res);
+	return attempt;
+}
+
+static bool
+end_attempt(apply_ctx *ctx, int attempt, bool ok, long long freeze_ms, uint64_t fence,
+			const char *reason)
+{
+	char		a[16], ms[32], lsn[32];
+	const char *params[6] = {ctx->plan->name, a, ok ? "done" : "aborted", ms,
+	fence ? lsn : NULL, ok ? NULL : reason};
+
+	snprintf(a, sizeof(a), "%d", attempt);
+	snprintf(ms, sizeof(ms), "%lld", freeze_ms);
+	lsn_format(fence, lsn, sizeof(lsn));
+	return pgr_exec(ctx->state, "recording the cutover attempt",
+					"UPDATE pgreshard.cutovers SET finished_at = now(), outcome = $3, freeze_ms = $4, "
+					"fence_lsn = $5, reason = $6 WHERE plan_name = $1 AND attempt = $2", 6, params);
+}
+
+/* cutover.switch (Lua) and cutover.switch_command, run while frozen, after the drain. */
+static bool
+run_switch(apply_ctx *ctx, uint64_t fence)
+{
+	const plan *p = ctx->plan;
+	pid_t		pid;
+	int			status = 0;
+
+	if (p->cutover.switch_fn != NULL)
+	{
+		hook_conns *hc = NULL;
+		bool		ok = run_ctx_hook(ctx, &hc, p->cutover.switch_fn, "switch", fence);
+
+		hook_conns_close(hc);
+		if (!ok)
+			return false;
+	}
+	if (p->cutover.switch_command == NULL)
+		return true;
+	log_info("cutover: running the switch command");
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+	{
+		setenv("PGRESHARD_PLAN", p->name, 1);
+		execl("/bin/sh", "sh", "-c", p->cutover.switch_command, (char *) NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	{
+		log_error("cutover: the switch command failed (exit status %d)",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return false;
+	}
+	return true;
+}
+
+static bool
+within(double deadline, const char *what)
+{
+	if (mono_seconds() <= deadline)
+		return true;
+	log_error("cutover: the freeze passed cutover.timeout_s before %s", what);
+	return false;
+}
+
+/* Everything between freezing and releasing; true when the switch happened. */
+static bool
+frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
+{
+	const plan *p = ctx->plan;
+	bool		ok = true;
+	uint64_t	fence = 0;
+
+	for (int i = 0; ok && i < p->nsources; i++)
+		ok = freeze_source(ctx, &fs[i], i);
+	for (int i = 0; ok && i < p->nsources; i++)
+		ok = within(deadline, "draining the stream") && stream_drain(ctx, i, fs[i].fence, deadline);
+	ok = ok && within(deadline, "moving the sequences") && cutover_sequences(ctx, fs);
+	if (ok && p->cutover.verify)
+	{
+		verify_result r = {0};
+
+		ok = within(deadline, "verifying") && verify_run(ctx, false, 1, NULL, &r);
+		if (ok && r.total_differences > 0)
+		{
+			verify_log_differences(ctx, &r);
+			log_error("cutover: verify found %d difference(s) while frozen", r.total_differences);
+			ok = false;
+		}
+		verify_result_free(&r);
+	}
+	for (int i = 0; i < p->nsources; i++)
+		fence = fs[i].fence > fence ? fs[i].fence : fence;
+	ok = ok && within(deadline, "the switch") && run_switch(ctx, fence);
+	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
+		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
+	return ok && within(deadline, "releasing");
+}
+
+bool
+step_cutover(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+	freeze_session *fs;
+	double		start;
+	uint64_t	fence = 0;
+	long long	ms;
+	int			attempt;
+	bool		ok;
+	char		reason[1024] = "";
+
+	if (!wait_for_request(ctx) || !wait_for_lag(ctx) || (attempt = begin_attempt(ctx)) < 0)
+		return false;
+	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));
+	start = mono_seconds();
+	ok = frozen_part(ctx, fs, start + p->cutover.timeout_s);
+	if (!ok)
+		log_last_error(reason, sizeof(reason));
+	for (int i = 0; i < p->nsources; i++)
+	{
+		if (fs[i].fence > fence)
+			fence = fs[i].fence;
+		ok = freeze_end(ctx, &fs[i], ok) && ok;
+	}
+	ms = (long long) ((mono_seconds() - start) * 1000);
+	free(fs);
+	if (!ok)
+	{
+		end_attempt(ctx, attempt, false, ms, fence, reason);
+		log_error("cutover: aborted after %lld ms of freeze; the source is writable again and the stream "
+				  "can continue; rerun apply to try again", ms);
+		return false;
+	}
+	log_info("cutover: done; writes were held for %lld ms; the source %s", ms,
+			 p->cutover.leave_source_writable ? "stays writable" : "now refuses writes to the moved tables");
+	return end_attempt(ctx, attempt, true, ms, fence, NULL) &&
+		pgr_exec(ctx->state, "clearing the cutover request",
+				 "UPDATE pgreshard.runs SET cutover_requested = false WHERE plan_name = $1", 1,
+				 (const char *[]) {p->name});
+}

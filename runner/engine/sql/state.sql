@@ -1,0 +1,142 @@
+-- state.sql — pgreshard's state on a destination shard (DESIGN.md invariant 7).
+--
+-- Every shard has the schema: each shard's chunk ledger and schema markers
+-- commit in the same transaction as the data or DDL they record.  The step
+-- journal, the object ledger and the plan-wide records (runs, chunk plan, DDL
+-- script) live on shard 0.  Rows are keyed by plan name, so several plans may
+-- share a destination.  Idempotent: run at every apply.
+CREATE SCHEMA IF NOT EXISTS pgreshard;
+
+CREATE TABLE IF NOT EXISTS pgreshard.runs (
+    plan_name     text PRIMARY KEY,
+    nshards       int NOT NULL,
+    nsources      int NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    holder_host   text,
+    holder_pid    int,
+    holder_since  timestamptz,
+    cutover_requested boolean NOT NULL DEFAULT false  -- `pgreshard cutover` (manual mode)
+);
+-- The saved plan (its id) whose `apply SAVED` started this run, if any: its own
+-- progress is then not a change to the destination (planner/saved/fingerprint.h).
+ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS saved_plan_id text;
+
+CREATE TABLE IF NOT EXISTS pgreshard.steps (
+    plan_name     text NOT NULL,
+    step          text NOT NULL,
+    state         text NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'running', 'done', 'failed')),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    attempts      int NOT NULL DEFAULT 0,
+    last_error    text,
+    PRIMARY KEY (plan_name, step)
+);
+
+-- Objects pgreshard creates, written before they are created (invariant 8).
+CREATE TABLE IF NOT EXISTS pgreshard.ledger (
+    plan_name     text NOT NULL,
+    kind          text NOT NULL,          -- slot | publication | origin | schema
+    name          text NOT NULL,
+    server        text NOT NULL,          -- "source 0", "shard 2"
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    dropped_at    timestamptz,
+    lsn           pg_lsn,                 -- a slot's consistent point
+    PRIMARY KEY (plan_name, kind, name, server)
+);
+
+-- The chunk plan: fixed once per plan and source, so reruns split the same way.
+CREATE TABLE IF NOT EXISTS pgreshard.chunk_plan (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    table_index   int NOT NULL,
+    chunk         int NOT NULL,
+    lo            bigint,                 -- NULL: unbounded
+    hi            bigint,                 -- NULL: unbounded (exclusive upper bound)
+    est_rows      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (plan_name, source, table_index, chunk)
+);
+
+-- A chunk done on THIS shard: committed with the chunk's rows (invariant 2).
+CREATE TABLE IF NOT EXISTS pgreshard.chunks_done (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    table_index   int NOT NULL,
+    chunk         int NOT NULL,
+    rows          bigint NOT NULL,
+    bytes         bigint NOT NULL,
+    snapshot_lsn  pg_lsn NOT NULL,
+    done_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, source, table_index, chunk)
+);
+
+-- The DDL script taken from the source at schema-pre (shard 0), replayed by
+-- schema-post, so both use the same statements even after a rerun.
+CREATE TABLE IF NOT EXISTS pgreshard.ddl (
+    plan_name     text NOT NULL,
+    stmt          int NOT NULL,
+    phase         text NOT NULL CHECK (phase IN ('pre', 'post')),
+    table_index   int NOT NULL,           -- the moved table it belongs to, or -1
+    what          text NOT NULL,
+    sql           text NOT NULL,
+    PRIMARY KEY (plan_name, stmt)
+);
+
+-- A DDL statement applied on THIS shard, committed with the DDL itself.
+CREATE TABLE IF NOT EXISTS pgreshard.ddl_done (
+    plan_name     text NOT NULL,
+    stmt          int NOT NULL,
+    done_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, stmt)
+);
+
+-- Stream progress on THIS shard: the commit LSN of the last source transaction
+-- whose changes this shard has applied, committed with those changes
+-- (invariant 3).  One row per source.
+CREATE TABLE IF NOT EXISTS pgreshard.apply_progress (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    lsn           pg_lsn NOT NULL,
+    commit_ts     timestamptz,            -- the source commit time of that transaction
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, source)
+);
+
+-- Cutover attempts (shard 0): how long writes were held, where the fence was.
+CREATE TABLE IF NOT EXISTS pgreshard.cutovers (
+    plan_name     text NOT NULL,
+    attempt       int NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    outcome       text NOT NULL DEFAULT 'running'
+                  CHECK (outcome IN ('running', 'done', 'aborted')),
+    freeze_ms     bigint,                 -- writes held on the source, in milliseconds
+    fence_lsn     pg_lsn,                 -- per source, the largest
+    reason        text,                   -- why it aborted
+    PRIMARY KEY (plan_name, attempt)
+);
+
+-- Verify results (shard 0): the last comparison, per table and shard.
+CREATE TABLE IF NOT EXISTS pgreshard.verify_results (
+    plan_name     text NOT NULL,
+    verified_at   timestamptz NOT NULL DEFAULT now(),
+    table_index   int NOT NULL,
+    shard         int NOT NULL,
+    source_rows   bigint NOT NULL,
+    shard_rows    bigint NOT NULL,
+    differences   int NOT NULL,
+    PRIMARY KEY (plan_name, table_index, shard)
+);
+
+-- Rows the validate hook rejected while hooks.validate_mode is report
+-- (shard 0): the first ones, per table and key; `status` shows them.
+CREATE TABLE IF NOT EXISTS pgreshard.violations (
+    plan_name     text NOT NULL,
+    table_name    text NOT NULL,
+    row_key       text NOT NULL,
+    reason        text NOT NULL,
+    step          text NOT NULL,          -- copy | stream
+    seen_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, table_name, row_key)
+);

@@ -1,0 +1,257 @@
+/*
+ * stream.h — step 6: keep the shards equal to the source, exactly once.
+ *
+ * One reader per source decodes pgoutput from the plan's slot and applies
+ * each change to the shard(s) it belongs on, over its own connection to
+ * every shard.  Changes go to each shard as prepared statements in a libpq
+ * pipeline (runs of same-kind changes to a table as one statement), in one
+ * open transaction; at a source COMMIT the reader may
+ * group-commit: every shard with work commits it together with its
+ * pgreshard.apply_progress row (the source commit LSN), and only when all of
+ * them have acknowledged is the slot confirmed up to that commit's end
+ * (DESIGN.md invariant 3).  On a rerun
+ * each shard skips source transactions at or below its own progress, so a
+ * crash between two shards' commits neither loses nor repeats a change.
+ *
+ * Transactions the server streams before they commit (protocol 2, big
+ * transactions) are spilled to files and applied at Stream Commit, so
+ * memory stays bounded by buffers, never by transaction size.
+ */
+#ifndef PGR_STREAM_H
+#define PGR_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "pghash.h"
+#include "pgoutput.h"
+#include "strbuf.h"
+
+/* Statements prepared once per table on every shard connection: INSERT of
+ * every column, UPDATE of every column by primary key, DELETE by primary key
+ * (and, for runs of n rows, the same for n rows: stream_run.c). */
+enum { STMT_INSERT, STMT_UPDATE, STMT_DELETE, STMT_KINDS };
+#define STMT_NAMED (-2)			/* shard_send_stmt: run the statement named sql */
+
+/* What the stream knows about a moved table (from the catalog at preflight). */
+typedef struct stream_table {
+	int			index;
+	char	   *display;		/* schema.table */
+	char	   *qname;			/* quoted for SQL */
+	bool		replicate;
+	int			ncols;			/* columns pgoutput sends: the non-generated ones */
+	char	  **cols;			/* their names, in attnum order */
+	char	  **qcols;			/* quoted */
+	int			nkeys;
+	int			key_col[32];	/* sharding key columns as indexes into cols */
+	key_type	key_types[32];
+	int			npk;
+	int			pk_col[32];		/* primary key columns as indexes into cols */
+	/* Lua routing: the columns the route hook reads (reads:, else all) */
+	const plan_table *pt;
+	bool		lua_route;
+	int			nroute;
+	int		   *route_col;		/* [nroute] indexes into cols */
+	char	  **types;			/* [ncols] format_type() of each column */
+	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
+	char		stmt_name[STMT_KINDS][16];
+	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
+	int			chunk_col;		/* index into cols of the chunking column, or -1 */
+	int			nlate;
+	struct late_chunk {
+		int			source;
+		bool		has_lo, has_hi;
+		long long	lo, hi;
+		uint64_t   *lsn;		/* [nshards]: snapshot LSN on each shard, 0 = none */
+	}		   *late;
+} stream_table;
+
+/* A relation as the source announced it (Relation message). */
+typedef struct stream_rel {
+	uint32_t	relid;
+	int			table;			/* index into the plan's tables, or -1 */
+	char	   *name;			/* schema.table as announced */
+	char		replident;		/* 'd', 'f', 'i', 'n' */
+	int			ncols;
+	bool	   *ident;			/* [ncols]: column is part of the replica identity */
+} stream_rel;
+
+/* A statement sent to a shard whose result is not read yet: what it was
+ * for, so that a failure names the change that caused it. */
+typedef struct sent_stmt {
+	char		op;				/* 'I' insert, 'U' update, 'D' delete, 'T' truncate,
+								 * 'P' prepare, 'B' begin, 'G' progress, 'C' commit,
+								 * 'S' sync */
+	int			table;			/* index into the plan's tables, or -1 */
+	uint32_t	round;			/* 'C': the group commit it belongs to */
+	uint64_t	lsn;			/* 'C': the source commit LSN it records */
+	int			rows;			/* rows of a run statement (else 1) */
+	char		key[48];		/* the row's key as text, maybe cut short */
+} sent_stmt;
+
+/* The values of one statement's parameters (text format), reused. */
+typedef struct stmt_params {
+	int			n, cap;
+	const char **values;
+	size_t	   *offs;			/* into text; SIZE_MAX for NULL */
+	strbuf		text;			/* NUL-terminated copies of the values */
+} stmt_params;
+
+/* Consecutive same-kind changes to one table on one shard, not sent yet:
+ * they go as one statement (stream_run.c). */
+typedef struct change_run {
+	int			table;			/* index into the plan's tables */
+	int			kind;			/* STMT_INSERT, STMT_UPDATE or STMT_DELETE */
+	int			rows;			/* 0: no run */
+	int			width;			/* values per row */
+	stmt_params vals;			/* rows * width values, row after row */
+	stmt_params args;			/* the n-row statement's values */
+	char		first[48], last[48];	/* keys of the first and last rows */
+} change_run;
+
+/* One shard as seen by one source's reader: a libpq pipeline. */
+typedef struct shard_conn {
+	pgr_conn   *conn;
+	bool		in_txn;			/* BEGIN sent, COMMIT not yet */
+	long long	pending;		/* changes sent since the last group commit */
+	uint64_t	progress;		/* last source commit LSN applied here (durable) */
+	uint64_t	txn_lsn;		/* commit LSN to record at the next group commit */
+	int64_t		txn_ts;			/* and its source commit time (us since 2000) */
+	bool	   *prepared;		/* [ntables * STMT_KINDS]: prepared on this connection */
+	uint64_t   *run_prepared;	/* [ntables * STMT_KINDS]: bit n-1, the n-row statement */
+	sent_stmt  *sent;			/* ring of statements in flight, oldest first */
+	int			sent_head, sent_len;
+	int			unsynced;		/* statements sent after the last Sync */
+	bool		failed;			/* a statement failed (reported): the stream stops */
+	bool		lost;			/* ... because the session ended: reconnect */
+	change_run	run;
+} shard_conn;
+
+/* Group commits sent whose COMMITs are not all acknowledged yet. */
+typedef struct commit_round {
+	uint32_t	id;
+	int			waiting;		/* shards whose COMMIT result is not read yet */
+	uint64_t	end_lsn;		/* the slot may move here once it is complete */
+} commit_round;
+
+typedef struct stream_reader {
+	apply_ctx  *ctx;
+	int			source;
+	const char *role;
+	stream_table *tables;		/* [plan->ntables] */
+	shard_conn *shards;			/* [plan->nshards] */
+	stream_rel *rels;
+	int			nrels;
+	pgr_conn   *repl;			/* replication connection */
+	pgo_decoder dec;
+	struct spill_store *spill;
+	/* the transaction being received */
+	uint64_t	txn_commit_lsn;	/* Begin's final LSN / Commit's LSN */
+	int64_t		txn_commit_ts;	/* its commit time, us since 2000-01-01 */
+	bool		in_txn;
+	uint32_t	stream_xid;		/* the streamed transaction being received */
+	/* statements to the shards */
+	stmt_params params;
+	bool		batch;			/* send runs of changes as one statement */
+	bool		replay;			/* a run failed: replay row by row to name the row */
+	commit_round *rounds;		/* ring, oldest first */
+	int			rounds_head, rounds_len;
+	uint32_t	next_round;
+	uint64_t	durable;		/* every shard committed every change before this */
+	/* positions */
+	uint64_t	confirmed;		/* slot confirmed up to here (every shard durable) */
+	uint64_t	received;		/* end of the last complete transaction seen */
+	uint64_t	target;			/* --until stream: stop once caught up to this */
+	double		deadline;		/* monotonic seconds; 0 = none (cutover's freeze) */
+	bool		exact;			/* stop right before the first commit at or past target */
+	bool		reached;		/* exact: a transaction committing at/after target arrived */
+	bool		refused;		/* the server refused START_REPLICATION: do not retry */
+	int64_t		last_status;	/* pgo_now() of the last standby status */
+	double		last_flush;		/* seconds, monotonic */
+	long long	changes;		/* applied since the stream began */
+	struct hooks *hooks;		/* this reader's Lua state, or NULL */
+	key_value  *hook_vals;		/* a row for the hooks, [hook_cap] */
+	int			hook_cap;
+	pgr_conn   *vstate;			/* shard 0, for validate violations (report mode) */
+	long long	violations;
+	long long	txns;
+} stream_reader;
+
+
+/* stream_batch.c: per-shard pipelines and the group commit */
+bool shard_pipeline_open(stream_reader *r, int s);
+bool shard_begin(stream_reader *r, int s);
+bool shard_send_change(stream_reader *r, int s, char op, const stream_table *t, int kind,
+					   const char *sql, const char *key);
+bool shard_send_stmt(stream_reader *r, int s, char op, const stream_table *t, int kind,
+					 const char *sql, const char *key, int rows, stmt_params *p);
+bool shard_prepare(stream_reader *r, int s, const stream_table *t, const char *name, const char *sql);
+bool shard_send_sql(stream_reader *r, int s, char op, const char *sql);
+PGresult *shard_query_now(stream_reader *r, int s, const char *sql, const char *what);
+bool shards_commit(stream_reader *r, uint64_t upto);
+bool shards_poll(stream_reader *r, bool wait);
+bool shards_sync(stream_reader *r);
+bool shards_busy(const stream_reader *r);
+void shards_reset(stream_reader *r);
+void shards_free(stream_reader *r);
+
+/* stream_sql.c: the statements of a change, with their values as parameters */
+bool shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple *tup,
+					  const pgo_tuple *fill);
+bool shard_update_row(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+					  const pgo_tuple *ident, const pgo_tuple *new_tup);
+bool shard_delete_row(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+					  const pgo_tuple *ident);
+PGresult *shard_delete_returning(stream_reader *r, int s, const stream_table *t,
+								 const stream_rel *rel, const pgo_tuple *ident);
+PGresult *shard_update_now(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
+						   const pgo_tuple *ident, const pgo_tuple *new_tup);
+bool tuple_has_unchanged(const pgo_tuple *tup);
+
+/* stream_params.c: a statement's parameter values, buffers reused */
+void params_reset(stmt_params *p);
+/* Add a value: its text is copied; a NULL value is a NULL parameter. */
+void params_add(stmt_params *p, const pgo_value *v);
+/* Add every value of src after those of dst. */
+void params_append(stmt_params *dst, const stmt_params *src);
+/* Add value i of src. */
+void params_copy(stmt_params *dst, const stmt_params *src, int i);
+/* The values as libpq takes them (valid until the next params_add). */
+const char *const *params_values(stmt_params *p);
+void params_free(stmt_params *p);
+
+/* stream_run.c: runs of same-kind changes to one table, one statement each */
+bool run_add(stream_reader *r, int s, const stream_table *t, int kind, const char *key);
+bool run_flush(stream_reader *r, int s);
+void run_reset(change_run *run);
+void run_free(change_run *run);
+
+/* stream_apply.c: one decoded change */
+bool stream_apply_change(stream_reader *r, const pgo_msg *m);
+bool stream_tables_build(apply_ctx *ctx, int source, stream_table **out);
+void stream_tables_free(stream_table *t, int n, int nshards);
+
+/* stream_hooks.c: Lua routing and validation of changes */
+/* The shard of a tuple by the Lua route: 1 known, 0 a column it reads is
+ * not in the tuple, -1 error (reported). */
+int stream_route_lua(stream_reader *r, const stream_table *t, const stream_rel *rel,
+					 const pgo_tuple *tup, char kind, int *shard);
+/* The validate hook on an inserted or updated row; false (reported) stops. */
+bool stream_validate(stream_reader *r, const stream_table *t, const pgo_tuple *tup);
+/* Open / close the reader's hooks when the plan uses them. */
+bool stream_hooks_open(stream_reader *r);
+void stream_hooks_close(stream_reader *r);
+
+/* stream_reader.c */
+bool stream_run_source(apply_ctx *ctx, int source, bool until_caught_up);
+/* Drain to an explicit target (the cutover's fence) before a deadline
+ * (monotonic seconds); no reconnecting: a lost connection fails. */
+bool stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline);
+/* A flushed WAL position past every commit so far on the source (c). */
+bool stream_flush_point(pgr_conn *c, uint64_t *lsn);
+/* Apply exactly the transactions committed before target, none after
+ * (verify compares the shards with a source snapshot taken at target). */
+bool stream_drain_exact(apply_ctx *ctx, int source, uint64_t target);
+
+#endif
