@@ -38,7 +38,13 @@ bool freeze_source(apply_ctx *ctx, freeze_session *fs, int source);
 bool freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *via);
 bool freeze_end(apply_ctx *ctx, freeze_session *fs, bool success);
 
-/* Set every moved sequence on every shard to the source's value + gap. */
+/* Move every moved sequence on every shard past the source's value + gap,
+ * each shard on values no other shard hands out (cutover_seq.c). */
 bool cutover_sequences(apply_ctx *ctx, freeze_session *fs);
+/* Shard s of nshards restarts at *restart and counts by *step: it hands out
+ * last + gap + (s + 1 + k * nshards) * increment (gap taken in the
+ * increment's direction).  False when that leaves the bigint range. */
+bool cutover_sequence_layout(long long last, long long increment, long long gap, int s,
+							 int nshards, long long *restart, long long *step);
 
 #endif

@@ -2,9 +2,18 @@
  * cutover_seq.c — sequences move ahead on the shards during the freeze.
  *
  * Every sequence a moved table owns (serial, identity) or uses in a column
- * default is read on each source (the largest value over the sources) and
- * set on every shard to that value plus cutover.sequence_gap, so ids the
- * shards hand out never collide with ids the source already gave.
+ * default is read on each source (the value furthest along over the
+ * sources) and moved past that value plus cutover.sequence_gap on every
+ * shard, so ids the shards hand out never collide with ids the source gave.
+ *
+ * The shards must not collide with each other either: with N shards and the
+ * source's increment inc, shard s restarts at base + (s + 1) * inc and
+ * counts by N * inc, so it hands out base + (s + 1 + k * N) * inc — each
+ * shard its own residue, every value past base (base = the source's value
+ * plus the gap, in the increment's direction).  A sequence the source never
+ * used counts as being at its start minus one increment.  The increment is
+ * always read on the source, so a cutover tried again after a failure sets
+ * the same layout from a newer base.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +27,8 @@
 typedef struct seq_value {
 	char	   *schema;
 	char	   *name;
-	long long	last;
+	long long	last;			/* furthest value handed out on any source */
+	long long	increment;		/* the source's INCREMENT BY */
 } seq_value;
 
 static char *
@@ -44,24 +54,71 @@ sequences_sql(pgr_conn *c, const plan *p)
 			  "AND d.deptype IN ('a', 'i') "
 			  "UNION SELECT d.refobjid FROM pg_attrdef ad JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass "
 			  "AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass WHERE ad.adrelid IN (SELECT oid FROM moved)) "
-			  "SELECT n.nspname, c.relname, pg_sequence_last_value(c.oid) FROM seqs "
-			  "JOIN pg_class c ON c.oid = seqs.oid AND c.relkind = 'S' "
+			  "SELECT n.nspname, c.relname, "
+			  "coalesce(pg_sequence_last_value(c.oid), q.seqstart - q.seqincrement), q.seqincrement "
+			  "FROM seqs JOIN pg_class c ON c.oid = seqs.oid AND c.relkind = 'S' "
+			  "JOIN pg_sequence q ON q.seqrelid = c.oid "
 			  "JOIN pg_namespace n ON n.oid = c.relnamespace");
 	return sb_steal(&sb);
 }
 
 static void
-merge(seq_value **vals, int *n, const char *schema, const char *name, long long last)
+merge(seq_value **vals, int *n, const char *schema, const char *name, long long last,
+	  long long increment)
 {
 	for (int i = 0; i < *n; i++)
 		if (strcmp((*vals)[i].schema, schema) == 0 && strcmp((*vals)[i].name, name) == 0)
 		{
-			if (last > (*vals)[i].last)
+			if (increment > 0 ? last > (*vals)[i].last : last < (*vals)[i].last)
 				(*vals)[i].last = last;
 			return;
 		}
 	*vals = xrealloc(*vals, sizeof(seq_value) * (size_t) (*n + 1));
-	(*vals)[(*n)++] = (seq_value) {xstrdup(schema), xstrdup(name), last};
+	(*vals)[(*n)++] = (seq_value) {xstrdup(schema), xstrdup(name), last, increment};
+}
+
+/*
+ * Shard s of nshards: where the sequence restarts and what it counts by.
+ * False when that leaves the bigint range (the caller says which sequence).
+ */
+bool
+cutover_sequence_layout(long long last, long long increment, long long gap, int s, int nshards,
+						long long *restart, long long *step)
+{
+	long long	base, offset;
+
+	if (increment == 0 || nshards <= 0 || s < 0 || s >= nshards || gap < 0)
+		return false;
+	if (__builtin_mul_overflow(increment, (long long) nshards, step) ||
+		__builtin_mul_overflow(increment, (long long) (s + 1), &offset) ||
+		__builtin_add_overflow(last, increment > 0 ? gap : -gap, &base) ||
+		__builtin_add_overflow(base, offset, restart))
+		return false;
+	return true;
+}
+
+/* ALTER SEQUENCE on one shard: its own residue, past the source's value. */
+static bool
+set_one(pgr_conn *c, const seq_value *v, long long gap, int s, int nshards)
+{
+	long long	restart, step;
+	char	   *qname, *sql;
+	bool		ok;
+
+	if (!cutover_sequence_layout(v->last, v->increment, gap, s, nshards, &restart, &step))
+	{
+		log_error("%s: sequence %s.%s: its value %lld plus the gap %lld, counted by %d shard(s), "
+				  "leaves the bigint range; fix: lower cutover.sequence_gap or widen the sequence",
+				  c->role, v->schema, v->name, v->last, gap, nshards);
+		return false;
+	}
+	qname = pgr_quote_qualified(c, v->schema, v->name);
+	/* bounds are the sequence's own; setting them wider is the user's choice */
+	sql = xasprintf("ALTER SEQUENCE %s INCREMENT BY %lld RESTART WITH %lld", qname, step, restart);
+	ok = pgr_exec(c, "moving a sequence ahead", sql, 0, NULL);
+	free(qname);
+	free(sql);
+	return ok;
 }
 
 static bool
@@ -76,15 +133,7 @@ set_on_shards(apply_ctx *ctx, const seq_value *vals, int n)
 
 		ok = c != NULL;
 		for (int i = 0; ok && i < n; i++)
-		{
-			char		v[32];
-			const char *params[3] = {vals[i].schema, vals[i].name, v};
-
-			snprintf(v, sizeof(v), "%lld", vals[i].last + p->cutover.sequence_gap);
-			ok = pgr_exec(c, "moving a sequence ahead",
-						  "SELECT setval(format('%I.%I', $1::text, $2::text)::regclass, $3::bigint, true)",
-						  3, params);
-		}
+			ok = set_one(c, &vals[i], p->cutover.sequence_gap, s, p->nshards);
 		pgr_disconnect(c);
 	}
 	return ok;
@@ -106,14 +155,15 @@ cutover_sequences(apply_ctx *ctx, freeze_session *fs)
 		ok = res != NULL;
 		for (int r = 0; ok && r < PQntuples(res); r++)
 			if (!PQgetisnull(res, r, 2))
-				merge(&vals, &n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), atoll(PQgetvalue(res, r, 2)));
+				merge(&vals, &n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+					  atoll(PQgetvalue(res, r, 2)), atoll(PQgetvalue(res, r, 3)));
 		PQclear(res);
 	}
 	if (ok && n > 0)
 		ok = set_on_shards(ctx, vals, n);
 	if (ok)
-		log_info("cutover: %d sequence(s) set ahead by %lld on every shard", n,
-				 ctx->plan->cutover.sequence_gap);
+		log_info("cutover: %d sequence(s) set ahead by %lld on every shard, each shard counting by "
+				 "%d on its own residue", n, ctx->plan->cutover.sequence_gap, ctx->plan->nshards);
 	for (int i = 0; i < n; i++)
 	{
 		free(vals[i].schema);

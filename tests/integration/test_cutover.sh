@@ -76,12 +76,25 @@ expect_contains "$ERR" "was moved to shards"
 expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn 0 $DB)" -c "DELETE FROM customers"
 for t in orders customers; do compare_tables $DB $t 0 "1 2 3" || fail "content of $t"; done
 check_placement $DB orders "customer_id bigint" customer_id 3 1 2 3 || fail "placement orders"
-# sequences ahead of the source on every shard
+# sequences ahead of the source on every shard, each shard on its own residue:
+# shard s (cluster s+1) restarts at source + gap + s + 1 and counts by 3
 src_last=$(psql_on 0 $DB "SELECT last_value FROM orders_id_seq")
 for s in 1 2 3; do
-	expect_eq "$(psql_on $s $DB "SELECT last_value FROM orders_id_seq")" $((src_last + 1000)) "orders_id_seq on $s"
+	expect_eq "$(psql_on $s $DB "SELECT s.last_value || '/' || p.increment_by FROM orders_id_seq s,
+	                            pg_sequences p WHERE p.sequencename = 'orders_id_seq'")" "$((src_last + 1000 + s))/3" \
+		"orders_id_seq on $s"
 	[ "$(psql_on $s $DB "SELECT last_value FROM customers_id_seq")" -gt "$(psql_on 0 $DB "SELECT last_value FROM customers_id_seq")" ] ||
 		fail "customers_id_seq on $s not ahead"
+done
+# ids drawn on different shards after the cutover never collide (identity and serial)
+for seq in orders_id_seq customers_id_seq; do
+	for s in 1 2 3; do
+		psql_on $s $DB "SELECT nextval('$seq') FROM generate_series(1, 20)"
+	done >"$W/ids"
+	expect_eq "$(sort "$W/ids" | uniq -d | wc -l)" 0 "$seq values drawn twice across shards"
+	expect_eq "$(wc -l <"$W/ids")" 60 "$seq values drawn"
+	[ "$(sort -n "$W/ids" | head -1)" -gt "$(psql_on 0 $DB "SELECT last_value FROM $seq")" ] ||
+		fail "$seq: a shard handed out a value the source already gave"
 done
 expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM pg_replication_slots")" 0 "slots left"
 ms=$(psql_on 1 $DB "SELECT freeze_ms FROM pgreshard.cutovers WHERE outcome = 'done'")
