@@ -8,7 +8,12 @@
  * also removes the write guard on the sources and this plan's state on the
  * shards (and the pgreshard schema when no plan is left in it); it works
  * after a crash at any point and is safe to run twice.  Tables copied to
- * the shards are the user's data and stay.
+ * the shards are the user's data and stay — unless --drop-data cancels a
+ * move before its cutover: then what the schema sync created on the shards
+ * goes too, and the tables a shard had before are emptied
+ * (shard_objects.h), so that a fresh apply can start over on them.  After a
+ * cutover, or while one is unfinished, the shards are the truth and
+ * --drop-data is refused.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "log.h"
+#include "shard_objects.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -149,7 +155,8 @@ drop_state(apply_ctx *ctx, int s)
 					  1, params) &&
 			pgr_exec(c, "removing the plan's state",
 					  "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['steps', 'ledger', 'chunk_plan', "
-					  "'chunks_done', 'ddl', 'ddl_done', 'apply_progress', 'cutovers', 'verify_results', 'runs'] "
+					  "'chunks_done', 'ddl', 'ddl_done', 'apply_progress', 'cutovers', 'verify_results', 'objects_before', "
+					  "'runs'] "
 					  "LOOP IF to_regclass('pgreshard.' || t) IS NOT NULL THEN EXECUTE format("
 					  "'DELETE FROM pgreshard.%I WHERE plan_name = %L', t, current_setting('pgreshard.plan')); "
 					  "END IF; END LOOP; IF NOT EXISTS (SELECT FROM pgreshard.runs) THEN "
@@ -183,19 +190,65 @@ state_exists(pgr_conn *c, const plan *p, bool *exists)
 	return true;
 }
 
+/* --drop-data: only while the source is still the truth (no cutover done or under way). */
+static bool
+refuse_after_cutover(apply_ctx *ctx)
+{
+	const char *params[1] = {ctx->plan->name};
+	PGresult   *res = pgr_query(ctx->state, "looking for a cutover",
+								"SELECT EXISTS (SELECT FROM pgreshard.steps WHERE plan_name = $1 "
+								"AND step IN ('cutover', 'finish') AND state = 'done'), "
+								"EXISTS (SELECT FROM pgreshard.cutovers WHERE plan_name = $1 "
+								"AND outcome IN ('done', 'running'))", 1, params);
+	bool		refused;
+
+	if (res == NULL)
+		return true;
+	refused = PQgetvalue(res, 0, 0)[0] == 't' || PQgetvalue(res, 0, 1)[0] == 't';
+	if (refused)
+		log_error("cleanup: plan %s has %s: the shards serve the data now and --drop-data would "
+				  "delete it; fix: run `pgreshard cleanup %s` without --drop-data (the shards' "
+				  "tables stay)", ctx->plan->name,
+				  PQgetvalue(res, 0, 0)[0] == 't' ? "been cut over" : "a cutover under way",
+				  ctx->plan->path);
+	PQclear(res);
+	return refused;
+}
+
+/* --drop-data: what the schema sync created on every shard. */
+static bool
+drop_data(apply_ctx *ctx)
+{
+	bool		ok = true;
+
+	for (int s = 0; ok && s < ctx->plan->nshards; s++)
+	{
+		pgr_conn   *c = connect_shard(ctx->plan, s);
+		int			dropped = 0;
+
+		ok = c != NULL && shard_objects_drop_created(c, ctx->plan, &dropped);
+		if (ok)
+			log_info("shard %d: %d object(s) the schema sync created dropped", s, dropped);
+		pgr_disconnect(c);
+	}
+	return ok;
+}
+
 int
 cmd_cleanup(int argc, char **argv)
 {
 	static const char *const kinds[] = {"trigger", "function", "schema", "slot", "publication"};
-	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"drop-data", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
 	apply_ctx	ctx;
 	plan	   *p;
-	bool		ok, exists = false, locked = false;
+	bool		ok, exists = false, locked = false, with_data = false;
 	int			c;
 
 	while ((c = cli_getopt(argc, argv, "", opts, "cleanup")) != -1)
 		if (c == '?')
 			return EXIT_USAGE;
+		else if (c == 'D')
+			with_data = true;
 	if (argc - optind != 1)
 		return cli_usage_error("cleanup", "expected one PLAN.yaml argument");
 	if (!plan_load(argv[optind], &p))
@@ -208,13 +261,22 @@ cmd_cleanup(int argc, char **argv)
 		log_error("cleanup: plan %s is being applied right now; stop that apply first", p->name);
 		ok = false;
 	}
+	if (ok && exists && with_data && refuse_after_cutover(&ctx))
+		ok = false;
 	if (ok && exists)
 		ok = drop_on_sources(&ctx, kinds, 5);
+	if (ok && exists && with_data)
+		ok = drop_data(&ctx);
 	for (int s = p->nshards - 1; ok && exists && s >= 0; s--)
 		ok = drop_state(&ctx, s);
-	if (ok)
-		printf(exists ? "cleanup: plan %s: slots, publication, write guard and state removed; "
-			   "the shards' tables are untouched\n" : "cleanup: plan %s: nothing to clean up\n", p->name);
+	if (ok && !exists)
+		printf("cleanup: plan %s: nothing to clean up\n", p->name);
+	else if (ok && with_data)
+		printf("cleanup: plan %s: slots, publication, write guard and state removed; the tables and "
+			   "objects pgreshard created on the shards dropped, tables they had before emptied\n", p->name);
+	else if (ok)
+		printf("cleanup: plan %s: slots, publication, write guard and state removed; "
+			   "the shards' tables are untouched\n", p->name);
 	apply_ctx_close(&ctx);
 	plan_free(p);
 	return ok ? EXIT_OK : EXIT_ERROR;

@@ -55,11 +55,15 @@ static const cli_command commands[] = {
 	{"cutover", cmd_cutover, "cutover PLAN.yaml",
 	 "Ask for the cutover of a plan in cutover.mode: manual: a running apply that\n"
 	 "waits for it cuts over now; if none runs, the next apply does.\n"},
-	{"cleanup", cmd_cleanup, "cleanup PLAN.yaml",
+	{"cleanup", cmd_cleanup, "cleanup PLAN.yaml [--drop-data]",
 	 "Drop everything pgreshard created for this plan, from its ledger: the slots,\n"
 	 "a publication it created, the write guard on the sources, and the plan's\n"
-	 "state on the shards.  Never touches user data (the copied tables stay).\n"
-	 "Works after a crash at any point; safe to run twice.\n"},
+	 "state on the shards.  Without --drop-data the copied tables stay.\n"
+	 "Works after a crash at any point; safe to run twice.\n\n"
+	 "  --drop-data   cancel a move before its cutover: also drop the tables and\n"
+	 "                objects the schema sync created on the shards, and empty the\n"
+	 "                moved tables a shard had before, so a fresh apply can start\n"
+	 "                over.  Refused once a cutover is done or under way.\n"},
 	{"shard-of", cmd_shard_of, "shard-of PLAN.yaml TABLE VALUE... [--type TYPE,...]",
 	 "Print the shard number a key goes to.  One VALUE per key column, in text\n"
 	 "form; \\N is SQL NULL.  The key's types are read from the source, unless\n"

@@ -8,7 +8,10 @@
  * types, functions, sequences, tables without indexes or constraints) on
  * each shard in one transaction with their ddl_done rows.  A table that
  * already existed on a shard before pgreshard touched it (created by the
- * user, empty: preflight checked) keeps its own definition.
+ * user, empty: preflight checked) keeps its own definition.  The same
+ * transaction first records the schema objects the shard had
+ * (shard_objects.h), so `cleanup --drop-data` can take back exactly what
+ * pgreshard created.
  *
  * schema-post applies the "post" statements (primary keys, indexes, unique
  * and check constraints, same-shard foreign keys, triggers) after the copy,
@@ -24,6 +27,7 @@
 #include "ddl.h"
 #include "log.h"
 #include "schema_dump.h"
+#include "shard_objects.h"
 #include "xalloc.h"
 
 typedef struct stored_stmt {
@@ -230,7 +234,8 @@ pre_on_shard(apply_ctx *ctx, int s, const stored_stmt *stmts, int n)
 		todo += !done[i] && !is_setting(&stmts[i]);
 	if (ok && todo > 0)
 	{
-		ok = pgr_exec(c, "starting the schema transaction", "BEGIN", 0, NULL);
+		ok = pgr_exec(c, "starting the schema transaction", "BEGIN", 0, NULL) &&
+			shard_objects_record(c, ctx->plan);
 		for (int i = 0; ok && i < n; i++)
 		{
 			int			ti = stmts[i].table_index;

@@ -140,3 +140,14 @@ CREATE TABLE IF NOT EXISTS pgreshard.violations (
     seen_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (plan_name, table_name, row_key)
 );
+
+-- The schema objects THIS shard had before pgreshard's schema sync first ran
+-- here, recorded in the same transaction as the first DDL (schema-pre), so
+-- that `cleanup --drop-data` drops exactly what pgreshard created.
+CREATE TABLE IF NOT EXISTS pgreshard.objects_before (
+    plan_name     text NOT NULL,
+    catalog       text NOT NULL,          -- pg_class, pg_type, pg_proc, ...
+    kind          text NOT NULL,          -- pg_identify_object's type
+    identity      text NOT NULL,          -- pg_identify_object's identity (quoted)
+    PRIMARY KEY (plan_name, catalog, identity)
+);
