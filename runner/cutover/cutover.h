@@ -38,6 +38,11 @@ bool freeze_source(apply_ctx *ctx, freeze_session *fs, int source);
 bool freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *via);
 bool freeze_end(apply_ctx *ctx, freeze_session *fs, bool success);
 
+/* Before the freeze: every shard's moved tables have the source's schema
+ * (columns, indexes, constraints, triggers, policies); false lists every
+ * difference (schema_check.c). */
+bool cutover_schema_check(apply_ctx *ctx);
+
 /* Move every moved sequence on every shard past the source's value + gap,
  * each shard on values no other shard hands out (cutover_seq.c). */
 bool cutover_sequences(apply_ctx *ctx, freeze_session *fs);

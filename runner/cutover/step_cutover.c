@@ -2,7 +2,8 @@
  * step_cutover.c — step 8: the fenced cutover (the finish step, which drops
  * what the ledger lists, is in runner/commands/cleanup.c).
  *
- * cutover: (manual mode: wait for `pgreshard cutover`) catch the stream up
+ * cutover: (manual mode: wait for `pgreshard cutover`) refuse shards whose
+ * moved tables' schema differs from the source's (schema_check.c); catch the stream up
  * until the lag is at most cutover.max_lag_bytes; freeze writes on every
  * source; read each fence LSN after the freeze; drain every stream exactly
  * to its fence; move the sequences ahead on the shards; verify if asked;
@@ -242,7 +243,8 @@ step_cutover(apply_ctx *ctx)
 	bool		ok;
 	char		reason[1024] = "";
 
-	if (!wait_for_request(ctx) || !wait_for_lag(ctx) || (attempt = begin_attempt(ctx)) < 0)
+	if (!wait_for_request(ctx) || !cutover_schema_check(ctx) || !wait_for_lag(ctx) ||
+		(attempt = begin_attempt(ctx)) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));
 	start = mono_seconds();
