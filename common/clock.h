@@ -6,5 +6,7 @@
 
 /* Seconds on CLOCK_MONOTONIC (only differences mean anything). */
 double mono_seconds(void);
+/* Sleep this many seconds (fractions allowed; an interrupted sleep is resumed). */
+void mono_sleep(double seconds);
 
 #endif

@@ -31,7 +31,7 @@ catalog_inspect(const plan *p, catalog **out)
 	for (int i = 0; ok && i < p->nsources; i++)
 		ok = inspect_source(p, i, cat);
 	if (ok)
-		lint_wal_headroom(cat);
+		lint_wal_headroom(p, cat);
 	for (int i = 0; ok && i < p->nshards; i++)
 		ok = inspect_destination(p, i, cat);
 	if (!ok)

@@ -22,6 +22,6 @@ bool sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat
  */
 bool lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat);
 /* After every source is inspected: the WAL each slot will hold during the copy. */
-void lint_wal_headroom(catalog *cat);
+void lint_wal_headroom(const plan *p, catalog *cat);
 
 #endif

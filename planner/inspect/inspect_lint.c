@@ -279,9 +279,11 @@ read_wal_rate(pgr_conn *c, server_info *s)
 	return true;
 }
 
-/* WAL each source's slot holds while the copy of all the tables runs. */
+/* WAL each source's slot holds while the copy of all the tables runs: a plan
+ * whose estimate passes max_slot_wal_keep_size or source.max_retained_wal
+ * cannot fit, and is refused. */
 void
-lint_wal_headroom(catalog *cat)
+lint_wal_headroom(const plan *p, catalog *cat)
 {
 	double		bytes = 0, seconds;
 
@@ -292,19 +294,27 @@ lint_wal_headroom(catalog *cat)
 	{
 		const server_info *s = &cat->sources[i];
 		double		retained = s->wal_rate * seconds;
+		double		keep = (double) s->max_slot_wal_keep_mb * 1024 * 1024;
 		char		b1[32], b2[32], b3[32];
 
 		if (s->wal_rate < 0)
 			continue;
 		format_bytes(retained, b1, sizeof(b1));
 		format_bytes(s->wal_rate, b2, sizeof(b2));
-		if (s->max_slot_wal_keep_mb >= 0 && retained > (double) s->max_slot_wal_keep_mb * 1024 * 1024)
-			catalog_add_finding(cat, FINDING_WARNING, s->role,
+		if (s->max_slot_wal_keep_mb >= 0 && retained > keep)
+			catalog_add_finding(cat, FINDING_ERROR, s->role,
 								"raise max_slot_wal_keep_size (or set it to -1) for the duration of the move, or "
 								"run it when the source writes less",
-								"the slot may be invalidated during the copy: about %s of WAL expected (the source "
-								"writes %s/s on average, the copy takes ~%.0f s) but max_slot_wal_keep_size is %s",
-								b1, b2, seconds, format_bytes((double) s->max_slot_wal_keep_mb * 1024 * 1024, b3, sizeof(b3)));
+								"the slot would be invalidated during the copy: about %s of WAL expected (the "
+								"source writes %s/s on average, the copy takes ~%.0f s) but max_slot_wal_keep_size "
+								"is %s", b1, b2, seconds, format_bytes(keep, b3, sizeof(b3)));
+		else if (p->max_retained_wal > 0 && retained > (double) p->max_retained_wal)
+			catalog_add_finding(cat, FINDING_ERROR, s->role,
+								"raise source.max_retained_wal if the source's pg_wal volume has the room, or run "
+								"the move when the source writes less",
+								"the slot would hold about %s of WAL during the copy (the source writes %s/s on "
+								"average, the copy takes ~%.0f s), more than source.max_retained_wal (%s)",
+								b1, b2, seconds, format_bytes((double) p->max_retained_wal, b3, sizeof(b3)));
 		else
 			catalog_add_finding(cat, FINDING_INFO, s->role,
 								"check that the source's pg_wal volume has that much free space (PostgreSQL cannot report it)",

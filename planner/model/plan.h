@@ -98,6 +98,7 @@ typedef struct plan {
 	char *publication;
 	plan_pos publication_pos;
 	bool create_publication;
+	long long max_retained_wal;	/* source.max_retained_wal in bytes; 0 = no limit */
 
 	int nshards;
 	char **shard_dsns;		/* ${VAR} already expanded */

@@ -41,7 +41,7 @@ static const char *const root_keys[] = {
 	"hooks", "copy", "cutover", NULL
 };
 static const char *const source_keys[] = {
-	"dsn", "shards", "publication", "create_publication", NULL
+	"dsn", "shards", "publication", "create_publication", "max_retained_wal", NULL
 };
 static const char *const destination_keys[] = {"shards", NULL};
 static const char *const sharding_keys[] = {"function", NULL};
@@ -206,7 +206,7 @@ load_source(loader *ld, yaml_node_t *map, plan_pos keypos)
 {
 	plan *p = ld->p;
 	plan_pos dsn_pos, shards_pos;
-	yaml_node_t *dsn, *shards, *publication;
+	yaml_node_t *dsn, *shards, *publication, *value;
 
 	if (!ykind(&ld->d, map, YAML_MAPPING_NODE, "source"))
 		return;
@@ -248,6 +248,8 @@ load_source(loader *ld, yaml_node_t *map, plan_pos keypos)
 		load_publication(ld, publication);
 	opt_bool(ld, map, "create_publication", "source.create_publication",
 			 &p->create_publication);
+	if ((value = ymap_get(&ld->d, map, "max_retained_wal", NULL)) != NULL)
+		yget_size(&ld->d, value, "source.max_retained_wal", &p->max_retained_wal);
 }
 
 static void

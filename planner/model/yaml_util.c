@@ -402,6 +402,51 @@ parse_integer(const char *text, long long *out, bool *overflow)
 }
 
 bool
+parse_size(const char *text, long long *bytes)
+{
+	static const struct {
+		const char *unit;
+		int			shift;
+	}			units[] = {{"B", 0}, {"kB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}, {"", 0}};
+	char	   *end;
+	long long	v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno == ERANGE)
+		return false;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0)
+		{
+			if (v > (LLONG_MAX >> units[i].shift))
+				return false;
+			*bytes = v << units[i].shift;
+			return true;
+		}
+	return false;
+}
+
+bool
+yget_size(ydoc *d, yaml_node_t *node, const char *field, long long *out)
+{
+	char	   *text;
+	bool		ok;
+
+	if (!yget_text(d, node, field, "a size", &text))
+		return false;
+	ok = parse_size(text, out);
+	free(text);
+	if (!ok)
+		yerr(d, ynode_pos(node), "%s must be a size such as 200GB, 512MB or 1048576 (bytes; units "
+			 "B, kB, MB, GB, TB, 1024-based as in postgresql.conf), found '%.40s'", field, yraw(node));
+	return ok;
+}
+
+bool
 yget_int(ydoc *d, yaml_node_t *node, const char *field,
 		 long long min, long long max, long long *out)
 {

@@ -60,6 +60,9 @@ bool yparse_document(const char *path, const char *text, size_t len,
 /* Scalar values; `field` names the value in messages ("copy.jobs"). */
 bool yget_string(ydoc *d, yaml_node_t *node, const char *field, char **out);
 bool yget_bool(ydoc *d, yaml_node_t *node, const char *field, bool *out);
+/* A size: "200GB", "512 MB", "1048576" (bytes); units B kB MB GB TB, 1024-based. */
+bool parse_size(const char *text, long long *bytes);
+bool yget_size(ydoc *d, yaml_node_t *node, const char *field, long long *out);
 bool yget_int(ydoc *d, yaml_node_t *node, const char *field,
 			  long long min, long long max, long long *out);
 bool yget_enum(ydoc *d, yaml_node_t *node, const char *field,

@@ -9,10 +9,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "copy.h"
 #include "state.h"
 #include "log.h"
+#include "wal_guard.h"
 #include "xalloc.h"
+
+/*
+ * Wait for the workers, checking every WAL_GUARD_INTERVAL_S that no source's
+ * slot holds more WAL than it may (wal_guard.h); when one does, the workers
+ * stop after their current chunk and the copy fails with the guard's
+ * message.  Chunks already done stay done.
+ */
+static bool
+watch_workers(copy_run *run, pthread_t *threads, int n)
+{
+	const plan *p = run->ctx->plan;
+	bool		ok = true, guard_ok = true;
+	int			left = n;
+	bool	   *joined = xcalloc((size_t) n + 1, sizeof(bool));
+	double		next_check = mono_seconds() + WAL_GUARD_INTERVAL_S;
+
+	while (left > 0)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			void	   *rv = NULL;
+
+			if (!joined[i] && pthread_tryjoin_np(threads[i], &rv) == 0)
+			{
+				joined[i] = true;
+				left--;
+				ok = ok && rv == NULL;
+			}
+		}
+		if (left > 0 && guard_ok && mono_seconds() >= next_check)
+		{
+			for (int s = 0; guard_ok && s < p->nsources; s++)
+				guard_ok = wal_guard_check(run->ctx, s);
+			if (!guard_ok)
+				atomic_store(&run->abort, true);
+			next_check = mono_seconds() + WAL_GUARD_INTERVAL_S;
+		}
+		if (left > 0)
+			mono_sleep(0.05);
+	}
+	free(joined);
+	return ok && guard_ok;
+}
 
 static bool
 run_workers(copy_run *run)
@@ -34,13 +79,7 @@ run_workers(copy_run *run)
 			n = i;
 			ok = false;
 		}
-	for (int i = 0; i < n; i++)
-	{
-		void	   *rv = NULL;
-
-		pthread_join(threads[i], &rv);
-		ok = ok && rv == NULL;
-	}
+	ok = watch_workers(run, threads, n) && ok;
 	progress_stop(pr);
 	free(threads);
 	return ok;
