@@ -258,6 +258,7 @@ read_source(status_report *st, int i)
 						"greatest(pg_current_wal_lsn() - s.restart_lsn, 0) "
 						"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1", 2, params);
 	log_last_error(error, sizeof(error));
+	l->reachable = res != NULL;
 	if (res == NULL)
 		l->error = xstrdup(error);
 	else if (status_cell(res, 0, 1) == NULL)

@@ -58,6 +58,7 @@ typedef struct source_lag {
 	char		applied_at[32];	/* the same in ISO 8601 */
 	long long	retained_bytes;	/* WAL the slot holds back: current LSN minus
 								 * restart_lsn; -1: unknown */
+	bool		reachable;		/* the source answered (its slot may still be gone) */
 } source_lag;
 
 /* A chunk of the chunk plan, and on how many shards it is done. */

@@ -9,8 +9,8 @@
  * (bytes, seconds), and every series carries the plan's name in `plan` plus
  * `table`, `source`, `shard` or `step` where it is about one.  A number
  * status could not learn (a source down, nothing applied yet) is left out
- * rather than written as a guess; pgreshard_source_up says why it is
- * missing.  Label values are escaped as the format asks (backslash, double
+ * rather than written as a guess; pgreshard_source_up and
+ * pgreshard_slot_exists say why it is missing.  Label values are escaped as the format asks (backslash, double
  * quote, newline), so quoted table names such as app."Order Items" pass.
  */
 #include <stdarg.h>
@@ -169,9 +169,15 @@ stream(prom *m, const status_report *st)
 	char		v[32], src[16];
 	char	   *slot = plan_slot_name(st->p);
 
-	family(m, "pgreshard_source_up", "gauge", "1 when status could read the source's WAL position and slot, else 0.");
+	family(m, "pgreshard_source_up", "gauge", "1 when status could query the source, else 0.");
 	for (int i = 0; i < st->p->nsources; i++)
-		sample(m, "pgreshard_source_up", st->lag[i].error ? "0" : "1", "source", num(src, sizeof(src), i), NULL);
+		sample(m, "pgreshard_source_up", st->lag[i].reachable ? "1" : "0", "source", num(src, sizeof(src), i), NULL);
+	family(m, "pgreshard_slot_exists", "gauge",
+		   "1 when the plan's replication slot exists on the source (from the slot step until finish), else 0.");
+	for (int i = 0; i < st->p->nsources; i++)
+		if (st->lag[i].reachable)
+			sample(m, "pgreshard_slot_exists", st->lag[i].error ? "0" : "1", "source", num(src, sizeof(src), i),
+				   "slot", slot, NULL);
 	family(m, "pgreshard_stream_lag_bytes", "gauge",
 		   "WAL between the source's current position and what the slot confirmed (every shard applied).");
 	for (int i = 0; i < st->p->nsources; i++)

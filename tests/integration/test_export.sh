@@ -208,6 +208,7 @@ metric 'pgreshard_copy_rows_done|plan=exporttest|table=public.countries 9'
 metric 'pgreshard_copy_rows_done|plan=exporttest|table=public."Prices|EUR" 6'
 metric 'pgreshard_copy_rows_done|plan=exporttest|table=app."Order Items" 2000'
 metric 'pgreshard_source_up|plan=exporttest|source=0 1'
+metric 'pgreshard_slot_exists|plan=exporttest|slot=pgreshard_exporttest|source=0 1'
 metric 'pgreshard_lock_held|plan=exporttest 0'
 [ "$(metric_value 'pgreshard_copy_bytes_done|plan=exporttest|table=public.users')" -gt 50000 ] || fail "copy bytes done"
 [ "$(metric_value 'pgreshard_copy_bytes_expected|plan=exporttest|table=public.users')" -gt 50000 ] || fail "copy bytes expected"
@@ -228,7 +229,16 @@ metric 'pgreshard_step_state|plan=exporttest|state=done|step=finish 1'
 metric 'pgreshard_copy_rows_done|plan=exporttest|table=public.users 3000'
 metric 'pgreshard_verify_differences|plan=exporttest|shard=2|table=app."Order Items" 0'
 metric 'pgreshard_cutover_attempts|plan=exporttest 1'
+metric 'pgreshard_source_up|plan=exporttest|source=0 1'
+metric 'pgreshard_slot_exists|plan=exporttest|slot=pgreshard_exporttest|source=0 0'
 grep -q '^pgreshard_cutover_last_freeze_seconds|outcome=done|plan=exporttest [0-9.e+-]*$' "$W/prom.parsed" || fail "freeze seconds"
+SRC="host=127.0.0.1 port=1 dbname=x user=postgres connect_timeout=2"
+prom
+metric 'pgreshard_source_up|plan=exporttest|source=0 0'
+grep -q '^pgreshard_slot_exists' "$W/prom.parsed" && fail "slot_exists with the source down"
+grep -q '^pgreshard_copy_bytes_expected' "$W/prom.parsed" && fail "bytes expected with the source down"
+metric 'pgreshard_copy_rows_done|plan=exporttest|table=public.users 3000'
+SRC=$(dsn 0 $DB)
 expect_rc 0 "$P" plan --markdown --detailed-exitcode "$W/plan.yaml"
 expect_contains "$OUT" 'already applied: `apply` has nothing to do.'
 expect_contains "$OUT" '| 4 | copy | done |'
