@@ -3,8 +3,9 @@
  *
  * validate loads the plan file and runs every offline check; it never opens
  * a connection.  plan adds what the databases say (catalog_inspect, read
- * only) and prints the step plan as text, Markdown or JSON.  A plan with errors is
- * still printed, so the reviewer sees every finding at once, and exits 1.
+ * only) and prints the step plan as text, Markdown (a pull request comment)
+ * or JSON.  A plan with errors is still printed, so the reviewer sees every
+ * finding at once, and exits 1.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -8,10 +8,9 @@
  * last cutover and verify), every shard (chunk ledger, stream progress) and
  * every source (WAL position, slot) into a status_report (status.h says what
  * each number means); render_text(), render_json() and render_prometheus()
- * (status_prometheus.c) only print it.  Only
- * shard 0 unreadable is an error (exit 1): a shard or source that cannot be
- * reached is shown in the report with the connection error, which
- * pgr_connect has logged once.
+ * (status_prometheus.c) only print it.  Only shard 0 unreadable is an error
+ * (exit 1): a shard or source that cannot be reached is shown in the report
+ * with the connection error, which pgr_connect has logged once.
  */
 #include <getopt.h>
 #include <stdio.h>

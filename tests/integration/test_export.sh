@@ -258,6 +258,17 @@ for t in "${MOVED[@]}"; do
 	expect_eq "$(on_entry "$q")" "$(psql_on 0 $DB "$q")" "$t read through the fdw entry point"
 done
 expect_eq "$(on_entry "SELECT count(*) FROM users WHERE id > 100000")" 500 "rows streamed after the copy, through the entry point"
+# every row each foreign partition holds satisfies that partition's bound (the bounds are
+# exact); the rows are fetched first (MATERIALIZED) so the check runs on the entry database
+for k in 0 1 2; do
+	expect_eq "$(on_entry "WITH r AS MATERIALIZED (SELECT id FROM public.users_shard_$k)
+		SELECT count(*) FILTER (WHERE NOT satisfies_hash_partition('public.users'::regclass, 3, $k, id))
+		|| '/' || count(*) FROM r")" "0/$(psql_on $((k + 1)) $DB "SELECT count(*) FROM users")" \
+		"users rows outside the bound of users_shard_$k"
+	expect_eq "$(on_entry "WITH r AS MATERIALIZED (SELECT tenant_id, id FROM app.\"Order Items_shard_$k\")
+		SELECT count(*) FILTER (WHERE NOT satisfies_hash_partition('app.\"Order Items\"'::regclass, 3, $k, tenant_id, id))
+		FROM r")" 0 "Order Items rows outside the bound of shard $k"
+done
 lookup() {	# SQL, expected partition
 	local plan
 	plan=$(on_entry "EXPLAIN (COSTS OFF) $1")
