@@ -185,6 +185,13 @@ for line in sys.argv[1].split('\n'):
     if cols is None: cols = n
     elif n != cols: sys.exit(f"{n} cells, header has {cols}: {line}")
 PY
+# a plan with an error: still rendered, the error in the findings table, exit 1
+sed -e 's/^  public.codes: { key: c }/&\n  public.nosuch: { key: id }/' "$W/plan.yaml" >"$W/bad.yaml"
+expect_rc 1 "$P" plan --markdown "$W/bad.yaml"
+expect_contains "$OUT" '**Plan refused**: 8 tables, 1 source → 3 shards; '
+expect_contains "$OUT" '`apply` would refuse it.'
+expect_contains "$OUT" $'| severity | where | finding | fix |\n|---|---|---|---|\n'
+grep -q '^| \*\*error\*\* | .*bad.yaml:[0-9]*:[0-9]* | .*public.nosuch' <<<"$OUT" || fail "the error finding row: $OUT"
 expect_rc 0 "$P" status --prometheus "$W/plan.yaml"
 expect_eq "$OUT" $'# HELP pgreshard_applied 1 when a run of the plan exists (its state is on shard 0), else 0.\n# TYPE pgreshard_applied gauge\npgreshard_applied{plan="exporttest"} 0' "prometheus before any apply"
 
