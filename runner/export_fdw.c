@@ -53,19 +53,6 @@ typedef struct fdw_ctx {
 	char	  **servers;		/* quoted server name per shard */
 } fdw_ctx;
 
-static char *
-lit(fdw_ctx *x, const char *s)
-{
-	char	   *e = PQescapeLiteral(x->c->pg, s, strlen(s));
-	char	   *r;
-
-	if (e == NULL)
-		abort();				/* out of memory: libpq's only failure for valid text */
-	r = xstrdup(e);
-	PQfreemem(e);
-	return r;
-}
-
 /* A value for psql's \set, in single quotes ('' and \\ doubled). */
 static void
 psql_set(FILE *out, const char *var, const char *val)
@@ -92,7 +79,7 @@ header(fdw_ctx *x)
 			"-- user of the plan's conninfo) and shardN_password (optional): no password is\n"
 			"-- written in this file.  Sharded tables are hash-partitioned parents whose\n"
 			"-- partitions are the shards, exactly as pgreshard placed the rows.\n"
-			"\\set ON_ERROR_STOP on\n", p->name, PGRESHARD_VERSION);
+			"\\set ON_ERROR_STOP on\n\\encoding UTF8\n", p->name, PGRESHARD_VERSION);
 	for (int s = 0; s < p->nshards; s++)
 	{
 		export_target t;
@@ -136,7 +123,7 @@ servers(fdw_ctx *x)
 
 			if (v == NULL)
 				continue;
-			q = lit(x, v);
+			q = pgr_quote_literal(x->c, v);
 			fprintf(x->out, "%s%s %s", first ? " OPTIONS (" : ", ", keys[k], q);
 			first = false;
 			free(q);
@@ -223,7 +210,7 @@ columns(fdw_ctx *x, const plan_table *pt, strbuf *sb)
 static char *
 remote_options(fdw_ctx *x, const plan_table *pt)
 {
-	char	   *s = lit(x, pt->schema), *t = lit(x, pt->relname);
+	char	   *s = pgr_quote_literal(x->c, pt->schema), *t = pgr_quote_literal(x->c, pt->relname);
 	char	   *r = xasprintf("OPTIONS (schema_name %s, table_name %s)", s, t);
 
 	free(s);
@@ -293,7 +280,7 @@ key_trigger(fdw_ctx *x, const plan_table *pt, const char *qname)
 		sb_printf(&cond, "%sOLD.%s IS DISTINCT FROM NEW.%s", k ? " OR " : "", q, q);
 		free(q);
 	}
-	name = lit(x, pt->spec);
+	name = pgr_quote_literal(x->c, pt->spec);
 	fprintf(x->out, "CREATE TRIGGER pgreshard_key_change BEFORE UPDATE OF %s ON %s FOR EACH ROW\n"
 			"    WHEN (%s) EXECUTE FUNCTION pgreshard_fdw.refuse_key_change(%s);\n", cols.data, qname, cond.data,
 			name);
@@ -360,7 +347,8 @@ export_fdw(FILE *out, const plan *p)
 				  "script is written (export pgdog has the same limit)", p->name);
 		return false;
 	}
-	x.c = pgr_connect(p->shard_dsns[0], "shard 0", PGR_CONN_READ_ONLY);
+	/* UTF8: the script is UTF-8 (\encoding), as plan files and catalogs read through it are */
+	x.c = pgr_connect_ex(p->shard_dsns[0], "shard 0", PGR_CONN_READ_ONLY, "UTF8");
 	ok = x.c != NULL && pgr_exec(x.c, "clearing the search path (type names come qualified)",
 								 "SELECT pg_catalog.set_config('search_path', '', false)", 0, NULL);
 	if (ok)

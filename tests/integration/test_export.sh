@@ -35,6 +35,7 @@ psql_on 0 $DB "CREATE SCHEMA app;
 	CREATE TABLE codes (c char(4) PRIMARY KEY, n int);
 	CREATE TABLE countries (code text PRIMARY KEY, name text);
 	CREATE TABLE \"Prices|EUR\" (id int PRIMARY KEY, amount numeric);
+	CREATE TABLE \"Café Größe\" (\"Schlüssel\" smallint PRIMARY KEY, wert text);
 	INSERT INTO users (id, name, mood, mail) SELECT g, 'user ' || g, CASE WHEN g % 3 = 0 THEN 'sad' ELSE 'ok' END::app.mood,
 		'u' || g || '@x.org' FROM generate_series(1, 3000) g;
 	INSERT INTO app.\"Order Items\" SELECT g % 7, g, 'it''s ' || g, g * 1.5 FROM generate_series(1, 2000) g;
@@ -43,8 +44,10 @@ psql_on 0 $DB "CREATE SCHEMA app;
 	INSERT INTO codes SELECT lpad(g::text, 4, '0'), g FROM generate_series(1, 100) g;
 	INSERT INTO countries VALUES ('fr', 'France'), ('de', 'Germany'), ('it', 'Italy');
 	INSERT INTO \"Prices|EUR\" VALUES (1, 9.99), (2, 19.99);
+	INSERT INTO \"Café Größe\" SELECT g, 'ü' || g FROM generate_series(1, 300) g;
 	ANALYZE;
-	CREATE PUBLICATION pub FOR TABLE users, app.\"Order Items\", tags, devices, codes, countries, \"Prices|EUR\"" >/dev/null
+	CREATE PUBLICATION pub FOR TABLE users, app.\"Order Items\", tags, devices, codes, countries, \"Prices|EUR\",
+		\"Café Größe\"" >/dev/null
 export SRC S0 S1 S2
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB)
 cat >"$W/plan.yaml" <<'YAML'
@@ -60,9 +63,10 @@ tables:
   public.codes: { key: c }
   public.countries: { replicate: true }
   '"Prices|EUR"': { replicate: true }
+  '"Café Größe"': { key: '"Schlüssel"' }
 copy: { jobs: 2 }
 YAML
-MOVED=(public.users 'app."Order Items"' public.tags public.devices public.codes public.countries 'public."Prices|EUR"')
+MOVED=(public.users 'app."Order Items"' public.tags public.devices public.codes public.countries 'public."Prices|EUR"' 'public."Café Größe"')
 
 # The exposition-format checker: every line is a HELP, a TYPE or a sample; each
 # family has one HELP and one TYPE before its samples, which are contiguous;
@@ -163,7 +167,7 @@ expect_contains "$OUT" "[--json|--prometheus]"
 expect_rc 0 "$P" plan --markdown "$W/plan.yaml"
 MD=$OUT
 expect_contains "$MD" '### pgreshard plan `exporttest`'
-expect_contains "$MD" '**Plan OK**: 7 tables, 1 source → 3 shards; 0 errors,'
+expect_contains "$MD" '**Plan OK**: 8 tables, 1 source → 3 shards; 0 errors,'
 expect_contains "$MD" '`apply` would run 9 of 9 steps.'
 expect_contains "$MD" $'#### Steps\n\n| # | step | state | what it does |\n|---:|---|---|---|\n| 1 | preflight | to do |'
 expect_contains "$MD" '| 9 | finish | to do |'
@@ -188,7 +192,7 @@ PY
 # a plan with an error: still rendered, the error in the findings table, exit 1
 sed -e 's/^  public.codes: { key: c }/&\n  public.nosuch: { key: id }/' "$W/plan.yaml" >"$W/bad.yaml"
 expect_rc 1 "$P" plan --markdown "$W/bad.yaml"
-expect_contains "$OUT" '**Plan refused**: 8 tables, 1 source → 3 shards; '
+expect_contains "$OUT" '**Plan refused**: 9 tables, 1 source → 3 shards; '
 expect_contains "$OUT" '`apply` would refuse it.'
 expect_contains "$OUT" $'| severity | where | finding | fix |\n|---|---|---|---|\n'
 grep -q '^| \*\*error\*\* | .*bad.yaml:[0-9]*:[0-9]* | .*public.nosuch' <<<"$OUT" || fail "the error finding row: $OUT"
@@ -214,6 +218,7 @@ metric 'pgreshard_copy_rows_done|plan=exporttest|table=public.users 3000'
 metric 'pgreshard_copy_rows_done|plan=exporttest|table=public.countries 9'
 metric 'pgreshard_copy_rows_done|plan=exporttest|table=public."Prices|EUR" 6'
 metric 'pgreshard_copy_rows_done|plan=exporttest|table=app."Order Items" 2000'
+metric 'pgreshard_copy_rows_done|plan=exporttest|table=public."Café Größe" 300'
 metric 'pgreshard_source_up|plan=exporttest|source=0 1'
 metric 'pgreshard_slot_exists|plan=exporttest|slot=pgreshard_exporttest|source=0 1'
 metric 'pgreshard_lock_held|plan=exporttest 0'
@@ -287,6 +292,8 @@ lookup "SELECT * FROM app.\"Order Items\" WHERE tenant_id = 3 AND id = 1000" \
 	"Order Items_shard_$("$P" shard-of "$W/plan.yaml" 'app."Order Items"' 3 1000)"
 lookup "SELECT * FROM tags WHERE code = 'tag7'" "tags_shard_$("$P" shard-of "$W/plan.yaml" public.tags tag7)"
 lookup "SELECT * FROM countries WHERE code = 'fr'" "countries"
+lookup "SELECT * FROM \"Café Größe\" WHERE \"Schlüssel\" = 17" \
+	"Café Größe_shard_$("$P" shard-of "$W/plan.yaml" 'public."Café Größe"' 17)"
 # a row written through the entry point lands on its key's shard, the generated column computed
 on_entry "INSERT INTO users (id, name, mood, mail) VALUES (777777, 'via fdw', 'ok', 'v@x.org')" >/dev/null ||
 	fail "insert through the entry point"
@@ -341,7 +348,8 @@ assert (dbs[1]['host'], dbs[1]['port'], dbs[1]['user']) == (sock, base + 2, 'pos
 assert (dbs[2]['host'], dbs[2]['port'], dbs[2]['user']) == ('127.0.0.1', base + 3, 'pgr_export'), dbs[2]
 assert not any('password' in d for d in dbs), dbs
 st = {(t['schema'], t['name']): t for t in cfg['sharded_tables']}
-assert set(st) == {('public', 'users'), ('public', 'tags'), ('public', 'devices')}, st
+assert set(st) == {('public', 'users'), ('public', 'tags'), ('public', 'devices'), ('public', 'Café Größe')}, st
+assert (st[('public', 'Café Größe')]['column'], st[('public', 'Café Größe')]['data_type']) == ('Schlüssel', 'bigint')
 assert [st[k]['column'] for k in [('public', 'users'), ('public', 'tags'), ('public', 'devices')]] == ['id', 'code', 'uid']
 assert [st[k]['data_type'] for k in [('public', 'users'), ('public', 'tags'), ('public', 'devices')]] == ['bigint', 'varchar', 'uuid']
 assert all(t['database'] == 'exporttest' for t in st.values())
