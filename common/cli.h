@@ -18,7 +18,7 @@ enum {
 	EXIT_DIFFERENCES = 4
 };
 
-#define PGRESHARD_VERSION "0.4.0"
+#define PGRESHARD_VERSION "0.5.0"
 
 typedef struct cli_command {
 	const char *name;
@@ -44,5 +44,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
 int cmd_cutover(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

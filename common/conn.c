@@ -265,6 +265,22 @@ pgr_quote_ident(pgr_conn *c, const char *ident)
 }
 
 char *
+pgr_quote_literal(pgr_conn *c, const char *value)
+{
+	char	   *q = PQescapeLiteral(c->pg, value, strlen(value));
+	char	   *r;
+
+	if (q == NULL)
+	{
+		fprintf(stderr, "pgreshard: cannot quote a literal: %s", PQerrorMessage(c->pg));
+		abort();
+	}
+	r = xstrdup(q);
+	PQfreemem(q);
+	return r;
+}
+
+char *
 pgr_quote_qualified(pgr_conn *c, const char *schema, const char *rel)
 {
 	char	   *s = pgr_quote_ident(c, schema);

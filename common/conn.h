@@ -70,6 +70,9 @@ void pgr_report_conn(pgr_conn *c, const char *what);
 
 /* "ident" quoted for SQL by libpq (malloc'd, abort on OOM). */
 char *pgr_quote_ident(pgr_conn *c, const char *ident);
+/* 'literal' quoted for SQL by libpq (malloc'd, abort on OOM), for SQL text
+ * that is written out rather than sent (export fdw). */
+char *pgr_quote_literal(pgr_conn *c, const char *value);
 /* "schema"."rel" quoted for SQL by libpq (malloc'd). */
 char *pgr_quote_qualified(pgr_conn *c, const char *schema, const char *rel);
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential pkg-config libpq-dev libyaml-dev liblua5.4-dev libpg-query-dev
-      libprotobuf-c-dev libcmocka-dev libjansson-dev libssl-dev jq time postgresql-15 postgresql-client-15
+      libprotobuf-c-dev libcmocka-dev libjansson-dev libssl-dev jq time python3 postgresql-15 postgresql-client-15
       postgresql-contrib)
 
 missing=()

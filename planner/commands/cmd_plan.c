@@ -3,8 +3,9 @@
  *
  * validate loads the plan file and runs every offline check; it never opens
  * a connection.  plan adds what the databases say (catalog_inspect, read
- * only) and prints the step plan as text or JSON.  A plan with errors is
- * still printed, so the reviewer sees every finding at once, and exits 1.
+ * only) and prints the step plan as text, Markdown (a pull request comment)
+ * or JSON.  A plan with errors is still printed, so the reviewer sees every
+ * finding at once, and exits 1.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -60,11 +61,12 @@ cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"markdown", no_argument, NULL, 'm'},
 		{"output", required_argument, NULL, 'o'},
 		{"detailed-exitcode", no_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0}
 	};
-	bool		json = false, detailed = false;
+	bool		json = false, markdown = false, detailed = false;
 	const char *save = NULL;
 	plan	   *p;
 	catalog    *cat;
@@ -76,6 +78,8 @@ cmd_plan(int argc, char **argv)
 			return EXIT_USAGE;
 		if (c == 'j')
 			json = true;
+		else if (c == 'm')
+			markdown = true;
 		else if (c == 'd')
 			detailed = true;
 		else if (c == 'o')
@@ -83,6 +87,8 @@ cmd_plan(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("plan", "expected one PLAN.yaml argument");
+	if (json && markdown)
+		return cli_usage_error("plan", "--json and --markdown cannot be combined");
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
 	if (save != NULL && !saved_plan_check_secrets(p))
@@ -104,6 +110,8 @@ cmd_plan(int argc, char **argv)
 			rc = EXIT_ERROR;
 		}
 	}
+	else if (markdown)
+		render_plan_markdown(stdout, p, cat);
 	else
 		render_plan_text(stdout, p, cat, isatty(fileno(stdout)));
 	fflush(stdout);

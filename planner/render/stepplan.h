@@ -2,7 +2,8 @@
  * stepplan.h — the step plan: what `apply` will do, in order, in words.
  *
  * Built from the plan file and the catalog, rendered as text for people
- * (render_text.c) or as a versioned JSON document for CI (render_json.c).
+ * (render_text.c), as Markdown for a pull request (render_markdown.c) or as
+ * a versioned JSON document for CI (render_json.c).
  */
 #ifndef PGR_STEPPLAN_H
 #define PGR_STEPPLAN_H
@@ -30,6 +31,10 @@ json_t *plan_tables_json(const plan *p, const catalog *cat);
 json_t *plan_findings_json(const catalog *cat);
 
 void render_plan_text(FILE *out, const plan *p, const catalog *cat, bool tty);
+/* For a pull request comment (render_markdown.c). */
+void render_plan_markdown(FILE *out, const plan *p, const catalog *cat);
+/* s as Markdown table cell text: punctuation escaped, newlines as spaces. */
+void markdown_cell(FILE *out, const char *s);
 /* Returns false when the JSON document could not be written. */
 bool render_plan_json(FILE *out, const plan *p, const catalog *cat);
 

@@ -1,15 +1,16 @@
 /*
- * cmd_status.c — `pgreshard status PLAN.yaml [--json]`: where an apply is.
+ * cmd_status.c — `pgreshard status PLAN.yaml [--json|--prometheus]`: where an
+ * apply is.
  *
  * Read-only (PGR_CONN_READ_ONLY everywhere) and it never takes the plan's
  * lock, so it is safe at any time, also while an apply runs.  It reads
  * shard 0 (the run, the lock in pg_locks, the journal, the chunk plan, the
  * last cutover and verify), every shard (chunk ledger, stream progress) and
  * every source (WAL position, slot) into a status_report (status.h says what
- * each number means); render_text() and render_json() only print it.  Only
- * shard 0 unreadable is an error (exit 1): a shard or source that cannot be
- * reached is shown in the report with the connection error, which
- * pgr_connect has logged once.
+ * each number means); render_text(), render_json() and render_prometheus()
+ * (status_prometheus.c) only print it.  Only shard 0 unreadable is an error
+ * (exit 1): a shard or source that cannot be reached is shown in the report
+ * with the connection error, which pgr_connect has logged once.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,9 +28,8 @@
 /* timestamptz as ISO 8601 in UTC, to the second */
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-/* A cell as a C string, NULL for SQL NULL (or no such row). */
-static const char *
-cell(const PGresult *r, int row, int col)
+const char *
+status_cell(const PGresult *r, int row, int col)
 {
 	return (r == NULL || row < 0 || row >= PQntuples(r) || PQgetisnull(r, row, col)) ? NULL :
 		PQgetvalue(r, row, col);
@@ -133,7 +133,7 @@ read_chunks_done(status_report *st, pgr_conn *c)
 {
 	const char *params[1] = {st->p->name};
 	PGresult   *res = pgr_query(c, "reading the chunk ledger",
-								"SELECT source, table_index, chunk, rows FROM pgreshard.chunks_done "
+								"SELECT source, table_index, chunk, rows, bytes FROM pgreshard.chunks_done "
 								"WHERE plan_name = $1", 1, params);
 
 	if (res == NULL)
@@ -149,6 +149,7 @@ read_chunks_done(status_report *st, pgr_conn *c)
 		if (++found->nshards == st->p->nshards)
 			st->copy[k.table].chunks_done++;
 		st->copy[k.table].rows_copied += atoll(PQgetvalue(res, r, 3));
+		st->copy[k.table].bytes_copied += atoll(PQgetvalue(res, r, 4));
 	}
 	PQclear(res);
 	return true;
@@ -173,10 +174,10 @@ read_progress(status_report *st, pgr_conn *c)
 		if (l == NULL || !lsn_parse(PQgetvalue(res, r, 1), &lsn))
 			continue;
 		l->applied = lsn > l->applied ? lsn : l->applied;
-		if (cell(res, r, 2) && atof(cell(res, r, 2)) > l->applied_epoch)
+		if (status_cell(res, r, 2) && atof(status_cell(res, r, 2)) > l->applied_epoch)
 		{
-			l->applied_epoch = atof(cell(res, r, 2));
-			snprintf(l->applied_at, sizeof(l->applied_at), "%s", cell(res, r, 3));
+			l->applied_epoch = atof(status_cell(res, r, 2));
+			snprintf(l->applied_at, sizeof(l->applied_at), "%s", status_cell(res, r, 3));
 		}
 	}
 	PQclear(res);
@@ -201,6 +202,33 @@ read_shard(status_report *st, int s)
 	return ok;
 }
 
+/* The moved tables' size on source i (a replicated table counted on source 0 only). */
+static bool
+read_table_sizes(status_report *st, pgr_conn *c, int i)
+{
+	const plan *p = st->p;
+	bool		ok = true;
+
+	for (int ti = 0; ok && ti < p->ntables; ti++)
+	{
+		const char *params[2] = {p->tables[ti].schema, p->tables[ti].relname};
+		PGresult   *res;
+
+		if (i > 0 && p->tables[ti].replicate)
+			continue;
+		res = pgr_query(c, "reading a moved table's size",
+						"SELECT coalesce(sum(pg_table_size(c.oid)), 0) FROM pg_class c "
+						"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+						2, params);
+		ok = res != NULL;
+		if (ok)
+			st->copy[ti].bytes_estimated += atoll(PQgetvalue(res, 0, 0)) *
+				(p->tables[ti].replicate ? p->nshards : 1);
+		PQclear(res);
+	}
+	return ok;
+}
+
 static void
 read_source(status_report *st, int i)
 {
@@ -219,12 +247,14 @@ read_source(status_report *st, int i)
 						"greatest(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0), "
 						"pg_size_pretty(greatest(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0)), "
 						"CASE WHEN $2::float8 IS NOT NULL "
-						"THEN greatest(extract(epoch FROM clock_timestamp()) - $2::float8, 0) END "
+						"THEN greatest(extract(epoch FROM clock_timestamp()) - $2::float8, 0) END, "
+						"greatest(pg_current_wal_lsn() - s.restart_lsn, 0) "
 						"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1", 2, params);
 	log_last_error(error, sizeof(error));
+	l->reachable = res != NULL;
 	if (res == NULL)
 		l->error = xstrdup(error);
-	else if (cell(res, 0, 1) == NULL)
+	else if (status_cell(res, 0, 1) == NULL)
 		l->error = xasprintf("%s: replication slot %s does not exist (not created yet, or dropped)",
 							 role, slot);
 	else
@@ -233,16 +263,18 @@ read_source(status_report *st, int i)
 		snprintf(l->confirmed, sizeof(l->confirmed), "%s", PQgetvalue(res, 0, 1));
 		snprintf(l->lag_pretty, sizeof(l->lag_pretty), "%s", PQgetvalue(res, 0, 3));
 		l->lag_bytes = atoll(PQgetvalue(res, 0, 2));
-		l->lag_seconds = l->lag_bytes == 0 ? 0 : cell(res, 0, 4) ? atof(cell(res, 0, 4)) : -1;
+		l->lag_seconds = l->lag_bytes == 0 ? 0 : status_cell(res, 0, 4) ? atof(status_cell(res, 0, 4)) : -1;
+		l->retained_bytes = status_cell(res, 0, 5) ? atoll(status_cell(res, 0, 5)) : -1;
 	}
 	PQclear(res);
+	if (res == NULL || !read_table_sizes(st, c, i))
+		st->sizes_unknown = true;
 	pgr_disconnect(c);
 	free(slot);
 	free(role);
 }
 
-/* Fill the report; false only when shard 0 (the state) cannot be read. */
-static bool
+bool
 status_gather(status_report *st)
 {
 	const plan *p = st->p;
@@ -256,7 +288,8 @@ status_gather(status_report *st)
 	st->copy = xcalloc((size_t) p->ntables + 1, sizeof(copy_prog));
 	st->lag = xcalloc((size_t) p->nsources, sizeof(source_lag));
 	for (int i = 0; i < p->nsources; i++)
-		st->lag[i] = (source_lag) {.lag_bytes = -1, .lag_seconds = -1, .applied_epoch = -1};
+		st->lag[i] = (source_lag) {.lag_bytes = -1, .lag_seconds = -1, .applied_epoch = -1,
+		.retained_bytes = -1};
 	if (!read_journal(st) || !read_chunk_plan(st) || !read_shard(st, 0))
 		return false;
 	for (int s = 1; s < p->nshards; s++)
@@ -266,9 +299,8 @@ status_gather(status_report *st)
 	return true;
 }
 
-/* The journal row of a step, or -1 (pending, never started). */
-static int
-step_row(const PGresult *steps, const char *name)
+int
+status_step_row(const PGresult *steps, const char *name)
 {
 	for (int r = 0; r < PQntuples(steps); r++)
 		if (strcmp(PQgetvalue(steps, r, 0), name) == 0)
@@ -293,14 +325,14 @@ text_steps_copy(FILE *out, const status_report *st)
 			"finished", "took");
 	for (int s = 0; s < STEP_COUNT; s++)
 	{
-		int			r = step_row(st->steps, step_name((step_id) s));
+		int			r = status_step_row(st->steps, step_name((step_id) s));
 		const char *state = r >= 0 ? PQgetvalue(st->steps, r, 1) : "pending";
 
 		fprintf(out, "  %-12s %-8s %8s  %-20s  %-20s", step_name((step_id) s), state,
-				r >= 0 ? PQgetvalue(st->steps, r, 4) : "0", nvl(cell(st->steps, r, 2), "-"),
-				nvl(cell(st->steps, r, 3), "-"));
-		if (cell(st->steps, r, 6))
-			fprintf(out, "  %s s%s", cell(st->steps, r, 6), strcmp(state, "running") == 0 ? " so far" : "");
+				r >= 0 ? PQgetvalue(st->steps, r, 4) : "0", nvl(status_cell(st->steps, r, 2), "-"),
+				nvl(status_cell(st->steps, r, 3), "-"));
+		if (status_cell(st->steps, r, 6))
+			fprintf(out, "  %s s%s", status_cell(st->steps, r, 6), strcmp(state, "running") == 0 ? " so far" : "");
 		fputc('\n', out);
 	}
 	fprintf(out, "\nCopy:\n");
@@ -352,18 +384,18 @@ text_lock_error(FILE *out, const status_report *st)
 
 	if (held && PQgetvalue(l, 0, 5)[0] == 'f')
 		fprintf(out, "\nLock: held by another pgreshard command (backend pid %s on shard 0); the last apply "
-				"was host %s, pid %s\n", PQgetvalue(l, 0, 4), nvl(cell(l, 0, 0), "?"), nvl(cell(l, 0, 1), "?"));
-	else if (held || cell(l, 0, 1))
+				"was host %s, pid %s\n", PQgetvalue(l, 0, 4), nvl(status_cell(l, 0, 0), "?"), nvl(status_cell(l, 0, 1), "?"));
+	else if (held || status_cell(l, 0, 1))
 		fprintf(out, "\nLock: %s host %s, pid %s, since %s%s\n",
-				held ? "held by" : "not held; the last holder,", nvl(cell(l, 0, 0), "?"),
-				nvl(cell(l, 0, 1), "?"), nvl(cell(l, 0, 2), "?"), held ? "" : ", is gone");
+				held ? "held by" : "not held; the last holder,", nvl(status_cell(l, 0, 0), "?"),
+				nvl(status_cell(l, 0, 1), "?"), nvl(status_cell(l, 0, 2), "?"), held ? "" : ", is gone");
 	else
 		fprintf(out, "\nLock: not held\n");
 	if (r < 0)
 		fprintf(out, "Last error: none\n");
 	else
 		fprintf(out, "Last error: step %s (%s now), at %s: %s\n", PQgetvalue(st->steps, r, 0),
-				PQgetvalue(st->steps, r, 1), nvl(cell(st->steps, r, 3), "?"), PQgetvalue(st->steps, r, 5));
+				PQgetvalue(st->steps, r, 1), nvl(status_cell(st->steps, r, 3), "?"), PQgetvalue(st->steps, r, 5));
 }
 
 /* The last cutover attempt and the last verify. */
@@ -377,8 +409,8 @@ text_cutover_verify(FILE *out, const status_report *st)
 		fprintf(out, "Cutover: not yet\n");
 	else
 		fprintf(out, "Cutover: attempt %s %s (started %s), writes held %s ms, fence %s%s%s\n",
-				PQgetvalue(c, 0, 0), PQgetvalue(c, 0, 1), PQgetvalue(c, 0, 5), nvl(cell(c, 0, 2), "?"),
-				nvl(cell(c, 0, 3), "-"), cell(c, 0, 4) ? ": " : "", nvl(cell(c, 0, 4), ""));
+				PQgetvalue(c, 0, 0), PQgetvalue(c, 0, 1), PQgetvalue(c, 0, 5), nvl(status_cell(c, 0, 2), "?"),
+				nvl(status_cell(c, 0, 3), "-"), status_cell(c, 0, 4) ? ": " : "", nvl(status_cell(c, 0, 4), ""));
 	for (int i = 0; i < PQntuples(v); i++)
 		diffs += atoll(PQgetvalue(v, i, 4));
 	if (PQntuples(v) == 0)
@@ -398,11 +430,11 @@ text_violations(FILE *out, const status_report *st)
 	if (n == 0)
 		return;
 	fprintf(out, "\nValidation: %s row(s) rejected by hooks.validate (report mode; the first %d are kept)\n",
-			cell(st->violations, 0, 5), VIOLATIONS_KEPT);
+			status_cell(st->violations, 0, 5), VIOLATIONS_KEPT);
 	for (int r = 0; r < n; r++)
-		fprintf(out, "  %-6s %s %s: %s\n", cell(st->violations, r, 3), cell(st->violations, r, 0),
-				cell(st->violations, r, 1), cell(st->violations, r, 2));
-	if (atoll(cell(st->violations, 0, 5)) > n)
+		fprintf(out, "  %-6s %s %s: %s\n", status_cell(st->violations, r, 3), status_cell(st->violations, r, 0),
+				status_cell(st->violations, r, 1), status_cell(st->violations, r, 2));
+	if (atoll(status_cell(st->violations, 0, 5)) > n)
 		fprintf(out, "  ... (SELECT * FROM pgreshard.violations on shard 0 lists them all)\n");
 }
 
@@ -414,12 +446,12 @@ json_violations(const status_report *st)
 
 	for (int r = 0; r < n; r++)
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-											  "table", cell(st->violations, r, 0),
-											  "key", cell(st->violations, r, 1),
-											  "reason", cell(st->violations, r, 2),
-											  "step", cell(st->violations, r, 3),
-											  "seen_at", cell(st->violations, r, 4)));
-	return json_pack("{s:I, s:i, s:o}", "count", (json_int_t) (n ? atoll(cell(st->violations, 0, 5)) : 0),
+											  "table", status_cell(st->violations, r, 0),
+											  "key", status_cell(st->violations, r, 1),
+											  "reason", status_cell(st->violations, r, 2),
+											  "step", status_cell(st->violations, r, 3),
+											  "seen_at", status_cell(st->violations, r, 4)));
+	return json_pack("{s:I, s:i, s:o}", "count", (json_int_t) (n ? atoll(status_cell(st->violations, 0, 5)) : 0),
 					 "kept_limit", VIOLATIONS_KEPT, "rows", rows);
 }
 
@@ -436,8 +468,8 @@ render_text(FILE *out, const status_report *st)
 		fprintf(out, "The plan has not been applied yet: no state for it on shard 0.\n");
 		return;
 	}
-	if (cell(st->lock, 0, 6))
-		fprintf(out, "Started from saved plan %.12s\n", cell(st->lock, 0, 6));
+	if (status_cell(st->lock, 0, 6))
+		fprintf(out, "Started from saved plan %.12s\n", status_cell(st->lock, 0, 6));
 	text_steps_copy(out, st);
 	text_stream(out, st);
 	text_lock_error(out, st);
@@ -448,7 +480,7 @@ render_text(FILE *out, const status_report *st)
 static json_t *
 json_int_cell(const PGresult *r, int row, int col)
 {
-	return cell(r, row, col) ? json_integer(atoll(cell(r, row, col))) : json_null();
+	return status_cell(r, row, col) ? json_integer(atoll(status_cell(r, row, col))) : json_null();
 }
 
 /* A number, or null when negative (unknown). */
@@ -466,26 +498,29 @@ json_steps_copy(json_t *doc, const status_report *st)
 
 	for (int s = 0; s < STEP_COUNT; s++)
 	{
-		int			r = step_row(j, step_name((step_id) s));
+		int			r = status_step_row(j, step_name((step_id) s));
 
 		json_array_append_new(steps, json_pack("{s:s, s:s, s:s?, s:s?, s:o, s:s?, s:o}",
 											   "name", step_name((step_id) s),
 											   "state", r >= 0 ? PQgetvalue(j, r, 1) : "pending",
-											   "started_at", cell(j, r, 2), "finished_at", cell(j, r, 3),
+											   "started_at", status_cell(j, r, 2), "finished_at", status_cell(j, r, 3),
 											   "attempts", r >= 0 ? json_int_cell(j, r, 4) : json_integer(0),
-											   "last_error", cell(j, r, 5),
-											   "seconds", json_known(cell(j, r, 6) ? atof(cell(j, r, 6)) : -1, false)));
+											   "last_error", status_cell(j, r, 5),
+											   "seconds", json_known(status_cell(j, r, 6) ? atof(status_cell(j, r, 6)) : -1, false)));
 	}
 	for (int ti = 0; ti < st->p->ntables; ti++)
 	{
 		const copy_prog *c = &st->copy[ti];
 		char	   *name = table_display(&st->p->tables[ti]);
 
-		json_array_append_new(tables, json_pack("{s:s, s:b, s:i, s:i, s:I, s:I}", "table", name,
+		json_array_append_new(tables, json_pack("{s:s, s:b, s:i, s:i, s:I, s:I, s:I, s:o}", "table", name,
 												"replicate", st->p->tables[ti].replicate,
 												"chunks_done", c->chunks_done, "chunks_total", c->chunks_total,
 												"rows_copied", (json_int_t) c->rows_copied,
-												"rows_estimated", (json_int_t) c->rows_estimated));
+												"rows_estimated", (json_int_t) c->rows_estimated,
+												"bytes_copied", (json_int_t) c->bytes_copied,
+												"bytes_estimated", st->sizes_unknown ? json_null() :
+												json_integer((json_int_t) c->bytes_estimated)));
 		free(name);
 	}
 	json_object_set_new(doc, "steps", steps);
@@ -506,9 +541,10 @@ json_stream(const status_report *st)
 
 		max = (max < 0 || l->lag_bytes < 0) ? -1 : (l->lag_bytes > max ? l->lag_bytes : max);
 		lsn_format(l->applied, applied, sizeof(applied));
-		json_array_append_new(arr, json_pack("{s:i, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?}", "source", i,
+		json_array_append_new(arr, json_pack("{s:i, s:o, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?}", "source", i,
 											 "lag_bytes", json_known((double) l->lag_bytes, true),
 											 "lag_seconds", json_known(l->lag_seconds, false),
+											 "retained_wal_bytes", json_known((double) l->retained_bytes, true),
 											 "confirmed_lsn", l->confirmed[0] ? l->confirmed : NULL,
 											 "current_lsn", l->current[0] ? l->current : NULL,
 											 "applied_lsn", l->applied ? applied : NULL,
@@ -528,20 +564,20 @@ json_summary(json_t *doc, const status_report *st)
 	json_int_t	diffs = 0;
 
 	json_object_set_new(doc, "lock", json_pack("{s:b, s:s?, s:o, s:s?, s:b, s:o}",
-											   "held", PQgetvalue(l, 0, 3)[0] == 't', "host", cell(l, 0, 0),
-											   "pid", json_int_cell(l, 0, 1), "since", cell(l, 0, 2),
+											   "held", PQgetvalue(l, 0, 3)[0] == 't', "host", status_cell(l, 0, 0),
+											   "pid", json_int_cell(l, 0, 1), "since", status_cell(l, 0, 2),
 											   "holder_current", PQgetvalue(l, 0, 3)[0] == 't' &&
 											   PQgetvalue(l, 0, 5)[0] == 't',
 											   "backend_pid", json_int_cell(l, 0, 4)));
 	json_object_set_new(doc, "last_error", r < 0 ? json_null() :
 						json_pack("{s:s, s:s, s:s?, s:s}", "step", PQgetvalue(st->steps, r, 0),
-								  "step_state", PQgetvalue(st->steps, r, 1), "at", cell(st->steps, r, 3),
+								  "step_state", PQgetvalue(st->steps, r, 1), "at", status_cell(st->steps, r, 3),
 								  "message", PQgetvalue(st->steps, r, 5)));
 	json_object_set_new(doc, "cutover", PQntuples(c) == 0 ? json_null() :
 						json_pack("{s:o, s:s, s:o, s:s?, s:s?, s:s?, s:s?}", "attempt", json_int_cell(c, 0, 0),
 								  "outcome", PQgetvalue(c, 0, 1), "freeze_ms", json_int_cell(c, 0, 2),
-								  "fence_lsn", cell(c, 0, 3), "reason", cell(c, 0, 4),
-								  "started_at", cell(c, 0, 5), "finished_at", cell(c, 0, 6)));
+								  "fence_lsn", status_cell(c, 0, 3), "reason", status_cell(c, 0, 4),
+								  "started_at", status_cell(c, 0, 5), "finished_at", status_cell(c, 0, 6)));
 	for (int i = 0; i < PQntuples(v); i++)
 	{
 		int			ti = atoi(PQgetvalue(v, i, 0));
@@ -553,7 +589,7 @@ json_summary(json_t *doc, const status_report *st)
 												 "source_rows", json_int_cell(v, i, 2),
 												 "shard_rows", json_int_cell(v, i, 3),
 												 "differences", json_int_cell(v, i, 4),
-												 "verified_at", cell(v, i, 5)));
+												 "verified_at", status_cell(v, i, 5)));
 		free(name);
 	}
 	json_object_set_new(doc, "verify", PQntuples(v) == 0 ? json_null() :
@@ -569,7 +605,7 @@ render_json(FILE *out, const status_report *st)
 								"plan", st->p->name, "applied", st->applied);
 
 	if (st->applied)
-		json_object_set_new(doc, "saved_plan_id", cell(st->lock, 0, 6) ? json_string(cell(st->lock, 0, 6)) :
+		json_object_set_new(doc, "saved_plan_id", status_cell(st->lock, 0, 6) ? json_string(status_cell(st->lock, 0, 6)) :
 							json_null());
 	int			rc;
 
@@ -587,7 +623,7 @@ render_json(FILE *out, const status_report *st)
 	return rc == 0;
 }
 
-static void
+void
 status_free(status_report *st)
 {
 	PQclear(st->lock);
@@ -607,23 +643,34 @@ status_free(status_report *st)
 int
 cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-	bool		json = false;
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+	{"prometheus", no_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
+	bool		json = false, prometheus = false;
 	status_report st = {0};
 	plan	   *p;
 	int			c, rc = EXIT_OK;
 
-	while ((c = cli_getopt(argc, argv, "", opts, "status")) == 'j')
-		json = true;
+	while ((c = cli_getopt(argc, argv, "", opts, "status")) == 'j' || c == 'p')
+		*(c == 'j' ? &json : &prometheus) = true;
 	if (c == '?')
 		return EXIT_USAGE;
 	if (argc - optind != 1)
 		return cli_usage_error("status", "expected one PLAN.yaml argument");
+	if (json && prometheus)
+		return cli_usage_error("status", "--json and --prometheus cannot be combined");
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
 	st.p = p;
 	if (!status_gather(&st))
 		rc = EXIT_ERROR;
+	else if (prometheus)
+	{
+		if (!render_prometheus(stdout, &st))
+		{
+			log_error("status: cannot write the metrics");
+			rc = EXIT_ERROR;
+		}
+	}
 	else if (!json)
 		render_text(stdout, &st);
 	else if (!render_json(stdout, &st))

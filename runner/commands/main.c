@@ -16,11 +16,13 @@ static const cli_command commands[] = {
 	{"validate", cmd_validate, "validate PLAN.yaml",
 	 "Parse and lint the plan file offline; touches no database.\n"
 	 "Exit 0 when the plan is valid, 1 with FILE:LINE:COL messages when not.\n"},
-	{"plan", cmd_plan, "plan PLAN.yaml [-o FILE] [--json] [--detailed-exitcode]",
+	{"plan", cmd_plan, "plan PLAN.yaml [-o FILE] [--json|--markdown] [--detailed-exitcode]",
 	 "Inspect the source(s) and destinations read-only and print the step plan:\n"
 	 "tables, keys, sizes, estimated rows per shard, the steps, and lint findings.\n"
 	 "Creates nothing anywhere.  Exit 1 when the plan has errors.\n\n"
 	 "  --json               print a versioned JSON document instead of text\n"
+	 "  --markdown           print Markdown for a pull request comment: a summary\n"
+	 "                       line, the steps, tables, estimates and findings\n"
 	 "  -o FILE              save the plan (JSON, with a fingerprint of everything it\n"
 	 "                       depends on) for `apply FILE`; refused for a plan with\n"
 	 "                       errors or a password written in the plan file\n"
@@ -35,7 +37,7 @@ static const cli_command commands[] = {
 	 "anything the plan depends on changed, exit 3 with the list and nothing done.\n\n"
 	 "  --until STEP  stop after STEP\n"
 	 "  --yes         do not ask for confirmation (required when stdin is not a terminal)\n"},
-	{"status", cmd_status, "status PLAN.yaml [--json]",
+	{"status", cmd_status, "status PLAN.yaml [--json|--prometheus]",
 	 "Show where the plan's apply is, read-only (never takes the plan's lock):\n"
 	 "each step's state, attempts and times; copy progress per table (chunks done\n"
 	 "on every shard, rows copied); stream lag per source in bytes and seconds;\n"
@@ -43,7 +45,10 @@ static const cli_command commands[] = {
 	 "cutover (writes held, fence) and verify.  A plan never applied says so.\n"
 	 "Exit 1 only when the state on shard 0 cannot be read; an unreachable source\n"
 	 "or shard is shown in the report.\n\n"
-	 "  --json        a versioned JSON document (format_version 1)\n"},
+	 "  --json        a versioned JSON document (format_version 1)\n"
+	 "  --prometheus  the same numbers in Prometheus' text exposition format\n"
+	 "                (pgreshard_* metrics labelled by plan, table, source, shard),\n"
+	 "                e.g. for node_exporter's textfile collector\n"},
 	{"verify", cmd_verify, "verify PLAN.yaml [--json]",
 	 "Compare source and shards now, inside the servers: per table, a count and a\n"
 	 "sum of row hashes per destination shard and key bucket on every side, each\n"
@@ -64,6 +69,20 @@ static const cli_command commands[] = {
 	 "                objects the schema sync created on the shards, and empty the\n"
 	 "                moved tables a shard had before, so a fresh apply can start\n"
 	 "                over.  Refused once a cutover is done or under way.\n"},
+	{"export", cmd_export, "export pgdog|fdw PLAN.yaml",
+	 "Print a configuration that routes the application to the new cluster:\n\n"
+	 "  pgdog  PgDog's pgdog.toml sections: [[databases]] per shard (host, port,\n"
+	 "         database, shard; never a password), [[sharded_tables]] with the key\n"
+	 "         column and its data_type (read from the source), and the replicated\n"
+	 "         tables as [[omnisharded_tables]].  Tables PgDog cannot route\n"
+	 "         (multi-column keys, other key types, Lua routing) are left out with a\n"
+	 "         comment and a warning.\n"
+	 "  fdw    an SQL script for psql that makes an empty database an entry point\n"
+	 "         with postgres_fdw: a server per shard (credentials: psql variables\n"
+	 "         shardN_user, shardN_password), each sharded table a parent\n"
+	 "         PARTITION BY HASH whose partitions are foreign tables on the shards,\n"
+	 "         replicated tables read from shard 0.  Needs the tables on the shards\n"
+	 "         (after apply); refused for plans routed by Lua.\n"},
 	{"shard-of", cmd_shard_of, "shard-of PLAN.yaml TABLE VALUE... [--type TYPE,...]",
 	 "Print the shard number a key goes to.  One VALUE per key column, in text\n"
 	 "form; \\N is SQL NULL.  The key's types are read from the source, unless\n"

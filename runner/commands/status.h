@@ -20,7 +20,10 @@
  *     granted now; runs.holder_* name the last apply that took it, which may
  *     be gone, or may not be the holder now (verify and cleanup take the lock
  *     without recording themselves: their session started after holder_since);
- *   the last error: the most recent non-null last_error in the step journal.
+ *   the last error: the most recent non-null last_error in the step journal;
+ *   copy bytes: COPY bytes written (chunks_done.bytes) against the tables'
+ *     size on the sources (pg_table_size; COPY text is usually smaller);
+ *   retained WAL, per source: the slot's restart_lsn behind the current LSN.
  */
 #ifndef PGR_STATUS_H
 #define PGR_STATUS_H
@@ -28,15 +31,20 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conn.h"
 #include "plan.h"
+#include "strbuf.h"
 
 #define STATUS_JSON_FORMAT_VERSION 1
 
 typedef struct copy_prog {
 	int			chunks_done, chunks_total;
 	long long	rows_copied, rows_estimated;
+	long long	bytes_copied;		/* COPY bytes written, summed over the shards */
+	long long	bytes_estimated;	/* pg_table_size on the sources (times the shards
+									 * for a replicated table) */
 } copy_prog;
 
 typedef struct source_lag {
@@ -48,6 +56,9 @@ typedef struct source_lag {
 	uint64_t	applied;		/* newest apply_progress LSN over the shards, 0: none */
 	double		applied_epoch;	/* its source commit time (epoch seconds), < 0: none */
 	char		applied_at[32];	/* the same in ISO 8601 */
+	long long	retained_bytes;	/* WAL the slot holds back: current LSN minus
+								 * restart_lsn; -1: unknown */
+	bool		reachable;		/* the source answered (its slot may still be gone) */
 } source_lag;
 
 /* A chunk of the chunk plan, and on how many shards it is done. */
@@ -76,6 +87,20 @@ typedef struct status_report {
 	copy_prog  *copy;			/* [ntables] */
 	source_lag *lag;			/* [nsources] */
 	json_t	   *errors;			/* strings: shards that could not be read */
+	bool		sizes_unknown;	/* a source's table sizes could not be read */
 } status_report;
+
+/* Fill the report (cmd_status.c); false only when shard 0 (the state) cannot be read. */
+bool status_gather(status_report *st);
+void status_free(status_report *st);
+/* A cell as a C string, NULL for SQL NULL (or no such row). */
+const char *status_cell(const PGresult *r, int row, int col);
+/* The journal row (st->steps) of a step, or -1 (pending, never started). */
+int status_step_row(const PGresult *steps, const char *name);
+
+/* The report in Prometheus' text exposition format (status_prometheus.c). */
+bool render_prometheus(FILE *out, const status_report *st);
+/* Append v as an exposition-format label value (\\, \" and \n escaped) to sb. */
+void prom_label_value(strbuf *sb, const char *v);
 
 #endif

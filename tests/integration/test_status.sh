@@ -39,7 +39,7 @@ status_json() { expect_rc 0 "$P" status --json "$W/plan.yaml"; }
 expect_rc 2 "$P" status
 expect_rc 2 "$P" status --bogus "$W/plan.yaml"
 expect_rc 0 "$P" status --help
-expect_contains "$OUT" "status PLAN.yaml [--json]"
+expect_contains "$OUT" "status PLAN.yaml [--json|--prometheus]"
 
 # --- never applied: says so, exit 0, and creates nothing
 expect_rc 0 "$P" status "$W/plan.yaml"
