@@ -45,6 +45,12 @@ typedef enum freeze_mode {
 	FREEZE_HOOK
 } freeze_mode;
 
+/* schema_changes: what a schema change on the source during the move does. */
+typedef enum schema_change_mode {
+	SCHEMA_CHANGES_APPLY = 0,	/* followed on every shard (default) */
+	SCHEMA_CHANGES_STOP			/* stop with the change and the statement to run */
+} schema_change_mode;
+
 typedef enum cutover_mode {
 	CUTOVER_AUTO = 0,
 	CUTOVER_MANUAL
@@ -114,6 +120,7 @@ typedef struct plan {
 	long long copy_chunk_rows; /* rows per copy chunk, default 1000000 */
 
 	plan_cutover cutover;
+	schema_change_mode schema_changes;
 
 	/* "source.dsn at FILE:LINE:COL" when a conninfo in the file itself (not
 	 * through ${VAR}) holds a password: such a plan cannot be saved (-o) */

@@ -38,7 +38,7 @@ typedef struct loader {
 
 static const char *const root_keys[] = {
 	"version", "name", "source", "destination", "tables", "sharding",
-	"hooks", "copy", "cutover", NULL
+	"hooks", "copy", "cutover", "schema_changes", NULL
 };
 static const char *const source_keys[] = {
 	"dsn", "shards", "publication", "create_publication", "max_retained_wal", NULL
@@ -388,10 +388,12 @@ set_defaults(plan *p)
 static void
 load_root(loader *ld, yaml_node_t *root)
 {
+	static const char *const schema_change_modes[] = {"apply", "stop", NULL};
 	const char *where = "at the top level";
 	plan_pos pos = ynode_pos(root);
 	plan_pos keypos;
 	yaml_node_t *n;
+	int mode = SCHEMA_CHANGES_APPLY;
 
 	if (root->type != YAML_MAPPING_NODE)
 	{
@@ -418,6 +420,8 @@ load_root(loader *ld, yaml_node_t *root)
 		load_copy(ld, n);
 	if ((n = ymap_get(&ld->d, root, "cutover", NULL)) != NULL)
 		load_cutover(ld, n);
+	opt_enum(ld, root, "schema_changes", "schema_changes", schema_change_modes, &mode, NULL);
+	ld->p->schema_changes = (schema_change_mode) mode;
 }
 
 static char *
