@@ -55,7 +55,8 @@ typedef struct stream_table {
 	int		   *route_col;		/* [nroute] indexes into cols */
 	char	  **types;			/* [ncols] format_type() of each column */
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
-	char		stmt_name[STMT_KINDS][16];
+	char		stmt_name[STMT_KINDS][24];
+	int			generation;		/* columns changed this many times (stream_ddl.c): in the names */
 	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
 	int			chunk_col;		/* index into cols of the chunking column, or -1 */
 	int			nlate;
@@ -75,6 +76,7 @@ typedef struct stream_rel {
 	char		replident;		/* 'd', 'f', 'i', 'n' */
 	int			ncols;
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */
+	uint64_t	colsig;			/* hash of the column names, types and typmods announced */
 } stream_rel;
 
 /* A statement sent to a shard whose result is not read yet: what it was
@@ -226,6 +228,13 @@ bool run_add(stream_reader *r, int s, const stream_table *t, int kind, const cha
 bool run_flush(stream_reader *r, int s);
 void run_reset(change_run *run);
 void run_free(change_run *run);
+
+/* stream_tables.c: (re)write t's statements' text and names from its columns */
+void stream_table_statements(stream_table *t);
+
+/* stream_ddl.c: the columns of t changed on the source (a Relation message
+ * that differs): follow on the shards or stop, per schema_changes */
+bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
 
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);

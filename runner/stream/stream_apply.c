@@ -34,43 +34,24 @@ rel_find(stream_reader *r, uint32_t relid)
 	return NULL;
 }
 
-/* Columns added or dropped on the source since the copy: say which, stop. */
-static bool
-check_columns(stream_reader *r, const stream_table *t, const pgo_msg *m)
+/* A hash of the announced columns (FNV-1a): names, type OIDs, typmods. */
+static uint64_t
+column_signature(const pgo_msg *m)
 {
-	strbuf		diff;
-	bool		same = m->ncols == t->ncols;
+	uint64_t	h = UINT64_C(14695981039346656037);
 
-	for (int i = 0; same && i < m->ncols; i++)
-		same = strcmp(m->columns[i].name, t->cols[i]) == 0;
-	if (same)
-		return true;
-	sb_init(&diff);
 	for (int i = 0; i < m->ncols; i++)
 	{
-		bool		known = false;
+		uint32_t	nums[2] = {m->columns[i].type_oid, (uint32_t) m->columns[i].typmod};
+		const unsigned char *p = (const unsigned char *) m->columns[i].name;
 
-		for (int j = 0; j < t->ncols && !known; j++)
-			known = strcmp(m->columns[i].name, t->cols[j]) == 0;
-		if (!known)
-			sb_printf(&diff, "%scolumn \"%s\" added", diff.len ? ", " : "", m->columns[i].name);
+		for (; *p; p++)
+			h = (h ^ *p) * UINT64_C(1099511628211);
+		h = (h ^ 0xff) * UINT64_C(1099511628211);
+		for (size_t b = 0; b < sizeof(nums); b++)
+			h = (h ^ ((const unsigned char *) nums)[b]) * UINT64_C(1099511628211);
 	}
-	for (int j = 0; j < t->ncols; j++)
-	{
-		bool		present = false;
-
-		for (int i = 0; i < m->ncols && !present; i++)
-			present = strcmp(m->columns[i].name, t->cols[j]) == 0;
-		if (!present)
-			sb_printf(&diff, "%scolumn \"%s\" dropped", diff.len ? ", " : "", t->cols[j]);
-	}
-	if (diff.len == 0)
-		sb_append(&diff, "columns reordered");
-	log_error("%s: table %s was altered on the source during the stream (%s); the stream stops "
-			  "rather than apply misaligned columns: make the same change on every shard, then "
-			  "rerun apply", r->role, t->display, diff.data);
-	sb_free(&diff);
-	return false;
+	return h;
 }
 
 static bool
@@ -78,6 +59,8 @@ on_relation(stream_reader *r, const pgo_msg *m)
 {
 	stream_rel *rel = rel_find(r, m->relid);
 	int			ti = plan_table_index(r->ctx->plan, m->nspname, m->relname);
+	uint64_t	sig = column_signature(m);
+	bool		check = rel == NULL || rel->colsig != sig;
 
 	if (rel == NULL)
 	{
@@ -95,7 +78,10 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	rel->ident = xcalloc((size_t) m->ncols + 1, sizeof(bool));
 	for (int i = 0; i < m->ncols; i++)
 		rel->ident[i] = (m->columns[i].flags & PGO_COLUMN_KEY) != 0;
-	return ti < 0 || check_columns(r, &r->tables[ti], m);
+	rel->colsig = sig;
+	/* the first announcement of a table in this session, or columns that
+	 * changed: the shards must have the columns the changes will carry */
+	return ti < 0 || !check || stream_follow_columns(r, &r->tables[ti], m);
 }
 
 /* The table a change is for; NULL (after an error) when unknown. */

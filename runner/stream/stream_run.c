@@ -206,7 +206,7 @@ run_flush(stream_reader *r, int s)
 				for (int i = 0; i < t->ncols; i++)
 					params_copy(args, &run->vals, row * run->width + i);
 		}
-		snprintf(name, sizeof(name), "pgr_%c%d_%d", "iud"[run->kind], t->index, rows);
+		snprintf(name, sizeof(name), "pgr_%c%d_g%d_%d", "iud"[run->kind], t->index, t->generation, rows);
 		prepared = &sc->run_prepared[t->index * STMT_KINDS + run->kind];
 		ok = true;
 		if (!(*prepared & (UINT64_C(1) << (rows - 1))))

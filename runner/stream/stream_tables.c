@@ -30,11 +30,17 @@ col_index(const stream_table *t, const char *name)
  * stream_sql.c): values are parameters, $1.. in column order, then the
  * primary key's columns for the UPDATE's WHERE.
  */
-static void
-build_statements(stream_table *t)
+void
+stream_table_statements(stream_table *t)
 {
 	strbuf		sb;
 	bool		pk_ok = t->npk > 0;
+
+	for (int kind = 0; kind < STMT_KINDS; kind++)
+	{
+		free(t->sql[kind]);
+		t->sql[kind] = NULL;
+	}
 
 	for (int k = 0; k < t->npk; k++)
 		pk_ok = pk_ok && t->pk_col[k] >= 0;
@@ -64,7 +70,8 @@ build_statements(stream_table *t)
 		t->sql[STMT_DELETE] = sb_steal(&sb);
 	}
 	for (int kind = 0; kind < STMT_KINDS; kind++)
-		snprintf(t->stmt_name[kind], sizeof(t->stmt_name[kind]), "pgr_%c%d", "iud"[kind], t->index);
+		snprintf(t->stmt_name[kind], sizeof(t->stmt_name[kind]), "pgr_%c%d_g%d", "iud"[kind], t->index,
+				 t->generation);
 }
 
 static void
@@ -111,7 +118,7 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 				c++;
 			}
 	}
-	build_statements(t);
+	stream_table_statements(t);
 }
 
 /* The chunk plan's bounds (kept on shard 0 only) for one chunk. */
