@@ -58,6 +58,14 @@ for s in 1 2; do
 		"$(psql_on $s $DB "SELECT coalesce(sum(rows), 0) FROM pgreshard.chunks_done")" "rows on cluster $s vs its chunks"
 done
 
+# status shows what the slot holds and its wal_status
+expect_rc 0 "$P" status --json "$W/plan.yaml"
+expect_eq "$(printf '%s' "$OUT" | jq -r '.stream.sources[0].wal_status')" reserved "wal_status in status --json"
+[ "$(printf '%s' "$OUT" | jq -r '.stream.sources[0].retained_wal_bytes')" -gt 4194304 ] ||
+	fail "retained_wal_bytes in status --json: $(printf '%s' "$OUT" | jq -c '.stream.sources[0]')"
+expect_rc 0 "$P" status "$W/plan.yaml"
+expect_contains "$OUT" "of WAL (wal_status reserved; limit 4.0 MB)"
+
 write_plan 1GB
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 expect_contains "$ERR" "$((total - done_before)) chunk(s) to copy"
