@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "hooks.h"
 #include "log.h"
+#include "plan_shape.h"
 #include "saved_plan.h"
 #include "state.h"
 #include "xalloc.h"
@@ -82,7 +83,7 @@ open_state(apply_ctx *ctx)
 	}
 	ctx->state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
 	return ctx->state != NULL && state_init_schema(ctx->state) &&
-		state_begin_run(ctx->state, p);
+		state_begin_run(ctx->state, p) && plan_shape_check(ctx->state, p);
 }
 
 /* before_step(step) / after_step(step, result), when the plan has them. */

@@ -77,6 +77,7 @@ typedef struct stream_rel {
 	int			ncols;
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */
 	uint64_t	colsig;			/* hash of the column names, types and typmods announced */
+	bool		ignored;		/* not in the plan and no longer published: changes skipped */
 } stream_rel;
 
 /* A statement sent to a shard whose result is not read yet: what it was

@@ -84,20 +84,53 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	return ti < 0 || !check || stream_follow_columns(r, &r->tables[ti], m);
 }
 
-/* The table a change is for; NULL (after an error) when unknown. */
+/*
+ * A table that is not in the plan: its changes are skipped when it is no
+ * longer in the publication (it was added by mistake and taken out again:
+ * the changes made meanwhile still arrive); while it is, the stream stops
+ * and says what to do.
+ */
+static bool
+unplanned_table(stream_reader *r, stream_rel *rel)
+{
+	const char *params[2] = {r->ctx->plan->publication, rel->name};
+	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
+	PGresult   *res = c ? pgr_query(c, "looking the table up in the publication",
+									"SELECT EXISTS (SELECT FROM pg_publication_tables WHERE pubname = $1 "
+									"AND format('%I.%I', schemaname, tablename)::regclass = to_regclass($2))",
+									2, params) : NULL;
+	bool		ok = res != NULL;
+
+	if (ok && PQgetvalue(res, 0, 0)[0] == 't')
+	{
+		log_error("%s: table %s was added to the publication during the move but is not in the "
+				  "plan, and a move cannot take a table in half-way; fix: remove it from the publication "
+				  "(ALTER PUBLICATION ... DROP TABLE) and rerun apply, then move it with a plan of its own",
+				  r->role, rel->name);
+		ok = false;
+	}
+	else if (ok)
+	{
+		log_info("%s: changes to %s skipped: it is not in the plan and no longer in the publication",
+				 r->role, rel->name);
+		rel->ignored = true;
+	}
+	PQclear(res);
+	pgr_disconnect(c);
+	return ok;
+}
+
+/* The table a change is for; NULL (after an error) when unknown.  A table
+ * whose changes are skipped comes back with table < 0. */
 static const stream_rel *
 change_rel(stream_reader *r, uint32_t relid)
 {
-	const stream_rel *rel = rel_find(r, relid);
+	stream_rel *rel = rel_find(r, relid);
 
 	if (rel == NULL)
 		log_error("%s: a change for relation %u arrived before its Relation message", r->role, relid);
-	else if (rel->table < 0)
-	{
-		log_error("%s: table %s is published but not in the plan; add it to the plan "
-				  "(or remove it from the publication) and rerun apply", r->role, rel->name);
+	else if (rel->table < 0 && !rel->ignored && !unplanned_table(r, rel))
 		return NULL;
-	}
 	return rel;
 }
 
@@ -478,6 +511,8 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 			sb_free(&sql);
 			return false;
 		}
+		if (rel->table < 0)
+			continue;			/* not moved */
 		t = &r->tables[rel->table];
 		if (t->replicate && r->source > 0)
 			continue;			/* replicated tables follow source 0 only */
@@ -508,6 +543,8 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 		return true;			/* Type, Origin, Message: nothing to apply */
 	if ((rel = change_rel(r, m->relid)) == NULL)
 		return false;
+	if (rel->table < 0)
+		return true;			/* not moved */
 	t = &r->tables[rel->table];
 	if (t->replicate && r->source > 0)
 		return true;			/* every source holds the same copy: follow source 0 */

@@ -151,3 +151,14 @@ CREATE TABLE IF NOT EXISTS pgreshard.objects_before (
     identity      text NOT NULL,          -- pg_identify_object's identity (quoted)
     PRIMARY KEY (plan_name, catalog, identity)
 );
+
+-- The plan's shape when its move began (shard 0): every step's state is keyed
+-- by table position and shard number, so a later apply must have the same
+-- tables in the same order, with the same keys (plan_shape.c).
+CREATE TABLE IF NOT EXISTS pgreshard.plan_tables (
+    plan_name     text NOT NULL,
+    table_index   int NOT NULL,
+    table_name    text NOT NULL,          -- schema.table as SQL writes it
+    key           text NOT NULL,          -- "(col, ...)", or "replicated"
+    PRIMARY KEY (plan_name, table_index)
+);
