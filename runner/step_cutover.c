@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "cutover.h"
+#include "durable.h"
 #include "log.h"
 #include "state.h"
 #include "stream.h"
@@ -223,6 +224,8 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 	}
 	for (int i = 0; i < p->nsources; i++)
 		fence = fs[i].fence > fence ? fs[i].fence : fence;
+	/* the drained changes and the sequences on disk before anyone writes there */
+	ok = ok && within(deadline, "flushing the shards") && durable_flush_shards(p);
 	ok = ok && within(deadline, "the switch") && run_switch(ctx, fence);
 	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
 		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
