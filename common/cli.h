@@ -44,5 +44,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
 int cmd_cutover(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 
 #endif
