@@ -5,6 +5,7 @@
 #                 (unit + integration, plain and under ASan/UBSan)
 #   make demo     install missing packages, start throwaway clusters, run the demo
 #   make bench    run the benchmarks in bench/
+#   make fault    the long fault matrix (kills and crashes at random; figures in README)
 #
 # SAN=1 builds into build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
 

@@ -13,6 +13,7 @@
 #include "apply.h"
 
 typedef struct freeze_session {
+	int			source;			/* the source it freezes */
 	pgr_conn   *conn;			/* holds the locks (freeze: lock) */
 	bool		frozen;
 	uint64_t	fence;			/* WAL position read after the freeze */

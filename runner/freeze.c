@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "cutover.h"
@@ -112,6 +113,7 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 	char		lsn[32];
 	bool		ok;
 
+	fs->source = source;
 	fs->conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0);
 	if (fs->conn == NULL)
 		return false;
@@ -186,6 +188,40 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 	return ok;
 }
 
+#define UNFREEZE_RETRY_S 120
+
+/*
+ * Reset the database's default_transaction_read_only.  Unlike a lock, this
+ * outlives a crash of the source: when the session is gone (the source
+ * restarted), reconnect with backoff and try again for UNFREEZE_RETRY_S.
+ */
+static bool
+unfreeze_read_only(apply_ctx *ctx, freeze_session *fs)
+{
+	const char *sql = "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
+		"current_database()); END $$";
+	double		until = mono_seconds() + UNFREEZE_RETRY_S;
+	unsigned int delay = 1;
+
+	for (;;)
+	{
+		if (fs->conn != NULL && pgr_exec(fs->conn, "making the source writable again", sql, 0, NULL))
+			return true;
+		if ((fs->conn != NULL && PQstatus(fs->conn->pg) == CONNECTION_OK) || mono_seconds() > until)
+			break;
+		log_warn("%s: the source's session is gone; making the source writable again in %u s",
+				 ctx->sources[fs->source].role, delay);
+		sleep(delay);
+		delay = delay * 2 > 10 ? 10 : delay * 2;
+		pgr_disconnect(fs->conn);
+		fs->conn = pgr_connect(ctx->plan->source_dsns[fs->source], ctx->sources[fs->source].role, 0);
+	}
+	log_error("cutover: the source is still read-only (ALTER DATABASE ... SET "
+			  "default_transaction_read_only = on); run ALTER DATABASE ... RESET "
+			  "default_transaction_read_only on it, or rerun apply");
+	return false;
+}
+
 /* End the freeze: keep what was done (success) or undo it (abort). */
 bool
 freeze_end(apply_ctx *ctx, freeze_session *fs, bool success)
@@ -214,9 +250,7 @@ freeze_end(apply_ctx *ctx, freeze_session *fs, bool success)
 					  success ? "COMMIT" : "ROLLBACK", 0, NULL);
 	else if (fs->frozen && ctx->plan->cutover.freeze == FREEZE_READ_ONLY &&
 			 (!success || ctx->plan->cutover.leave_source_writable))
-		ok = pgr_exec(fs->conn, "making the source writable again",
-					  "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
-					  "current_database()); END $$", 0, NULL);
+		ok = unfreeze_read_only(ctx, fs);
 	fs->frozen = false;
 	pgr_disconnect(fs->conn);
 	fs->conn = NULL;

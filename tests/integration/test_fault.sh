@@ -43,18 +43,20 @@ trap cleanup_all EXIT
 
 export SRC S0 S1 S2
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB)
-cat >"$W/plan.yaml" <<'YAML'
+write_plan() {	# FREEZE
+	cat >"$W/plan.yaml" <<YAML
 version: 1
 name: faulttest
-source: { dsn: "${SRC}", publication: pub }
-destination: { shards: ["${S0}", "${S1}", "${S2}"] }
+source: { dsn: "\${SRC}", publication: pub }
+destination: { shards: ["\${S0}", "\${S1}", "\${S2}"] }
 tables:
   public.items: { key: id }
   public.orders: { key: customer_id }
   public.regions: { replicate: true }
 copy: { jobs: 2 }
-cutover: { freeze: lock, timeout_s: 30, max_lag_bytes: 100000000, switch_command: "sleep 1" }
+cutover: { freeze: $1, timeout_s: 30, max_lag_bytes: 100000000, switch_command: "sleep 1" }
 YAML
+}
 
 setup_source() {
 	for c in 0 1 2 3; do
@@ -149,6 +151,9 @@ declare -A KILLS CRASHES
 ATTEMPTS=0
 for ((run = 1; run <= RUNS; run++)); do
 	setup_source || fail "cannot set up run $run"
+	freeze=lock; [ $((RANDOM % 2)) -eq 0 ] && freeze=read_only
+	write_plan $freeze
+	echo "run $run: freeze $freeze" >>"$W/apply.log"
 	writer $((run * 1000000)) & WRITER=$!
 	injected=0 done=0
 	while [ $done -eq 0 ]; do
@@ -185,7 +190,7 @@ for ((run = 1; run <= RUNS; run++)); do
 		fail "run $run (seed $SEED): the end is not exact"
 	fi
 	: >"$W/apply.log"
-	echo "run $run: exact after $injected fault(s)"
+	echo "run $run: exact after $injected fault(s) (freeze: $freeze)"
 done
 
 kills="" crashes=""
