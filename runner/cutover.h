@@ -23,6 +23,8 @@ typedef struct freeze_session {
 bool freeze_source(apply_ctx *ctx, freeze_session *fs, int source);
 bool freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *via);
 bool freeze_end(apply_ctx *ctx, freeze_session *fs, bool success);
+/* Undo the freeze of an attempt interrupted by a crash (read-only outlives it). */
+bool freeze_recover(apply_ctx *ctx);
 
 /* Set every moved sequence on every shard to the source's value + gap. */
 bool cutover_sequences(apply_ctx *ctx, freeze_session *fs);

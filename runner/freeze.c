@@ -96,8 +96,12 @@ static bool
 freeze_read_only(apply_ctx *ctx, freeze_session *fs)
 {
 	(void) ctx;
+	/* the session setting first, in a transaction of its own: a transaction
+	 * that began read-only (the database left read-only by a killed run)
+	 * stays so whatever it sets */
 	return pgr_exec(fs->conn, "freezing writes (read-only database)",
-					"SELECT set_config('default_transaction_read_only', 'off', false); "
+					"SET default_transaction_read_only = off", 0, NULL) &&
+		pgr_exec(fs->conn, "freezing writes (read-only database)",
 					"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', "
 					"current_database()); END $$; "
 					"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -220,6 +224,46 @@ unfreeze_read_only(apply_ctx *ctx, freeze_session *fs)
 			  "default_transaction_read_only = on); run ALTER DATABASE ... RESET "
 			  "default_transaction_read_only on it, or rerun apply");
 	return false;
+}
+
+/*
+ * A cutover attempt still "running" in pgreshard.cutovers was interrupted
+ * during its freeze (the runner killed, shard 0 lost).  A lock freeze ended
+ * with its session; a read-only freeze outlives it: make the sources
+ * writable again before the stream catches up for the next attempt.
+ */
+bool
+freeze_recover(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+	const char *params[1] = {p->name};
+	PGresult   *res = pgr_query(ctx->state, "looking for an interrupted cutover",
+								"SELECT attempt FROM pgreshard.cutovers WHERE plan_name = $1 "
+								"AND outcome = 'running'", 1, params);
+	bool		ok = res != NULL, any = res != NULL && PQntuples(res) > 0;
+
+	PQclear(res);
+	if (!any)
+		return ok;
+	for (int i = 0; ok && i < p->nsources && p->cutover.freeze == FREEZE_READ_ONLY; i++)
+	{
+		freeze_session fs = {.source = i, .frozen = true};
+
+		fs.conn = pgr_connect(p->source_dsns[i], ctx->sources[i].role, 0);
+		ok = fs.conn != NULL && pgr_exec(fs.conn, "unfreezing", "SET default_transaction_read_only = off",
+										 0, NULL) && unfreeze_read_only(ctx, &fs);
+		pgr_disconnect(fs.conn);
+	}
+	if (ok && p->cutover.freeze == FREEZE_HOOK)
+		log_warn("cutover: an earlier attempt was interrupted during its freeze; check that what "
+				 "hooks.%s did on the source is undone", p->hooks.on_freeze);
+	else if (ok)
+		log_warn("cutover: an earlier attempt was interrupted during its freeze; the source%s "
+				 "writable again", p->nsources > 1 ? "s are" : " is");
+	return ok && pgr_exec(ctx->state, "recording the interrupted cutover",
+						  "UPDATE pgreshard.cutovers SET finished_at = now(), outcome = 'aborted', "
+						  "reason = coalesce(reason, 'interrupted during the freeze') "
+						  "WHERE plan_name = $1 AND outcome = 'running'", 1, params);
 }
 
 /* End the freeze: keep what was done (success) or undo it (abort). */

@@ -244,7 +244,8 @@ step_cutover(apply_ctx *ctx)
 	bool		ok;
 	char		reason[1024] = "";
 
-	if (!wait_for_request(ctx) || !wait_for_lag(ctx) || (attempt = begin_attempt(ctx)) < 0)
+	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !wait_for_lag(ctx) ||
+		(attempt = begin_attempt(ctx)) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));
 	start = mono_seconds();

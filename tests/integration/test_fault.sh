@@ -158,11 +158,11 @@ for ((run = 1; run <= RUNS; run++)); do
 	injected=0 done=0
 	while [ $done -eq 0 ]; do
 		ATTEMPTS=$((ATTEMPTS + 1))
-		[ $ATTEMPTS -le $((RUNS * (FAULTS + 20))) ] || fail "run $run: no progress after $ATTEMPTS applies"
-		PGRESHARD_TEST_CHUNK_DELAY_MS=40 PGRESHARD_TEST_VERIFY_DELAY_MS=300 \
+		[ $ATTEMPTS -le $((RUNS * (FAULTS + 20))) ] || { tail -40 "$W/apply.log" >&2; fail "run $run: no progress after $ATTEMPTS applies (seed $SEED)"; }
+		PGRESHARD_TEST_CHUNK_DELAY_MS=150 PGRESHARD_TEST_VERIFY_DELAY_MS=400 \
 			"$P" apply --yes "$W/plan.yaml" >>"$W/apply.log" 2>&1 & APPLY=$!
 		if [ $injected -lt $FAULTS ]; then
-			sleep "$((RANDOM % 40 / 10)).$((RANDOM % 10))"
+			sleep "$((RANDOM % 30 / 10)).$((RANDOM % 10))"
 			if kill -0 $APPLY 2>/dev/null; then
 				injected=$((injected + 1))
 				if [ $((RANDOM % 2)) -eq 0 ]; then
