@@ -157,6 +157,19 @@ step_verify(apply_ctx *ctx)
 	return ok;
 }
 
+/* A state schema made by an older pgreshard gets the tables it lacks
+ * (verify_progress); none is created where no apply has run. */
+static bool
+state_schema_upgrade(pgr_conn *c)
+{
+	PGresult   *res = pgr_query(c, "looking for pgreshard state",
+								"SELECT to_regclass('pgreshard.runs') IS NOT NULL", 0, NULL);
+	bool		read = res != NULL, exists = read && PQgetvalue(res, 0, 0)[0] == 't';
+
+	PQclear(res);
+	return read && (!exists || state_init_schema(c));
+}
+
 int
 cmd_verify(int argc, char **argv)
 {
@@ -183,6 +196,7 @@ cmd_verify(int argc, char **argv)
 	/* with the plan's lock the comparison is exact (snapshot + drain to it);
 	 * without it an apply is running and streaming: look again a moment later */
 	if (ctx.state && catalog_inspect(p, &ctx.cat) && state_try_lock(ctx.state, p, &locked) &&
+		(!locked || state_schema_upgrade(ctx.state)) &&
 		state_step_get(ctx.state, p, STEP_CUTOVER, &cut) &&
 		verify_run(&ctx, locked && cut != STEP_DONE, 4, wait_a_little, &r))
 	{

@@ -10,6 +10,7 @@
 #   FAULT_SEED=N    replay a run (the seed is printed at the start)
 #   FAULT_RUNS=N    whole moves, each on fresh databases (default 1)
 #   FAULT_FAULTS=N  faults injected per move (default 6)
+#   FAULT_FREEZE=M  the cutover's freeze mode, lock or read_only (default: at random per move)
 #
 # The short default runs in `make test`; `make fault` runs the long version.
 # Prints one summary line: runs, kills by step, crashes by server, result.
@@ -152,6 +153,7 @@ ATTEMPTS=0
 for ((run = 1; run <= RUNS; run++)); do
 	setup_source || fail "cannot set up run $run"
 	freeze=lock; [ $((RANDOM % 2)) -eq 0 ] && freeze=read_only
+	freeze=${FAULT_FREEZE:-$freeze}
 	write_plan $freeze
 	echo "run $run: freeze $freeze" >>"$W/apply.log"
 	writer $((run * 1000000)) & WRITER=$!
