@@ -10,8 +10,8 @@
  * chunk is still only in a shard's memory, and the slot must never be
  * confirmed past a change a shard could still lose.
  *
- * The barrier: one tiny transaction that gets a transaction id (so its
- * COMMIT writes a commit record) committed with synchronous_commit = local.
+ * The barrier: one tiny transaction that writes WAL (so its COMMIT is
+ * flushed) committed with synchronous_commit = local.
  * Its commit flushes the shard's WAL up to its own commit record, and so
  * every commit acknowledged on that server before it began, whichever
  * session made it: WAL is flushed in order.

@@ -33,6 +33,11 @@ export PGR_FSYNC=on
 PGR_PORT_BASE=$(( ${PGR_PORT_BASE:-$((20000 + ($$ % 2000) * 16))} + 8 ))
 unset PGR_TEST_ROOT
 clusters_start 4 >/dev/null || fail "cannot start crash-safe clusters"
+# acknowledged commits stay unflushed for up to a second on the shards (the default
+# 200 ms makes a crash that loses one rare): what a slow disk would do
+for c in 1 2 3; do
+	psql_on $c postgres "ALTER SYSTEM SET wal_writer_delay = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+done
 cleanup_all() {
 	[ -n "$WRITER" ] && kill "$WRITER" 2>/dev/null
 	[ -n "$APPLY" ] && kill -9 "$APPLY" 2>/dev/null
