@@ -60,7 +60,7 @@ tables:
   public.orders: { key: customer_id }
   public.regions: { replicate: true }
 copy: { jobs: 2 }
-cutover: { freeze: $1, timeout_s: 30, max_lag_bytes: 100000000, switch_command: "sleep 1" }
+cutover: { mode: manual, freeze: $1, timeout_s: 30, max_lag_bytes: 100000000, switch_command: "sleep 1" }
 YAML
 }
 
@@ -134,7 +134,9 @@ running_step() {
 	local has
 	has=$(psql_on 1 $DB "SELECT to_regclass('pgreshard.steps') IS NOT NULL" 2>/dev/null) || { echo "?"; return; }
 	[ "$has" = t ] || { echo preflight; return; }
-	psql_on 1 $DB "SELECT coalesce((SELECT step FROM pgreshard.steps WHERE plan_name = 'faulttest'
+	psql_on 1 $DB "SELECT coalesce((SELECT step || CASE WHEN step <> 'cutover' THEN ''
+		WHEN EXISTS (SELECT FROM pgreshard.cutovers WHERE plan_name = 'faulttest' AND outcome = 'running')
+		THEN '(freeze)' ELSE '(streaming)' END FROM pgreshard.steps WHERE plan_name = 'faulttest'
 		AND state = 'running' LIMIT 1), 'between-steps')" 2>/dev/null || echo "?"
 }
 
@@ -153,6 +155,35 @@ wait_apply() {
 	wait "$APPLY"
 }
 
+start_apply() {
+	ATTEMPTS=$((ATTEMPTS + 1))
+	[ $ATTEMPTS -le $((RUNS * (FAULTS + 20))) ] ||
+		{ tail -40 "$W/apply.log" >&2; fail "run $run: no progress after $ATTEMPTS applies (seed $SEED)"; }
+	PGRESHARD_TEST_CHUNK_DELAY_MS=150 PGRESHARD_TEST_VERIFY_DELAY_MS=400 \
+		"$P" apply --yes "$W/plan.yaml" >>"$W/apply.log" 2>&1 & APPLY=$!
+}
+
+# One fault: SIGKILL the runner, or stop a server abruptly and start it again.
+inject() {
+	local step c
+	step=$(running_step)
+	if [ $((RANDOM % 2)) -eq 0 ]; then
+		kill -9 $APPLY 2>/dev/null; wait $APPLY 2>/dev/null; APPLY=
+		KILLS[$step]=$(( ${KILLS[$step]:-0} + 1 ))
+		echo "run $run: SIGKILL during $step" >>"$W/apply.log"
+	else
+		c=$((RANDOM % 4))
+		cluster_crash $c
+		CRASHES[$c]=$(( ${CRASHES[$c]:-0} + 1 ))
+		echo "run $run: cluster $c stopped abruptly during $step" >>"$W/apply.log"
+		sleep "0.$((RANDOM % 10))"
+		cluster_restart $c || fail "cluster $c does not start again"
+	fi
+}
+
+# The cutover is manual: until it is asked for, the apply keeps streaming (and
+# confirming the slot), so faults land in the stream as often as in the rest.
+# It is asked for before the last 0-2 faults, which may then hit the freeze.
 declare -A KILLS CRASHES
 ATTEMPTS=0
 for ((run = 1; run <= RUNS; run++)); do
@@ -162,32 +193,25 @@ for ((run = 1; run <= RUNS; run++)); do
 	write_plan $freeze
 	echo "run $run: freeze $freeze" >>"$W/apply.log"
 	writer $((run * 1000000)) & WRITER=$!
-	injected=0 done=0
-	while [ $done -eq 0 ]; do
-		ATTEMPTS=$((ATTEMPTS + 1))
-		[ $ATTEMPTS -le $((RUNS * (FAULTS + 20))) ] || { tail -40 "$W/apply.log" >&2; fail "run $run: no progress after $ATTEMPTS applies (seed $SEED)"; }
-		PGRESHARD_TEST_CHUNK_DELAY_MS=150 PGRESHARD_TEST_VERIFY_DELAY_MS=400 \
-			"$P" apply --yes "$W/plan.yaml" >>"$W/apply.log" 2>&1 & APPLY=$!
-		if [ $injected -lt $FAULTS ]; then
-			sleep "$((RANDOM % 30 / 10)).$((RANDOM % 10))"
-			if kill -0 $APPLY 2>/dev/null; then
-				injected=$((injected + 1))
-				if [ $((RANDOM % 2)) -eq 0 ]; then
-					step=$(running_step)
-					kill -9 $APPLY 2>/dev/null; wait $APPLY 2>/dev/null
-					KILLS[$step]=$(( ${KILLS[$step]:-0} + 1 ))
-					echo "run $run: SIGKILL during $step" >>"$W/apply.log"
-				else
-					c=$((RANDOM % 4))
-					step=$(running_step)
-					cluster_crash $c
-					CRASHES[$c]=$(( ${CRASHES[$c]:-0} + 1 ))
-					echo "run $run: cluster $c stopped abruptly during $step" >>"$W/apply.log"
-					sleep "0.$((RANDOM % 10))"
-					cluster_restart $c || fail "cluster $c does not start again"
-				fi
-			fi
+	injected=0 requested=0 done=0 request_at=$((FAULTS - RANDOM % 3))
+	while [ $injected -lt $FAULTS ] && [ $done -eq 0 ]; do
+		[ $requested -eq 0 ] && [ $injected -ge $request_at ] &&
+			"$P" cutover "$W/plan.yaml" >>"$W/apply.log" 2>&1 && requested=1
+		[ -z "$APPLY" ] && start_apply
+		sleep "$((RANDOM % 30 / 10)).$((RANDOM % 10))"
+		if kill -0 $APPLY 2>/dev/null; then
+			injected=$((injected + 1))
+			inject
+		else
+			wait $APPLY; rc=$?; APPLY=
+			[ $rc -eq 0 ] && done=1
 		fi
+	done
+	while [ $requested -eq 0 ]; do
+		"$P" cutover "$W/plan.yaml" >>"$W/apply.log" 2>&1 && requested=1 || sleep 1
+	done
+	while [ $done -eq 0 ]; do
+		[ -z "$APPLY" ] && start_apply
 		wait_apply; rc=$?; APPLY=
 		[ $rc -eq 0 ] && done=1
 	done
