@@ -487,7 +487,7 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 		PQclear(res);
 	}
 	free(sql);
-	if (ok)
+	if (ok && *n > 1)			/* no rows: *rows is NULL, which qsort must not get */
 		qsort(*rows, (size_t) *n, sizeof(keyrow), keyrow_cmp);
 	return ok;
 }
