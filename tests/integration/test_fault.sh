@@ -27,6 +27,7 @@ RANDOM=$SEED
 DB=faulttest
 W=$(mktemp -d)
 WRITER= APPLY=
+cp "$PGRESHARD" "$W/pgreshard" && P=$W/pgreshard	# a rebuild meanwhile does not touch this run
 
 # clusters of our own, crash-safe, on ports the suite's clusters do not use
 export PGR_FSYNC=on
