@@ -177,8 +177,11 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 	for (int i = 0; ok && i < p->ntables; i++)
 	{
 		char	   *q = pgr_quote_qualified(c, p->tables[i].schema, p->tables[i].relname);
-		char	   *sql = xasprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
-									"FOR EACH STATEMENT EXECUTE FUNCTION pgreshard.refuse_writes()", qtrig, q);
+		/* an earlier attempt may have left it (killed after its freeze ended) */
+		char	   *sql = xasprintf("DROP TRIGGER IF EXISTS %s ON %s; "
+									"CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
+									"FOR EACH STATEMENT EXECUTE FUNCTION pgreshard.refuse_writes()",
+									qtrig, q, qtrig, q);
 
 		ok = pgr_exec(c, "guarding a moved table against writes", sql, 0, NULL);
 		free(sql);

@@ -232,6 +232,37 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 	return ok && within(deadline, "releasing");
 }
 
+static bool
+clear_request(apply_ctx *ctx)
+{
+	return pgr_exec(ctx->state, "clearing the cutover request",
+					"UPDATE pgreshard.runs SET cutover_requested = false WHERE plan_name = $1", 1,
+					(const char *[]) {ctx->plan->name});
+}
+
+/*
+ * An earlier run finished the cutover (its attempt is recorded done) but
+ * died before the journal said so: the switch happened, the source refuses
+ * writes; doing it again would wait for a new request (manual mode) or
+ * freeze a source nobody writes to.  Only the request is left to clear.
+ */
+static bool
+already_cut_over(apply_ctx *ctx, bool *done)
+{
+	const char *params[1] = {ctx->plan->name};
+	PGresult   *res = pgr_query(ctx->state, "looking for a finished cutover",
+								"SELECT attempt FROM pgreshard.cutovers WHERE plan_name = $1 "
+								"AND outcome = 'done' ORDER BY attempt DESC LIMIT 1", 1, params);
+
+	if (res == NULL)
+		return false;
+	*done = PQntuples(res) == 1;
+	if (*done)
+		log_info("cutover: already done by an earlier run (attempt %s)", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
 bool
 step_cutover(apply_ctx *ctx)
 {
@@ -244,6 +275,10 @@ step_cutover(apply_ctx *ctx)
 	bool		ok;
 	char		reason[1024] = "";
 
+	if (!already_cut_over(ctx, &ok))
+		return false;
+	if (ok)
+		return clear_request(ctx);
 	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !wait_for_lag(ctx) ||
 		(attempt = begin_attempt(ctx)) < 0)
 		return false;
@@ -269,8 +304,5 @@ step_cutover(apply_ctx *ctx)
 	}
 	log_info("cutover: done; writes were held for %lld ms; the source %s", ms,
 			 p->cutover.leave_source_writable ? "stays writable" : "now refuses writes to the moved tables");
-	return end_attempt(ctx, attempt, true, ms, fence, NULL) &&
-		pgr_exec(ctx->state, "clearing the cutover request",
-				 "UPDATE pgreshard.runs SET cutover_requested = false WHERE plan_name = $1", 1,
-				 (const char *[]) {p->name});
+	return end_attempt(ctx, attempt, true, ms, fence, NULL) && clear_request(ctx);
 }
