@@ -180,8 +180,9 @@ cmd_repair(int argc, char **argv)
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
 	want = xcalloc((size_t) p->ntables + 1, sizeof(bool));
-	n = argc - optind - 1;
-	rc = tables_from_args(p, n, argv + optind + 1, want);
+	rc = tables_from_args(p, argc - optind - 1, argv + optind + 1, want);
+	for (int t = 0; t < p->ntables; t++)
+		n += want[t];
 	apply_ctx_init(&ctx, p, STEP_COPY);
 	if (rc == EXIT_OK)
 	{
