@@ -9,7 +9,9 @@
  * group-commit: every shard with work commits it together with its
  * pgreshard.apply_progress row (the source commit LSN), and only when all of
  * them have acknowledged is the slot confirmed up to that commit's end
- * (DESIGN.md invariant 3).  On a rerun
+ * (DESIGN.md invariant 3).  The shard sessions commit with
+ * synchronous_commit = local, so an acknowledged COMMIT is on disk even on
+ * a shard whose server runs with synchronous_commit = off.  On a rerun
  * each shard skips source transactions at or below its own progress, so a
  * crash between two shards' commits neither loses nor repeats a change.
  *

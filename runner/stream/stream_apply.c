@@ -278,7 +278,9 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		if (tuple_has_unchanged(new_tup))
 		{
 			log_error("%s: shard %d: table %s: an UPDATE needs unchanged TOAST values of a row "
-					  "that no copy holds; rerun the copy of this table", r->role, s, t->display);
+					  "that no copy holds: the shards are inconsistent with the source; run `pgreshard "
+					  "repair %s %s`, then apply again", r->role, s, t->display, r->ctx->plan->path,
+					  t->display);
 			return false;
 		}
 		return shard_insert_row(r, s, t, new_tup, NULL);
@@ -352,7 +354,9 @@ move_row(stream_reader *r, int from, int to, const stream_table *t, const stream
 	if (need_old)
 	{
 		log_error("%s: table %s: an UPDATE moved a row to shard %d but no shard holds the old row "
-				  "to take its unchanged TOAST values from", r->role, t->display, to);
+				  "to take its unchanged TOAST values from: the shards are inconsistent with the source; "
+				  "run `pgreshard repair %s %s`, then apply again", r->role, t->display, to,
+				  r->ctx->plan->path, t->display);
 		return false;
 	}
 	return !shard_wants(r, t, new_tup, to) || shard_insert_row(r, to, t, new_tup, NULL);
@@ -443,7 +447,8 @@ update_lua_unsent(stream_reader *r, int from, const stream_table *t, const strea
 	if (wanted)
 	{
 		log_error("%s: table %s: an UPDATE whose route needs unchanged TOAST values found its row "
-				  "on no shard", r->role, t->display);
+				  "on no shard: the shards are inconsistent with the source; run `pgreshard repair %s %s`, "
+				  "then apply again", r->role, t->display, r->ctx->plan->path, t->display);
 		return false;
 	}
 	return true;				/* the row came with a chunk copied after this change */

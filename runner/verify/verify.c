@@ -7,11 +7,13 @@
  * of the key's hash, with count(*) and sum(hashtextextended(row)).  The
  * queries go to all servers at once, so the time is that of the slowest
  * scan.  Differing buckets can be re-checked after the stream caught up,
- * then are drilled into row by row.
+ * then are drilled into row by row.  An exact verify records each table
+ * as it finishes it (verify_resume.h), so a killed one resumes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "copy.h"
@@ -21,6 +23,7 @@
 #include "strbuf.h"
 #include "stream.h"
 #include "verify.h"
+#include "verify_resume.h"
 #include "xalloc.h"
 
 typedef __int128 sum_t;
@@ -484,7 +487,7 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 		PQclear(res);
 	}
 	free(sql);
-	if (ok)
+	if (ok && *n > 1)			/* no rows: *rows is NULL, which qsort must not get */
 		qsort(*rows, (size_t) *n, sizeof(keyrow), keyrow_cmp);
 	return ok;
 }
@@ -614,6 +617,36 @@ recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
 	return true;
 }
 
+/* Table t's counts and the keys of its differing buckets, into out. */
+static bool
+compare_table(vstate *v, int t, verify_result *out)
+{
+	bool		ok = true;
+
+	fill_counts(v, t, &out->tables[t]);
+	for (int s = 0; ok && s < v->nshards; s++)
+		for (int b = 0; ok && b < VERIFY_BUCKETS; b++)
+			if (bucket_differs(v, t, s, b))
+				ok = drill(v, t, s, b, out);
+	return ok;
+}
+
+/* Testing knob: PGRESHARD_TEST_VERIFY_DELAY_MS after each table, so that a
+ * test can kill a verify halfway. */
+static bool
+test_pause(void)
+{
+	const char *ms = getenv("PGRESHARD_TEST_VERIFY_DELAY_MS");
+
+	if (ms != NULL && atoi(ms) > 0)
+	{
+		struct timespec ts = {atoi(ms) / 1000, (atoi(ms) % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
 /* Exact mode: a snapshot per source, and every shard brought exactly to it. */
 static bool
 snapshot_and_drain(apply_ctx *ctx)
@@ -635,7 +668,9 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 	vstate		v = {0};
 	size_t		cells = (size_t) p->ntables * (size_t) p->nshards * VERIFY_BUCKETS;
 	double		start = mono_seconds();
-	bool		ok;
+	bool		ok, *done;
+	int			todo = 0;
+	uint64_t	lsn = 0;
 
 	memset(out, 0, sizeof(*out));
 	v.ctx = ctx;
@@ -649,21 +684,33 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 	for (int t = 0; t < p->ntables; t++)
 		build_table_sql(&v, t, &v.sql[t]);
 	v.exact = exact;
-	ok = (p->sharding != SHARD_FN_LUA || hooks_open(p, &v.hooks)) &&
-		(!exact || snapshot_and_drain(ctx)) && connect_all(&v);
-	for (int t = 0; ok && t < p->ntables; t++)
-		ok = aggregate_table(&v, t);
-	ok = ok && (exact || recheck(&v, rounds, between));
 	out->ntables = p->ntables;
 	out->tables = xcalloc((size_t) p->ntables, sizeof(verify_table_result));
-	for (int t = 0; ok && t < p->ntables; t++)
+	done = xcalloc((size_t) p->ntables + 1, sizeof(bool));
+	ok = (p->sharding != SHARD_FN_LUA || hooks_open(p, &v.hooks)) &&
+		(!exact || verify_progress_load(ctx, done, out));
+	for (int t = 0; t < p->ntables; t++)
+		todo += !done[t];
+	ok = ok && (todo == 0 || ((!exact || snapshot_and_drain(ctx)) && connect_all(&v)));
+	if (exact)
 	{
-		fill_counts(&v, t, &out->tables[t]);
-		for (int s = 0; ok && s < p->nshards; s++)
-			for (int b = 0; ok && b < VERIFY_BUCKETS; b++)
-				if (bucket_differs(&v, t, s, b))
-					ok = drill(&v, t, s, b, out);
+		/* table by table, each recorded once compared: a rerun resumes */
+		for (int i = 0; ok && i < p->nsources; i++)
+			lsn = ctx->sources[i].snapshot_lsn > lsn ? ctx->sources[i].snapshot_lsn : lsn;
+		for (int t = 0; ok && t < p->ntables; t++)
+			if (!done[t])
+				ok = aggregate_table(&v, t) && compare_table(&v, t, out) &&
+					verify_progress_add(ctx, t, &out->tables[t], lsn) && test_pause();
 	}
+	else
+	{
+		for (int t = 0; ok && t < p->ntables; t++)
+			ok = aggregate_table(&v, t);
+		ok = ok && recheck(&v, rounds, between);
+		for (int t = 0; ok && t < p->ntables; t++)
+			ok = compare_table(&v, t, out);
+	}
+	free(done);
 	out->seconds = mono_seconds() - start;
 	vstate_free(&v);
 	if (exact)
