@@ -146,6 +146,10 @@ catalog_free(catalog *cat)
 		free(cat->findings[i].fix);
 	}
 	free_strings(cat->pub_tables, cat->npub_tables);
+	free_strings(cat->needs.triggers, cat->needs.ntriggers);
+	free_strings(cat->needs.extensions, cat->needs.nextensions);
+	free_strings(cat->needs.owner_roles, cat->needs.nowner_roles);
+	free_strings(cat->needs.policy_roles, cat->needs.npolicy_roles);
 	for (int i = 0; i < cat->nsequences; i++)
 	{
 		free(cat->sequences[i].name);

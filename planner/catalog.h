@@ -100,12 +100,25 @@ typedef struct finding {
 	char	   *fix;			/* what to do, or NULL */
 } finding;
 
+/* What the shards need besides the tables (inspect_schema.c), from source 0. */
+typedef struct schema_needs {
+	int			ntriggers;
+	char	  **triggers;		/* "trigger t on s.x", "foreign key f on s.x (ON DELETE)" of moved tables */
+	int			nextensions;
+	char	  **extensions;		/* installed on the source (plpgsql aside) */
+	int			nowner_roles;
+	char	  **owner_roles;	/* owners and grantees of the schema's objects */
+	int			npolicy_roles;
+	char	  **policy_roles;	/* roles policies name */
+} schema_needs;
+
 typedef struct catalog {
 	int			nsources;
 	server_info *sources;
 	int			nshards;
 	server_info *shards;
 	bool		publication_exists;
+	bool		pub_updates_deletes;	/* it publishes UPDATE or DELETE (or is yet to be created) */
 	int			npub_tables;
 	char	  **pub_tables;		/* the publication's tables on source 0, SQL-quoted, sorted */
 	int			nsequences;
@@ -115,6 +128,7 @@ typedef struct catalog {
 	src_table  *tables;			/* same order as plan->tables */
 	int			nfindings;
 	finding    *findings;
+	schema_needs needs;
 } catalog;
 
 /*

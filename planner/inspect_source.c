@@ -135,13 +135,14 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 	if (res == NULL)
 		goto fail;
 	exists = pgr_query(c, "reading the publication",
-					   "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params);
+					   "SELECT pubupdate OR pubdelete FROM pg_publication WHERE pubname = $1", 1, params);
 	if (exists == NULL)
 	{
 		PQclear(res);
 		goto fail;
 	}
 	cat->publication_exists = PQntuples(exists) > 0;
+	cat->pub_updates_deletes = !cat->publication_exists || PQgetvalue(exists, 0, 0)[0] == 't';
 	PQclear(exists);
 	if (!cat->publication_exists && !p->create_publication)
 		catalog_add_finding(cat, FINDING_ERROR, where,
@@ -307,6 +308,19 @@ resolve_keys(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 	free(where);
 }
 
+/* The table is in the publication already (read by check_publication). */
+static bool
+in_publication(const catalog *cat, const plan_table *pt)
+{
+	char	   *q = sqlname_quote_qualified(pt->schema, pt->relname);
+	bool		found = false;
+
+	for (int i = 0; i < cat->npub_tables && !found; i++)
+		found = strcmp(cat->pub_tables[i], q) == 0;
+	free(q);
+	return found && cat->publication_exists;
+}
+
 static void
 lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 {
@@ -320,10 +334,20 @@ lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 		catalog_add_finding(cat, FINDING_WARNING, name,
 							"add a primary key; without one, updates and deletes match rows by every column (REPLICA IDENTITY FULL)",
 							"no primary key");
-	if (t->replident == 'n' || (t->replident == 'd' && t->npk == 0))
+	if ((t->replident == 'n' || (t->replident == 'd' && t->npk == 0)) && !cat->pub_updates_deletes)
+		catalog_add_finding(cat, FINDING_WARNING, name,
+							"nothing to do for an insert-only table; else ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
+							"no replica identity: fine while publication \"%s\" publishes no UPDATE or DELETE "
+							"(the source refuses neither; they are not streamed)", p->publication);
+	else if ((t->replident == 'n' || (t->replident == 'd' && t->npk == 0)) && in_publication(cat, pt))
+		catalog_add_finding(cat, FINDING_WARNING, name,
+							"nothing to do for an insert-only table; else ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
+							"no replica identity: the table is already published, so the source already refuses "
+							"UPDATE and DELETE on it; its inserts are moved");
+	else if (t->replident == 'n' || (t->replident == 'd' && t->npk == 0))
 		catalog_add_finding(cat, FINDING_ERROR, name,
 							"ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
-							"no replica identity: the source refuses UPDATE and DELETE on a published table without one");
+							"no replica identity: once published, the source refuses UPDATE and DELETE on it");
 	else if (!pt->replicate && t->replident != 'f')
 	{
 		for (int k = 0; k < pt->nkeys; k++)
@@ -344,7 +368,6 @@ lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 			}
 		}
 	}
-	(void) p;
 	free(name);
 }
 

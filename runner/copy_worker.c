@@ -47,10 +47,11 @@ worker_conn(worker *w, bool source, int i)
 	 * keys are hashed on the bytes PostgreSQL stores; async commit on shards
 	 * (a lost commit loses the chunk and its ledger row together). */
 	if (*slot != NULL &&
-		!pgr_exec(*slot, "setting session options", source ?
+		(!pgr_exec(*slot, "setting session options", source ?
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)" :
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
-				  "set_config('synchronous_commit', 'off', false)", 0, NULL))
+				  "set_config('synchronous_commit', 'off', false)", 0, NULL) ||
+		 (!source && !apply_session_replica(*slot))))
 	{
 		pgr_disconnect(*slot);
 		*slot = NULL;

@@ -359,7 +359,7 @@ connect_shards(stream_reader *r)
 		/* the source's encoding (preflight checked the shards share it) */
 		if (!pgr_exec(sc->conn, "setting the session encoding",
 					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)",
-					  0, NULL) || !shard_pipeline_open(r, s))
+					  0, NULL) || !apply_session_replica(sc->conn) || !shard_pipeline_open(r, s))
 			return false;
 	}
 	return true;
