@@ -146,6 +146,12 @@ catalog_free(catalog *cat)
 		free(cat->findings[i].fix);
 	}
 	free_strings(cat->pub_tables, cat->npub_tables);
+	for (int i = 0; i < cat->nobjects; i++)
+	{
+		free(cat->objects[i].what);
+		free(cat->objects[i].reason);
+	}
+	free(cat->objects);
 	free_strings(cat->needs.triggers, cat->needs.ntriggers);
 	free_strings(cat->needs.extensions, cat->needs.nextensions);
 	free_strings(cat->needs.owner_roles, cat->needs.nowner_roles);

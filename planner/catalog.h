@@ -112,6 +112,14 @@ typedef struct schema_needs {
 	char	  **policy_roles;	/* roles policies name */
 } schema_needs;
 
+/* A schema object besides the tables, for the plan (inspect_objects.c). */
+typedef struct schema_object {
+	char	   *what;			/* "view public.film_list" */
+	bool		created;		/* created on every shard */
+	bool		post;			/* in schema-post (else schema-pre) */
+	char	   *reason;			/* why not created, or a note; NULL */
+} schema_object;
+
 typedef struct catalog {
 	int			nsources;
 	server_info *sources;
@@ -129,6 +137,8 @@ typedef struct catalog {
 	int			nfindings;
 	finding    *findings;
 	schema_needs needs;
+	int			nobjects;
+	schema_object *objects;		/* the schema besides the tables */
 } catalog;
 
 /*

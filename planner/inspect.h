@@ -28,6 +28,8 @@ bool lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat);
  */
 bool inspect_schema_source(const plan *p, pgr_conn *c, catalog *cat);
 bool inspect_schema_destination(const plan *p, pgr_conn *c, catalog *cat, const char *role);
+/* The schema objects besides the tables and what happens to each (source 0). */
+bool inspect_schema_objects(const plan *p, catalog *cat);
 /* After every source is inspected: the WAL each slot will hold during the copy. */
 void lint_wal_headroom(catalog *cat);
 

@@ -78,6 +78,9 @@ pgr_conn *connect_shard(const plan *p, int s);
  * it (apply_session.c).  False after reporting an error.
  */
 bool apply_session_replica(pgr_conn *c);
+/* schema.matviews: refresh: refresh the materialized views on every shard
+ * after a successful cutover (cutover_matviews.c); failures are warnings. */
+void cutover_refresh_matviews(apply_ctx *ctx);
 
 /* Set up / tear down a context (sources' roles, no connections yet). */
 void apply_ctx_init(apply_ctx *ctx, plan *p, step_id until);

@@ -181,6 +181,17 @@ ddl_was_dropped(const ddl_ctx *c, const char *kind, const char *schema,
 	return found;
 }
 
+void
+ddl_report_dropped(ddl_ctx *c, char *what, char *reason)
+{
+	ddl_script *s = c->out;
+
+	log_warn("schema dump line %d: not creating %s: %s", c->cur ? c->cur->line : 0,
+			 what, reason);
+	s->dropped = xrealloc(s->dropped, sizeof(ddl_dropped) * (size_t) (s->ndropped + 1));
+	s->dropped[s->ndropped++] = (ddl_dropped) {what, reason};
+}
+
 /* ---- display names ---------------------------------------------------- */
 
 char *
@@ -426,7 +437,8 @@ static void
 ctx_free(ddl_ctx *c)
 {
 	ddl_map    *maps[] = {&c->moved, &c->relations, &c->needed_seqs,
-		&c->kept_indexes, &c->pkeys, &c->parents, &c->dropped};
+		&c->kept_indexes, &c->pkeys, &c->parents, &c->dropped, &c->kept_views,
+		&c->view_defs};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		map_free(maps[i]);
@@ -501,7 +513,13 @@ ddl_script_free(ddl_script *s)
 		free(s->skipped[i].references);
 		free(s->skipped[i].reason);
 	}
+	for (int i = 0; i < s->ndropped; i++)
+	{
+		free(s->dropped[i].what);
+		free(s->dropped[i].reason);
+	}
 	free(s->stmts);
 	free(s->skipped);
+	free(s->dropped);
 	memset(s, 0, sizeof(*s));
 }

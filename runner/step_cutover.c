@@ -265,6 +265,7 @@ step_cutover(apply_ctx *ctx)
 	}
 	log_info("cutover: done; writes were held for %lld ms; the source %s", ms,
 			 p->cutover.leave_source_writable ? "stays writable" : "now refuses writes to the moved tables");
+	cutover_refresh_matviews(ctx);
 	return end_attempt(ctx, attempt, true, ms, fence, NULL) &&
 		pgr_exec(ctx->state, "clearing the cutover request",
 				 "UPDATE pgreshard.runs SET cutover_requested = false WHERE plan_name = $1", 1,

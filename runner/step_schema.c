@@ -23,7 +23,7 @@
 #include "apply.h"
 #include "ddl.h"
 #include "log.h"
-#include "schema_dump.h"
+#include "schema_script.h"
 #include "xalloc.h"
 
 typedef struct stored_stmt {
@@ -63,9 +63,7 @@ ensure_script(apply_ctx *ctx)
 	const char *params[1] = {p->name};
 	PGresult   *res = pgr_query(ctx->state, "reading the DDL script",
 								"SELECT 1 FROM pgreshard.ddl WHERE plan_name = $1 LIMIT 1", 1, params);
-	ddl_table  *tables;
 	ddl_script	script = {0};
-	char	   *dump = NULL;
 	bool		ok, exists;
 
 	if (res == NULL)
@@ -74,17 +72,7 @@ ensure_script(apply_ctx *ctx)
 	PQclear(res);
 	if (exists)
 		return true;
-	tables = xcalloc((size_t) p->ntables, sizeof(ddl_table));
-	for (int i = 0; i < p->ntables; i++)
-	{
-		tables[i].schema = p->tables[i].schema;
-		tables[i].relname = p->tables[i].relname;
-		tables[i].replicate = p->tables[i].replicate;
-		tables[i].nkeys = p->tables[i].nkeys;
-		tables[i].keys = (const char *const *) p->tables[i].keys;
-	}
-	ok = schema_dump(p->source_dsns[0], ctx->sources[0].role, &dump) &&
-		ddl_build(dump, tables, p->ntables, &script);
+	ok = schema_script_build(p, ctx->sources[0].role, &script);
 	for (int i = 0; ok && i < script.nskipped; i++)
 		log_warn("foreign key %s on %s references %s and is not created on the shards: %s",
 				 script.skipped[i].name, script.skipped[i].table, script.skipped[i].references,
@@ -93,8 +81,6 @@ ensure_script(apply_ctx *ctx)
 	if (ok)
 		log_info("schema: %d DDL statement(s) taken from the source", script.n);
 	ddl_script_free(&script);
-	free(dump);
-	free(tables);
 	return ok;
 }
 

@@ -54,6 +54,10 @@ typedef struct stream_table {
 	int			nroute;
 	int		   *route_col;		/* [nroute] indexes into cols */
 	char	  **types;			/* [ncols] format_type() of each column */
+	bool	   *always_ident;	/* [ncols] GENERATED ALWAYS AS IDENTITY: INSERTs say
+								 * OVERRIDING SYSTEM VALUE, UPDATEs never assign it */
+	bool		has_always_ident;
+	int			nsettable;		/* columns an UPDATE may assign (not always_ident) */
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
 	char		stmt_name[STMT_KINDS][16];
 	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
@@ -66,6 +70,13 @@ typedef struct stream_table {
 		uint64_t   *lsn;		/* [nshards]: snapshot LSN on each shard, 0 = none */
 	}		   *late;
 } stream_table;
+
+/* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
+const char *stream_insert_overriding(const stream_table *t);
+/* An UPDATE from ident to new_tup changes a GENERATED ALWAYS identity value
+ * (known only when ident carries it): apply it as DELETE + INSERT. */
+bool stream_identity_changed(const stream_table *t, const pgo_tuple *ident,
+							 const pgo_tuple *new_tup);
 
 /* A relation as the source announced it (Relation message). */
 typedef struct stream_rel {

@@ -237,6 +237,9 @@ apply_delete(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	return true;
 }
 
+static bool move_row(stream_reader *r, int from, int to, const stream_table *t,
+					 const stream_rel *rel, const pgo_tuple *ident, const pgo_tuple *new_tup);
+
 /*
  * UPDATE of a row that stays on shard s, batched.  With chunks copied under
  * a newer snapshot (invariant 4) the old and the new version may fall in
@@ -264,6 +267,8 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		}
 		return shard_insert_row(r, s, t, new_tup, NULL);
 	}
+	if (stream_identity_changed(t, ident, new_tup))
+		return move_row(r, s, s, t, rel, ident, new_tup);	/* 428C9 otherwise */
 	return shard_update_row(r, s, t, rel, ident, new_tup);
 }
 
