@@ -80,6 +80,17 @@ catalog_fully_applied(const catalog *cat)
 	return true;
 }
 
+int
+catalog_partition_table(const catalog *cat, const char *schema, const char *name)
+{
+	for (int i = 0; i < cat->ntables; i++)
+		for (int k = 0; k < cat->tables[i].nparts; k++)
+			if (strcmp(cat->tables[i].part_schema[k], schema) == 0 &&
+				strcmp(cat->tables[i].part_name[k], name) == 0)
+				return i;
+	return -1;
+}
+
 const src_table *
 catalog_table(const catalog *cat, int plan_index)
 {
@@ -126,6 +137,8 @@ free_src_table_contents(src_table *t)
 	free_strings(t->pk, t->npk);
 	free_strings(t->ident, t->nident);
 	free(t->shard_rows);
+	free_strings(t->part_schema, t->nparts);
+	free_strings(t->part_name, t->nparts);
 }
 
 void

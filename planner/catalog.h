@@ -45,6 +45,10 @@ typedef struct src_table {
 	double	   *shard_rows;		/* estimated rows per destination shard */
 	bool		sampled;		/* shard_rows from a sample (else uniform) */
 	bool		exists;			/* found on source 0 as a plain table */
+	bool		partitioned;	/* a partitioned table (relkind 'p') */
+	int			nparts;			/* its partitions at every level (source 0) */
+	char	  **part_schema;	/* [nparts] unquoted */
+	char	  **part_name;
 } src_table;
 
 /* What a destination holds of a moved table. */
@@ -186,6 +190,9 @@ char *plan_slot_name(const plan *p);
 
 /* Every step of the plan is done (the journal on shard 0): nothing left to apply. */
 bool catalog_fully_applied(const catalog *cat);
+
+/* The plan table (partitioned) that partition schema.name belongs to, or -1. */
+int catalog_partition_table(const catalog *cat, const char *schema, const char *name);
 
 /* The source's description of a plan table (same index as plan->tables). */
 const src_table *catalog_table(const catalog *cat, int plan_index);

@@ -19,7 +19,7 @@
 #include "xalloc.h"
 
 static bool
-listed(const ddl_stmt *st)
+listed(const plan *p, const ddl_stmt *st)
 {
 	static const char *const table_parts[] = {
 		"trigger ", "policy ", "rule ", "statistics ", "row level security", "comment on table",
@@ -30,6 +30,8 @@ listed(const ddl_stmt *st)
 		return false;
 	if (st->table_index < 0)
 		return true;
+	if (st->table_index >= p->ntables && strncmp(st->what, "table ", 6) == 0)
+		return true;			/* a partition of a moved table */
 	for (int i = 0; table_parts[i]; i++)
 		if (strncmp(st->what, table_parts[i], strlen(table_parts[i])) == 0)
 			return true;
@@ -48,7 +50,7 @@ inspect_schema_objects(const plan *p, catalog *cat)
 {
 	ddl_script	s;
 
-	if (!schema_script_build(p, cat->sources[0].role, &s))
+	if (!schema_script_build(p, cat, cat->sources[0].role, &s))
 	{
 		catalog_add_finding(cat, FINDING_ERROR, cat->sources[0].role,
 							"see the message above; the schema steps would fail the same way",
@@ -56,12 +58,14 @@ inspect_schema_objects(const plan *p, catalog *cat)
 		return true;
 	}
 	for (int i = 0; i < s.n; i++)
-		if (listed(&s.stmts[i]))
+		if (listed(p, &s.stmts[i]))
 		{
 			const char *w = s.stmts[i].what;
 			char	   *note = NULL;
 
-			if (strncmp(w, "materialized view ", 18) == 0)
+			if (s.stmts[i].table_index >= p->ntables)
+				note = xstrdup("a partition, moved with its parent under the parent's key");
+			else if (strncmp(w, "materialized view ", 18) == 0)
 				note = xstrdup(p->schema.matviews == MATVIEWS_REFRESH ?
 							   "its data is per shard: refreshed on every shard at the cutover" :
 							   "its data is per shard: created WITH NO DATA (schema.matviews: refresh "

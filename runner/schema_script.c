@@ -4,7 +4,9 @@
  * the tables, created on every shard or left out and why).  One function, so
  * the plan shows exactly what the apply will do.
  *
- * Owners and privileges are in the dump unless schema.skip_owners.
+ * Owners and privileges are in the dump unless schema.skip_owners.  A
+ * partitioned table brings all its partitions (every level, default ones
+ * too): they are moved with it, under its sharding key.
  */
 #include <stdlib.h>
 
@@ -13,23 +15,38 @@
 #include "schema_script.h"
 #include "xalloc.h"
 
-bool
-schema_script_build(const plan *p, const char *role, ddl_script *out)
+static void
+add_table(ddl_table *t, const plan_table *pt, const char *schema, const char *relname)
 {
-	ddl_table  *tables = xcalloc((size_t) p->ntables + 1, sizeof(ddl_table));
+	t->schema = schema;
+	t->relname = relname;
+	t->replicate = pt->replicate;
+	t->nkeys = pt->nkeys;
+	t->keys = (const char *const *) pt->keys;
+}
+
+bool
+schema_script_build(const plan *p, const catalog *cat, const char *role, ddl_script *out)
+{
+	int			n = p->ntables, all = p->ntables;
+	ddl_table  *tables;
 	char	   *dump = NULL;
 	bool		ok;
 
 	for (int i = 0; i < p->ntables; i++)
+		all += catalog_table(cat, i)->nparts;
+	tables = xcalloc((size_t) all + 1, sizeof(ddl_table));
+	for (int i = 0; i < p->ntables; i++)
+		add_table(&tables[i], &p->tables[i], p->tables[i].schema, p->tables[i].relname);
+	for (int i = 0; i < p->ntables; i++)
 	{
-		tables[i].schema = p->tables[i].schema;
-		tables[i].relname = p->tables[i].relname;
-		tables[i].replicate = p->tables[i].replicate;
-		tables[i].nkeys = p->tables[i].nkeys;
-		tables[i].keys = (const char *const *) p->tables[i].keys;
+		const src_table *st = catalog_table(cat, i);
+
+		for (int k = 0; k < st->nparts; k++)
+			add_table(&tables[n++], &p->tables[i], st->part_schema[k], st->part_name[k]);
 	}
 	ok = schema_dump_owners(p->source_dsns[0], role, !p->schema.skip_owners, &dump) &&
-		ddl_build(dump, tables, p->ntables, out);
+		ddl_build(dump, tables, n, out);
 	free(dump);
 	free(tables);
 	return ok;

@@ -7,10 +7,15 @@
 
 #include <stdbool.h>
 
+#include "catalog.h"
 #include "ddl.h"
 #include "plan.h"
 
-/* Dump source 0 (role names it in messages) and split it; false after logging. */
-bool schema_script_build(const plan *p, const char *role, ddl_script *out);
+/*
+ * Dump source 0 (role names it in messages) and split it for the plan's
+ * tables and their partitions (cat); false after logging.  Statements of a
+ * partition carry a table_index >= p->ntables.
+ */
+bool schema_script_build(const plan *p, const catalog *cat, const char *role, ddl_script *out);
 
 #endif

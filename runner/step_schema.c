@@ -72,7 +72,7 @@ ensure_script(apply_ctx *ctx)
 	PQclear(res);
 	if (exists)
 		return true;
-	ok = schema_script_build(p, ctx->sources[0].role, &script);
+	ok = schema_script_build(p, ctx->cat, ctx->sources[0].role, &script);
 	for (int i = 0; ok && i < script.nskipped; i++)
 		log_warn("foreign key %s on %s references %s and is not created on the shards: %s",
 				 script.skipped[i].name, script.skipped[i].table, script.skipped[i].references,
@@ -234,7 +234,7 @@ pre_on_shard(apply_ctx *ctx, int s, const stored_stmt *stmts, int n)
 				adopted[ti] = true;
 				ok = adopt_table(ctx, c, ti);
 			}
-			if (ok && !(ti >= 0 && adopted[ti]))
+			if (ok && !(ti >= 0 && ti < ctx->plan->ntables && adopted[ti]))
 				ok = apply_stmt(ctx, c, &stmts[i]);
 		}
 		ok = ok && pgr_exec(c, "committing the schema", "COMMIT", 0, NULL);

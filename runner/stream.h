@@ -83,6 +83,9 @@ typedef struct stream_rel {
 	uint32_t	relid;
 	int			table;			/* index into the plan's tables, or -1 */
 	char	   *name;			/* schema.table as announced */
+	char	   *leaf_qname;		/* a partition of a moved partitioned table
+								 * (publish_via_partition_root off): its
+								 * quoted name, for TRUNCATE; else NULL */
 	char		replident;		/* 'd', 'f', 'i', 'n' */
 	int			ncols;
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */

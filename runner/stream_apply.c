@@ -78,6 +78,12 @@ on_relation(stream_reader *r, const pgo_msg *m)
 {
 	stream_rel *rel = rel_find(r, m->relid);
 	int			ti = plan_table_index(r->ctx->plan, m->nspname, m->relname);
+	bool		leaf = false;
+
+	/* a partition's changes are its parent's: applied through the parent on
+	 * the shards, which routes them to the same partition there */
+	if (ti < 0 && (ti = catalog_partition_table(r->ctx->cat, m->nspname, m->relname)) >= 0)
+		leaf = true;
 
 	if (rel == NULL)
 	{
@@ -88,7 +94,9 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	}
 	free(rel->name);
 	free(rel->ident);
+	free(rel->leaf_qname);
 	rel->name = sqlname_quote_qualified(m->nspname, m->relname);
+	rel->leaf_qname = leaf ? pgr_quote_qualified(r->repl, m->nspname, m->relname) : NULL;
 	rel->table = ti;
 	rel->replident = m->replident;
 	rel->ncols = m->ncols;
@@ -500,7 +508,7 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 		t = &r->tables[rel->table];
 		if (t->replicate && r->source > 0)
 			continue;			/* replicated tables follow source 0 only */
-		sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
+		sb_printf(&sql, "%s%s", listed++ ? ", " : "", rel->leaf_qname ? rel->leaf_qname : t->qname);
 	}
 	if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
 		sb_append(&sql, " RESTART IDENTITY");

@@ -587,6 +587,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);
+		free(r.rels[i].leaf_qname);
 		free(r.rels[i].ident);
 	}
 	free(r.rels);

@@ -1,0 +1,93 @@
+# test_schema_partitions.sh — partitioned tables (tests/sql/partitions.sql:
+# LIST partitions sub-partitioned by HASH, RANGE by month, DEFAULT
+# partitions) resharded 1->4 by tenant_id, which is not their partition key,
+# under a write workload that also moves rows between partitions; once with
+# publish_via_partition_root off (changes arrive per partition and are routed
+# by the parent's rule) and once on.  Every shard gets the same parents and
+# partitions; the oracle compares every parent and every partition with the
+# source (compare_tables), placement, and the catalog (check_schema_objects).
+# A partition listed on its own is refused with a message to list its parent.
+set -u
+source "$(dirname "$0")/../lib/clusters.sh"
+source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reshard_checks.sh"
+P=$PGRESHARD
+DB=parttest
+W=$(mktemp -d)
+WL=
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+LEAVES="events_eu_0 events_eu_1 events_us events_other payments_2024_01 payments_2024_02 payments_2024_03 payments_default"
+export SRC S0 S1 S2 S3
+SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
+write_plan() {	# EXTRA-TABLE-LINE
+	cat >"$W/plan.yaml" <<YAML
+version: 1
+name: parttest
+source: { dsn: "\${SRC}", publication: ev_pub }
+destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
+tables:
+  ev.tenants: { key: tenant_id }
+  ev.events: { key: tenant_id }
+  ev.payments: { key: tenant_id }
+$1
+copy: { chunk_rows: 1000 }
+cutover: { verify: true, timeout_s: 60 }
+YAML
+}
+workload() {
+	local i=0 t
+	while [ ! -e "$W/stop" ]; do
+		t=$(( (i * 7) % 100 + 1 ))
+		psql -X -q -d "$(dsn 0 $DB)" -c "BEGIN;
+			INSERT INTO ev.events (tenant_id, region, kind, payload)
+				VALUES ($t, (ARRAY['eu', 'uk', 'us', 'br', 'jp'])[$i % 5 + 1], 'w', '{\"i\": $i}');
+			UPDATE ev.events SET kind = 'seen $i' WHERE tenant_id = $t AND region = 'us';
+			UPDATE ev.events SET region = 'eu' WHERE (region, tenant_id, id) IN
+				(SELECT region, tenant_id, id FROM ev.events WHERE tenant_id = $t AND region = 'jp' LIMIT 1);
+			DELETE FROM ev.events WHERE (region, tenant_id, id) IN
+				(SELECT region, tenant_id, id FROM ev.events WHERE tenant_id = $(( t % 100 + 1 )) ORDER BY id LIMIT 1);
+			INSERT INTO ev.payments (tenant_id, amount, paid_at) VALUES ($t, $i % 40, timestamptz '2024-01-15' + $i * interval '3 hours');
+			UPDATE ev.payments SET paid_at = paid_at + interval '20 days' WHERE (tenant_id, payment_id, paid_at) IN
+				(SELECT tenant_id, payment_id, paid_at FROM ev.payments WHERE tenant_id = $t ORDER BY payment_id LIMIT 1);
+			DELETE FROM ev.payments WHERE (tenant_id, payment_id, paid_at) IN
+				(SELECT tenant_id, payment_id, paid_at FROM ev.payments WHERE tenant_id = $(( (t + 3) % 100 + 1 )) ORDER BY paid_at DESC LIMIT 1);
+			COMMIT" >/dev/null 2>>"$W/refused" || true
+		i=$((i + 1))
+	done
+}
+
+for via_root in false true; do
+	echo "== publish_via_partition_root = $via_root"
+	rm -f "$W/stop" "$W/refused"
+	fresh_db $DB 0 1 2 3 4
+	load_sql 0 $DB "$(dirname "$0")/../sql/partitions.sql"
+	psql_on 0 $DB "CREATE PUBLICATION ev_pub FOR TABLE ev.tenants, ev.events, ev.payments
+		WITH (publish_via_partition_root = $via_root)" >/dev/null
+	# a partition listed on its own
+	write_plan "  ev.events_us: { key: tenant_id }"
+	expect_rc 1 "$P" plan "$W/plan.yaml"
+	expect_contains "$OUT" "ev.events_us is a partition of ev.events"
+	expect_contains "$OUT" "list its parent ev.events in the plan instead"
+	write_plan ""
+	expect_rc 0 "$P" plan "$W/plan.yaml"
+	echo "$OUT" | grep -Eq '^  ev\.events +tenant_id \(integer\)' || fail "the parent with its key in the plan"
+	expect_contains "$OUT" "+ table ev.events_eu_1: created on every shard (schema-pre); a partition, moved with its parent"
+	expect_contains "$OUT" "+ table ev.payments_default: created on every shard"
+
+	workload &
+	WL=$!
+	sleep 1
+	expect_rc 0 "$P" apply --yes "$W/plan.yaml"
+	expect_contains "$ERR" "cutover: done"
+	touch "$W/stop"
+	wait $WL
+	WL=
+	expect_contains "$(cat "$W/refused")" "was moved to shards by pgreshard plan parttest"
+	for t in tenants events payments; do
+		compare_tables $DB ev.$t 0 "1 2 3 4" || fail "content of ev.$t ($via_root)"
+		check_placement $DB ev.$t "tenant_id int" tenant_id 4 1 2 3 4 || fail "placement of ev.$t ($via_root)"
+	done
+	for t in $LEAVES; do compare_tables $DB "ONLY ev.$t" 0 "1 2 3 4" || fail "partition ev.$t ($via_root)"; done
+	check_schema_objects $DB ev 0 "1 2 3 4" 'pgreshard_moved' || fail "schema objects ($via_root)"
+	[ "$(psql_on 0 $DB "SELECT count(*) FROM ev.events WHERE kind LIKE 'seen%'")" -gt 0 ] || fail "the workload updated nothing"
+done
