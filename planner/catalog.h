@@ -114,6 +114,9 @@ typedef struct schema_needs {
 	char	  **owner_roles;	/* owners and grantees of the schema's objects */
 	int			npolicy_roles;
 	char	  **policy_roles;	/* roles policies name */
+	int			nmissing_roles;
+	char	  **missing_roles;	/* owner_roles missing on some shard: their owners
+								 * and grants are left out */
 } schema_needs;
 
 /* A schema object besides the tables, for the plan (inspect_objects.c). */

@@ -53,10 +53,10 @@ catalog_inspect(const plan *p, catalog **out)
 		ok = inspect_source(p, i, cat);
 	if (ok)
 		lint_wal_headroom(cat);
-	if (ok)
-		ok = inspect_schema_objects(p, cat);
 	for (int i = 0; ok && i < p->nshards; i++)
 		ok = inspect_destination(p, i, cat);
+	if (ok)						/* after the shards: it leaves out roles they lack */
+		ok = inspect_schema_objects(p, cat);
 	if (!ok)
 	{
 		catalog_free(cat);

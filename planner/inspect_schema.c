@@ -12,11 +12,12 @@
  *                       DELETE/UPDATE actions; a warning otherwise;
  *   extensions          each is created on every shard: one a shard cannot
  *                       install (pg_available_extensions) is an error there;
- *   roles               owners and grantees of the schema's objects, and the
- *                       roles policies name, must exist on every shard; a
- *                       missing owner or grantee is an error unless
- *                       schema.skip_owners is true (then no OWNER TO, GRANT or
- *                       REVOKE is run); a policy's role is needed anyway.
+ *   roles               owners and grantees of the schema's objects should
+ *                       exist on every shard: one that is missing somewhere
+ *                       is a warning, and the owners and grants naming it are
+ *                       left out (cat->needs.missing_roles; the plan lists
+ *                       them); schema.skip_owners leaves out all of them.  A
+ *                       role a policy names must exist: an error.
  *
  * The source side is read once (source 0) into cat->needs; each destination
  * is then checked against it.  Read-only.
@@ -102,9 +103,21 @@ inspect_schema_source(const plan *p, pgr_conn *c, catalog *cat)
 				  &nd->npolicy_roles, &nd->policy_roles);
 }
 
-/* Which of names (n) the shard lacks, as "a, b" (malloc'd), or NULL; false on error. */
+/* Add role to the missing roles, once. */
+static void
+remember_missing(schema_needs *nd, const char *role)
+{
+	for (int i = 0; i < nd->nmissing_roles; i++)
+		if (strcmp(nd->missing_roles[i], role) == 0)
+			return;
+	add_string(&nd->nmissing_roles, &nd->missing_roles, role);
+}
+
+/* Which of names (n) the shard lacks, as "a, b" (malloc'd), or NULL; false on
+ * error.  Those lacking are also added to collect's missing roles (when given). */
 static bool
-missing(pgr_conn *c, const char *what, const char *sql, char **names, int n, char **out)
+missing(pgr_conn *c, const char *what, const char *sql, char **names, int n, char **out,
+		schema_needs *collect)
 {
 	size_t		len = 0;
 
@@ -122,6 +135,8 @@ missing(pgr_conn *c, const char *what, const char *sql, char **names, int n, cha
 		}
 		if (PQgetvalue(res, 0, 0)[0] == 't')
 		{
+			if (collect)
+				remember_missing(collect, names[i]);
 			char	   *more = xasprintf("%s%s%s", *out ? *out : "", len ? ", " : "", names[i]);
 
 			free(*out);
@@ -176,20 +191,23 @@ inspect_schema_destination(const plan *p, pgr_conn *c, catalog *cat, const char 
 
 	ok = check_replica_role(p, c, cat, role) &&
 		missing(c, "checking extensions", "SELECT NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = $1)",
-				nd->extensions, nd->nextensions, &ext) &&
+				nd->extensions, nd->nextensions, &ext, NULL) &&
 		(p->schema.skip_owners ||
 		 missing(c, "checking roles", "SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
-				 nd->owner_roles, nd->nowner_roles, &owners)) &&
+				 nd->owner_roles, nd->nowner_roles, &owners, nd)) &&
 		missing(c, "checking roles", "SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
-				nd->policy_roles, nd->npolicy_roles, &policy);
+				nd->policy_roles, nd->npolicy_roles, &policy, NULL);
 	if (ext)
 		catalog_add_finding(cat, FINDING_ERROR, role,
 							"install the extension's package on the shard's server (it is created on every shard)",
 							"extension(s) %s cannot be installed here (not in pg_available_extensions)", ext);
 	if (owners)
-		catalog_add_finding(cat, FINDING_ERROR, role,
-							"CREATE ROLE them on the shard, or set schema.skip_owners: true (no owners and grants on the shards)",
-							"role(s) %s own or are granted objects on the source but do not exist here", owners);
+	{
+		catalog_add_finding(cat, FINDING_WARNING, role,
+							"CREATE ROLE them on the shard before the apply to keep them, or set schema.skip_owners: true",
+							"role(s) %s own or are granted objects on the source but do not exist here: "
+							"those owners and grants are left out on the shards", owners);
+	}
 	if (policy)
 		catalog_add_finding(cat, FINDING_ERROR, role, "CREATE ROLE them on the shard",
 							"role(s) %s, named by row-level security policies, do not exist here", policy);

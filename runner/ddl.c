@@ -458,6 +458,13 @@ bool
 ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 		  ddl_script *out)
 {
+	return ddl_build_ex(dump_sql, tables, ntables, NULL, 0, out);
+}
+
+bool
+ddl_build_ex(const char *dump_sql, const ddl_table *tables, int ntables,
+			 const char *const *roles, int nroles, ddl_script *out)
+{
 	ddl_ctx		c;
 	ddl_parsed *parsed = NULL;
 	int			nparsed = 0;
@@ -469,6 +476,8 @@ ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 	c.ntables = ntables;
 	c.out = out;
 	c.created = xcalloc((size_t) ntables + 1, sizeof(bool));
+	c.skip_roles = roles;
+	c.nskip_roles = nroles;
 	for (int i = ntables - 1; i >= 0; i--)	/* first one wins */
 		ddl_map_put_rel(&c.moved, tables[i].schema, tables[i].relname, i, NULL);
 	ok = parse_dump(dump_sql, &parsed, &nparsed);

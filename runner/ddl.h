@@ -112,6 +112,13 @@ typedef struct ddl_script {
  */
 bool ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 			   ddl_script *out);
+/*
+ * Same, leaving out the owners (OWNER TO) and grants (GRANT/REVOKE ... TO)
+ * that name one of the nroles roles (missing on some shard), each reported
+ * in out->dropped.
+ */
+bool ddl_build_ex(const char *dump_sql, const ddl_table *tables, int ntables,
+				  const char *const *roles, int nroles, ddl_script *out);
 
 void ddl_script_free(ddl_script *s);
 

@@ -21,6 +21,26 @@
 #include "xalloc.h"
 
 bool
+ddl_role_skipped(const ddl_ctx *c, const PgQuery__RoleSpec *role)
+{
+	for (int i = 0; role && role->rolename && i < c->nskip_roles; i++)
+		if (strcmp(role->rolename, c->skip_roles[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Leave out a statement naming a role missing on some shard; true when it did. */
+static bool
+skip_for_role(ddl_ctx *c, const PgQuery__RoleSpec *role, const char *what, const char *disp)
+{
+	if (!ddl_role_skipped(c, role))
+		return false;
+	ddl_report_dropped(c, xasprintf("%s %s", what, disp ? disp : ""),
+					   xasprintf("role %s does not exist on every shard", role->rolename));
+	return true;
+}
+
+bool
 ddl_relation_kept(const ddl_ctx *c, const char *schema, const char *name)
 {
 	return ddl_map_get_rel(&c->moved, schema, name) ||
@@ -40,7 +60,8 @@ ddl_keep_relation_owner(ddl_ctx *c, const ddl_parsed *p, const PgQuery__AlterTab
 	if (!ddl_relation_kept(c, schema, at->relation->relname))
 		return true;
 	disp = ddl_display(schema, at->relation->relname);
-	ddl_emit(c, SLOT_OWNERS, xstrdup(p->sql), xasprintf("owner of %s", disp), -1);
+	if (!skip_for_role(c, at->cmds[0]->alter_table_cmd->newowner, "owner of", disp))
+		ddl_emit(c, SLOT_OWNERS, xstrdup(p->sql), xasprintf("owner of %s", disp), -1);
 	free(disp);
 	return true;
 }
@@ -78,7 +99,8 @@ ddl_keep_owner(ddl_ctx *c, const ddl_parsed *p, const PgQuery__AlterOwnerStmt *a
 
 	if (ao->object != NULL &&
 		!(ao->object_type == OBJ(SCHEMA) && strcmp(ddl_str(ao->object), "public") == 0) &&
-		object_kept(c, ao->object_type, ao->object, &disp))
+		object_kept(c, ao->object_type, ao->object, &disp) &&
+		!skip_for_role(c, ao->newowner, "owner of", disp))
 		ddl_emit(c, SLOT_OWNERS, xstrdup(p->sql), xasprintf("owner of %s", disp), -1);
 	else
 		log_debug("schema dump line %d: owner of an object not on the shards", p->line);
@@ -119,11 +141,16 @@ void
 ddl_keep_grant(ddl_ctx *c, const ddl_parsed *p, const PgQuery__GrantStmt *gs)
 {
 	char	   *first;
+	bool		kept = grant_objects_kept(c, gs, &first), missing = false;
 
-	if (grant_objects_kept(c, gs, &first))
+	for (size_t i = 0; kept && !missing && i < gs->n_grantees; i++)
+		if (NODE(gs->grantees[i], ROLE_SPEC))
+			missing = skip_for_role(c, gs->grantees[i]->role_spec,
+									gs->is_grant ? "grant on" : "revoke on", first);
+	if (kept && !missing)
 		ddl_emit(c, SLOT_POST, xstrdup(p->sql),
 				 xasprintf("%s on %s", gs->is_grant ? "grant" : "revoke", first), -1);
-	else
+	else if (!kept)
 		log_debug("schema dump line %d: privileges of an object not on the shards", p->line);
 	free(first);
 }

@@ -86,6 +86,8 @@ typedef struct ddl_ctx {
 	ddl_map		kept_views;		/* views and materialized views kept */
 	ddl_map		view_defs;		/* view -> its CREATE OR REPLACE VIEW node */
 	bool	   *created;		/* [ntables]: its CREATE TABLE was seen */
+	const char *const *skip_roles;	/* owners and grantees left out */
+	int			nskip_roles;
 	const ddl_parsed *cur;		/* statement being classified */
 	ddl_list	lists[SLOT_COUNT];
 	ddl_script *out;
@@ -174,6 +176,8 @@ void ddl_keep_matview(ddl_ctx *c, const ddl_parsed *p,
 bool ddl_keep_view_index(ddl_ctx *c, const ddl_parsed *p, const PgQuery__IndexStmt *is);
 
 /* ddl_access.c: owners and privileges */
+/* role (a RoleSpec) is one whose owners and grants are left out */
+bool ddl_role_skipped(const ddl_ctx *c, const PgQuery__RoleSpec *role);
 /* ALTER TABLE/VIEW/SEQUENCE ... OWNER TO of a kept relation; false when the
  * statement is not only an owner change */
 bool ddl_keep_relation_owner(ddl_ctx *c, const ddl_parsed *p,

@@ -46,7 +46,8 @@ schema_script_build(const plan *p, const catalog *cat, const char *role, ddl_scr
 			add_table(&tables[n++], &p->tables[i], st->part_schema[k], st->part_name[k]);
 	}
 	ok = schema_dump_owners(p->source_dsns[0], role, !p->schema.skip_owners, &dump) &&
-		ddl_build(dump, tables, n, out);
+		ddl_build_ex(dump, tables, n, (const char *const *) cat->needs.missing_roles,
+					 cat->needs.nmissing_roles, out);
 	free(dump);
 	free(tables);
 	return ok;

@@ -220,6 +220,31 @@ test_owners_and_grants(void **state)
 	ddl_script_free(&s);
 }
 
+/* Roles missing on a shard: the owners and grants naming them are left out. */
+static void
+test_missing_roles(void **state)
+{
+	static const char *const missing[] = {"app_user"};
+	ddl_script	s;
+	const ddl_dropped *d;
+
+	(void) state;
+	log_set_level(LOG_ERROR);
+	if (!ddl_build_ex(dump, tables, 3, missing, 1, &s))
+		fail_msg("ddl_build_ex failed");
+	log_set_level(LOG_WARN);
+	in(&s, "owner of app.users", DDL_POST);
+	in(&s, "revoke on public", DDL_POST);
+	assert_int_equal(find(&s, "grant on app.users"), -1);
+	assert_int_equal(find(&s, "grant on app"), -1);
+	d = dropped(&s, "grant on app.users");
+	assert_non_null(d);
+	assert_string_equal(d->reason, "role app_user does not exist on every shard");
+	/* a policy's role is not left out: preflight refuses the shard instead */
+	in(&s, "policy tenant_isolation on app.users", DDL_POST);
+	ddl_script_free(&s);
+}
+
 /* What a real schema carries along with its tables. */
 static void
 test_schema_objects(void **state)
@@ -257,6 +282,7 @@ main(void)
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_matviews),
 		cmocka_unit_test(test_owners_and_grants),
+		cmocka_unit_test(test_missing_roles),
 		cmocka_unit_test(test_schema_objects),
 	};
 
