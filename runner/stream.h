@@ -193,6 +193,16 @@ typedef struct stream_reader {
 } stream_reader;
 
 
+/* stream_partitions.c: partitions made on the source during the move */
+/* Create on every shard (connections open, before their pipelines) the
+ * partitions of moved tables it lacks; false after reporting. */
+bool stream_partitions_sync(stream_reader *r);
+/* schema.name was announced and is unknown: when it is a partition of a moved
+ * table, create the missing partitions on every shard in the open apply
+ * transactions and return that table's index; -1 when it is not one; -2
+ * after an error (reported). */
+int stream_partition_added(stream_reader *r, const char *schema, const char *name);
+
 /* stream_batch.c: per-shard pipelines and the group commit */
 bool shard_pipeline_open(stream_reader *r, int s);
 bool shard_begin(stream_reader *r, int s);

@@ -84,6 +84,11 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	 * the shards, which routes them to the same partition there */
 	if (ti < 0 && (ti = catalog_partition_table(r->ctx->cat, m->nspname, m->relname)) >= 0)
 		leaf = true;
+	else if (ti < 0 && (ti = stream_partition_added(r, m->nspname, m->relname)) >= 0)
+		leaf = true;
+	else if (ti == -2)
+		return false;
+	ti = ti < 0 ? -1 : ti;
 
 	if (rel == NULL)
 	{

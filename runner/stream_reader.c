@@ -359,9 +359,15 @@ connect_shards(stream_reader *r)
 		/* the source's encoding (preflight checked the shards share it) */
 		if (!pgr_exec(sc->conn, "setting the session encoding",
 					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)",
-					  0, NULL) || !apply_session_replica(sc->conn) || !shard_pipeline_open(r, s))
+					  0, NULL) || !apply_session_replica(sc->conn))
 			return false;
 	}
+	/* partitions made on the source since the schema steps, then the pipelines */
+	if (!stream_partitions_sync(r))
+		return false;
+	for (int s = 0; s < p->nshards; s++)
+		if (!shard_pipeline_open(r, s))
+			return false;
 	return true;
 }
 

@@ -7,6 +7,8 @@
 # partitions; the oracle compares every parent and every partition with the
 # source (compare_tables), placement, and the catalog (check_schema_objects).
 # A partition listed on its own is refused with a message to list its parent.
+# With publish_via_partition_root off, a partition created on the source while
+# the stream runs (and one attached) reaches the shards before its rows.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -34,10 +36,18 @@ copy: { chunk_rows: 1000 }
 cutover: { verify: true, timeout_s: 60 }
 YAML
 }
-workload() {
+workload() {	# NEW-PARTITIONS (true: create and attach partitions midway)
 	local i=0 t
 	while [ ! -e "$W/stop" ]; do
 		t=$(( (i * 7) % 100 + 1 ))
+		if [ "$1" = true ] && [ $i -eq 30 ]; then
+			psql -X -q -d "$(dsn 0 $DB)" -c "CREATE TABLE ev.events_fr PARTITION OF ev.events FOR VALUES IN ('fr');
+				CREATE TABLE ev.events_de (LIKE ev.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+				ALTER TABLE ev.events ATTACH PARTITION ev.events_de FOR VALUES IN ('de')" >/dev/null 2>>"$W/refused"
+			touch "$W/created"
+		fi
+		[ -e "$W/created" ] && psql -X -q -d "$(dsn 0 $DB)" -c "INSERT INTO ev.events (tenant_id, region, kind)
+			VALUES ($t, 'fr', 'new partition $i'), ($t, 'de', 'attached $i')" >/dev/null 2>>"$W/refused"
 		psql -X -q -d "$(dsn 0 $DB)" -c "BEGIN;
 			INSERT INTO ev.events (tenant_id, region, kind, payload)
 				VALUES ($t, (ARRAY['eu', 'uk', 'us', 'br', 'jp'])[$i % 5 + 1], 'w', '{\"i\": $i}');
@@ -58,7 +68,7 @@ workload() {
 
 for via_root in false true; do
 	echo "== publish_via_partition_root = $via_root"
-	rm -f "$W/stop" "$W/refused"
+	rm -f "$W/stop" "$W/refused" "$W/created"
 	fresh_db $DB 0 1 2 3 4
 	load_sql 0 $DB "$(dirname "$0")/../sql/partitions.sql"
 	psql_on 0 $DB "CREATE PUBLICATION ev_pub FOR TABLE ev.tenants, ev.events, ev.payments
@@ -74,9 +84,16 @@ for via_root in false true; do
 	expect_contains "$OUT" "+ table ev.events_eu_1: created on every shard (schema-pre); a partition, moved with its parent"
 	expect_contains "$OUT" "+ table ev.payments_default: created on every shard"
 
-	workload &
+	new_parts=false
+	[ $via_root = false ] && new_parts=true
+	workload $new_parts &
 	WL=$!
 	sleep 1
+	if [ $new_parts = true ]; then
+		expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+		while [ ! -e "$W/created" ]; do sleep 0.2; done
+		sleep 1
+	fi
 	expect_rc 0 "$P" apply --yes "$W/plan.yaml"
 	expect_contains "$ERR" "cutover: done"
 	touch "$W/stop"
@@ -87,7 +104,13 @@ for via_root in false true; do
 		compare_tables $DB ev.$t 0 "1 2 3 4" || fail "content of ev.$t ($via_root)"
 		check_placement $DB ev.$t "tenant_id int" tenant_id 4 1 2 3 4 || fail "placement of ev.$t ($via_root)"
 	done
-	for t in $LEAVES; do compare_tables $DB "ONLY ev.$t" 0 "1 2 3 4" || fail "partition ev.$t ($via_root)"; done
+	leaves=$LEAVES
+	[ $new_parts = true ] && leaves="$leaves events_fr events_de"
+	for t in $leaves; do compare_tables $DB "ONLY ev.$t" 0 "1 2 3 4" || fail "partition ev.$t ($via_root)"; done
+	if [ $new_parts = true ]; then
+		[ "$(psql_on 0 $DB "SELECT count(*) FROM ONLY ev.events_fr")" -gt 0 ] || fail "no rows in the new partition"
+		[ "$(psql_on 0 $DB "SELECT count(*) FROM ONLY ev.events_de")" -gt 0 ] || fail "no rows in the attached partition"
+	fi
 	check_schema_objects $DB ev 0 "1 2 3 4" 'pgreshard_moved' || fail "schema objects ($via_root)"
 	[ "$(psql_on 0 $DB "SELECT count(*) FROM ev.events WHERE kind LIKE 'seen%'")" -gt 0 ] || fail "the workload updated nothing"
 done
