@@ -133,6 +133,7 @@ typedef struct catalog {
 	int			nshards;
 	server_info *shards;
 	bool		publication_exists;
+	bool		pub_via_root;	/* publish_via_partition_root */
 	bool		pub_updates_deletes;	/* it publishes UPDATE or DELETE (or is yet to be created) */
 	int			npub_tables;
 	char	  **pub_tables;		/* the publication's tables on source 0, SQL-quoted, sorted */

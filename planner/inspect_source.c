@@ -149,7 +149,7 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 	if (res == NULL)
 		goto fail;
 	exists = pgr_query(c, "reading the publication",
-					   "SELECT pubupdate OR pubdelete FROM pg_publication WHERE pubname = $1", 1, params);
+					   "SELECT pubupdate OR pubdelete, pubviaroot FROM pg_publication WHERE pubname = $1", 1, params);
 	if (exists == NULL)
 	{
 		PQclear(res);
@@ -157,6 +157,7 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 	}
 	cat->publication_exists = PQntuples(exists) > 0;
 	cat->pub_updates_deletes = !cat->publication_exists || PQgetvalue(exists, 0, 0)[0] == 't';
+	cat->pub_via_root = cat->publication_exists && PQgetvalue(exists, 0, 1)[0] == 't';
 	PQclear(exists);
 	if (!cat->publication_exists && !p->create_publication)
 		catalog_add_finding(cat, FINDING_ERROR, where,
@@ -515,6 +516,15 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 		{
 			resolve_keys(p, pt, t, cat);
 			lint_table(p, pt, t, cat);
+			if (t->partitioned && cat->pub_via_root)
+				catalog_add_finding(cat, FINDING_INFO, name,
+									"ALTER PUBLICATION ... SET (publish_via_partition_root = false) to have "
+									"them created as they appear",
+									"partitioned, %d partition(s) moved with it; the publication has "
+									"publish_via_partition_root on, so the stream does not see a partition "
+									"created during the move: its rows stop the stream until the next apply "
+									"creates it on the shards, or land in the shards' DEFAULT partition when "
+									"there is one", t->nparts);
 		}
 		else if (ok && !same_columns(t, &other))
 			catalog_add_finding(cat, FINDING_ERROR, name, "make the table's columns identical on every source",

@@ -83,6 +83,8 @@ for via_root in false true; do
 	echo "$OUT" | grep -Eq '^  ev\.events +tenant_id \(integer\)' || fail "the parent with its key in the plan"
 	expect_contains "$OUT" "+ table ev.events_eu_1: created on every shard (schema-pre); a partition, moved with its parent"
 	expect_contains "$OUT" "+ table ev.payments_default: created on every shard"
+	if [ $via_root = true ]; then expect_contains "$OUT" "publish_via_partition_root on, so the stream does not see"
+	else expect_not_contains "$OUT" "publish_via_partition_root on"; fi
 
 	new_parts=false
 	[ $via_root = false ] && new_parts=true
