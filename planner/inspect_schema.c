@@ -32,11 +32,13 @@
 #define USER_SCHEMA(nsp) \
 	"(" nsp " NOT IN ('pg_catalog', 'information_schema') AND " nsp " NOT LIKE 'pg\\_toast%')"
 
-/* Triggers that fire in origin mode, and foreign-key actions, of every table. */
+/* Triggers that fire in origin mode only (ENABLE; ALWAYS ones fire on the
+ * shards in either mode, REPLICA ones never in origin mode), and foreign-key
+ * actions, of every table. */
 static const char *const SQL_TRIGGERS =
 	"SELECT n.nspname, c.relname, format('trigger %I on %I.%I', t.tgname, n.nspname, c.relname) "
 	"FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"WHERE NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND " USER_SCHEMA("n.nspname") " "
+	"WHERE NOT t.tgisinternal AND t.tgenabled = 'O' AND " USER_SCHEMA("n.nspname") " "
 	"UNION ALL "
 	"SELECT n.nspname, c.relname, format('foreign key %I on %I.%I (ON %s)', con.conname, n.nspname, c.relname, "
 	"concat_ws(', ', CASE WHEN con.confdeltype NOT IN ('a', 'r') THEN 'DELETE' END, "

@@ -201,6 +201,30 @@ keep_table_object(ddl_ctx *c, const ddl_parsed *p, const PgQuery__RangeVar *rv,
 	free(disp);
 }
 
+/* A trigger of a moved table, unless its function was left out. */
+static void
+keep_trigger(ddl_ctx *c, const ddl_parsed *p, const PgQuery__CreateTrigStmt *ct)
+{
+	const char *schema, *fn;
+	int			ti = ddl_moved_index(c, ct->relation);
+
+	ddl_names_split(ct->funcname, ct->n_funcname, &schema, &fn);
+	if (ti >= 0 && ddl_was_dropped(c, "function", schema, fn))
+	{
+		char	   *disp = ddl_table_display(c, ti), *f = ddl_display(schema, fn);
+		char	   *part = ddl_partname(c->tables[ti].relname, ct->trigname);
+
+		ddl_remember_dropped(c, "trigger", c->tables[ti].schema, part);
+		ddl_report_dropped(c, part_what("trigger", ct->trigname, disp),
+						   xasprintf("its function %s is not created on the shards", f));
+		free(part);
+		free(f);
+		free(disp);
+		return;
+	}
+	keep_table_object(c, p, ct->relation, "trigger", ct->trigname);
+}
+
 /* ---- sequences -------------------------------------------------------- */
 
 /*
@@ -567,8 +591,7 @@ ddl_classify(ddl_ctx *c, const ddl_parsed *p)
 			ddl_emit(c, SLOT_POST, xstrdup(p->sql), xstrdup("default privileges"), -1);
 			break;
 		case STMT(CREATE_TRIG_STMT):
-			keep_table_object(c, p, n->create_trig_stmt->relation, "trigger",
-							  n->create_trig_stmt->trigname);
+			keep_trigger(c, p, n->create_trig_stmt);
 			break;
 		case STMT(RULE_STMT):
 			keep_table_object(c, p, n->rule_stmt->relation, "rule",

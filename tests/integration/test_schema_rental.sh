@@ -19,11 +19,19 @@ P=$PGRESHARD
 DB=rentaltest
 W=$(mktemp -d)
 WL=
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+drop_roles() {	# the shards' roles of this test (roles are per cluster; the source keeps its own)
+	local s
+	for s in 1 2 3 4; do psql_on $s postgres "DO \$\$ BEGIN
+		IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgr_rental_nosuper') THEN
+			REVOKE SET ON PARAMETER session_replication_role FROM pgr_rental_nosuper;
+			DROP ROLE pgr_rental_nosuper;
+		END IF;
+		DROP ROLE IF EXISTS rental_app; DROP ROLE IF EXISTS rental_owner; END \$\$" >/dev/null; done
+}
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_roles' EXIT
 
 fresh_db $DB 0 1 2 3 4
-for s in 1 2 3 4; do psql_on $s postgres "DROP ROLE IF EXISTS rental_app; DROP ROLE IF EXISTS rental_owner;
-	DROP ROLE IF EXISTS pgr_rental_nosuper" >/dev/null; done
+drop_roles
 load_sql 0 $DB "$(dirname "$0")/../sql/rental.sql"
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
