@@ -170,6 +170,7 @@ catalog_free(catalog *cat)
 	free_strings(cat->needs.owner_roles, cat->needs.nowner_roles);
 	free_strings(cat->needs.policy_roles, cat->needs.npolicy_roles);
 	free_strings(cat->needs.missing_roles, cat->needs.nmissing_roles);
+	free_strings(cat->needs.rls_tables, cat->needs.nrls_tables);
 	for (int i = 0; i < cat->nsequences; i++)
 	{
 		free(cat->sequences[i].name);

@@ -114,6 +114,8 @@ typedef struct schema_needs {
 	char	  **owner_roles;	/* owners and grantees of the schema's objects */
 	int			npolicy_roles;
 	char	  **policy_roles;	/* roles policies name */
+	int			nrls_tables;
+	char	  **rls_tables;		/* moved tables with row-level security enabled */
 	int			nmissing_roles;
 	char	  **missing_roles;	/* owner_roles missing on some shard: their owners
 								 * and grants are left out */

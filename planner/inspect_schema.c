@@ -10,6 +10,9 @@
  *                       error when moved tables have triggers that would fire
  *                       a second time there or foreign keys with ON
  *                       DELETE/UPDATE actions; a warning otherwise;
+ *   row-level security  a shard role that is neither superuser nor BYPASSRLS
+ *                       would have the policies of moved tables applied to
+ *                       the rows it writes (and reads back): an error;
  *   extensions          each is created on every shard: one a shard cannot
  *                       install (pg_available_extensions) is an error there;
  *   roles               owners and grantees of the schema's objects should
@@ -46,6 +49,10 @@ static const char *const SQL_TRIGGERS =
 	"FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE con.contype = 'f' AND (con.confdeltype NOT IN ('a', 'r') OR con.confupdtype NOT IN ('a', 'r')) "
 	"ORDER BY 3";
+
+static const char *const SQL_RLS_TABLES =
+	"SELECT n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity ORDER BY 3";
 
 static const char *const SQL_EXTENSIONS =
 	"SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1";
@@ -98,6 +105,8 @@ inspect_schema_source(const plan *p, pgr_conn *c, catalog *cat)
 	schema_needs *nd = &cat->needs;
 
 	return read_list(p, c, "reading triggers", SQL_TRIGGERS, 2, true, &nd->ntriggers, &nd->triggers) &&
+		read_list(p, c, "reading row-level security", SQL_RLS_TABLES, 2, true, &nd->nrls_tables,
+				  &nd->rls_tables) &&
 		read_list(p, c, "reading extensions", SQL_EXTENSIONS, 0, false, &nd->nextensions, &nd->extensions) &&
 		read_list(p, c, "reading the roles that own objects", SQL_OWNER_ROLES, 0, false,
 				  &nd->nowner_roles, &nd->owner_roles) &&
@@ -151,6 +160,30 @@ missing(pgr_conn *c, const char *what, const char *sql, char **names, int n, cha
 }
 
 static bool
+check_bypass_rls(pgr_conn *c, catalog *cat, const char *role)
+{
+	const schema_needs *nd = &cat->needs;
+	PGresult   *res;
+
+	if (nd->nrls_tables == 0)
+		return true;
+	res = pgr_query(c, "checking whether row-level security applies to the role",
+					"SELECT rolsuper OR rolbypassrls, rolname FROM pg_roles WHERE rolname = current_user",
+					0, NULL);
+	if (res == NULL)
+		return false;
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != 't')
+		catalog_add_finding(cat, FINDING_ERROR, role,
+							"connect to the shards as a superuser, or ALTER ROLE ... BYPASSRLS",
+							"role \"%s\" is subject to row-level security, which %d moved table(s) use "
+							"(%s%s): the copy and the stream would write through their policies",
+							PQgetvalue(res, 0, 1), nd->nrls_tables, nd->rls_tables[0],
+							nd->nrls_tables > 1 ? ", ..." : "");
+	PQclear(res);
+	return true;
+}
+
+static bool
 check_replica_role(const plan *p, pgr_conn *c, catalog *cat, const char *role)
 {
 	const schema_needs *nd = &cat->needs;
@@ -191,7 +224,7 @@ inspect_schema_destination(const plan *p, pgr_conn *c, catalog *cat, const char 
 	char	   *ext = NULL, *owners = NULL, *policy = NULL;
 	bool		ok;
 
-	ok = check_replica_role(p, c, cat, role) &&
+	ok = check_replica_role(p, c, cat, role) && check_bypass_rls(c, cat, role) &&
 		missing(c, "checking extensions", "SELECT NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = $1)",
 				nd->extensions, nd->nextensions, &ext, NULL) &&
 		(p->schema.skip_owners ||

@@ -17,7 +17,13 @@ P=$PGRESHARD
 DB=saastest
 W=$(mktemp -d)
 WL=
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+drop_role() {
+	psql_on 4 postgres "DO \$\$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgr_saas_norls') THEN
+		REVOKE SET ON PARAMETER session_replication_role FROM pgr_saas_norls; DROP ROLE pgr_saas_norls;
+		END IF; END \$\$" >/dev/null
+}
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_role' EXIT
+drop_role
 
 fresh_db $DB 0 1 2 3 4
 load_sql 0 $DB "$(dirname "$0")/../sql/saas.sql"
@@ -44,6 +50,14 @@ expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "warning saas.page_views: no replica identity: the table is already published, so the source already refuses UPDATE and DELETE on it"
 expect_contains "$OUT" "+ policy tenant_isolation on saas.tasks: created on every shard (schema-post)"
 expect_contains "$OUT" "+ view saas.tenant_stats: created on every shard"
+# a shard role that may set session_replication_role but is subject to the policies
+psql_on 4 postgres "CREATE ROLE pgr_saas_norls LOGIN; GRANT SET ON PARAMETER session_replication_role TO pgr_saas_norls" >/dev/null
+S3="$S3 user=pgr_saas_norls" expect_rc 1 "$P" plan "$W/plan.yaml"
+expect_contains "$OUT" "ERROR   shard 3: role \"pgr_saas_norls\" is subject to row-level security, which 3 moved table(s) use"
+expect_not_contains "$OUT" "may not set session_replication_role"
+psql_on 4 postgres "ALTER ROLE pgr_saas_norls BYPASSRLS" >/dev/null
+S3="$S3 user=pgr_saas_norls" expect_rc 0 "$P" plan "$W/plan.yaml"
+expect_not_contains "$OUT" "subject to row-level security"
 
 workload() {
 	local i=0 t
