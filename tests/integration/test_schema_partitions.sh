@@ -22,19 +22,11 @@ LEAVES="events_eu_0 events_eu_1 events_us events_other payments_2024_01 payments
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
 write_plan() {	# EXTRA-TABLE-LINE
-	cat >"$W/plan.yaml" <<YAML
-version: 1
-name: parttest
-source: { dsn: "\${SRC}", publication: ev_pub }
-destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
-tables:
-  ev.tenants: { key: tenant_id }
+	plan_1to4 parttest ev_pub "  ev.tenants: { key: tenant_id }
   ev.events: { key: tenant_id }
   ev.payments: { key: tenant_id }
-$1
-copy: { chunk_rows: 1000 }
-cutover: { verify: true, timeout_s: 60 }
-YAML
+$1" "copy: { chunk_rows: 1000 }
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 }
 workload() {	# NEW-PARTITIONS (true: create and attach partitions midway)
 	local i=0 t

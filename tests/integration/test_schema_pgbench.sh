@@ -21,19 +21,11 @@ fresh_db $DB 0 1 2 3 4
 psql_on 0 $DB "CREATE PUBLICATION bench_pub FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history" >/dev/null
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
-cat >"$W/plan.yaml" <<YAML
-version: 1
-name: pgbenchtest
-source: { dsn: "\${SRC}", publication: bench_pub }
-destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
-tables:
-  pgbench_accounts: { key: aid }
+plan_1to4 pgbenchtest bench_pub "  pgbench_accounts: { key: aid }
   pgbench_history: { key: aid }
   pgbench_tellers: { replicate: true }
-  pgbench_branches: { replicate: true }
-copy: { chunk_rows: 50000 }
-cutover: { verify: true, timeout_s: 60 }
-YAML
+  pgbench_branches: { replicate: true }" "copy: { chunk_rows: 50000 }
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "warning public.pgbench_history: no replica identity: the table is already published"
 expect_not_contains "$OUT" "ERROR"

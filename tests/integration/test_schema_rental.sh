@@ -36,23 +36,15 @@ load_sql 0 $DB "$(dirname "$0")/../sql/rental.sql"
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
 write_plan() {	# EXTRA-SCHEMA-KEYS
-	cat >"$W/plan.yaml" <<YAML
-version: 1
-name: rentaltest
-source: { dsn: "\${SRC}", publication: rental_pub }
-destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
-tables:
-  rental.store: { replicate: true }
+	plan_1to4 rentaltest rental_pub "  rental.store: { replicate: true }
   rental.film: { replicate: true }
   rental.inventory: { replicate: true }
   rental.promotion: { replicate: true }
   rental.customer: { key: customer_id }
   rental.rental: { key: customer_id }
-  rental.payment: { key: customer_id }
-copy: { chunk_rows: 1000 }
+  rental.payment: { key: customer_id }" "copy: { chunk_rows: 1000 }
 schema: { matviews: refresh$1 }
-cutover: { verify: true, timeout_s: 60 }
-YAML
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 }
 
 # plan: the roles that own and are granted objects are missing on the shards:

@@ -30,21 +30,9 @@ load_sql 0 $DB "$(dirname "$0")/../sql/saas.sql"
 for s in 1 2 3 4; do psql_on $s postgres "DO \$\$ BEGIN CREATE ROLE saas_app; EXCEPTION WHEN duplicate_object THEN END \$\$" >/dev/null; done
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
-cat >"$W/plan.yaml" <<YAML
-version: 1
-name: saastest
-source: { dsn: "\${SRC}", publication: saas_pub }
-destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
-tables:
-  saas.tenants: { key: tenant_id }
-  saas.users: { key: tenant_id }
-  saas.projects: { key: tenant_id }
-  saas.tasks: { key: tenant_id }
-  saas.audit_log: { key: tenant_id }
-  saas.page_views: { key: tenant_id }
-copy: { chunk_rows: 1000 }
-cutover: { verify: true, timeout_s: 60 }
-YAML
+plan_1to4 saastest saas_pub "$(for t in tenants users projects tasks audit_log page_views; do
+	echo "  saas.$t: { key: tenant_id }"; done)" "copy: { chunk_rows: 1000 }
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "warning saas.page_views: no replica identity: the table is already published, so the source already refuses UPDATE and DELETE on it"

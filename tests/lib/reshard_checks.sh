@@ -104,3 +104,19 @@ check_schema_objects() {
 		return 1
 	done
 }
+
+# plan_1to4 NAME PUBLICATION TABLES [MORE]
+#     print a plan file moving ${SRC} onto ${S0}..${S3} (the caller exports
+#     them; they stay ${VAR} references in the file).  TABLES are the YAML
+#     lines under tables:, MORE further sections.
+plan_1to4() {
+	cat <<YAML
+version: 1
+name: $1
+source: { dsn: "\${SRC}", publication: $2 }
+destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
+tables:
+$3
+${4:-}
+YAML
+}
