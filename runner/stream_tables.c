@@ -25,11 +25,6 @@ col_index(const stream_table *t, const char *name)
 	return -1;
 }
 
-/*
- * The text of the statements prepared on every shard connection (see
- * stream_sql.c): values are parameters, $1.. in column order, then the
- * primary key's columns for the UPDATE's WHERE.
- */
 const char *
 stream_insert_overriding(const stream_table *t)
 {
@@ -53,6 +48,10 @@ stream_identity_changed(const stream_table *t, const pgo_tuple *ident, const pgo
 }
 
 /*
+ * The text of the statements prepared on every shard connection (see
+ * stream_sql.c): values are parameters, $1.. in column order, then the
+ * primary key's columns for the UPDATE's WHERE.
+ *
  * A GENERATED ALWAYS identity column cannot be assigned by UPDATE (SQLSTATE
  * 428C9), so the UPDATE leaves it out; its parameter is still referenced,
  * typed, in a condition that is always true, so the statement keeps one
