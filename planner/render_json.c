@@ -38,13 +38,14 @@ plan_tables_json(const plan *p, const catalog *cat)
 		for (int s = 0; s < p->nshards && t->shard_rows; s++)
 			json_array_append_new(shards, json_pack("{s:i, s:f}", "shard", s,
 													"rows", t->shard_rows[s]));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:o, s:f, s:I, s:I, s:b, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:o, s:f, s:I, s:I, s:b, s:o, s:i}",
 											 "name", name, "schema", pt->schema,
 											 "table", pt->relname, "replicate", pt->replicate,
 											 "key", keys, "rows", t->rows,
 											 "bytes", (json_int_t) t->bytes,
 											 "total_bytes", (json_int_t) t->total_bytes,
-											 "sampled", t->sampled, "shards", shards));
+											 "sampled", t->sampled, "shards", shards,
+											 "partitions", t->nparts));
 		free(name);
 	}
 	return arr;

@@ -58,6 +58,8 @@ render_tables(FILE *out, const plan *p, const catalog *cat)
 
 		fprintf(out, "  %-*s  %-28s %12.0f %10s\n", w, n, k, t->rows,
 				format_bytes((double) t->total_bytes, b, sizeof(b)));
+		if (t->partitioned)
+			fprintf(out, "  %-*s  partitioned: %d partition(s) move with it\n", w, "", t->nparts);
 		free(n);
 		free(k);
 	}
