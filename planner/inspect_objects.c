@@ -6,6 +6,9 @@
  * or left out and why (it needs a table that is not moved, a foreign key
  * that crosses shards is a finding of its own).
  *
+ * A plan that already has errors (a table missing, a partition listed on its
+ * own) gets no list: the split would fail on the same problem.
+ *
  * Statements that belong to one table (its columns, keys, indexes,
  * constraints) are shown with the table, not here; its triggers, policies,
  * rules, statistics and row-level security are listed, as they change what
@@ -50,6 +53,8 @@ inspect_schema_objects(const plan *p, catalog *cat)
 {
 	ddl_script	s;
 
+	if (catalog_has_errors(cat))
+		return true;			/* the schema would not be split for such a plan */
 	if (!schema_script_build(p, cat, cat->sources[0].role, &s))
 	{
 		catalog_add_finding(cat, FINDING_ERROR, cat->sources[0].role,
