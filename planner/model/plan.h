@@ -87,6 +87,17 @@ typedef struct plan_cutover {
 	long long sequence_gap;		/* default 1000 */
 } plan_cutover;
 
+/* What a materialized view holds on the shards (schema.matviews). */
+typedef enum matviews_mode {
+	MATVIEWS_NO_DATA = 0,		/* created WITH NO DATA; the user refreshes */
+	MATVIEWS_REFRESH			/* refreshed on every shard at the cutover */
+} matviews_mode;
+
+typedef struct plan_schema {
+	bool skip_owners;			/* no OWNER TO, GRANT or REVOKE on the shards */
+	matviews_mode matviews;		/* default no_data */
+} plan_schema;
+
 typedef struct plan {
 	char *path;				/* plan file path as given */
 	char *dir;				/* directory of the plan file */
@@ -121,6 +132,7 @@ typedef struct plan {
 
 	plan_cutover cutover;
 	schema_change_mode schema_changes;
+	plan_schema schema;
 
 	/* "source.dsn at FILE:LINE:COL" when a conninfo in the file itself (not
 	 * through ${VAR}) holds a password: such a plan cannot be saved (-o) */

@@ -306,5 +306,6 @@ step_cutover(apply_ctx *ctx)
 	}
 	log_info("cutover: done; writes were held for %lld ms; the source %s", ms,
 			 p->cutover.leave_source_writable ? "stays writable" : "now refuses writes to the moved tables");
+	cutover_refresh_matviews(ctx);
 	return end_attempt(ctx, attempt, true, ms, fence, NULL) && clear_request(ctx);
 }

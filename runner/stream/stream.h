@@ -56,6 +56,10 @@ typedef struct stream_table {
 	int			nroute;
 	int		   *route_col;		/* [nroute] indexes into cols */
 	char	  **types;			/* [ncols] format_type() of each column */
+	bool	   *always_ident;	/* [ncols] GENERATED ALWAYS AS IDENTITY: INSERTs say
+								 * OVERRIDING SYSTEM VALUE, UPDATEs never assign it */
+	bool		has_always_ident;
+	int			nsettable;		/* columns an UPDATE may assign (not always_ident) */
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
 	char		stmt_name[STMT_KINDS][24];
 	int			generation;		/* columns changed this many times (stream_ddl.c): in the names */
@@ -70,11 +74,21 @@ typedef struct stream_table {
 	}		   *late;
 } stream_table;
 
+/* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
+const char *stream_insert_overriding(const stream_table *t);
+/* An UPDATE from ident to new_tup changes a GENERATED ALWAYS identity value
+ * (known only when ident carries it): apply it as DELETE + INSERT. */
+bool stream_identity_changed(const stream_table *t, const pgo_tuple *ident,
+							 const pgo_tuple *new_tup);
+
 /* A relation as the source announced it (Relation message). */
 typedef struct stream_rel {
 	uint32_t	relid;
 	int			table;			/* index into the plan's tables, or -1 */
 	char	   *name;			/* schema.table as announced */
+	char	   *leaf_qname;		/* a partition of a moved partitioned table
+								 * (publish_via_partition_root off): its
+								 * quoted name, for TRUNCATE; else NULL */
 	char		replident;		/* 'd', 'f', 'i', 'n' */
 	int			ncols;
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */
@@ -183,6 +197,16 @@ typedef struct stream_reader {
 	long long	txns;
 } stream_reader;
 
+
+/* stream_partitions.c: partitions made on the source during the move */
+/* Create on every shard (connections open, before their pipelines) the
+ * partitions of moved tables it lacks; false after reporting. */
+bool stream_partitions_sync(stream_reader *r);
+/* schema.name was announced and is unknown: when it is a partition of a moved
+ * table, create the missing partitions on every shard in the open apply
+ * transactions and return that table's index; -1 when it is not one; -2
+ * after an error (reported). */
+int stream_partition_added(stream_reader *r, const char *schema, const char *name);
 
 /* stream_batch.c: per-shard pipelines and the group commit */
 bool shard_pipeline_open(stream_reader *r, int s);

@@ -61,6 +61,17 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	int			ti = plan_table_index(r->ctx->plan, m->nspname, m->relname);
 	uint64_t	sig = column_signature(m);
 	bool		check = rel == NULL || rel->colsig != sig;
+	bool		leaf = false;
+
+	/* a partition's changes are its parent's: applied through the parent on
+	 * the shards, which routes them to the same partition there */
+	if (ti < 0 && (ti = catalog_partition_table(r->ctx->cat, m->nspname, m->relname)) >= 0)
+		leaf = true;
+	else if (ti < 0 && (ti = stream_partition_added(r, m->nspname, m->relname)) >= 0)
+		leaf = true;
+	else if (ti == -2)
+		return false;
+	ti = ti < 0 ? -1 : ti;
 
 	if (rel == NULL)
 	{
@@ -71,7 +82,9 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	}
 	free(rel->name);
 	free(rel->ident);
+	free(rel->leaf_qname);
 	rel->name = sqlname_quote_qualified(m->nspname, m->relname);
+	rel->leaf_qname = leaf ? pgr_quote_qualified(r->repl, m->nspname, m->relname) : NULL;
 	rel->table = ti;
 	rel->replident = m->replident;
 	rel->ncols = m->ncols;
@@ -256,6 +269,9 @@ apply_delete(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	return true;
 }
 
+static bool move_row(stream_reader *r, int from, int to, const stream_table *t,
+					 const stream_rel *rel, const pgo_tuple *ident, const pgo_tuple *new_tup);
+
 /*
  * UPDATE of a row that stays on shard s, batched.  With chunks copied under
  * a newer snapshot (invariant 4) the old and the new version may fall in
@@ -285,6 +301,8 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		}
 		return shard_insert_row(r, s, t, new_tup, NULL);
 	}
+	if (stream_identity_changed(t, ident, new_tup))
+		return move_row(r, s, s, t, rel, ident, new_tup);	/* 428C9 otherwise */
 	return shard_update_row(r, s, t, rel, ident, new_tup);
 }
 
@@ -521,7 +539,7 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 		t = &r->tables[rel->table];
 		if (t->replicate && r->source > 0)
 			continue;			/* replicated tables follow source 0 only */
-		sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
+		sb_printf(&sql, "%s%s", listed++ ? ", " : "", rel->leaf_qname ? rel->leaf_qname : t->qname);
 	}
 	if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
 		sb_append(&sql, " RESTART IDENTITY");

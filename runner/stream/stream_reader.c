@@ -368,9 +368,15 @@ connect_shards(stream_reader *r)
 		if (!pgr_exec(sc->conn, "setting the session options",
 					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
 					  "set_config('synchronous_commit', 'local', false)",
-					  0, NULL) || !shard_pipeline_open(r, s))
+					  0, NULL) || !apply_session_replica(sc->conn))
 			return false;
 	}
+	/* partitions made on the source since the schema steps, then the pipelines */
+	if (!stream_partitions_sync(r))
+		return false;
+	for (int s = 0; s < p->nshards; s++)
+		if (!shard_pipeline_open(r, s))
+			return false;
 	return true;
 }
 
@@ -596,6 +602,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);
+		free(r.rels[i].leaf_qname);
 		free(r.rels[i].ident);
 	}
 	free(r.rels);

@@ -37,6 +37,7 @@ typedef struct agg {
 
 typedef struct table_sql {
 	char	   *qname;
+	const char *only;			/* "ONLY ", or "" for a partitioned table */
 	char	   *hp_ddl;			/* temporary hash-partitioned parent, or NULL */
 	char	   *shard_expr;		/* the shard a row belongs on */
 	char	   *bucket_expr;
@@ -131,6 +132,7 @@ build_table_sql(vstate *v, int ti, table_sql *ts)
 	char	   *keys, *pk;
 
 	ts->qname = pgr_quote_qualified(c, pt->schema, pt->relname);
+	ts->only = st->partitioned ? "" : "ONLY ";
 	pk = st->npk > 0 ? quoted_list(c, "t.", st->pk, st->npk) : NULL;
 	ts->ident_expr = pk ? xasprintf("row(%s)::text", pk) : xstrdup("t::text");
 	if (pt->replicate)
@@ -372,10 +374,10 @@ aggregate_table(vstate *v, int ti)
 	const table_sql *ts = &v->sql[ti];
 	int			nsrc = p->tables[ti].replicate ? 1 : p->nsources;
 	char	   *sql = ts->lua ?
-		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM ONLY %s t) TO STDOUT",
-				  ts->route_list, ts->bucket_expr, ts->qname) :
-		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM ONLY %s t "
-				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->qname);
+		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM %s%s t) TO STDOUT",
+				  ts->route_list, ts->bucket_expr, ts->only, ts->qname) :
+		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM %s%s t "
+				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->only, ts->qname);
 	bool		ok = true;
 
 	reset_table(v, ti);
@@ -445,13 +447,13 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 	bool		repl = v->ctx->plan->tables[ti].replicate;
 	int			nconn = source_side ? (repl ? 1 : v->ctx->plan->nsources) : 1;
 	char	   *sql = ts->lua ?
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
-				  ts->ident_expr, ts->route_list, ts->qname, ts->bucket_expr, b) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d",
+				  ts->ident_expr, ts->route_list, ts->only, ts->qname, ts->bucket_expr, b) :
 		source_side && !repl ?
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d AND %s = %d",
-				  ts->ident_expr, ts->shard_expr, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
-				  ts->ident_expr, ts->shard_expr, ts->qname, ts->bucket_expr, b);
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d AND %s = %d",
+				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d",
+				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->bucket_expr, b);
 	bool		ok = true;
 
 	*rows = NULL;
