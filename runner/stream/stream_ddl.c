@@ -75,29 +75,48 @@ name_in(char *const *names, int n, const char *name)
 	return -1;
 }
 
-/* The message's columns, with their types written by the source. */
+/* The message's columns, with their types written by the source (one query). */
 static bool
 message_columns(pgr_conn *src, const pgo_msg *m, colset *out)
 {
-	out->n = m->ncols;
-	out->names = xcalloc((size_t) m->ncols + 1, sizeof(char *));
-	out->types = xcalloc((size_t) m->ncols + 1, sizeof(char *));
+	strbuf		oids, mods;
+	const char *params[2];
+	PGresult   *res;
+	bool		ok;
+	int			got;
+
+	sb_init(&oids);
+	sb_init(&mods);
 	for (int i = 0; i < m->ncols; i++)
 	{
-		char		oid[16], typmod[16];
-		const char *params[2] = {oid, typmod};
-		PGresult   *res;
-
-		snprintf(oid, sizeof(oid), "%u", m->columns[i].type_oid);
-		snprintf(typmod, sizeof(typmod), "%d", m->columns[i].typmod);
-		res = pgr_query(src, "reading a column's type", "SELECT format_type($1::oid, $2::int)", 2, params);
-		if (res == NULL)
-			return false;
-		out->names[i] = xstrdup(m->columns[i].name);
-		out->types[i] = xstrdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
+		sb_printf(&oids, "%s%u", i ? "," : "{", m->columns[i].type_oid);
+		sb_printf(&mods, "%s%d", i ? "," : "{", m->columns[i].typmod);
 	}
-	return true;
+	sb_append(&oids, m->ncols ? "}" : "{}");
+	sb_append(&mods, m->ncols ? "}" : "{}");
+	params[0] = oids.data;
+	params[1] = mods.data;
+	res = pgr_query(src, "reading the columns' types",
+					"SELECT format_type(o, t) FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS c(o, t, n) "
+					"ORDER BY n", 2, params);
+	sb_free(&oids);
+	sb_free(&mods);
+	if (res == NULL)
+		return false;
+	got = PQntuples(res);
+	ok = got == m->ncols;
+	out->n = ok ? m->ncols : 0;
+	out->names = xcalloc((size_t) m->ncols + 1, sizeof(char *));
+	out->types = xcalloc((size_t) m->ncols + 1, sizeof(char *));
+	for (int i = 0; i < out->n; i++)
+	{
+		out->names[i] = xstrdup(m->columns[i].name);
+		out->types[i] = xstrdup(PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	if (!ok)
+		log_error("reading the columns' types: %d type(s) for %d column(s)", got, m->ncols);
+	return ok;
 }
 
 /* Shard s's columns of t, read in its open apply transaction. */
