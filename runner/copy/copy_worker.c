@@ -78,16 +78,10 @@ worker_drop_connections(worker *w)
 static char *
 chunk_query(const copy_table *t, const copy_job *j)
 {
-	if (!j->has_lo && !j->has_hi)
+	if (j->where == NULL)
 		return xasprintf("COPY (SELECT %s FROM ONLY %s) TO STDOUT", t->select_list, t->qname);
-	if (!j->has_lo)
-		return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s < %lld) TO STDOUT",
-						 t->select_list, t->qname, t->chunk_col, j->hi);
-	if (!j->has_hi)
-		return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s >= %lld) TO STDOUT",
-						 t->select_list, t->qname, t->chunk_col, j->lo);
-	return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s >= %lld AND %s < %lld) TO STDOUT",
-					 t->select_list, t->qname, t->chunk_col, j->lo, t->chunk_col, j->hi);
+	return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT", t->select_list, t->qname,
+					 j->where);
 }
 
 /* Open the source transaction under the snapshot and each needed shard's COPY. */

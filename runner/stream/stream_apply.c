@@ -119,9 +119,6 @@ change_rel(stream_reader *r, uint32_t relid)
 static bool
 shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
 {
-	long long	v = 0;
-	bool		have_v = false;
-
 	if (r->txn_commit_lsn <= r->shards[s].progress)
 	{
 		log_debug("%s: shard %d already has transaction %X/%X (progress %X/%X)", r->role, s,
@@ -129,28 +126,7 @@ shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s
 				  (unsigned int) (r->shards[s].progress >> 32), (unsigned int) r->shards[s].progress);
 		return false;			/* applied there before a crash */
 	}
-	if (t->nlate == 0)
-		return true;
-	if (t->chunk_col >= 0 && tup && t->chunk_col < tup->ncols &&
-		tup->cols[t->chunk_col].kind == 't')
-	{
-		char		num[32];
-		const pgo_value *cv = &tup->cols[t->chunk_col];
-
-		snprintf(num, sizeof(num), "%.*s", (int) (cv->len < 31 ? cv->len : 31), cv->data);
-		v = atoll(num);
-		have_v = true;
-	}
-	for (int l = 0; l < t->nlate; l++)
-	{
-		const struct late_chunk *lc = &t->late[l];
-
-		if (lc->lsn[s] == 0 || r->txn_commit_lsn >= lc->lsn[s])
-			continue;
-		if (!have_v || ((!lc->has_lo || v >= lc->lo) && (!lc->has_hi || v < lc->hi)))
-			return false;		/* the chunk's copy already has this change */
-	}
-	return true;
+	return !stream_late_has(r, t, tup, s);	/* else the chunk's copy already has it */
 }
 
 /*
@@ -513,6 +489,7 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 {
 	const stream_rel *rel;
 	const stream_table *t;
+	bool		ok;
 
 	if (m->kind == PGO_RELATION)
 		return on_relation(r, m);
@@ -529,8 +506,10 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 			  (unsigned int) (r->txn_commit_lsn >> 32), (unsigned int) r->txn_commit_lsn);
 	r->changes++;
 	if (m->kind == PGO_INSERT)
-		return apply_insert(r, t, m);
-	if (m->kind == PGO_UPDATE)
-		return apply_update(r, t, rel, m);
-	return apply_delete(r, t, rel, m);
+		ok = apply_insert(r, t, m);
+	else if (m->kind == PGO_UPDATE)
+		ok = apply_update(r, t, rel, m);
+	else
+		ok = apply_delete(r, t, rel, m);
+	return ok && !r->member_failed;
 }

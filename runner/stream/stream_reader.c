@@ -584,6 +584,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 				 r.txns, r.changes);
 	stream_hooks_close(&r);
 	shards_free(&r);
+	pgr_disconnect(r.member);
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);
