@@ -168,6 +168,15 @@ decode_element(const char **pp, strbuf *sb, bool *isnull)
 	return *p == ',' || *p == '}';
 }
 
+/* Only blanks after the closing brace at p. */
+static bool
+at_end(const char *p)
+{
+	while (is_array_space(*p))
+		p++;
+	return *p == '\0';
+}
+
 bool
 pgarray_decode(const char *lit, char ***vals, int *n)
 {
@@ -183,7 +192,11 @@ pgarray_decode(const char *lit, char ***vals, int *n)
 	while (is_array_space(*p))
 		p++;
 	if (*p == '}')
-		return p[1] == '\0' || is_array_space(p[1]);
+	{
+		if (at_end(p + 1))
+			return true;
+		goto bad;
+	}
 	for (;;)
 	{
 		strbuf		sb;
@@ -203,14 +216,14 @@ pgarray_decode(const char *lit, char ***vals, int *n)
 			*vals = xrealloc(*vals, sizeof(char *) * (size_t) cap);
 		}
 		if (isnull)
-		{
 			sb_free(&sb);
-			(*vals)[(*n)++] = NULL;
-		}
-		else
-			(*vals)[(*n)++] = sb.data ? sb_steal(&sb) : xstrdup("");
+		(*vals)[(*n)++] = isnull ? NULL : sb_steal(&sb);
 		if (*p++ == '}')
-			return true;
+		{
+			if (at_end(p))
+				return true;
+			goto bad;
+		}
 	}
 bad:
 	pgarray_free(*vals, *n);

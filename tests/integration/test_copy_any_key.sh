@@ -34,9 +34,10 @@ tables:
   k.comp: { key: [tenant, name] }
   k.uniq: { key: code }
   k.nokey: { key: a }
+  k.skew: { key: id }
 copy: { jobs: 2, chunk_rows: 1000 }
 YAML
-TABLES=(k.uu 'k."Slugs"' k.cslug k.comp k.uniq k.nokey)
+TABLES=(k.uu 'k."Slugs"' k.cslug k.comp k.uniq k.nokey k.skew)
 
 workload() {	# rounds FROM..TO
 	local r
@@ -50,7 +51,7 @@ done_on_shard0() { psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunks_done" 2>
 # The chunks a rerun must copy: those missing on some shard; on a shard where a
 # table split into block ranges is partly copied, all of that table's chunks.
 expected_pending() {
-	psql_on 1 $DB "SELECT table_index || ' ' || chunk || ' ' || chunk_by FROM pgreshard.chunk_plan" >"$W/plan.txt"
+	psql_on 1 $DB "SELECT table_index || ' ' || chunk || ' ' || coalesce(chunk_by, 'int') FROM pgreshard.chunk_plan" >"$W/plan.txt"
 	for c in 1 2 3 4; do
 		psql_on $c $DB "SELECT $c || ' ' || table_index || ' ' || chunk FROM pgreshard.chunks_done" 2>/dev/null
 	done >"$W/done.txt"
@@ -81,10 +82,22 @@ for ((i = 0; i < 300; i++)); do [ "$(done_on_shard0)" -ge 4 ] && break; sleep 0.
 kill -9 $pid 2>/dev/null || fail "apply ended before 4 chunks: $(tail -5 "$W/run0.log")"
 wait $pid 2>/dev/null
 expect_eq "$(psql_on 1 $DB "SELECT string_agg(DISTINCT table_index || ':' || chunk_by, ' ' ORDER BY table_index || ':' || chunk_by) FROM pgreshard.chunk_plan")" \
-	"0:key 1:key 2:key 3:key 4:key 5:ctid" "chunking of every table"
+	"0:key 1:key 2:key 3:key 4:key 5:ctid 6:key" "chunking of every table"
 expect_eq "$(psql_on 1 $DB "SELECT count(*) FILTER (WHERE n < 3) FROM (SELECT count(*) n FROM pgreshard.chunk_plan GROUP BY table_index) c")" 0 "3+ chunks per table"
 expect_eq "$(psql_on 1 $DB "SELECT key_cols::text || ' ' || key_colls::text FROM pgreshard.chunk_plan WHERE table_index = 1 LIMIT 1")" \
 	'{Slug} {"\"pg_catalog\".\"en-US-x-icu\""}' "ICU key recorded"
+# the skewed ids split evenly: boundaries are quantiles of the data, not of min..max
+expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan WHERE table_index = 6")" 6 "chunks of k.skew"
+bounds=$(psql_on 1 $DB "SELECT string_agg(format('(%s::bigint, %s::bigint)', coalesce(lo_key[1], 'NULL'),
+	coalesce(hi_key[1], 'NULL')), ', ') FROM pgreshard.chunk_plan WHERE table_index = 6")
+# (rows the workload added or moved since are left out: ids <= 0 or >= 2e12)
+expect_eq "$(psql_on 0 $DB "SELECT max(n) <= 1.3 * min(n) FROM (SELECT count(*) n FROM k.skew s, (VALUES $bounds) p(lo, hi)
+	WHERE (p.lo IS NULL OR s.id >= p.lo) AND (p.hi IS NULL OR s.id < p.hi) AND s.id > 0 AND s.id < 2000000000000
+	GROUP BY p.lo, p.hi) c")" t "k.skew chunks balanced: $bounds"
+# a chunk plan written before key chunks (integer lo/hi, no chunk_by) still reads:
+# k.skew's rows are turned into that form, and the copy and the stream follow them
+psql_on 1 $DB "UPDATE pgreshard.chunk_plan SET lo = lo_key[1]::bigint, hi = hi_key[1]::bigint, chunk_by = NULL,
+	key_cols = NULL, key_types = NULL, key_colls = NULL, lo_key = NULL, hi_key = NULL WHERE table_index = 6" >/dev/null
 total=$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan")
 echo "chunk plan: $total chunks"
 

@@ -30,3 +30,8 @@ INSERT INTO k.nokey SELECT nextval('k.nokey_seq'), 'w' || :r FROM generate_serie
 UPDATE k.nokey SET b = b || 'u' WHERE a IN (SELECT a FROM k.nokey ORDER BY md5(a::text || :r) LIMIT 10);
 UPDATE k.nokey SET a = nextval('k.nokey_seq') WHERE a IN (SELECT a FROM k.nokey ORDER BY md5(a::text || :r || 'k') LIMIT 3);
 DELETE FROM k.nokey WHERE a IN (SELECT a FROM k.nokey ORDER BY md5(a::text || :r || 'd') LIMIT 3);
+
+INSERT INTO k.skew SELECT 2000000000000 + :r::bigint * 100 + g, 'w' FROM generate_series(1, 5) g;
+UPDATE k.skew SET v = v || 'u' WHERE id IN (SELECT id FROM k.skew ORDER BY md5(id::text || :r) LIMIT 5);
+UPDATE k.skew SET id = -id WHERE id IN (SELECT id FROM k.skew WHERE id > 0 ORDER BY md5(id::text || :r || 'k') LIMIT 2);
+DELETE FROM k.skew WHERE id IN (SELECT id FROM k.skew ORDER BY md5(id::text || :r || 'd') LIMIT 2);
