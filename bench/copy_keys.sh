@@ -23,14 +23,17 @@ INSERT INTO k_sparse SELECT CASE WHEN g % 10 = 0 THEN 1000000000000 + g::bigint 
 INSERT INTO k_uuid SELECT gen_random_uuid(), g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, $ROWS) g;
 INSERT INTO k_text SELECT substr(md5(g::text), 1, 20 + g % 20) || '-' || g, g % 1000, repeat(md5(g::text), 2)
        FROM generate_series(1, $ROWS) g;
-CREATE PUBLICATION pubk FOR TABLE k_dense, k_sparse, k_uuid, k_text;
+CREATE PUBLICATION pub_k_dense FOR TABLE k_dense;
+CREATE PUBLICATION pub_k_sparse FOR TABLE k_sparse;
+CREATE PUBLICATION pub_k_uuid FOR TABLE k_uuid;
+CREATE PUBLICATION pub_k_text FOR TABLE k_text;
 ANALYZE;" >/dev/null
 
 keyplan() {	# TABLE JOBS -> plan file
 	cat >"$W/k_$1_$2.yaml" <<YAML
 version: 1
 name: bk_$1_$2
-source: { dsn: "\${SRC}", publication: pubk }
+source: { dsn: "\${SRC}", publication: pub_$1 }
 destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
 tables:
   $1: { key: id }
@@ -39,13 +42,13 @@ YAML
 	echo "$W/k_$1_$2.yaml"
 }
 
-keycopy() {	# TABLE JOBS: prints copy-step seconds and max RSS (KiB)
+keycopy() {	# TABLE JOBS: prints copy-step seconds and max RSS (KiB); exits on failure
 	local plan
 	plan=$(keyplan "$1" "$2")
 	drop_slots 0 bench
 	for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS $1" >/dev/null; done
 	/usr/bin/time -f "%M" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
-		{ cat "$W/k.log" >&2; exit 1; }
+		{ cat "$W/k.log" >&2; kill $$; exit 1; }
 	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime")"
 }
 

@@ -3,8 +3,10 @@
  * copy.chunk_rows rows, whatever its key, and the WHERE clause of a chunk.
  *
  * A table with a primary key, or else a unique NOT NULL key without
- * expressions or predicate, is split into ranges of that key ("key"
- * chunks).  The boundaries come from the data: quantiles of the key over a
+ * expressions or predicate (the replica identity's first, then the one of
+ * fewest columns), is split into ranges of that key ("key" chunks).  Keys
+ * with a generated column are not used: pgoutput does not send those, and
+ * the stream must place every change's row by its key.  The boundaries come from the data: quantiles of the key over a
  * sample (TABLESAMPLE BERNOULLI up to 10M estimated rows, SYSTEM above; the
  * whole key for small tables), sorted by the server in the key's own order,
  * so skewed or sparse keys split evenly.  Bounds are stored as text[] of the
@@ -35,8 +37,9 @@ static const char key_sql[] =
 	"  WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid "
 	"    AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS ("
 	"      SELECT FROM pg_attribute a WHERE a.attrelid = i.indrelid "
-	"        AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]) AND NOT a.attnotnull) "
-	"  ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
+	"        AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]) "
+	"        AND (NOT a.attnotnull OR a.attgenerated <> '')) "
+	"  ORDER BY i.indisprimary DESC, i.indisreplident DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), cn.nspname, co.collname, "
 	"  a.attcollation = 100 AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' "
 	"    AND d.datcollate IN ('C', 'POSIX') "

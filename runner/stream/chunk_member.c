@@ -32,15 +32,6 @@
 #include "stream.h"
 #include "xalloc.h"
 
-static int
-column_of(const stream_table *t, const char *name)
-{
-	for (int i = 0; i < t->ncols; i++)
-		if (strcmp(t->cols[i], name) == 0)
-			return i;
-	return -1;
-}
-
 /* The source's comparison of a key ($1..$n) with bounds ($n+1: text[], n
  * values per bound; $n+2 bounds): 't' or 'f' per bound, key >= bound. */
 static char *
@@ -76,7 +67,7 @@ set_key(stream_table *t, const PGresult *res, int r)
 		pgarray_decode(PQgetvalue(res, r, 5), &colls, &nc) && n == nt && n == nc && n <= 32;
 	for (int i = 0; ok && i < n; i++)
 	{
-		t->ck_col[i] = column_of(t, cols[i]);
+		t->ck_col[i] = stream_col_index(t, cols[i]);
 		t->ck_kind[i] = (int) keycmp_of(types[i], colls[i]);
 		ok = t->ck_col[i] >= 0;
 	}
@@ -112,7 +103,8 @@ set_bounds(apply_ctx *ctx, stream_table *t, const PGresult *res, int r,
 	{
 		/* written before key chunks: bigint bounds of the integer primary key */
 		const src_table *st = catalog_table(ctx->cat, t->index);
-		int			pk = src_table_chunk_col(st), col = pk < 0 ? -1 : column_of(t, st->cols[pk].name);
+		int			pk = src_table_chunk_col(st);
+		int			col = pk < 0 ? -1 : stream_col_index(t, st->cols[pk].name);
 
 		if (col < 0)
 			return true;		/* taken as every row */
@@ -170,6 +162,46 @@ late_find(apply_ctx *ctx, stream_table *t, int source, int chunk, const PGresult
 	return lc;
 }
 
+static int
+late_by_chunk(const void *a, const void *b)
+{
+	const struct late_chunk *x = a, *y = b;
+
+	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/*
+ * A rerun copies its chunks under one snapshot, so neighbouring late chunks
+ * (chunks are numbered in key order) usually share their snapshot LSNs on
+ * every shard: one key range [first lo, last hi) then stands for them all,
+ * and each change is placed against a few ranges, not thousands of chunks.
+ */
+static void
+merge_late(stream_table *t, int nshards)
+{
+	int			n = 0;
+
+	qsort(t->late, (size_t) t->nlate, sizeof(*t->late), late_by_chunk);
+	for (int l = 0; l < t->nlate; l++)
+	{
+		struct late_chunk *cur = n > 0 ? &t->late[n - 1] : NULL, *next = &t->late[l];
+
+		if (cur != NULL && !cur->all_rows && !next->all_rows && next->chunk == cur->last + 1 &&
+			memcmp(cur->lsn, next->lsn, sizeof(uint64_t) * (size_t) nshards) == 0)
+		{
+			pgarray_free(cur->hi, cur->hi ? t->nck : 0);
+			pgarray_free(next->lo, next->lo ? t->nck : 0);
+			cur->hi = next->hi;
+			cur->last = next->chunk;
+			free(next->lsn);
+			continue;
+		}
+		next->last = next->chunk;
+		t->late[n++] = *next;
+	}
+	t->nlate = n;
+}
+
 bool
 stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables)
 {
@@ -216,11 +248,17 @@ stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 	PQclear(plan_rows);
 	for (int ti = 0; ok && ti < p->ntables; ti++)
 		if (tables[ti].nlate > 0)
+		{
+			stream_table *t = &tables[ti];
+			int			nchunks = t->nlate;
+			bool		whole = t->nck == 0 || t->late[0].all_rows;
+
+			merge_late(t, p->nshards);
 			log_info("%s: table %s: %d chunk(s) copied after the slot's snapshot; older changes to "
-					 "their rows are skipped, rows placed %s", ctx->sources[source].role,
-					 tables[ti].display, tables[ti].nlate,
-					 tables[ti].nck == 0 || tables[ti].late[0].all_rows ? "in the whole table" :
-					 tables[ti].ck_sql ? "by the source's comparison" : "by the key");
+					 "their rows are skipped, rows placed %s%s", ctx->sources[source].role, t->display,
+					 nchunks, whole ? "in the whole table" : t->ck_sql ? "by the source's comparison" :
+					 "by the key", whole ? "" : nchunks == t->nlate ? "" : " (neighbours merged)");
+		}
 	return ok;
 }
 
@@ -376,4 +414,66 @@ stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, i
 	}
 	free(ge);
 	return has;
+}
+
+/* Append "(k1, k2) OP ('v1'::t1, 'v2'::t2)" (bare for one column), values
+ * quoted for shard s's connection. */
+static void
+bound_cond(stream_reader *r, const stream_table *t, int s, strbuf *sb, const char *op, char **vals)
+{
+	for (int pass = 0; pass < 2; pass++)
+	{
+		sb_append(sb, "(");
+		for (int i = 0; i < t->nck; i++)
+		{
+			int			c = t->ck_col[i];
+			char	   *q = pass ? pgr_quote_literal(r->shards[s].conn, vals[i]) : NULL;
+
+			if (pass)
+				sb_printf(sb, "%s%s::%s", i ? ", " : "", q, t->types[c]);
+			else
+				sb_printf(sb, "%s%s", i ? ", " : "", t->qcols[c]);
+			free(q);
+		}
+		sb_append(sb, ")");
+		if (pass == 0)
+			sb_printf(sb, " %s ", op);
+	}
+}
+
+int
+stream_late_truncate(stream_reader *r, const stream_table *t, int s, strbuf *del)
+{
+	bool		any = false, all = false;
+
+	for (int l = 0; l < t->nlate; l++)
+		if (late_here(r, &t->late[l], s))
+		{
+			any = true;
+			all = all || t->late[l].all_rows || t->nck == 0;
+		}
+	if (!any)
+		return 0;
+	if (all)
+		return 1;
+	sb_printf(del, "DELETE FROM ONLY %s WHERE NOT (", t->qname);
+	for (int l = 0, n = 0; l < t->nlate; l++)
+	{
+		const struct late_chunk *lc = &t->late[l];
+
+		if (!late_here(r, lc, s))
+			continue;
+		sb_append(del, n++ ? " OR (" : "(");
+		if (lc->lo)
+			bound_cond(r, t, s, del, ">=", lc->lo);
+		if (lc->lo && lc->hi)
+			sb_append(del, " AND ");
+		if (lc->hi)
+			bound_cond(r, t, s, del, "<", lc->hi);
+		if (!lc->lo && !lc->hi)
+			sb_append(del, "true");
+		sb_append(del, ")");
+	}
+	sb_append(del, ")");
+	return 2;
 }

@@ -66,7 +66,7 @@ typedef struct stream_table {
 	int			nlate;
 	struct late_chunk {
 		int			source;
-		int			chunk;
+		int			chunk, last;	/* the chunks it stands for (merged neighbours) */
 		bool		all_rows;	/* the whole table, or a block range: every row */
 		char	  **lo, **hi;	/* [nck] bounds' text, NULL: unbounded */
 		uint64_t   *lsn;		/* [nshards]: snapshot LSN on each shard, 0 = none */
@@ -238,6 +238,8 @@ void run_free(change_run *run);
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);
 bool stream_tables_build(apply_ctx *ctx, int source, stream_table **out);
+/* The index in t->cols of column `name`, or -1. */
+int stream_col_index(const stream_table *t, const char *name);
 void stream_tables_free(stream_table *t, int n, int nshards);
 
 /* chunk_member.c: invariant 4 for chunks of any key */
@@ -250,6 +252,10 @@ bool stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot
  * says yes (the change then fails). */
 bool stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s);
 void stream_late_free(stream_table *t);
+/* A TRUNCATE of t in the current transaction, on shard s: 0 truncate as
+ * usual; 1 leave the table alone (all of it was copied later); 2 delete only
+ * the rows outside the later chunks, with the statement in del. */
+int stream_late_truncate(stream_reader *r, const stream_table *t, int s, strbuf *del);
 
 /* stream_hooks.c: Lua routing and validation of changes */
 /* The shard of a tuple by the Lua route: 1 known, 0 a column it reads is

@@ -449,38 +449,56 @@ apply_update(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	return update_unknown_origin(r, to, t, rel, ident, &m->new_tuple);
 }
 
+/*
+ * TRUNCATE on each shard that has not applied the transaction yet.  A table
+ * with chunks copied on that shard after the TRUNCATE (invariant 4) keeps
+ * their rows: it is left alone when all of it was copied later, else only
+ * the rows outside those chunks are deleted.
+ */
 static bool
 apply_truncate(stream_reader *r, const pgo_msg *m)
 {
-	strbuf		sql;
-	int			listed = 0;
 	bool		ok = true;
 
-	sb_init(&sql);
-	sb_append(&sql, "TRUNCATE ");
-	for (int i = 0; i < m->nrelids; i++)
+	for (int s = 0; ok && s < r->ctx->plan->nshards; s++)
 	{
-		const stream_rel *rel = change_rel(r, m->relids[i]);
-		const stream_table *t;
+		strbuf		sql, del;
+		int			listed = 0;
 
-		if (rel == NULL)
+		if (r->txn_commit_lsn <= r->shards[s].progress)
+			continue;
+		sb_init(&sql);
+		sb_append(&sql, "TRUNCATE ");
+		for (int i = 0; ok && i < m->nrelids; i++)
 		{
-			sb_free(&sql);
-			return false;
+			const stream_rel *rel = change_rel(r, m->relids[i]);
+			const stream_table *t;
+			int			late;
+
+			if (rel == NULL)
+			{
+				ok = false;
+				break;
+			}
+			t = &r->tables[rel->table];
+			if (t->replicate && r->source > 0)
+				continue;		/* replicated tables follow source 0 only */
+			sb_init(&del);
+			late = stream_late_truncate(r, t, s, &del);
+			if (late == 0)
+				sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
+			else if (late == 2)
+				ok = shard_send_sql(r, s, 'T', del.data);
+			sb_free(&del);
 		}
-		t = &r->tables[rel->table];
-		if (t->replicate && r->source > 0)
-			continue;			/* replicated tables follow source 0 only */
-		sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
-	}
-	if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
-		sb_append(&sql, " RESTART IDENTITY");
-	if (m->truncate_options & PGO_TRUNCATE_CASCADE)
-		sb_append(&sql, " CASCADE");
-	for (int s = 0; ok && listed > 0 && s < r->ctx->plan->nshards; s++)
-		if (r->txn_commit_lsn > r->shards[s].progress)
+		if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
+			sb_append(&sql, " RESTART IDENTITY");
+		if (m->truncate_options & PGO_TRUNCATE_CASCADE)
+			sb_append(&sql, " CASCADE");
+		if (ok && listed > 0)
 			ok = shard_send_sql(r, s, 'T', sql.data);
-	sb_free(&sql);
+		sb_free(&sql);
+	}
 	return ok;
 }
 

@@ -15,8 +15,8 @@
 #include "stream.h"
 #include "xalloc.h"
 
-static int
-col_index(const stream_table *t, const char *name)
+int
+stream_col_index(const stream_table *t, const char *name)
 {
 	for (int i = 0; i < t->ncols; i++)
 		if (strcmp(t->cols[i], name) == 0)
@@ -89,12 +89,12 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	t->nkeys = pt->nkeys;
 	for (int k = 0; k < pt->nkeys && k < 32; k++)
 	{
-		t->key_col[k] = col_index(t, pt->keys[k]);
+		t->key_col[k] = stream_col_index(t, pt->keys[k]);
 		t->key_types[k] = st->key_types[k];
 	}
 	t->npk = st->npk < 32 ? st->npk : 32;
 	for (int k = 0; k < t->npk; k++)
-		t->pk_col[k] = col_index(t, st->pk[k]);
+		t->pk_col[k] = stream_col_index(t, st->pk[k]);
 	t->pt = pt;
 	t->lua_route = ctx->plan->sharding == SHARD_FN_LUA && !pt->replicate;
 	if (t->lua_route)

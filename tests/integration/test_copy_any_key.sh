@@ -44,6 +44,10 @@ workload() {	# rounds FROM..TO
 	local r
 	for ((r = $1; r <= $2; r++)); do
 		psql -X -q -v ON_ERROR_STOP=1 -v r=$r -d "$(dsn 0 $DB)" -f "$SQL/anykey_workload.sql" >/dev/null || return 1
+		# truncates while chunks are copied under later snapshots: the stream must not
+		# wipe rows those chunks copied after them
+		[ $r -eq 30 ] && { psql_on 0 $DB "TRUNCATE k.uniq" >/dev/null || return 1; }
+		[ $r -eq 45 ] && { psql_on 0 $DB "TRUNCATE k.nokey" >/dev/null || return 1; }
 		sleep 0.05
 	done
 }
