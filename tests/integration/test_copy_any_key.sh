@@ -44,10 +44,7 @@ workload() {	# rounds FROM..TO
 	local r
 	for ((r = $1; r <= $2; r++)); do
 		psql -X -q -v ON_ERROR_STOP=1 -v r=$r -d "$(dsn 0 $DB)" -f "$SQL/anykey_workload.sql" >/dev/null || return 1
-		# truncates while chunks are copied under later snapshots: the stream must not
-		# wipe rows those chunks copied after them
-		[ $r -eq 30 ] && { psql_on 0 $DB "TRUNCATE k.uniq" >/dev/null || return 1; }
-		[ $r -eq 45 ] && { psql_on 0 $DB "TRUNCATE k.nokey" >/dev/null || return 1; }
+		echo $r >"$W/round"
 		sleep 0.05
 	done
 }
@@ -119,7 +116,12 @@ for at in 9 15 21 27 33 39; do
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	expect_eq "$(reported "$W/run$at.log")" "$want" "chunks the rerun copies (killed at $at)"
-	echo "rerun copied from $want of $total chunks; killed with $(done_on_shard0) done on shard 0"
+	echo "rerun copied from $want of $total chunks; killed with $(done_on_shard0) done on shard 0 (workload round $(cat "$W/round"))"
+	# truncates between reruns: k.uniq (chunks 30-35) half copied before, half after
+	# (the stream deletes only the rows outside the later chunks); k.nokey then recopied
+	# whole after it (the stream leaves it alone)
+	[ $at = 33 ] && psql_on 0 $DB "TRUNCATE k.uniq" >/dev/null
+	[ $at = 39 ] && psql_on 0 $DB "TRUNCATE k.nokey" >/dev/null
 done
 unset PGRESHARD_TEST_CHUNK_DELAY_MS
 want=$(expected_pending)
