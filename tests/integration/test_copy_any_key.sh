@@ -1,13 +1,14 @@
 # test_copy_any_key.sh — chunks of any key (issue 16), 1 -> 4 under writes:
 # sparse skewed bigint ids (split evenly; its chunk plan then turned into the
 # pre-key form, integer lo/hi, which must still read), uuid, text under an ICU
-# collation, text under "C", a composite key, a unique NOT NULL key without a
-# primary key and a keyless table, each split into several chunks; apply is killed -9 mid-copy several times while a workload
-# writes (inserts, updates, key updates that move rows between chunks,
-# deletes); every rerun copies exactly the chunks not yet on every shard (a
-# keyless table partly copied on a shard: all of its chunks there), the
-# stream then skips the changes the later chunks already hold (invariant 4),
-# and every shard ends equal to the source.
+# collation, varchar under "C", a composite key, a unique NOT NULL key without
+# a primary key and a keyless table, six chunks each.  apply is killed -9
+# mid-table seven times while a workload inserts, updates, re-keys (rows move
+# between chunks and shards) and deletes, with two truncates between reruns;
+# every rerun copies exactly the chunks not yet on every shard (a keyless
+# table partly copied on a shard: all of its chunks there), the stream skips
+# the changes the later chunks already hold (invariant 4), and every shard
+# ends equal to the source.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -19,10 +20,12 @@ W=$(mktemp -d)
 WL=
 trap 'kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
 
-fresh_db $DB 0 1 2 3 4
-load_sql 0 $DB "$SQL/anykey_schema.sql"
+# the source is cluster 5: this test's WAL must not raise cluster 0's average WAL
+# rate, which test_wal_guard's plan estimate reads
+fresh_db $DB 5 1 2 3 4
+load_sql 5 $DB "$SQL/anykey_schema.sql"
 export SRC S0 S1 S2 S3
-SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
+SRC=$(dsn 5 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
 cat >"$W/plan.yaml" <<'YAML'
 version: 1
 name: anykey
@@ -43,7 +46,7 @@ TABLES=(k.skew k.uu 'k."Slugs"' k.cslug k.comp k.uniq k.nokey)
 workload() {	# rounds FROM..TO
 	local r
 	for ((r = $1; r <= $2; r++)); do
-		psql -X -q -v ON_ERROR_STOP=1 -v r=$r -d "$(dsn 0 $DB)" -f "$SQL/anykey_workload.sql" >/dev/null || return 1
+		psql -X -q -v ON_ERROR_STOP=1 -v r=$r -d "$(dsn 5 $DB)" -f "$SQL/anykey_workload.sql" >/dev/null || return 1
 		echo $r >"$W/round"
 		sleep 0.05
 	done
@@ -93,7 +96,7 @@ expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan WHERE tabl
 bounds=$(psql_on 1 $DB "SELECT string_agg(format('(%s::bigint, %s::bigint)', coalesce(lo_key[1], 'NULL'),
 	coalesce(hi_key[1], 'NULL')), ', ') FROM pgreshard.chunk_plan WHERE table_index = 0")
 # (rows the workload added or moved since are left out: ids <= 0 or >= 2e12)
-expect_eq "$(psql_on 0 $DB "SELECT max(n) <= 1.3 * min(n) FROM (SELECT count(*) n FROM k.skew s, (VALUES $bounds) p(lo, hi)
+expect_eq "$(psql_on 5 $DB "SELECT max(n) <= 1.3 * min(n) FROM (SELECT count(*) n FROM k.skew s, (VALUES $bounds) p(lo, hi)
 	WHERE (p.lo IS NULL OR s.id >= p.lo) AND (p.hi IS NULL OR s.id < p.hi) AND s.id > 0 AND s.id < 2000000000000
 	GROUP BY p.lo, p.hi) c")" t "k.skew chunks balanced: $bounds"
 # a chunk plan written before key chunks (integer lo/hi, no chunk_by) still reads:
@@ -120,8 +123,8 @@ for at in 9 15 21 27 33 39; do
 	# truncates between reruns: k.uniq (chunks 30-35) half copied before, half after
 	# (the stream deletes only the rows outside the later chunks); k.nokey then recopied
 	# whole after it (the stream leaves it alone)
-	[ $at = 33 ] && psql_on 0 $DB "TRUNCATE k.uniq" >/dev/null
-	[ $at = 39 ] && psql_on 0 $DB "TRUNCATE k.nokey" >/dev/null
+	[ $at = 33 ] && psql_on 5 $DB "TRUNCATE k.uniq" >/dev/null
+	[ $at = 39 ] && psql_on 5 $DB "TRUNCATE k.nokey" >/dev/null
 done
 unset PGRESHARD_TEST_CHUNK_DELAY_MS
 want=$(expected_pending)
@@ -141,7 +144,7 @@ WL=
 workload 900000 900002 || fail "workload"
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 for t in "${TABLES[@]}"; do
-	compare_tables $DB "$t" 0 "1 2 3 4" || fail "content of $t"
+	compare_tables $DB "$t" 5 "1 2 3 4" || fail "content of $t"
 done
 check_placement $DB k.uu "id uuid" id 4 1 2 3 4 || fail "placement uu"
 check_placement $DB 'k."Slugs"' '"Slug" text' '"Slug"' 4 1 2 3 4 || fail "placement Slugs"
