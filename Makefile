@@ -5,6 +5,7 @@
 #                 (unit + integration, plain and under ASan/UBSan)
 #   make demo     install missing packages, start throwaway clusters, run the demo
 #   make bench    run the benchmarks in bench/
+#   make fault    the long fault matrix (kills and crashes at random; figures in README)
 #
 # SAN=1 builds into build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
 
@@ -45,7 +46,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit deps demo bench clean check-clusters
+.PHONY: all test unit deps demo bench fault clean check-clusters
 all: $(BUILD)/pgreshard $(UNIT_BINS) $(ITEST_BINS)
 ifeq ($(SAN),0)
 	@ln -sf build/pgreshard pgreshard
@@ -92,6 +93,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
+
+# The long fault matrix (tests/integration/test_fault.sh): FAULT_RUNS whole moves with
+# FAULT_FAULTS faults each; FAULT_SEED=N replays one.
+fault: deps
+	@$(MAKE) --no-print-directory all
+	@PGRESHARD=$(CURDIR)/build/pgreshard FAULT_RUNS=$${FAULT_RUNS:-5} FAULT_FAULTS=$${FAULT_FAULTS:-25} \
+		bash tests/integration/test_fault.sh
 
 clean:
 	rm -rf build pgreshard

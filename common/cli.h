@@ -45,5 +45,6 @@ int cmd_status(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
 int cmd_cutover(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 
 #endif

@@ -49,7 +49,8 @@ step "live writes: an order-taking workload runs from now on"
 		c=$((i % 20000 + 1))
 		psql -X -q -d "$(dsn 0 shop)" -c "INSERT INTO shop.orders (customer_id, status, total) VALUES ($c, 'new', $((i % 500)).99);
 			UPDATE shop.orders SET status = 'paid' WHERE id = $((i % 60000 + 1));
-			UPDATE shop.customers SET profile = jsonb_set(coalesce(profile, '{}'), '{visits}', to_jsonb($i)) WHERE id = $c" \
+			UPDATE shop.customers SET profile = jsonb_set(coalesce(profile, '{}'), '{visits}', to_jsonb($i)) WHERE id = $c;
+			INSERT INTO shop.payments (customer_id, amount) VALUES ($c, $((i % 300)).50)" \
 			>/dev/null 2>>"$W/refused" || true
 		i=$((i + 1))
 		sleep 0.02
@@ -76,7 +77,8 @@ psql -X -q -d "$(dsn 0 shop)" -c "INSERT INTO shop.orders (customer_id, total) V
 step "summary"
 rows=0
 for s in 1 2 3 4; do
-	n=$(psql_on $s shop "SELECT (SELECT count(*) FROM shop.customers) + (SELECT count(*) FROM shop.orders) + (SELECT count(*) FROM shop.\"Order Items\")")
+	n=$(psql_on $s shop "SELECT (SELECT count(*) FROM shop.customers) + (SELECT count(*) FROM shop.orders) + (SELECT count(*) FROM shop.\"Order Items\")
+		+ (SELECT count(*) FROM shop.payments)")
 	echo "shard $((s - 1)): $n rows"
 	rows=$((rows + n))
 done

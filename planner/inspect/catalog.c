@@ -80,6 +80,17 @@ catalog_fully_applied(const catalog *cat)
 	return true;
 }
 
+int
+catalog_partition_table(const catalog *cat, const char *schema, const char *name)
+{
+	for (int i = 0; i < cat->ntables; i++)
+		for (int k = 0; k < cat->tables[i].nparts; k++)
+			if (strcmp(cat->tables[i].part_schema[k], schema) == 0 &&
+				strcmp(cat->tables[i].part_name[k], name) == 0)
+				return i;
+	return -1;
+}
+
 const src_table *
 catalog_table(const catalog *cat, int plan_index)
 {
@@ -126,6 +137,8 @@ free_src_table_contents(src_table *t)
 	free_strings(t->pk, t->npk);
 	free_strings(t->ident, t->nident);
 	free(t->shard_rows);
+	free_strings(t->part_schema, t->nparts);
+	free_strings(t->part_name, t->nparts);
 }
 
 void
@@ -146,6 +159,18 @@ catalog_free(catalog *cat)
 		free(cat->findings[i].fix);
 	}
 	free_strings(cat->pub_tables, cat->npub_tables);
+	for (int i = 0; i < cat->nobjects; i++)
+	{
+		free(cat->objects[i].what);
+		free(cat->objects[i].reason);
+	}
+	free(cat->objects);
+	free_strings(cat->needs.triggers, cat->needs.ntriggers);
+	free_strings(cat->needs.extensions, cat->needs.nextensions);
+	free_strings(cat->needs.owner_roles, cat->needs.nowner_roles);
+	free_strings(cat->needs.policy_roles, cat->needs.npolicy_roles);
+	free_strings(cat->needs.missing_roles, cat->needs.nmissing_roles);
+	free_strings(cat->needs.rls_tables, cat->needs.nrls_tables);
 	for (int i = 0; i < cat->nsequences; i++)
 	{
 		free(cat->sequences[i].name);

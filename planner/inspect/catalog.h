@@ -45,6 +45,10 @@ typedef struct src_table {
 	double	   *shard_rows;		/* estimated rows per destination shard */
 	bool		sampled;		/* shard_rows from a sample (else uniform) */
 	bool		exists;			/* found on source 0 as a plain table */
+	bool		partitioned;	/* a partitioned table (relkind 'p') */
+	int			nparts;			/* its partitions at every level (source 0) */
+	char	  **part_schema;	/* [nparts] unquoted */
+	char	  **part_name;
 } src_table;
 
 /* What a destination holds of a moved table. */
@@ -100,12 +104,39 @@ typedef struct finding {
 	char	   *fix;			/* what to do, or NULL */
 } finding;
 
+/* What the shards need besides the tables (inspect_schema.c), from source 0. */
+typedef struct schema_needs {
+	int			ntriggers;
+	char	  **triggers;		/* "trigger t on s.x", "foreign key f on s.x (ON DELETE)" of moved tables */
+	int			nextensions;
+	char	  **extensions;		/* installed on the source (plpgsql aside) */
+	int			nowner_roles;
+	char	  **owner_roles;	/* owners and grantees of the schema's objects */
+	int			npolicy_roles;
+	char	  **policy_roles;	/* roles policies name */
+	int			nrls_tables;
+	char	  **rls_tables;		/* moved tables with row-level security enabled */
+	int			nmissing_roles;
+	char	  **missing_roles;	/* owner_roles missing on some shard: their owners
+								 * and grants are left out */
+} schema_needs;
+
+/* A schema object besides the tables, for the plan (inspect_objects.c). */
+typedef struct schema_object {
+	char	   *what;			/* "view public.film_list" */
+	bool		created;		/* created on every shard */
+	bool		post;			/* in schema-post (else schema-pre) */
+	char	   *reason;			/* why not created, or a note; NULL */
+} schema_object;
+
 typedef struct catalog {
 	int			nsources;
 	server_info *sources;
 	int			nshards;
 	server_info *shards;
 	bool		publication_exists;
+	bool		pub_via_root;	/* publish_via_partition_root */
+	bool		pub_updates_deletes;	/* it publishes UPDATE or DELETE (or is yet to be created) */
 	int			npub_tables;
 	char	  **pub_tables;		/* the publication's tables on source 0, SQL-quoted, sorted */
 	int			nsequences;
@@ -115,6 +146,9 @@ typedef struct catalog {
 	src_table  *tables;			/* same order as plan->tables */
 	int			nfindings;
 	finding    *findings;
+	schema_needs needs;
+	int			nobjects;
+	schema_object *objects;		/* the schema besides the tables */
 } catalog;
 
 /*
@@ -159,6 +193,9 @@ bool src_table_route_reads(const plan_table *pt, const src_table *t, int i);
 
 /* Every step of the plan is done (the journal on shard 0): nothing left to apply. */
 bool catalog_fully_applied(const catalog *cat);
+
+/* The plan table (partitioned) that partition schema.name belongs to, or -1. */
+int catalog_partition_table(const catalog *cat, const char *schema, const char *name);
 
 /* The source's description of a plan table (same index as plan->tables). */
 const src_table *catalog_table(const catalog *cat, int plan_index);

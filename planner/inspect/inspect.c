@@ -34,6 +34,8 @@ catalog_inspect(const plan *p, catalog **out)
 		lint_wal_headroom(p, cat);
 	for (int i = 0; ok && i < p->nshards; i++)
 		ok = inspect_destination(p, i, cat);
+	if (ok)						/* after the shards: it leaves out roles they lack */
+		ok = inspect_schema_objects(p, cat);
 	if (!ok)
 	{
 		catalog_free(cat);

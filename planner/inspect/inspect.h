@@ -21,6 +21,15 @@ bool sample_distribution(const plan *p, pgr_conn *c, int src_index, catalog *cat
  * catalog for the saved plan's fingerprint), WAL retained during the copy.
  */
 bool lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat);
+/*
+ * What the shards need besides the tables (inspect_schema.c): read on source
+ * 0 into cat->needs, then checked on each destination (the role's right to
+ * set session_replication_role, extensions, roles).
+ */
+bool inspect_schema_source(const plan *p, pgr_conn *c, catalog *cat);
+bool inspect_schema_destination(const plan *p, pgr_conn *c, catalog *cat, const char *role);
+/* The schema objects besides the tables and what happens to each (source 0). */
+bool inspect_schema_objects(const plan *p, catalog *cat);
 /* After every source is inspected: the WAL each slot will hold during the copy. */
 void lint_wal_headroom(const plan *p, catalog *cat);
 

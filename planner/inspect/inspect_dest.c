@@ -135,6 +135,8 @@ inspect_destination(const plan *p, int shard, catalog *cat)
 							cat->sources[0].encoding);
 	if (ok && shard == 0 && s->has_state)
 		ok = read_journal(p, c, cat);
+	if (ok)
+		ok = inspect_schema_destination(p, c, cat, s->role);
 	s->table_state = xcalloc((size_t) p->ntables + 1, sizeof(dest_table_state));
 	for (int ti = 0; ok && ti < p->ntables; ti++)
 	{

@@ -329,5 +329,6 @@ lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat)
 	if (src_index > 0)
 		return read_wal_rate(c, &cat->sources[src_index]);
 	return lint_foreign_keys(p, c, cat) && lint_large_objects(p, c, cat) &&
-		read_sequences(p, c, cat) && read_wal_rate(c, &cat->sources[0]);
+		read_sequences(p, c, cat) && read_wal_rate(c, &cat->sources[0]) &&
+		inspect_schema_source(p, c, cat);
 }

@@ -37,9 +37,18 @@ static const char *const SQL_SETTINGS =
 
 static const char *const SQL_TABLE =
 	"SELECT c.oid, c.relkind, c.relpersistence, c.relreplident, c.reltuples, "
-	"pg_table_size(c.oid), pg_total_relation_size(c.oid) "
+	"pg_table_size(c.oid), pg_total_relation_size(c.oid), c.relispartition, "
+	"(SELECT format('%I.%I', rn.nspname, rc.relname) FROM pg_class rc "
+	" JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = pg_partition_root(c.oid)) "
 	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2";
+
+/* Every partition of a partitioned table, at every level, parents first. */
+static const char *const SQL_PARTITIONS =
+	"SELECT n.nspname, c.relname, c.relkind, pg_table_size(c.oid), pg_total_relation_size(c.oid), "
+	"c.reltuples FROM pg_partition_tree($1::oid) pt JOIN pg_class c ON c.oid = pt.relid "
+	"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pt.relid <> $1::oid "
+	"ORDER BY pt.level, n.nspname, c.relname";
 
 static const char *const SQL_COLUMNS =
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
@@ -126,22 +135,29 @@ static bool
 check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 {
 	const char *params[1] = {p->publication};
+	/* a partition counts as its root (publish_via_partition_root off lists the leaves) */
 	PGresult   *res = pgr_query(c, "reading the publication",
-								"SELECT schemaname, tablename FROM pg_publication_tables "
-								"WHERE pubname = $1 ORDER BY 1, 2", 1, params);
+								"SELECT pt.schemaname, pt.tablename, rn.nspname, rc.relname "
+								"FROM pg_publication_tables pt JOIN pg_namespace n ON n.nspname = pt.schemaname "
+								"JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+								"JOIN pg_class rc ON rc.oid = coalesce(pg_partition_root(c.oid), c.oid) "
+								"JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
+								"WHERE pt.pubname = $1 ORDER BY 1, 2", 1, params);
 	PGresult   *exists;
 	char	   *where = plan_where(p, p->publication_pos);
 
 	if (res == NULL)
 		goto fail;
 	exists = pgr_query(c, "reading the publication",
-					   "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params);
+					   "SELECT pubupdate OR pubdelete, pubviaroot FROM pg_publication WHERE pubname = $1", 1, params);
 	if (exists == NULL)
 	{
 		PQclear(res);
 		goto fail;
 	}
 	cat->publication_exists = PQntuples(exists) > 0;
+	cat->pub_updates_deletes = !cat->publication_exists || PQgetvalue(exists, 0, 0)[0] == 't';
+	cat->pub_via_root = cat->publication_exists && PQgetvalue(exists, 0, 1)[0] == 't';
 	PQclear(exists);
 	if (!cat->publication_exists && !p->create_publication)
 		catalog_add_finding(cat, FINDING_ERROR, where,
@@ -149,18 +165,24 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 							"%s: publication \"%s\" does not exist", s->role, p->publication);
 	for (int i = 0; i < PQntuples(res); i++)
 	{
-		const char *schema = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+		const char *schema = PQgetvalue(res, i, 2), *rel = PQgetvalue(res, i, 3);
 
 		if (s == &cat->sources[0])
 		{
 			cat->pub_tables = xrealloc(cat->pub_tables, sizeof(char *) * (size_t) (cat->npub_tables + 1));
-			cat->pub_tables[cat->npub_tables++] = sqlname_quote_qualified(schema, rel);
+			cat->pub_tables[cat->npub_tables++] =
+				sqlname_quote_qualified(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 		}
+		if (i > 0 && strcmp(schema, PQgetvalue(res, i - 1, 2)) == 0 &&
+			strcmp(rel, PQgetvalue(res, i - 1, 3)) == 0)
+			continue;			/* another partition of the same root */
 		if (plan_find_table(p, schema, rel) == NULL)
 		{
 			char	   *name = sqlname_quote_qualified(schema, rel);
-			char	   *fix = xasprintf("add '%s: { key: COLUMN }' or '%s: { replicate: true }' under tables:",
-										name, name);
+			char	   *fix = xasprintf("add '%s: { key: COLUMN }' or '%s: { replicate: true }' under tables: "
+										"(before the move begins: a move under way cannot take a table in; "
+										"then remove it from the publication with ALTER PUBLICATION ... DROP "
+										"TABLE and move it with a plan of its own)", name, name);
 
 			catalog_add_finding(cat, FINDING_ERROR, where, fix,
 								"publication \"%s\" on %s has table %s, which the plan does not list",
@@ -174,8 +196,8 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 		bool		found = false;
 
 		for (int i = 0; i < PQntuples(res) && !found; i++)
-			found = strcmp(PQgetvalue(res, i, 0), p->tables[t].schema) == 0 &&
-				strcmp(PQgetvalue(res, i, 1), p->tables[t].relname) == 0;
+			found = strcmp(PQgetvalue(res, i, 2), p->tables[t].schema) == 0 &&
+				strcmp(PQgetvalue(res, i, 3), p->tables[t].relname) == 0;
 		if (!found)
 		{
 			char	   *tw = plan_where(p, p->tables[t].pos);
@@ -307,6 +329,19 @@ resolve_keys(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 	free(where);
 }
 
+/* The table is in the publication already (read by check_publication). */
+static bool
+in_publication(const catalog *cat, const plan_table *pt)
+{
+	char	   *q = sqlname_quote_qualified(pt->schema, pt->relname);
+	bool		found = false;
+
+	for (int i = 0; i < cat->npub_tables && !found; i++)
+		found = strcmp(cat->pub_tables[i], q) == 0;
+	free(q);
+	return found && cat->publication_exists;
+}
+
 static void
 lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 {
@@ -320,10 +355,20 @@ lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 		catalog_add_finding(cat, FINDING_WARNING, name,
 							"add a primary key; without one, updates and deletes match rows by every column (REPLICA IDENTITY FULL)",
 							"no primary key");
-	if (t->replident == 'n' || (t->replident == 'd' && t->npk == 0))
+	if ((t->replident == 'n' || (t->replident == 'd' && t->npk == 0)) && !cat->pub_updates_deletes)
+		catalog_add_finding(cat, FINDING_WARNING, name,
+							"nothing to do for an insert-only table; else ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
+							"no replica identity: fine while publication \"%s\" publishes no UPDATE or DELETE "
+							"(the source refuses neither; they are not streamed)", p->publication);
+	else if ((t->replident == 'n' || (t->replident == 'd' && t->npk == 0)) && in_publication(cat, pt))
+		catalog_add_finding(cat, FINDING_WARNING, name,
+							"nothing to do for an insert-only table; else ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
+							"no replica identity: the table is already published, so the source already refuses "
+							"UPDATE and DELETE on it; its inserts are moved");
+	else if (t->replident == 'n' || (t->replident == 'd' && t->npk == 0))
 		catalog_add_finding(cat, FINDING_ERROR, name,
 							"ALTER TABLE ... REPLICA IDENTITY FULL (or add a primary key)",
-							"no replica identity: the source refuses UPDATE and DELETE on a published table without one");
+							"no replica identity: once published, the source refuses UPDATE and DELETE on it");
 	else if (!pt->replicate && t->replident != 'f')
 	{
 		for (int k = 0; k < pt->nkeys; k++)
@@ -344,7 +389,6 @@ lint_table(const plan *p, const plan_table *pt, src_table *t, catalog *cat)
 			}
 		}
 	}
-	(void) p;
 	free(name);
 }
 
@@ -381,6 +425,39 @@ same_columns(const src_table *a, const src_table *b)
 	return true;
 }
 
+/*
+ * The partitions of a partitioned table into t (every level: the shards get
+ * them all); *bytes and *tuples become the sums over the leaves (-1 tuples
+ * when a leaf was never analyzed).
+ */
+static bool
+read_partitions(pgr_conn *c, const char *oid, src_table *t, long long *bytes, double *tuples)
+{
+	const char *params[1] = {oid};
+	PGresult   *res = pgr_query(c, "reading partitions", SQL_PARTITIONS, 1, params);
+
+	if (res == NULL)
+		return false;
+	*bytes = 0;
+	*tuples = 0;
+	t->nparts = PQntuples(res);
+	t->part_schema = xcalloc((size_t) t->nparts + 1, sizeof(char *));
+	t->part_name = xcalloc((size_t) t->nparts + 1, sizeof(char *));
+	for (int r = 0; r < t->nparts; r++)
+	{
+		double		n = strtod(PQgetvalue(res, r, 5), NULL);
+
+		t->part_schema[r] = xstrdup(PQgetvalue(res, r, 0));
+		t->part_name[r] = xstrdup(PQgetvalue(res, r, 1));
+		if (PQgetvalue(res, r, 2)[0] == 'p')
+			continue;
+		*bytes += atoll(PQgetvalue(res, r, 3));
+		*tuples = (n < 0 || *tuples < 0) ? -1 : *tuples + n;
+	}
+	PQclear(res);
+	return true;
+}
+
 static bool
 inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 {
@@ -400,23 +477,40 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 							"table %s does not exist on %s", name, c->role);
 		free(where);
 	}
-	else if (ok && PQgetvalue(res, 0, 1)[0] != 'r')
-		catalog_add_finding(cat, FINDING_ERROR, name, "list the partitions instead of the parent",
-							"%s is not a plain table (relkind '%s')", name, PQgetvalue(res, 0, 1));
+	else if (ok && PQgetvalue(res, 0, 7)[0] == 't')
+	{
+		char	   *fix = xasprintf("list its parent %s in the plan instead: every shard gets the parent "
+									"and all its partitions", PQgetvalue(res, 0, 8));
+
+		catalog_add_finding(cat, FINDING_ERROR, name, fix, "%s is a partition of %s", name,
+							PQgetvalue(res, 0, 8));
+		free(fix);
+	}
+	else if (ok && PQgetvalue(res, 0, 1)[0] != 'r' && PQgetvalue(res, 0, 1)[0] != 'p')
+		catalog_add_finding(cat, FINDING_ERROR, name, "list tables only",
+							"%s is not a table (relkind '%s')", name, PQgetvalue(res, 0, 1));
 	else if (ok)
 	{
 		src_table  *dst = src_index == 0 ? t : &other;
 		long long	bytes = atoll(PQgetvalue(res, 0, 5));
+		double		tuples = strtod(PQgetvalue(res, 0, 4), NULL);
 
 		dst->exists = true;
+		dst->partitioned = PQgetvalue(res, 0, 1)[0] == 'p';
+		if (dst->partitioned && !read_partitions(c, PQgetvalue(res, 0, 0), dst, &bytes, &tuples))
+		{
+			PQclear(res);
+			free(name);
+			return false;
+		}
 		dst->persistence = PQgetvalue(res, 0, 2)[0];
 		dst->replident = PQgetvalue(res, 0, 3)[0];
 		if (src_index == 0 || !pt->replicate)
 		{
 			/* a replicated table is the same on every source: count it once */
 			t->bytes += bytes;
-			t->total_bytes += atoll(PQgetvalue(res, 0, 6));
-			t->rows += row_estimate(c, pt, strtod(PQgetvalue(res, 0, 4), NULL), bytes);
+			t->total_bytes += dst->partitioned ? bytes : atoll(PQgetvalue(res, 0, 6));
+			t->rows += row_estimate(c, pt, tuples, bytes);
 		}
 		ok = read_columns(c, PQgetvalue(res, 0, 0), dst) &&
 			read_keys(c, PQgetvalue(res, 0, 0), dst);
@@ -424,6 +518,15 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 		{
 			resolve_keys(p, pt, t, cat);
 			lint_table(p, pt, t, cat);
+			if (t->partitioned && cat->pub_via_root)
+				catalog_add_finding(cat, FINDING_INFO, name,
+									"ALTER PUBLICATION ... SET (publish_via_partition_root = false) to have "
+									"them created as they appear",
+									"partitioned, %d partition(s) moved with it; the publication has "
+									"publish_via_partition_root on, so the stream does not see a partition "
+									"created during the move: its rows stop the stream until the next apply "
+									"creates it on the shards, or land in the shards' DEFAULT partition when "
+									"there is one", t->nparts);
 		}
 		else if (ok && !same_columns(t, &other))
 			catalog_add_finding(cat, FINDING_ERROR, name, "make the table's columns identical on every source",

@@ -45,6 +45,12 @@ typedef enum freeze_mode {
 	FREEZE_HOOK
 } freeze_mode;
 
+/* schema_changes: what a schema change on the source during the move does. */
+typedef enum schema_change_mode {
+	SCHEMA_CHANGES_APPLY = 0,	/* followed on every shard (default) */
+	SCHEMA_CHANGES_STOP			/* stop with the change and the statement to run */
+} schema_change_mode;
+
 typedef enum cutover_mode {
 	CUTOVER_AUTO = 0,
 	CUTOVER_MANUAL
@@ -81,6 +87,17 @@ typedef struct plan_cutover {
 	long long sequence_gap;		/* default 1000 */
 } plan_cutover;
 
+/* What a materialized view holds on the shards (schema.matviews). */
+typedef enum matviews_mode {
+	MATVIEWS_NO_DATA = 0,		/* created WITH NO DATA; the user refreshes */
+	MATVIEWS_REFRESH			/* refreshed on every shard at the cutover */
+} matviews_mode;
+
+typedef struct plan_schema {
+	bool skip_owners;			/* no OWNER TO, GRANT or REVOKE on the shards */
+	matviews_mode matviews;		/* default no_data */
+} plan_schema;
+
 typedef struct plan {
 	char *path;				/* plan file path as given */
 	char *dir;				/* directory of the plan file */
@@ -114,6 +131,8 @@ typedef struct plan {
 	long long copy_chunk_rows; /* rows per copy chunk, default 1000000 */
 
 	plan_cutover cutover;
+	schema_change_mode schema_changes;
+	plan_schema schema;
 
 	/* "source.dsn at FILE:LINE:COL" when a conninfo in the file itself (not
 	 * through ${VAR}) holds a password: such a plan cannot be saved (-o) */

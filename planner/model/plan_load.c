@@ -38,7 +38,7 @@ typedef struct loader {
 
 static const char *const root_keys[] = {
 	"version", "name", "source", "destination", "tables", "sharding",
-	"hooks", "copy", "cutover", NULL
+	"hooks", "copy", "cutover", "schema_changes", "schema", NULL
 };
 static const char *const source_keys[] = {
 	"dsn", "shards", "publication", "create_publication", "max_retained_wal", NULL
@@ -50,6 +50,7 @@ static const char *const hooks_keys[] = {
 	"after_step", "on_freeze", "on_unfreeze", NULL
 };
 static const char *const copy_keys[] = {"jobs", "chunk_rows", NULL};
+static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
 static const char *const cutover_keys[] = {
 	"mode", "freeze", "max_lag_bytes", "timeout_s", "switch",
 	"switch_command", "verify", "leave_source_writable", "sequence_gap", NULL
@@ -372,6 +373,20 @@ load_cutover(loader *ld, yaml_node_t *map)
 }
 
 static void
+load_schema(loader *ld, yaml_node_t *map)
+{
+	static const char *const matviews[] = {"no_data", "refresh", NULL};
+	int mv = MATVIEWS_NO_DATA;
+
+	if (!ykind(&ld->d, map, YAML_MAPPING_NODE, "schema"))
+		return;
+	ymap_check(&ld->d, map, "in schema", schema_keys);
+	opt_bool(ld, map, "skip_owners", "schema.skip_owners", &ld->p->schema.skip_owners);
+	opt_enum(ld, map, "matviews", "schema.matviews", matviews, &mv, NULL);
+	ld->p->schema.matviews = (matviews_mode) mv;
+}
+
+static void
 set_defaults(plan *p)
 {
 	p->sharding = SHARD_FN_HASH;
@@ -388,10 +403,12 @@ set_defaults(plan *p)
 static void
 load_root(loader *ld, yaml_node_t *root)
 {
+	static const char *const schema_change_modes[] = {"apply", "stop", NULL};
 	const char *where = "at the top level";
 	plan_pos pos = ynode_pos(root);
 	plan_pos keypos;
 	yaml_node_t *n;
+	int mode = SCHEMA_CHANGES_APPLY;
 
 	if (root->type != YAML_MAPPING_NODE)
 	{
@@ -418,6 +435,10 @@ load_root(loader *ld, yaml_node_t *root)
 		load_copy(ld, n);
 	if ((n = ymap_get(&ld->d, root, "cutover", NULL)) != NULL)
 		load_cutover(ld, n);
+	if ((n = ymap_get(&ld->d, root, "schema", NULL)) != NULL)
+		load_schema(ld, n);
+	opt_enum(ld, root, "schema_changes", "schema_changes", schema_change_modes, &mode, NULL);
+	ld->p->schema_changes = (schema_change_mode) mode;
 }
 
 static char *

@@ -38,13 +38,14 @@ plan_tables_json(const plan *p, const catalog *cat)
 		for (int s = 0; s < p->nshards && t->shard_rows; s++)
 			json_array_append_new(shards, json_pack("{s:i, s:f}", "shard", s,
 													"rows", t->shard_rows[s]));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:o, s:f, s:I, s:I, s:b, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:o, s:f, s:I, s:I, s:b, s:o, s:i}",
 											 "name", name, "schema", pt->schema,
 											 "table", pt->relname, "replicate", pt->replicate,
 											 "key", keys, "rows", t->rows,
 											 "bytes", (json_int_t) t->bytes,
 											 "total_bytes", (json_int_t) t->total_bytes,
-											 "sampled", t->sampled, "shards", shards));
+											 "sampled", t->sampled, "shards", shards,
+											 "partitions", t->nparts));
 		free(name);
 	}
 	return arr;
@@ -95,10 +96,27 @@ plan_findings_json(const catalog *cat)
 	return arr;
 }
 
+static json_t *
+schema_objects_json(const catalog *cat)
+{
+	json_t	   *arr = json_array();
+
+	for (int i = 0; i < cat->nobjects; i++)
+	{
+		const schema_object *o = &cat->objects[i];
+
+		json_array_append_new(arr, json_pack("{s:s, s:b, s:s?, s:s?}", "object", o->what,
+											 "created", o->created,
+											 "step", o->created ? (o->post ? "schema-post" : "schema-pre") : NULL,
+											 o->created ? "note" : "reason", o->reason));
+	}
+	return arr;
+}
+
 bool
 render_plan_json(FILE *out, const plan *p, const catalog *cat)
 {
-	json_t	   *doc = json_pack("{s:i, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:b, s:b}",
+	json_t	   *doc = json_pack("{s:i, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b}",
 								"format_version", PLAN_JSON_FORMAT_VERSION,
 								"name", p->name, "plan_file", p->path,
 								"publication", p->publication,
@@ -108,6 +126,7 @@ render_plan_json(FILE *out, const plan *p, const catalog *cat)
 								"tables", plan_tables_json(p, cat),
 								"steps", plan_steps_json(p, cat),
 								"findings", plan_findings_json(cat),
+								"schema_objects", schema_objects_json(cat),
 								"ok", !catalog_has_errors(cat),
 								"applied", catalog_fully_applied(cat));
 	int			rc;

@@ -58,6 +58,8 @@ render_tables(FILE *out, const plan *p, const catalog *cat)
 
 		fprintf(out, "  %-*s  %-28s %12.0f %10s\n", w, n, k, t->rows,
 				format_bytes((double) t->total_bytes, b, sizeof(b)));
+		if (t->partitioned)
+			fprintf(out, "  %-*s  partitioned: %d partition(s) move with it\n", w, "", t->nparts);
 		free(n);
 		free(k);
 	}
@@ -96,6 +98,25 @@ render_distribution(FILE *out, const plan *p, const catalog *cat, bool tty)
 }
 
 static void
+render_objects(FILE *out, const catalog *cat)
+{
+	if (cat->nobjects == 0)
+		return;
+	fprintf(out, "\nSchema objects besides the tables:\n");
+	for (int i = 0; i < cat->nobjects; i++)
+	{
+		const schema_object *o = &cat->objects[i];
+
+		if (o->created)
+			fprintf(out, "  + %s: created on every shard (%s)%s%s\n", o->what,
+					o->post ? "schema-post" : "schema-pre", o->reason ? "; " : "",
+					o->reason ? o->reason : "");
+		else
+			fprintf(out, "  - %s: not created: %s\n", o->what, o->reason);
+	}
+}
+
+static void
 render_findings(FILE *out, const catalog *cat)
 {
 	static const char *const level[] = {"note", "warning", "ERROR"};
@@ -131,6 +152,7 @@ render_plan_text(FILE *out, const plan *p, const catalog *cat, bool tty)
 				cat->step_done[s] ? "(done) " : "", d);
 		free(d);
 	}
+	render_objects(out, cat);
 	render_findings(out, cat);
 	for (int i = 0; i < cat->nfindings; i++)
 	{

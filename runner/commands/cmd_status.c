@@ -23,6 +23,7 @@
 #include "sqlname.h"
 #include "state.h"
 #include "status.h"
+#include "units.h"
 #include "xalloc.h"
 
 /* timestamptz as ISO 8601 in UTC, to the second */
@@ -248,7 +249,8 @@ read_source(status_report *st, int i)
 						"pg_size_pretty(greatest(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0)), "
 						"CASE WHEN $2::float8 IS NOT NULL "
 						"THEN greatest(extract(epoch FROM clock_timestamp()) - $2::float8, 0) END, "
-						"greatest(pg_current_wal_lsn() - s.restart_lsn, 0) "
+						"greatest(pg_current_wal_lsn() - s.restart_lsn, 0), s.wal_status, s.safe_wal_size, "
+						"pg_size_pretty(greatest(pg_current_wal_lsn() - s.restart_lsn, 0)) "
 						"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1", 2, params);
 	log_last_error(error, sizeof(error));
 	l->reachable = res != NULL;
@@ -265,6 +267,10 @@ read_source(status_report *st, int i)
 		l->lag_bytes = atoll(PQgetvalue(res, 0, 2));
 		l->lag_seconds = l->lag_bytes == 0 ? 0 : status_cell(res, 0, 4) ? atof(status_cell(res, 0, 4)) : -1;
 		l->retained_bytes = status_cell(res, 0, 5) ? atoll(status_cell(res, 0, 5)) : -1;
+		snprintf(l->wal_status, sizeof(l->wal_status), "%s", status_cell(res, 0, 6) ? status_cell(res, 0, 6) : "");
+		l->safe_wal_bytes = status_cell(res, 0, 7) ? atoll(status_cell(res, 0, 7)) : -1;
+		snprintf(l->retained_pretty, sizeof(l->retained_pretty), "%s",
+				 status_cell(res, 0, 8) ? status_cell(res, 0, 8) : "?");
 	}
 	PQclear(res);
 	if (res == NULL || !read_table_sizes(st, c, i))
@@ -289,7 +295,7 @@ status_gather(status_report *st)
 	st->lag = xcalloc((size_t) p->nsources, sizeof(source_lag));
 	for (int i = 0; i < p->nsources; i++)
 		st->lag[i] = (source_lag) {.lag_bytes = -1, .lag_seconds = -1, .applied_epoch = -1,
-		.retained_bytes = -1};
+		.retained_bytes = -1, .safe_wal_bytes = -1};
 	if (!read_journal(st) || !read_chunk_plan(st) || !read_shard(st, 0))
 		return false;
 	for (int s = 1; s < p->nshards; s++)
@@ -361,7 +367,7 @@ text_stream(FILE *out, const status_report *st)
 	for (int i = 0; i < st->p->nsources; i++)
 	{
 		const source_lag *l = &st->lag[i];
-		char		role[32], secs[32] = "? s (nothing applied yet)";
+		char		role[32], secs[32] = "? s (nothing applied yet)", limit[32];
 
 		snprintf(role, sizeof(role), st->p->nsources > 1 ? "source %d" : "source", i);
 		if (l->lag_seconds >= 0)
@@ -369,8 +375,14 @@ text_stream(FILE *out, const status_report *st)
 		if (l->lag_bytes < 0)
 			fprintf(out, "  %-10s unknown: %s\n", role, nvl(l->error, "?"));
 		else
+		{
 			fprintf(out, "  %-10s %s, %s  (slot confirmed %s, source at %s%s%s)\n", role, l->lag_pretty, secs,
 					l->confirmed, l->current, l->applied_at[0] ? "; last applied commit " : "", l->applied_at);
+			fprintf(out, "  %-10s the slot holds %s of WAL (wal_status %s%s%s)\n", "", l->retained_pretty,
+					l->wal_status[0] ? l->wal_status : "?", st->p->max_retained_wal > 0 ? "; limit " : "",
+					st->p->max_retained_wal > 0 ? format_bytes((double) st->p->max_retained_wal, limit,
+															   sizeof(limit)) : "");
+		}
 	}
 }
 
@@ -541,10 +553,13 @@ json_stream(const status_report *st)
 
 		max = (max < 0 || l->lag_bytes < 0) ? -1 : (l->lag_bytes > max ? l->lag_bytes : max);
 		lsn_format(l->applied, applied, sizeof(applied));
-		json_array_append_new(arr, json_pack("{s:i, s:o, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?}", "source", i,
+		json_array_append_new(arr, json_pack("{s:i, s:o, s:o, s:o, s:s?, s:o, s:s?, s:s?, s:s?, s:s?, s:s?}",
+											 "source", i,
 											 "lag_bytes", json_known((double) l->lag_bytes, true),
 											 "lag_seconds", json_known(l->lag_seconds, false),
 											 "retained_wal_bytes", json_known((double) l->retained_bytes, true),
+											 "wal_status", l->wal_status[0] ? l->wal_status : NULL,
+											 "safe_wal_bytes", json_known((double) l->safe_wal_bytes, true),
 											 "confirmed_lsn", l->confirmed[0] ? l->confirmed : NULL,
 											 "current_lsn", l->current[0] ? l->current : NULL,
 											 "applied_lsn", l->applied ? applied : NULL,

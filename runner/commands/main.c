@@ -57,6 +57,14 @@ static const cli_command commands[] = {
 	 "extra, different, misplaced; the first 100).\n"
 	 "Exit 0 when they match, 4 when they differ.\n\n"
 	 "  --json        a versioned JSON report\n"},
+	{"repair", cmd_repair, "repair PLAN.yaml [TABLE...]",
+	 "Before the cutover, copy again what verify finds different: the tables named,\n"
+	 "or (none named) every table an exact verify finds different.  On every shard\n"
+	 "the table's rows are removed and copied again from the source under a fresh\n"
+	 "snapshot, while the source keeps writing; the stream skips, for those rows,\n"
+	 "the changes the snapshot already has.  Then run verify (or apply) again.\n"
+	 "Takes the plan's lock (refused while an apply runs).  Refused after the\n"
+	 "cutover: the shards are the truth then.\n"},
 	{"cutover", cmd_cutover, "cutover PLAN.yaml",
 	 "Ask for the cutover of a plan in cutover.mode: manual: a running apply that\n"
 	 "waits for it cuts over now; if none runs, the next apply does.\n"},

@@ -58,6 +58,10 @@ typedef struct source_lag {
 	char		applied_at[32];	/* the same in ISO 8601 */
 	long long	retained_bytes;	/* WAL the slot holds back: current LSN minus
 								 * restart_lsn; -1: unknown */
+	char		retained_pretty[32];	/* the same, pg_size_pretty'd */
+	char		wal_status[16];	/* pg_replication_slots.wal_status, "" unknown */
+	long long	safe_wal_bytes;	/* WAL the slot may still hold before max_slot_wal_keep_size
+								 * invalidates it; -1: no limit or unknown */
 	bool		reachable;		/* the source answered (its slot may still be gone) */
 } source_lag;
 

@@ -32,6 +32,8 @@ typedef struct copy_table {
 	int			index;			/* in plan->tables */
 	char	   *display;		/* schema.table for messages */
 	char	   *qname;			/* quoted for SQL */
+	const char *only;			/* "ONLY " before qname when reading it; "" for a
+								 * partitioned table (its rows are in its partitions) */
 	char	   *select_list;	/* columns read from the source */
 	char	   *insert_list;	/* columns written to the shards */
 	int			nselect;		/* fields read */

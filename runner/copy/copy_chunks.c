@@ -126,10 +126,10 @@ key_boundaries(pgr_conn *src, const copy_table *t, const chunk_key *k, double es
 	if (pct < 50)
 		snprintf(sample, sizeof(sample), " TABLESAMPLE %s (%.6f)", est <= 1e7 ? "BERNOULLI" : "SYSTEM", pct);
 	sql = xasprintf("SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS pgreshard_rn__, "
-					"count(*) OVER () AS pgreshard_n__ FROM ONLY %s%s) s "
+					"count(*) OVER () AS pgreshard_n__ FROM %s%s%s) s "
 					"WHERE pgreshard_rn__ > 1 AND ((pgreshard_rn__ - 1) * %lld) / pgreshard_n__ > "
 					"((pgreshard_rn__ - 2) * %lld) / pgreshard_n__ ORDER BY pgreshard_rn__",
-					texts, cols, cols, t->qname, sample, nchunks, nchunks);
+					texts, cols, cols, t->only, t->qname, sample, nchunks, nchunks);
 	res = pgr_query(src, "sampling the key to split the table into chunks", sql, 0, NULL);
 	free(sql);
 	free(cols);
@@ -232,6 +232,8 @@ plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sour
 		return false;
 	nblocks = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	if (t->only[0] == '\0')
+		nblocks = 1;			/* partitioned: its rows are in its partitions, one chunk */
 	if (nchunks > nblocks)
 		nchunks = nblocks > 1 ? nblocks : 1;
 	for (long long c = 0; ok && c < nchunks; c++)

@@ -101,6 +101,7 @@ copy_tables_build(apply_ctx *ctx, copy_table **out)
 		tables[i].index = i;
 		tables[i].display = sqlname_quote_qualified(pt->schema, pt->relname);
 		tables[i].qname = pgr_quote_qualified(ctx->state, pt->schema, pt->relname);
+		tables[i].only = st->partitioned ? "" : "ONLY ";
 		tables[i].replicate = pt->replicate;
 		tables[i].est_rows = st->rows;
 		build_table(ctx->state, p, pt, st, &tables[i]);

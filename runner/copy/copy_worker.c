@@ -47,10 +47,11 @@ worker_conn(worker *w, bool source, int i)
 	 * keys are hashed on the bytes PostgreSQL stores; async commit on shards
 	 * (a lost commit loses the chunk and its ledger row together). */
 	if (*slot != NULL &&
-		!pgr_exec(*slot, "setting session options", source ?
+		(!pgr_exec(*slot, "setting session options", source ?
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)" :
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
-				  "set_config('synchronous_commit', 'off', false)", 0, NULL))
+				  "set_config('synchronous_commit', 'off', false)", 0, NULL) ||
+		 (!source && !apply_session_replica(*slot))))
 	{
 		pgr_disconnect(*slot);
 		*slot = NULL;
@@ -79,9 +80,9 @@ static char *
 chunk_query(const copy_table *t, const copy_job *j)
 {
 	if (j->where == NULL)
-		return xasprintf("COPY (SELECT %s FROM ONLY %s) TO STDOUT", t->select_list, t->qname);
-	return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT", t->select_list, t->qname,
-					 j->where);
+		return xasprintf("COPY (SELECT %s FROM %s%s) TO STDOUT", t->select_list, t->only, t->qname);
+	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, t->only,
+					 t->qname, j->where);
 }
 
 /* Open the source transaction under the snapshot and each needed shard's COPY. */

@@ -28,6 +28,7 @@ pgr_conn *hook_conns_open_txn(hook_conns *conns, int source);
 bool hook_conns_commit(hook_conns *conns);
 
 typedef struct freeze_session {
+	int			source;			/* the source it freezes */
 	pgr_conn   *conn;			/* holds the locks (freeze: lock) */
 	bool		frozen;
 	uint64_t	fence;			/* WAL position read after the freeze */
@@ -37,6 +38,8 @@ typedef struct freeze_session {
 bool freeze_source(apply_ctx *ctx, freeze_session *fs, int source);
 bool freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *via);
 bool freeze_end(apply_ctx *ctx, freeze_session *fs, bool success);
+/* Undo the freeze of an attempt interrupted by a crash (read-only outlives it). */
+bool freeze_recover(apply_ctx *ctx);
 
 /* Before the freeze: every shard's moved tables have the source's schema
  * (columns, indexes, constraints, triggers, policies); false lists every

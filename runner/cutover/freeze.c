@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "cutover.h"
@@ -95,8 +96,12 @@ static bool
 freeze_read_only(apply_ctx *ctx, freeze_session *fs)
 {
 	(void) ctx;
+	/* the session setting first, in a transaction of its own: a transaction
+	 * that began read-only (the database left read-only by a killed run)
+	 * stays so whatever it sets */
 	return pgr_exec(fs->conn, "freezing writes (read-only database)",
-					"SELECT set_config('default_transaction_read_only', 'off', false); "
+					"SET default_transaction_read_only = off", 0, NULL) &&
+		pgr_exec(fs->conn, "freezing writes (read-only database)",
 					"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', "
 					"current_database()); END $$; "
 					"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -112,6 +117,7 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 	char		lsn[32];
 	bool		ok;
 
+	fs->source = source;
 	fs->conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0);
 	if (fs->conn == NULL)
 		return false;
@@ -171,8 +177,11 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 	for (int i = 0; ok && i < p->ntables; i++)
 	{
 		char	   *q = pgr_quote_qualified(c, p->tables[i].schema, p->tables[i].relname);
-		char	   *sql = xasprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
-									"FOR EACH STATEMENT EXECUTE FUNCTION pgreshard.refuse_writes()", qtrig, q);
+		/* an earlier attempt may have left it (killed after its freeze ended) */
+		char	   *sql = xasprintf("DROP TRIGGER IF EXISTS %s ON %s; "
+									"CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
+									"FOR EACH STATEMENT EXECUTE FUNCTION pgreshard.refuse_writes()",
+									qtrig, q, qtrig, q);
 
 		ok = pgr_exec(c, "guarding a moved table against writes", sql, 0, NULL);
 		free(sql);
@@ -184,6 +193,80 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 	free(qtrig);
 	free(trig);
 	return ok;
+}
+
+#define UNFREEZE_RETRY_S 120
+
+/*
+ * Reset the database's default_transaction_read_only.  Unlike a lock, this
+ * outlives a crash of the source: when the session is gone (the source
+ * restarted), reconnect with backoff and try again for UNFREEZE_RETRY_S.
+ */
+static bool
+unfreeze_read_only(apply_ctx *ctx, freeze_session *fs)
+{
+	const char *sql = "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
+		"current_database()); END $$";
+	double		until = mono_seconds() + UNFREEZE_RETRY_S;
+	unsigned int delay = 1;
+
+	for (;;)
+	{
+		if (fs->conn != NULL && pgr_exec(fs->conn, "making the source writable again", sql, 0, NULL))
+			return true;
+		if ((fs->conn != NULL && PQstatus(fs->conn->pg) == CONNECTION_OK) || mono_seconds() > until)
+			break;
+		log_warn("%s: the source's session is gone; making the source writable again in %u s",
+				 ctx->sources[fs->source].role, delay);
+		sleep(delay);
+		delay = delay * 2 > 10 ? 10 : delay * 2;
+		pgr_disconnect(fs->conn);
+		fs->conn = pgr_connect(ctx->plan->source_dsns[fs->source], ctx->sources[fs->source].role, 0);
+	}
+	log_error("cutover: the source is still read-only (ALTER DATABASE ... SET "
+			  "default_transaction_read_only = on); run ALTER DATABASE ... RESET "
+			  "default_transaction_read_only on it, or rerun apply");
+	return false;
+}
+
+/*
+ * A cutover attempt still "running" in pgreshard.cutovers was interrupted
+ * during its freeze (the runner killed, shard 0 lost).  A lock freeze ended
+ * with its session; a read-only freeze outlives it: make the sources
+ * writable again before the stream catches up for the next attempt.
+ */
+bool
+freeze_recover(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+	const char *params[1] = {p->name};
+	PGresult   *res = pgr_query(ctx->state, "looking for an interrupted cutover",
+								"SELECT attempt FROM pgreshard.cutovers WHERE plan_name = $1 "
+								"AND outcome = 'running'", 1, params);
+	bool		ok = res != NULL, any = res != NULL && PQntuples(res) > 0;
+
+	PQclear(res);
+	if (!any)
+		return ok;
+	for (int i = 0; ok && i < p->nsources && p->cutover.freeze == FREEZE_READ_ONLY; i++)
+	{
+		freeze_session fs = {.source = i, .frozen = true};
+
+		fs.conn = pgr_connect(p->source_dsns[i], ctx->sources[i].role, 0);
+		ok = fs.conn != NULL && pgr_exec(fs.conn, "unfreezing", "SET default_transaction_read_only = off",
+										 0, NULL) && unfreeze_read_only(ctx, &fs);
+		pgr_disconnect(fs.conn);
+	}
+	if (ok && p->cutover.freeze == FREEZE_HOOK)
+		log_warn("cutover: an earlier attempt was interrupted during its freeze; check that what "
+				 "hooks.%s did on the source is undone", p->hooks.on_freeze);
+	else if (ok)
+		log_warn("cutover: an earlier attempt was interrupted during its freeze; the source%s "
+				 "writable again", p->nsources > 1 ? "s are" : " is");
+	return ok && pgr_exec(ctx->state, "recording the interrupted cutover",
+						  "UPDATE pgreshard.cutovers SET finished_at = now(), outcome = 'aborted', "
+						  "reason = coalesce(reason, 'interrupted during the freeze') "
+						  "WHERE plan_name = $1 AND outcome = 'running'", 1, params);
 }
 
 /* End the freeze: keep what was done (success) or undo it (abort). */
@@ -214,9 +297,7 @@ freeze_end(apply_ctx *ctx, freeze_session *fs, bool success)
 					  success ? "COMMIT" : "ROLLBACK", 0, NULL);
 	else if (fs->frozen && ctx->plan->cutover.freeze == FREEZE_READ_ONLY &&
 			 (!success || ctx->plan->cutover.leave_source_writable))
-		ok = pgr_exec(fs->conn, "making the source writable again",
-					  "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
-					  "current_database()); END $$", 0, NULL);
+		ok = unfreeze_read_only(ctx, fs);
 	fs->frozen = false;
 	pgr_disconnect(fs->conn);
 	fs->conn = NULL;

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "cutover.h"
+#include "durable.h"
 #include "log.h"
 #include "state.h"
 #include "stream.h"
@@ -225,10 +226,43 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 	}
 	for (int i = 0; i < p->nsources; i++)
 		fence = fs[i].fence > fence ? fs[i].fence : fence;
+	/* the drained changes and the sequences on disk before anyone writes there */
+	ok = ok && within(deadline, "flushing the shards") && durable_flush_shards(p);
 	ok = ok && within(deadline, "the switch") && run_switch(ctx, fence);
 	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
 		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
 	return ok && within(deadline, "releasing");
+}
+
+static bool
+clear_request(apply_ctx *ctx)
+{
+	return pgr_exec(ctx->state, "clearing the cutover request",
+					"UPDATE pgreshard.runs SET cutover_requested = false WHERE plan_name = $1", 1,
+					(const char *[]) {ctx->plan->name});
+}
+
+/*
+ * An earlier run finished the cutover (its attempt is recorded done) but
+ * died before the journal said so: the switch happened, the source refuses
+ * writes; doing it again would wait for a new request (manual mode) or
+ * freeze a source nobody writes to.  Only the request is left to clear.
+ */
+static bool
+already_cut_over(apply_ctx *ctx, bool *done)
+{
+	const char *params[1] = {ctx->plan->name};
+	PGresult   *res = pgr_query(ctx->state, "looking for a finished cutover",
+								"SELECT attempt FROM pgreshard.cutovers WHERE plan_name = $1 "
+								"AND outcome = 'done' ORDER BY attempt DESC LIMIT 1", 1, params);
+
+	if (res == NULL)
+		return false;
+	*done = PQntuples(res) == 1;
+	if (*done)
+		log_info("cutover: already done by an earlier run (attempt %s)", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
 }
 
 bool
@@ -243,7 +277,11 @@ step_cutover(apply_ctx *ctx)
 	bool		ok;
 	char		reason[1024] = "";
 
-	if (!wait_for_request(ctx) || !cutover_schema_check(ctx) || !wait_for_lag(ctx) ||
+	if (!already_cut_over(ctx, &ok))
+		return false;
+	if (ok)
+		return clear_request(ctx);
+	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !cutover_schema_check(ctx) || !wait_for_lag(ctx) ||
 		(attempt = begin_attempt(ctx)) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));
@@ -268,8 +306,6 @@ step_cutover(apply_ctx *ctx)
 	}
 	log_info("cutover: done; writes were held for %lld ms; the source %s", ms,
 			 p->cutover.leave_source_writable ? "stays writable" : "now refuses writes to the moved tables");
-	return end_attempt(ctx, attempt, true, ms, fence, NULL) &&
-		pgr_exec(ctx->state, "clearing the cutover request",
-				 "UPDATE pgreshard.runs SET cutover_requested = false WHERE plan_name = $1", 1,
-				 (const char *[]) {p->name});
+	cutover_refresh_matviews(ctx);
+	return end_attempt(ctx, attempt, true, ms, fence, NULL) && clear_request(ctx);
 }

@@ -58,6 +58,15 @@ bool step_finish(apply_ctx *ctx);
 
 /* A connection to destination shard s (role "shard S" in messages). */
 pgr_conn *connect_shard(const plan *p, int s);
+/*
+ * Make c, a connection that writes moved rows on a shard, apply them the way
+ * subscriptions do: session_replication_role = replica when the role may set
+ * it (apply_session.c).  False after reporting an error.
+ */
+bool apply_session_replica(pgr_conn *c);
+/* schema.matviews: refresh: refresh the materialized views on every shard
+ * after a successful cutover (cutover_matviews.c); failures are warnings. */
+void cutover_refresh_matviews(apply_ctx *ctx);
 
 /* Set up / tear down a context (sources' roles, no connections yet). */
 void apply_ctx_init(apply_ctx *ctx, plan *p, step_id until);

@@ -5,7 +5,9 @@
  * catalog); it must pass before anything is created anywhere.  Then the
  * state schema is ensured on every shard, the plan's lock is taken on
  * shard 0, and every step up to --until that the journal does not show as
- * done is run and journaled.  A step that fails leaves its error in the
+ * done is run and journaled.  A step is journaled as done only after a
+ * flush barrier on every shard (durable.h), so "done" never gets ahead of
+ * what the shards hold on disk.  A step that fails leaves its error in the
  * journal; the next apply retries it.
  *
  * `apply SAVED` runs the plan file text kept in a saved plan (saved_plan.h)
@@ -23,8 +25,10 @@
 #include "clock.h"
 #include "apply.h"
 #include "cli.h"
+#include "durable.h"
 #include "hooks.h"
 #include "log.h"
+#include "plan_shape.h"
 #include "saved_plan.h"
 #include "state.h"
 #include "xalloc.h"
@@ -82,7 +86,7 @@ open_state(apply_ctx *ctx)
 	}
 	ctx->state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
 	return ctx->state != NULL && state_init_schema(ctx->state) &&
-		state_begin_run(ctx->state, p);
+		state_begin_run(ctx->state, p) && plan_shape_check(ctx->state, p);
 }
 
 /* before_step(step) / after_step(step, result), when the plan has them. */
@@ -115,6 +119,9 @@ run_step(apply_ctx *ctx, step_id s)
 	log_info("step %s: starting", step_name(s));
 	log_mark();
 	ok = step_hook(ctx, s, false, true, 0, NULL) && step_functions[s] (ctx);
+	/* "done" in the journal only once the step's work is on disk on every
+	 * shard, whatever synchronous_commit they run with (durable.h) */
+	ok = ok && durable_flush_shards(ctx->plan);
 	if (!ok)
 	{
 		char		first[2000], last[2000];

@@ -22,8 +22,16 @@ static const char *const step_state_names[] = {"pending", "running", "done", "fa
 bool
 state_init_schema(pgr_conn *c)
 {
-	/* Serialize concurrent first runs: CREATE ... IF NOT EXISTS can race. */
-	return pgr_exec(c, "locking the state schema", "SELECT pg_advisory_lock(7340912)", 0, NULL) &&
+	/*
+	 * The session's commits are synchronous, whatever the shard's settings:
+	 * the ledger is written before what it records is created (invariant 8)
+	 * and the journal says what is done; a crash of the shard must not lose
+	 * them once acknowledged (a slot whose ledger row was lost would be
+	 * refused as someone else's forever).  Serialize concurrent first runs:
+	 * CREATE ... IF NOT EXISTS can race.
+	 */
+	return pgr_exec(c, "setting up the state session", "SET synchronous_commit = local", 0, NULL) &&
+		pgr_exec(c, "locking the state schema", "SELECT pg_advisory_lock(7340912)", 0, NULL) &&
 		pgr_exec(c, "creating the pgreshard state schema", sql_state, 0, NULL) &&
 		pgr_exec(c, "unlocking the state schema", "SELECT pg_advisory_unlock(7340912)", 0, NULL);
 }

@@ -123,7 +123,8 @@ slot_for_source(apply_ctx *ctx, source_session *ss, const char *name)
 		return false;
 	ok = ensure_publication(ctx, ss, c);
 	res = ok ? pgr_query(c, "looking for the replication slot",
-						 "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1", 1, params) : NULL;
+						 "SELECT plugin, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1",
+						 1, params) : NULL;
 	pgr_disconnect(c);
 	if (res == NULL)
 		return false;

@@ -27,6 +27,7 @@
 #include "ddl.h"
 #include "log.h"
 #include "schema_dump.h"
+#include "schema_script.h"
 #include "shard_objects.h"
 #include "xalloc.h"
 
@@ -67,9 +68,7 @@ ensure_script(apply_ctx *ctx)
 	const char *params[1] = {p->name};
 	PGresult   *res = pgr_query(ctx->state, "reading the DDL script",
 								"SELECT 1 FROM pgreshard.ddl WHERE plan_name = $1 LIMIT 1", 1, params);
-	ddl_table  *tables;
 	ddl_script	script = {0};
-	char	   *dump = NULL;
 	bool		ok, exists;
 
 	if (res == NULL)
@@ -78,17 +77,7 @@ ensure_script(apply_ctx *ctx)
 	PQclear(res);
 	if (exists)
 		return true;
-	tables = xcalloc((size_t) p->ntables, sizeof(ddl_table));
-	for (int i = 0; i < p->ntables; i++)
-	{
-		tables[i].schema = p->tables[i].schema;
-		tables[i].relname = p->tables[i].relname;
-		tables[i].replicate = p->tables[i].replicate;
-		tables[i].nkeys = p->tables[i].nkeys;
-		tables[i].keys = (const char *const *) p->tables[i].keys;
-	}
-	ok = schema_dump(p->source_dsns[0], ctx->sources[0].role, &dump) &&
-		ddl_build(dump, tables, p->ntables, &script);
+	ok = schema_script_build(p, ctx->cat, ctx->sources[0].role, &script);
 	for (int i = 0; ok && i < script.nskipped; i++)
 		log_warn("foreign key %s on %s references %s and is not created on the shards: %s",
 				 script.skipped[i].name, script.skipped[i].table, script.skipped[i].references,
@@ -97,8 +86,6 @@ ensure_script(apply_ctx *ctx)
 	if (ok)
 		log_info("schema: %d DDL statement(s) taken from the source", script.n);
 	ddl_script_free(&script);
-	free(dump);
-	free(tables);
 	return ok;
 }
 
@@ -253,7 +240,7 @@ pre_on_shard(apply_ctx *ctx, int s, const stored_stmt *stmts, int n)
 				adopted[ti] = true;
 				ok = adopt_table(ctx, c, ti);
 			}
-			if (ok && !(ti >= 0 && adopted[ti]))
+			if (ok && !(ti >= 0 && ti < ctx->plan->ntables && adopted[ti]))
 				ok = apply_stmt(ctx, c, &stmts[i]);
 		}
 		ok = ok && pgr_exec(c, "committing the schema", "COMMIT", 0, NULL);

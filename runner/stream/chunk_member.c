@@ -442,7 +442,7 @@ bound_cond(stream_reader *r, const stream_table *t, int s, strbuf *sb, const cha
 }
 
 int
-stream_late_truncate(stream_reader *r, const stream_table *t, int s, strbuf *del)
+stream_late_truncate(stream_reader *r, const stream_table *t, const char *target, int s, strbuf *del)
 {
 	bool		any = false, all = false;
 
@@ -456,7 +456,7 @@ stream_late_truncate(stream_reader *r, const stream_table *t, int s, strbuf *del
 		return 0;
 	if (all)
 		return 1;
-	sb_printf(del, "DELETE FROM ONLY %s WHERE NOT (", t->qname);
+	sb_printf(del, "DELETE FROM ONLY %s WHERE NOT (", target);
 	for (int l = 0, n = 0; l < t->nlate; l++)
 	{
 		const struct late_chunk *lc = &t->late[l];

@@ -9,7 +9,9 @@
  * group-commit: every shard with work commits it together with its
  * pgreshard.apply_progress row (the source commit LSN), and only when all of
  * them have acknowledged is the slot confirmed up to that commit's end
- * (DESIGN.md invariant 3).  On a rerun
+ * (DESIGN.md invariant 3).  The shard sessions commit with
+ * synchronous_commit = local, so an acknowledged COMMIT is on disk even on
+ * a shard whose server runs with synchronous_commit = off.  On a rerun
  * each shard skips source transactions at or below its own progress, so a
  * crash between two shards' commits neither loses nor repeats a change.
  *
@@ -54,12 +56,17 @@ typedef struct stream_table {
 	int			nroute;
 	int		   *route_col;		/* [nroute] indexes into cols */
 	char	  **types;			/* [ncols] format_type() of each column */
+	bool	   *always_ident;	/* [ncols] GENERATED ALWAYS AS IDENTITY: INSERTs say
+								 * OVERRIDING SYSTEM VALUE, UPDATEs never assign it */
+	bool		has_always_ident;
+	int			nsettable;		/* columns an UPDATE may assign (not always_ident) */
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
-	char		stmt_name[STMT_KINDS][16];
+	char		stmt_name[STMT_KINDS][24];
+	int			generation;		/* columns changed this many times (stream_ddl.c): in the names */
 	/* invariant 4: chunks copied later than the slot, per shard (may be
 	 * empty); which rows they hold is chunk_member.c's */
 	int			nck;			/* chunk key columns (0: none known) */
-	int			ck_col[32];		/* as indexes into cols */
+	int			ck_col[32];		/* as indexes into cols (-1: no longer there) */
 	int			ck_kind[32];	/* keycmp_kind of each (chunk_key.h) */
 	char	   *ck_sql;			/* the source's membership test (keys the client cannot compare) */
 	uint64_t	late_max;		/* the newest late chunk's snapshot LSN */
@@ -73,14 +80,26 @@ typedef struct stream_table {
 	}		   *late;
 } stream_table;
 
+/* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
+const char *stream_insert_overriding(const stream_table *t);
+/* An UPDATE from ident to new_tup changes a GENERATED ALWAYS identity value
+ * (known only when ident carries it): apply it as DELETE + INSERT. */
+bool stream_identity_changed(const stream_table *t, const pgo_tuple *ident,
+							 const pgo_tuple *new_tup);
+
 /* A relation as the source announced it (Relation message). */
 typedef struct stream_rel {
 	uint32_t	relid;
 	int			table;			/* index into the plan's tables, or -1 */
 	char	   *name;			/* schema.table as announced */
+	char	   *leaf_qname;		/* a partition of a moved partitioned table
+								 * (publish_via_partition_root off): its
+								 * quoted name, for TRUNCATE; else NULL */
 	char		replident;		/* 'd', 'f', 'i', 'n' */
 	int			ncols;
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */
+	uint64_t	colsig;			/* hash of the column names, types and typmods announced */
+	bool		ignored;		/* not in the plan and no longer published: changes skipped */
 } stream_rel;
 
 /* A statement sent to a shard whose result is not read yet: what it was
@@ -187,6 +206,16 @@ typedef struct stream_reader {
 } stream_reader;
 
 
+/* stream_partitions.c: partitions made on the source during the move */
+/* Create on every shard (connections open, before their pipelines) the
+ * partitions of moved tables it lacks; false after reporting. */
+bool stream_partitions_sync(stream_reader *r);
+/* schema.name was announced and is unknown: when it is a partition of a moved
+ * table, create the missing partitions on every shard in the open apply
+ * transactions and return that table's index; -1 when it is not one; -2
+ * after an error (reported). */
+int stream_partition_added(stream_reader *r, const char *schema, const char *name);
+
 /* stream_batch.c: per-shard pipelines and the group commit */
 bool shard_pipeline_open(stream_reader *r, int s);
 bool shard_begin(stream_reader *r, int s);
@@ -235,6 +264,13 @@ bool run_flush(stream_reader *r, int s);
 void run_reset(change_run *run);
 void run_free(change_run *run);
 
+/* stream_tables.c: (re)write t's statements' text and names from its columns */
+void stream_table_statements(stream_table *t);
+
+/* stream_ddl.c: the columns of t changed on the source (a Relation message
+ * that differs): follow on the shards or stop, per schema_changes */
+bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
+
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);
 bool stream_tables_build(apply_ctx *ctx, int source, stream_table **out);
@@ -252,10 +288,12 @@ bool stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot
  * says yes (the change then fails). */
 bool stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s);
 void stream_late_free(stream_table *t);
-/* A TRUNCATE of t in the current transaction, on shard s: 0 truncate as
- * usual; 1 leave the table alone (all of it was copied later); 2 delete only
- * the rows outside the later chunks, with the statement in del. */
-int stream_late_truncate(stream_reader *r, const stream_table *t, int s, strbuf *del);
+/* A TRUNCATE of t (target: the table or the partition truncated, quoted) in
+ * the current transaction, on shard s: 0 truncate as usual; 1 leave it alone
+ * (all of t was copied later); 2 delete only the rows outside the later
+ * chunks, with the statement in del. */
+int stream_late_truncate(stream_reader *r, const stream_table *t, const char *target, int s,
+						 strbuf *del);
 
 /* stream_hooks.c: Lua routing and validation of changes */
 /* The shard of a tuple by the Lua route: 1 known, 0 a column it reads is

@@ -34,43 +34,24 @@ rel_find(stream_reader *r, uint32_t relid)
 	return NULL;
 }
 
-/* Columns added or dropped on the source since the copy: say which, stop. */
-static bool
-check_columns(stream_reader *r, const stream_table *t, const pgo_msg *m)
+/* A hash of the announced columns (FNV-1a): names, type OIDs, typmods. */
+static uint64_t
+column_signature(const pgo_msg *m)
 {
-	strbuf		diff;
-	bool		same = m->ncols == t->ncols;
+	uint64_t	h = UINT64_C(14695981039346656037);
 
-	for (int i = 0; same && i < m->ncols; i++)
-		same = strcmp(m->columns[i].name, t->cols[i]) == 0;
-	if (same)
-		return true;
-	sb_init(&diff);
 	for (int i = 0; i < m->ncols; i++)
 	{
-		bool		known = false;
+		uint32_t	nums[2] = {m->columns[i].type_oid, (uint32_t) m->columns[i].typmod};
+		const unsigned char *p = (const unsigned char *) m->columns[i].name;
 
-		for (int j = 0; j < t->ncols && !known; j++)
-			known = strcmp(m->columns[i].name, t->cols[j]) == 0;
-		if (!known)
-			sb_printf(&diff, "%scolumn \"%s\" added", diff.len ? ", " : "", m->columns[i].name);
+		for (; *p; p++)
+			h = (h ^ *p) * UINT64_C(1099511628211);
+		h = (h ^ 0xff) * UINT64_C(1099511628211);
+		for (size_t b = 0; b < sizeof(nums); b++)
+			h = (h ^ ((const unsigned char *) nums)[b]) * UINT64_C(1099511628211);
 	}
-	for (int j = 0; j < t->ncols; j++)
-	{
-		bool		present = false;
-
-		for (int i = 0; i < m->ncols && !present; i++)
-			present = strcmp(m->columns[i].name, t->cols[j]) == 0;
-		if (!present)
-			sb_printf(&diff, "%scolumn \"%s\" dropped", diff.len ? ", " : "", t->cols[j]);
-	}
-	if (diff.len == 0)
-		sb_append(&diff, "columns reordered");
-	log_error("%s: table %s was altered on the source during the stream (%s); the stream stops "
-			  "rather than apply misaligned columns: make the same change on every shard, then "
-			  "rerun apply", r->role, t->display, diff.data);
-	sb_free(&diff);
-	return false;
+	return h;
 }
 
 static bool
@@ -78,6 +59,19 @@ on_relation(stream_reader *r, const pgo_msg *m)
 {
 	stream_rel *rel = rel_find(r, m->relid);
 	int			ti = plan_table_index(r->ctx->plan, m->nspname, m->relname);
+	uint64_t	sig = column_signature(m);
+	bool		check = rel == NULL || rel->colsig != sig;
+	bool		leaf = false;
+
+	/* a partition's changes are its parent's: applied through the parent on
+	 * the shards, which routes them to the same partition there */
+	if (ti < 0 && (ti = catalog_partition_table(r->ctx->cat, m->nspname, m->relname)) >= 0)
+		leaf = true;
+	else if (ti < 0 && (ti = stream_partition_added(r, m->nspname, m->relname)) >= 0)
+		leaf = true;
+	else if (ti == -2)
+		return false;
+	ti = ti < 0 ? -1 : ti;
 
 	if (rel == NULL)
 	{
@@ -88,30 +82,68 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	}
 	free(rel->name);
 	free(rel->ident);
+	free(rel->leaf_qname);
 	rel->name = sqlname_quote_qualified(m->nspname, m->relname);
+	rel->leaf_qname = leaf ? pgr_quote_qualified(r->repl, m->nspname, m->relname) : NULL;
 	rel->table = ti;
 	rel->replident = m->replident;
 	rel->ncols = m->ncols;
 	rel->ident = xcalloc((size_t) m->ncols + 1, sizeof(bool));
 	for (int i = 0; i < m->ncols; i++)
 		rel->ident[i] = (m->columns[i].flags & PGO_COLUMN_KEY) != 0;
-	return ti < 0 || check_columns(r, &r->tables[ti], m);
+	rel->colsig = sig;
+	/* the first announcement of a table in this session, or columns that
+	 * changed: the shards must have the columns the changes will carry */
+	return ti < 0 || !check || stream_follow_columns(r, &r->tables[ti], m);
 }
 
-/* The table a change is for; NULL (after an error) when unknown. */
+/*
+ * A table that is not in the plan: its changes are skipped when it is no
+ * longer in the publication (it was added by mistake and taken out again:
+ * the changes made meanwhile still arrive); while it is, the stream stops
+ * and says what to do.
+ */
+static bool
+unplanned_table(stream_reader *r, stream_rel *rel)
+{
+	const char *params[2] = {r->ctx->plan->publication, rel->name};
+	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
+	PGresult   *res = c ? pgr_query(c, "looking the table up in the publication",
+									"SELECT EXISTS (SELECT FROM pg_publication_tables WHERE pubname = $1 "
+									"AND format('%I.%I', schemaname, tablename)::regclass = to_regclass($2))",
+									2, params) : NULL;
+	bool		ok = res != NULL;
+
+	if (ok && PQgetvalue(res, 0, 0)[0] == 't')
+	{
+		log_error("%s: table %s was added to the publication during the move but is not in the "
+				  "plan, and a move cannot take a table in half-way; fix: remove it from the publication "
+				  "(ALTER PUBLICATION ... DROP TABLE) and rerun apply, then move it with a plan of its own",
+				  r->role, rel->name);
+		ok = false;
+	}
+	else if (ok)
+	{
+		log_info("%s: changes to %s skipped: it is not in the plan and no longer in the publication",
+				 r->role, rel->name);
+		rel->ignored = true;
+	}
+	PQclear(res);
+	pgr_disconnect(c);
+	return ok;
+}
+
+/* The table a change is for; NULL (after an error) when unknown.  A table
+ * whose changes are skipped comes back with table < 0. */
 static const stream_rel *
 change_rel(stream_reader *r, uint32_t relid)
 {
-	const stream_rel *rel = rel_find(r, relid);
+	stream_rel *rel = rel_find(r, relid);
 
 	if (rel == NULL)
 		log_error("%s: a change for relation %u arrived before its Relation message", r->role, relid);
-	else if (rel->table < 0)
-	{
-		log_error("%s: table %s is published but not in the plan; add it to the plan "
-				  "(or remove it from the publication) and rerun apply", r->role, rel->name);
+	else if (rel->table < 0 && !rel->ignored && !unplanned_table(r, rel))
 		return NULL;
-	}
 	return rel;
 }
 
@@ -213,6 +245,9 @@ apply_delete(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	return true;
 }
 
+static bool move_row(stream_reader *r, int from, int to, const stream_table *t,
+					 const stream_rel *rel, const pgo_tuple *ident, const pgo_tuple *new_tup);
+
 /*
  * UPDATE of a row that stays on shard s, batched.  With chunks copied under
  * a newer snapshot (invariant 4) the old and the new version may fall in
@@ -235,11 +270,15 @@ update_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 		if (tuple_has_unchanged(new_tup))
 		{
 			log_error("%s: shard %d: table %s: an UPDATE needs unchanged TOAST values of a row "
-					  "that no copy holds; rerun the copy of this table", r->role, s, t->display);
+					  "that no copy holds: the shards are inconsistent with the source; run `pgreshard "
+					  "repair %s %s`, then apply again", r->role, s, t->display, r->ctx->plan->path,
+					  t->display);
 			return false;
 		}
 		return shard_insert_row(r, s, t, new_tup, NULL);
 	}
+	if (stream_identity_changed(t, ident, new_tup))
+		return move_row(r, s, s, t, rel, ident, new_tup);	/* 428C9 otherwise */
 	return shard_update_row(r, s, t, rel, ident, new_tup);
 }
 
@@ -309,7 +348,9 @@ move_row(stream_reader *r, int from, int to, const stream_table *t, const stream
 	if (need_old)
 	{
 		log_error("%s: table %s: an UPDATE moved a row to shard %d but no shard holds the old row "
-				  "to take its unchanged TOAST values from", r->role, t->display, to);
+				  "to take its unchanged TOAST values from: the shards are inconsistent with the source; "
+				  "run `pgreshard repair %s %s`, then apply again", r->role, t->display, to,
+				  r->ctx->plan->path, t->display);
 		return false;
 	}
 	return !shard_wants(r, t, new_tup, to) || shard_insert_row(r, to, t, new_tup, NULL);
@@ -400,7 +441,8 @@ update_lua_unsent(stream_reader *r, int from, const stream_table *t, const strea
 	if (wanted)
 	{
 		log_error("%s: table %s: an UPDATE whose route needs unchanged TOAST values found its row "
-				  "on no shard", r->role, t->display);
+				  "on no shard: the shards are inconsistent with the source; run `pgreshard repair %s %s`, "
+				  "then apply again", r->role, t->display, r->ctx->plan->path, t->display);
 		return false;
 	}
 	return true;				/* the row came with a chunk copied after this change */
@@ -473,6 +515,7 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 		{
 			const stream_rel *rel = change_rel(r, m->relids[i]);
 			const stream_table *t;
+			const char *target;
 			int			late;
 
 			if (rel == NULL)
@@ -480,13 +523,16 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 				ok = false;
 				break;
 			}
+			if (rel->table < 0)
+				continue;		/* not moved */
 			t = &r->tables[rel->table];
 			if (t->replicate && r->source > 0)
 				continue;		/* replicated tables follow source 0 only */
+			target = rel->leaf_qname ? rel->leaf_qname : t->qname;
 			sb_init(&del);
-			late = stream_late_truncate(r, t, s, &del);
+			late = stream_late_truncate(r, t, target, s, &del);
 			if (late == 0)
-				sb_printf(&sql, "%s%s", listed++ ? ", " : "", t->qname);
+				sb_printf(&sql, "%s%s", listed++ ? ", " : "", target);
 			else if (late == 2)
 				ok = shard_send_sql(r, s, 'T', del.data);
 			sb_free(&del);
@@ -517,6 +563,8 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 		return true;			/* Type, Origin, Message: nothing to apply */
 	if ((rel = change_rel(r, m->relid)) == NULL)
 		return false;
+	if (rel->table < 0)
+		return true;			/* not moved */
 	t = &r->tables[rel->table];
 	if (t->replicate && r->source > 0)
 		return true;			/* every source holds the same copy: follow source 0 */

@@ -20,7 +20,8 @@
  *
  * Group commit: every shard with work gets its pgreshard.apply_progress row
  * and COMMIT in its pipeline, and the commit is one "round".  Rounds are
- * acknowledged as the COMMIT results arrive; once every shard of a round
+ * acknowledged as the COMMIT results arrive (synchronous commits: see
+ * connect_shards in stream_reader.c); once every shard of a round
  * (and of every round before it) has committed, everything up to the
  * round's end LSN is durable on every shard and the slot may be confirmed
  * there (r->durable, DESIGN.md invariant 3).

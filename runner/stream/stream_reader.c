@@ -6,7 +6,8 @@
  * and at source commits group-commits the shards (stream_batch.c) at most
  * every FLUSH_INTERVAL or when much is pending, without waiting for them;
  * as the shards acknowledge, the slot is confirmed up to the commit's end:
- * only what every shard holds durably is ever confirmed.
+ * only what every shard holds durably is ever confirmed (the group commits
+ * are synchronous on the shards: acknowledged means flushed).
  * Streamed (in-progress) transactions are spilled to files and replayed at
  * Stream Commit.  Keepalives are answered; a status update goes out at
  * least every STATUS_INTERVAL so the slot keeps moving.
@@ -356,12 +357,26 @@ connect_shards(stream_reader *r)
 		if (PQntuples(res) == 1)
 			lsn_parse(PQgetvalue(res, 0, 0), &sc->progress);
 		PQclear(res);
-		/* the source's encoding (preflight checked the shards share it) */
-		if (!pgr_exec(sc->conn, "setting the session encoding",
-					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)",
-					  0, NULL) || !shard_pipeline_open(r, s))
+		/*
+		 * The source's encoding (preflight checked the shards share it).  And
+		 * every group commit is synchronous on the shard, whatever its server,
+		 * database or role say: its COMMIT is acknowledged only once flushed,
+		 * so the slot is never confirmed past a change a crash of the shard
+		 * could lose (DESIGN.md invariant 3).  One fsync per shard per group
+		 * commit, off the reader's path (the pipeline does not wait for it).
+		 */
+		if (!pgr_exec(sc->conn, "setting the session options",
+					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
+					  "set_config('synchronous_commit', 'local', false)",
+					  0, NULL) || !apply_session_replica(sc->conn))
 			return false;
 	}
+	/* partitions made on the source since the schema steps, then the pipelines */
+	if (!stream_partitions_sync(r))
+		return false;
+	for (int s = 0; s < p->nshards; s++)
+		if (!shard_pipeline_open(r, s))
+			return false;
 	return true;
 }
 
@@ -595,6 +610,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);
+		free(r.rels[i].leaf_qname);
 		free(r.rels[i].ident);
 	}
 	free(r.rels);

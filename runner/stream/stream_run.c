@@ -73,14 +73,15 @@ run_sql(const stream_table *t, int kind, int n)
 		sb_printf(&sb, "INSERT INTO %s (", t->qname);
 		for (int i = 0; i < t->ncols; i++)
 			sb_printf(&sb, "%s%s", i ? ", " : "", t->qcols[i]);
-		sb_append(&sb, ") VALUES ");
+		sb_printf(&sb, ")%s VALUES ", stream_insert_overriding(t));
 		values_rows(&sb, t, all, t->ncols, n, false);
 	}
 	else if (kind == STMT_UPDATE)
 	{
 		sb_printf(&sb, "UPDATE %s AS d SET ", t->qname);
-		for (int i = 0; i < t->ncols; i++)
-			sb_printf(&sb, "%s%s = v.c%d", i ? ", " : "", t->qcols[i], i + 1);
+		for (int i = 0, set = 0; i < t->ncols; i++)
+			if (!t->always_ident[i])	/* never assigned: see stream_tables.c */
+				sb_printf(&sb, "%s%s = v.c%d", set++ ? ", " : "", t->qcols[i], i + 1);
 		sb_append(&sb, " FROM (VALUES ");
 		values_rows(&sb, t, all, t->ncols, n, true);
 		sb_append(&sb, ") AS v(");
@@ -206,7 +207,7 @@ run_flush(stream_reader *r, int s)
 				for (int i = 0; i < t->ncols; i++)
 					params_copy(args, &run->vals, row * run->width + i);
 		}
-		snprintf(name, sizeof(name), "pgr_%c%d_%d", "iud"[run->kind], t->index, rows);
+		snprintf(name, sizeof(name), "pgr_%c%d_g%d_%d", "iud"[run->kind], t->index, t->generation, rows);
 		prepared = &sc->run_prepared[t->index * STMT_KINDS + run->kind];
 		ok = true;
 		if (!(*prepared & (UINT64_C(1) << (rows - 1))))

@@ -164,13 +164,15 @@ build_update(const stream_table *t, const stream_rel *rel, const pgo_tuple *iden
 	sb_printf(sql, "UPDATE %s SET ", t->qname);
 	for (int i = 0; i < t->ncols && i < new_tup->ncols; i++)
 	{
-		if (new_tup->cols[i].kind == PGO_UNCHANGED)
-			continue;			/* unchanged TOAST: keep what the shard has */
+		if (new_tup->cols[i].kind == PGO_UNCHANGED || t->always_ident[i])
+			continue;			/* unchanged TOAST: keep what the shard has;
+								 * an ALWAYS identity cannot be assigned */
 		params_add(p, &new_tup->cols[i]);
 		sb_printf(sql, "%s%s = $%d", set++ ? ", " : "", t->qcols[i], p->n);
 	}
-	if (set == 0)
-		sb_printf(sql, "%s = %s", t->qcols[0], t->qcols[0]);
+	for (int i = 0; set == 0 && i < t->ncols; i++)
+		if (!t->always_ident[i])
+			sb_printf(sql, "%s = %s", t->qcols[i], t->qcols[i]), set++;
 	append_where(t, rel, ident, sql, p);
 }
 
@@ -211,6 +213,8 @@ shard_update_row(stream_reader *r, int s, const stream_table *t, const stream_re
 
 	params_reset(&r->params);
 	key_text(t, ident, key, sizeof(key));
+	if (t->nsettable == 0)
+		return true;			/* only ALWAYS identity columns, unchanged */
 	if (t->sql[STMT_UPDATE] && new_tup->ncols == t->ncols && !tuple_has_unchanged(new_tup) &&
 		has_values(ident, t->pk_col, t->npk))
 	{

@@ -24,16 +24,51 @@ stream_col_index(const stream_table *t, const char *name)
 	return -1;
 }
 
+const char *
+stream_insert_overriding(const stream_table *t)
+{
+	return t->has_always_ident ? " OVERRIDING SYSTEM VALUE" : "";
+}
+
+bool
+stream_identity_changed(const stream_table *t, const pgo_tuple *ident, const pgo_tuple *new_tup)
+{
+	if (!t->has_always_ident || ident == new_tup)
+		return false;
+	for (int i = 0; i < t->ncols && i < ident->ncols && i < new_tup->ncols; i++)
+	{
+		const pgo_value *a = &ident->cols[i], *b = &new_tup->cols[i];
+
+		if (t->always_ident[i] && a->kind == PGO_TEXT && b->kind == PGO_TEXT &&
+			(a->len != b->len || memcmp(a->data, b->data, a->len) != 0))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The text of the statements prepared on every shard connection (see
  * stream_sql.c): values are parameters, $1.. in column order, then the
  * primary key's columns for the UPDATE's WHERE.
+ *
+ * A GENERATED ALWAYS identity column cannot be assigned by UPDATE (SQLSTATE
+ * 428C9), so the UPDATE leaves it out; its parameter is still referenced,
+ * typed, in a condition that is always true, so the statement keeps one
+ * parameter per column.  A changed identity value never reaches this
+ * statement: stream_identity_changed() sends it as DELETE + INSERT.
  */
-static void
-build_statements(stream_table *t)
+void
+stream_table_statements(stream_table *t)
 {
 	strbuf		sb;
 	bool		pk_ok = t->npk > 0;
+	int			set = 0;
+
+	for (int kind = 0; kind < STMT_KINDS; kind++)
+	{
+		free(t->sql[kind]);
+		t->sql[kind] = NULL;
+	}
 
 	for (int k = 0; k < t->npk; k++)
 		pk_ok = pk_ok && t->pk_col[k] >= 0;
@@ -41,20 +76,24 @@ build_statements(stream_table *t)
 	sb_printf(&sb, "INSERT INTO %s (", t->qname);
 	for (int i = 0; i < t->ncols; i++)
 		sb_printf(&sb, "%s%s", i ? ", " : "", t->qcols[i]);
-	sb_append(&sb, ") VALUES (");
+	sb_printf(&sb, ")%s VALUES (", stream_insert_overriding(t));
 	for (int i = 0; i < t->ncols; i++)
 		sb_printf(&sb, "%s$%d", i ? ", " : "", i + 1);
 	sb_append(&sb, ")");
 	t->sql[STMT_INSERT] = sb_steal(&sb);
-	if (pk_ok && t->ncols > 0)
+	if (pk_ok && t->nsettable > 0)
 	{
 		sb_init(&sb);
 		sb_printf(&sb, "UPDATE %s SET ", t->qname);
 		for (int i = 0; i < t->ncols; i++)
-			sb_printf(&sb, "%s%s = $%d", i ? ", " : "", t->qcols[i], i + 1);
+			if (!t->always_ident[i])
+				sb_printf(&sb, "%s%s = $%d", set++ ? ", " : "", t->qcols[i], i + 1);
 		sb_append(&sb, " WHERE ");
 		for (int k = 0; k < t->npk; k++)
 			sb_printf(&sb, "%s%s = $%d", k ? " AND " : "", t->qcols[t->pk_col[k]], t->ncols + k + 1);
+		for (int i = 0; i < t->ncols; i++)
+			if (t->always_ident[i])
+				sb_printf(&sb, " AND ($%d::%s IS NULL OR true)", i + 1, t->types[i]);
 		t->sql[STMT_UPDATE] = sb_steal(&sb);
 		sb_init(&sb);
 		sb_printf(&sb, "DELETE FROM %s WHERE ", t->qname);
@@ -63,7 +102,8 @@ build_statements(stream_table *t)
 		t->sql[STMT_DELETE] = sb_steal(&sb);
 	}
 	for (int kind = 0; kind < STMT_KINDS; kind++)
-		snprintf(t->stmt_name[kind], sizeof(t->stmt_name[kind]), "pgr_%c%d", "iud"[kind], t->index);
+		snprintf(t->stmt_name[kind], sizeof(t->stmt_name[kind]), "pgr_%c%d_g%d", "iud"[kind], t->index,
+				 t->generation);
 }
 
 static void
@@ -79,9 +119,13 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	t->cols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
 	t->qcols = xcalloc((size_t) st->ncols + 1, sizeof(char *));
 	t->types = xcalloc((size_t) st->ncols + 1, sizeof(char *));
+	t->always_ident = xcalloc((size_t) st->ncols + 1, sizeof(bool));
 	for (int i = 0; i < st->ncols; i++)
 		if (!st->cols[i].generated)
 		{
+			t->always_ident[t->ncols] = st->cols[i].identity == 'a';
+			t->has_always_ident = t->has_always_ident || st->cols[i].identity == 'a';
+			t->nsettable += st->cols[i].identity != 'a';
 			t->types[t->ncols] = xstrdup(st->cols[i].type);
 			t->cols[t->ncols] = xstrdup(st->cols[i].name);
 			t->qcols[t->ncols++] = pgr_quote_ident(c, st->cols[i].name);
@@ -109,7 +153,7 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 				c++;
 			}
 	}
-	build_statements(t);
+	stream_table_statements(t);
 }
 
 /*
@@ -165,6 +209,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 		free(t->cols);
 		free(t->qcols);
 		free(t->types);
+		free(t->always_ident);
 		free(t->route_col);
 		free(t->display);
 		free(t->qname);

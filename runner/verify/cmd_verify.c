@@ -17,6 +17,7 @@
 #include "state.h"
 #include "stream.h"
 #include "verify.h"
+#include "verify_resume.h"
 #include "xalloc.h"
 
 /* Between rounds when another apply streams: give it a moment. */
@@ -28,14 +29,16 @@ wait_a_little(apply_ctx *ctx)
 	return true;
 }
 
-/* The result per (table, shard), replacing the previous one, in one transaction. */
-static bool
-store_results(apply_ctx *ctx, const verify_result *r)
+/* The result per (table, shard), replacing the previous one, in one
+ * transaction that also ends the verify: its progress is cleared. */
+bool
+verify_store_results(apply_ctx *ctx, const verify_result *r)
 {
 	bool		ok = pgr_exec(ctx->state, "recording the verify result", "BEGIN", 0, NULL) &&
 		pgr_exec(ctx->state, "recording the verify result",
 				 "DELETE FROM pgreshard.verify_results WHERE plan_name = $1", 1,
-				 (const char *[]) {ctx->plan->name});
+				 (const char *[]) {ctx->plan->name}) &&
+		verify_progress_clear(ctx->state, ctx->plan, -1);
 
 	for (int t = 0; ok && t < r->ntables; t++)
 		for (int s = 0; ok && s < ctx->plan->nshards; s++)
@@ -132,15 +135,16 @@ verify_log_differences(const apply_ctx *ctx, const verify_result *r)
 	for (int i = 0; i < r->ndiffs && i < 10; i++)
 		log_error("verify: %s row on shard %d of %s: key %s", diff_kind_name(r->diffs[i].kind),
 				  r->diffs[i].shard, ctx->plan->tables[r->diffs[i].table].spec, r->diffs[i].key);
-	log_error("verify: %d difference(s) between the source and the shards; run `pgreshard verify` "
-			  "for the full report", r->total_differences);
+	log_error("verify: %d difference(s): the shards are inconsistent with the source; `pgreshard "
+			  "verify %s` gives the full report and `pgreshard repair %s` re-copies the differing "
+			  "tables (before the cutover)", r->total_differences, ctx->plan->path, ctx->plan->path);
 }
 
 bool
 step_verify(apply_ctx *ctx)
 {
 	verify_result r;
-	bool		ok = verify_run(ctx, true, 1, NULL, &r) && store_results(ctx, &r);
+	bool		ok = verify_run(ctx, true, 1, NULL, &r) && verify_store_results(ctx, &r);
 
 	if (ok && r.total_differences > 0)
 	{
@@ -151,6 +155,19 @@ step_verify(apply_ctx *ctx)
 		log_info("verify: source and shards match (%.2f s)", r.seconds);
 	verify_result_free(&r);
 	return ok;
+}
+
+/* A state schema made by an older pgreshard gets the tables it lacks
+ * (verify_progress); none is created where no apply has run. */
+static bool
+state_schema_upgrade(pgr_conn *c)
+{
+	PGresult   *res = pgr_query(c, "looking for pgreshard state",
+								"SELECT to_regclass('pgreshard.runs') IS NOT NULL", 0, NULL);
+	bool		read = res != NULL, exists = read && PQgetvalue(res, 0, 0)[0] == 't';
+
+	PQclear(res);
+	return read && (!exists || state_init_schema(c));
 }
 
 int
@@ -179,13 +196,14 @@ cmd_verify(int argc, char **argv)
 	/* with the plan's lock the comparison is exact (snapshot + drain to it);
 	 * without it an apply is running and streaming: look again a moment later */
 	if (ctx.state && catalog_inspect(p, &ctx.cat) && state_try_lock(ctx.state, p, &locked) &&
+		(!locked || state_schema_upgrade(ctx.state)) &&
 		state_step_get(ctx.state, p, STEP_CUTOVER, &cut) &&
 		verify_run(&ctx, locked && cut != STEP_DONE, 4, wait_a_little, &r))
 	{
 		if (json ? print_json(&ctx, &r) : (print_text(&ctx, &r), true))
 			rc = r.total_differences ? EXIT_DIFFERENCES : EXIT_OK;
 		if (locked)
-			store_results(&ctx, &r);
+			verify_store_results(&ctx, &r);
 	}
 	verify_result_free(&r);
 	apply_ctx_close(&ctx);

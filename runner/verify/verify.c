@@ -7,11 +7,13 @@
  * of the key's hash, with count(*) and sum(hashtextextended(row)).  The
  * queries go to all servers at once, so the time is that of the slowest
  * scan.  Differing buckets can be re-checked after the stream caught up,
- * then are drilled into row by row.
+ * then are drilled into row by row.  An exact verify records each table
+ * as it finishes it (verify_resume.h), so a killed one resumes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "copy.h"
@@ -21,6 +23,7 @@
 #include "strbuf.h"
 #include "stream.h"
 #include "verify.h"
+#include "verify_resume.h"
 #include "xalloc.h"
 
 typedef __int128 sum_t;
@@ -34,6 +37,7 @@ typedef struct agg {
 
 typedef struct table_sql {
 	char	   *qname;
+	const char *only;			/* "ONLY ", or "" for a partitioned table */
 	char	   *hp_ddl;			/* temporary hash-partitioned parent, or NULL */
 	char	   *shard_expr;		/* the shard a row belongs on */
 	char	   *bucket_expr;
@@ -128,6 +132,7 @@ build_table_sql(vstate *v, int ti, table_sql *ts)
 	char	   *keys, *pk;
 
 	ts->qname = pgr_quote_qualified(c, pt->schema, pt->relname);
+	ts->only = st->partitioned ? "" : "ONLY ";
 	pk = st->npk > 0 ? quoted_list(c, "t.", st->pk, st->npk) : NULL;
 	ts->ident_expr = pk ? xasprintf("row(%s)::text", pk) : xstrdup("t::text");
 	if (pt->replicate)
@@ -369,10 +374,10 @@ aggregate_table(vstate *v, int ti)
 	const table_sql *ts = &v->sql[ti];
 	int			nsrc = p->tables[ti].replicate ? 1 : p->nsources;
 	char	   *sql = ts->lua ?
-		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM ONLY %s t) TO STDOUT",
-				  ts->route_list, ts->bucket_expr, ts->qname) :
-		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM ONLY %s t "
-				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->qname);
+		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM %s%s t) TO STDOUT",
+				  ts->route_list, ts->bucket_expr, ts->only, ts->qname) :
+		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM %s%s t "
+				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->only, ts->qname);
 	bool		ok = true;
 
 	reset_table(v, ti);
@@ -442,13 +447,13 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 	bool		repl = v->ctx->plan->tables[ti].replicate;
 	int			nconn = source_side ? (repl ? 1 : v->ctx->plan->nsources) : 1;
 	char	   *sql = ts->lua ?
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
-				  ts->ident_expr, ts->route_list, ts->qname, ts->bucket_expr, b) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d",
+				  ts->ident_expr, ts->route_list, ts->only, ts->qname, ts->bucket_expr, b) :
 		source_side && !repl ?
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d AND %s = %d",
-				  ts->ident_expr, ts->shard_expr, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM ONLY %s t WHERE %s = %d",
-				  ts->ident_expr, ts->shard_expr, ts->qname, ts->bucket_expr, b);
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d AND %s = %d",
+				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d",
+				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->bucket_expr, b);
 	bool		ok = true;
 
 	*rows = NULL;
@@ -484,7 +489,7 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 		PQclear(res);
 	}
 	free(sql);
-	if (ok)
+	if (ok && *n > 1)			/* no rows: *rows is NULL, which qsort must not get */
 		qsort(*rows, (size_t) *n, sizeof(keyrow), keyrow_cmp);
 	return ok;
 }
@@ -614,6 +619,36 @@ recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
 	return true;
 }
 
+/* Table t's counts and the keys of its differing buckets, into out. */
+static bool
+compare_table(vstate *v, int t, verify_result *out)
+{
+	bool		ok = true;
+
+	fill_counts(v, t, &out->tables[t]);
+	for (int s = 0; ok && s < v->nshards; s++)
+		for (int b = 0; ok && b < VERIFY_BUCKETS; b++)
+			if (bucket_differs(v, t, s, b))
+				ok = drill(v, t, s, b, out);
+	return ok;
+}
+
+/* Testing knob: PGRESHARD_TEST_VERIFY_DELAY_MS after each table, so that a
+ * test can kill a verify halfway. */
+static bool
+test_pause(void)
+{
+	const char *ms = getenv("PGRESHARD_TEST_VERIFY_DELAY_MS");
+
+	if (ms != NULL && atoi(ms) > 0)
+	{
+		struct timespec ts = {atoi(ms) / 1000, (atoi(ms) % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
 /* Exact mode: a snapshot per source, and every shard brought exactly to it. */
 static bool
 snapshot_and_drain(apply_ctx *ctx)
@@ -635,7 +670,9 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 	vstate		v = {0};
 	size_t		cells = (size_t) p->ntables * (size_t) p->nshards * VERIFY_BUCKETS;
 	double		start = mono_seconds();
-	bool		ok;
+	bool		ok, *done;
+	int			todo = 0;
+	uint64_t	lsn = 0;
 
 	memset(out, 0, sizeof(*out));
 	v.ctx = ctx;
@@ -649,21 +686,33 @@ verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ct
 	for (int t = 0; t < p->ntables; t++)
 		build_table_sql(&v, t, &v.sql[t]);
 	v.exact = exact;
-	ok = (p->sharding != SHARD_FN_LUA || hooks_open(p, &v.hooks)) &&
-		(!exact || snapshot_and_drain(ctx)) && connect_all(&v);
-	for (int t = 0; ok && t < p->ntables; t++)
-		ok = aggregate_table(&v, t);
-	ok = ok && (exact || recheck(&v, rounds, between));
 	out->ntables = p->ntables;
 	out->tables = xcalloc((size_t) p->ntables, sizeof(verify_table_result));
-	for (int t = 0; ok && t < p->ntables; t++)
+	done = xcalloc((size_t) p->ntables + 1, sizeof(bool));
+	ok = (p->sharding != SHARD_FN_LUA || hooks_open(p, &v.hooks)) &&
+		(!exact || verify_progress_load(ctx, done, out));
+	for (int t = 0; t < p->ntables; t++)
+		todo += !done[t];
+	ok = ok && (todo == 0 || ((!exact || snapshot_and_drain(ctx)) && connect_all(&v)));
+	if (exact)
 	{
-		fill_counts(&v, t, &out->tables[t]);
-		for (int s = 0; ok && s < p->nshards; s++)
-			for (int b = 0; ok && b < VERIFY_BUCKETS; b++)
-				if (bucket_differs(&v, t, s, b))
-					ok = drill(&v, t, s, b, out);
+		/* table by table, each recorded once compared: a rerun resumes */
+		for (int i = 0; ok && i < p->nsources; i++)
+			lsn = ctx->sources[i].snapshot_lsn > lsn ? ctx->sources[i].snapshot_lsn : lsn;
+		for (int t = 0; ok && t < p->ntables; t++)
+			if (!done[t])
+				ok = aggregate_table(&v, t) && compare_table(&v, t, out) &&
+					verify_progress_add(ctx, t, &out->tables[t], lsn) && test_pause();
 	}
+	else
+	{
+		for (int t = 0; ok && t < p->ntables; t++)
+			ok = aggregate_table(&v, t);
+		ok = ok && recheck(&v, rounds, between);
+		for (int t = 0; ok && t < p->ntables; t++)
+			ok = compare_table(&v, t, out);
+	}
+	free(done);
 	out->seconds = mono_seconds() - start;
 	vstate_free(&v);
 	if (exact)

@@ -68,6 +68,9 @@ bool verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ct
 				verify_result *out);
 void verify_result_free(verify_result *r);
 const char *diff_kind_name(diff_kind k);
+/* Keep the result in pgreshard.verify_results (replacing the last one) and
+ * end an interrupted verify's progress, in one transaction (cmd_verify.c). */
+bool verify_store_results(apply_ctx *ctx, const verify_result *r);
 /* Log the first differences and their count as errors. */
 void verify_log_differences(const apply_ctx *ctx, const verify_result *r);
 

@@ -1,7 +1,8 @@
 # test_apply_errors.sh — apply's bad inputs: each a clear error, exit 1, nothing
 # half-written that a rerun cannot finish.  A destination table with rows, a table
 # dropped between plan and apply, a foreign slot with the plan's name, a second
-# apply of the same plan while one runs, a shard going down mid-copy.
+# apply of the same plan while one runs, a shard going down mid-copy, a slot whose
+# consistent point a killed run did not record.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -78,3 +79,10 @@ expect_rc 0 "$P" apply --yes --until schema-post "$W/plan.yaml"
 compare_tables $DB items 0 "1 2 3" || fail "items after the rerun"
 check_placement $DB items "id bigint" id 3 1 2 3 || fail "placement of items"
 expect_eq "$(psql_on 1 $DB "SELECT attempts FROM pgreshard.steps WHERE plan_name = 'errtest' AND step = 'copy'")" 2 "copy attempts in the journal"
+
+# a run killed right after creating the slot, before recording its consistent point:
+# the rerun records it from the slot (it crashed reading a column it did not select)
+psql_on 1 $DB "UPDATE pgreshard.ledger SET lsn = NULL WHERE plan_name = 'errtest' AND kind = 'slot';
+	UPDATE pgreshard.steps SET state = 'running' WHERE plan_name = 'errtest' AND step = 'slot'" >/dev/null
+expect_rc 0 "$P" apply --yes --until schema-post "$W/plan.yaml"
+expect_eq "$(psql_on 1 $DB "SELECT lsn IS NOT NULL FROM pgreshard.ledger WHERE plan_name = 'errtest' AND kind = 'slot'")" t "slot LSN recorded again"

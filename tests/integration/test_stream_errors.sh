@@ -3,7 +3,7 @@
 # the server's message, even though changes are pipelined (the failed result is matched
 # to the change that caused it); nothing of that batch is half-applied, and once the
 # shard is fixed a rerun applies everything exactly once.  A column added on the source
-# but not on the shards stops the stream naming the table and the column.
+# with schema_changes: stop stops the stream with the statements to run on the shards.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -47,9 +47,17 @@ psql_on $((shard + 1)) $DB "ALTER TABLE items DROP CONSTRAINT v_small" >/dev/nul
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 compare_tables $DB items 0 "1 2" || fail "items after the rerun"
 
-# a column added on the source between two runs and not on the shards: the shard says
-# which column it lacks, nothing is applied misaligned
-psql_on 0 $DB "ALTER TABLE items ADD COLUMN extra text; INSERT INTO items VALUES (5000, 1, 'x')" >/dev/null
+# a column added on the source between two runs, schema_changes: stop: the stream stops
+# before the first change after it, listing the statement to run on each shard; run,
+# the rerun continues from there
+sed -i 's/^tables:/schema_changes: stop\ntables:/' "$W/plan.yaml"
+psql_on 0 $DB "ALTER TABLE items ADD COLUMN extra text DEFAULT 'd'; INSERT INTO items VALUES (5000, 1, 'x')" >/dev/null
 expect_rc 1 "$P" apply --yes --until stream "$W/plan.yaml"
-expect_contains "$ERR" "public.items"
-expect_contains "$ERR" 'column "extra" of relation "items" does not exist'
+expect_contains "$ERR" "table public.items was altered on the source during the move and schema_changes is stop"
+expect_contains "$ERR" 'on shard 0: ALTER TABLE "public"."items" ADD COLUMN "extra" text DEFAULT '"'d'"'::text;'
+expect_contains "$ERR" 'on shard 1: ALTER TABLE "public"."items" ALTER COLUMN "extra" SET DEFAULT '"'d'"'::text;'
+expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM items WHERE id = 5000")$(psql_on 2 $DB "SELECT count(*) FROM items WHERE id = 5000")" 00 \
+	"the change after the alteration applied nowhere"
+for s in 1 2; do psql_on $s $DB "ALTER TABLE items ADD COLUMN extra text DEFAULT 'd'" >/dev/null; done
+expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+compare_tables $DB items 0 "1 2" || fail "items after the statements were run on the shards"

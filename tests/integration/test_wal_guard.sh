@@ -17,7 +17,8 @@ fresh_db $DB 0 1 2
 psql_on 0 $DB "CREATE TABLE items (id bigint PRIMARY KEY, body text);
   INSERT INTO items SELECT g, repeat('x', 50) FROM generate_series(1, 20000) g;
   CREATE TABLE churn (id bigserial PRIMARY KEY, pad text);
-  CREATE PUBLICATION pub FOR TABLE items" >/dev/null
+  CREATE PUBLICATION pub FOR TABLE items;
+  SELECT pg_stat_reset_shared('wal')" >/dev/null	# no WAL rate yet: plan's estimate skipped, the guard acts
 export SRC S0 S1
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB)
 write_plan() {	# MAX_RETAINED_WAL
@@ -56,6 +57,14 @@ for s in 1 2; do
 	expect_eq "$(psql_on $s $DB "SELECT count(*) FROM items")" \
 		"$(psql_on $s $DB "SELECT coalesce(sum(rows), 0) FROM pgreshard.chunks_done")" "rows on cluster $s vs its chunks"
 done
+
+# status shows what the slot holds and its wal_status
+expect_rc 0 "$P" status --json "$W/plan.yaml"
+expect_eq "$(printf '%s' "$OUT" | jq -r '.stream.sources[0].wal_status')" reserved "wal_status in status --json"
+[ "$(printf '%s' "$OUT" | jq -r '.stream.sources[0].retained_wal_bytes')" -gt 4194304 ] ||
+	fail "retained_wal_bytes in status --json: $(printf '%s' "$OUT" | jq -c '.stream.sources[0]')"
+expect_rc 0 "$P" status "$W/plan.yaml"
+expect_contains "$OUT" "of WAL (wal_status reserved; limit 4.0 MB)"
 
 write_plan 1GB
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"

@@ -11,9 +11,15 @@
 #   load_sql I DB FILE      run a SQL file on cluster I
 #   fresh_db DB [I...]      (re)create database DB on the given clusters (default: all)
 #   drop_db_everywhere DB   drop DB and its replication slots on every cluster
+#   cluster_crash I         stop cluster I abruptly (pg_ctl stop -m immediate)
+#   cluster_restart I       start it again (crash recovery)
 #   table_digest I DB TABLE a digest of the table's rows (order-independent)
 #   compare_tables DB TABLE SRC "DST..."  the rows of TABLE on cluster SRC equal the
 #                           union of its rows on clusters DST (as multisets); prints a diff
+#
+# PGR_FSYNC=on makes the clusters crash-safe (fsync and full_page_writes on; the
+# default is off, for speed): for tests that stop servers abruptly.  Every cluster
+# runs with synchronous_commit = off either way.
 #
 # PostgreSQL refuses to run as root, so servers run as the `postgres` user; the
 # clients (tests, pgreshard) may run as anyone.  Ports come from PGR_PORT_BASE
@@ -55,9 +61,9 @@ wal_level = logical
 max_replication_slots = 16
 max_wal_senders = 16
 max_connections = 100
-fsync = off
+fsync = ${PGR_FSYNC:-off}
 synchronous_commit = off
-full_page_writes = off
+full_page_writes = ${PGR_FSYNC:-off}
 shared_buffers = 64MB
 logging_collector = off
 listen_addresses = '127.0.0.1'
@@ -72,6 +78,13 @@ CONF
 			{ cat "$PGR_TEST_ROOT/c$i.log" >&2; return 1; }
 	done
 	export PGR_TEST_ROOT PGR_PORT_BASE PGR_CLUSTERS
+}
+
+# Stop cluster I abruptly (as a crash would) / start it again.
+cluster_crash() { _pg_as "$PG_BIN/pg_ctl" -D "$PGR_TEST_ROOT/c$1" -m immediate stop >/dev/null 2>&1; }
+cluster_restart() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGR_TEST_ROOT/c$1" -l "$PGR_TEST_ROOT/c$1.log" -w -t 120 start >/dev/null ||
+		{ tail -20 "$PGR_TEST_ROOT/c$1.log" >&2; return 1; }
 }
 
 cluster_port() { echo $((PGR_PORT_BASE + $1)); }

@@ -162,3 +162,33 @@ CREATE TABLE IF NOT EXISTS pgreshard.objects_before (
     identity      text NOT NULL,          -- pg_identify_object's identity (quoted)
     PRIMARY KEY (plan_name, catalog, identity)
 );
+
+-- The plan's shape when its move began (shard 0): every step's state is keyed
+-- by table position and shard number, so a later apply must have the same
+-- tables in the same order, with the same keys (plan_shape.c).
+CREATE TABLE IF NOT EXISTS pgreshard.plan_tables (
+    plan_name     text NOT NULL,
+    table_index   int NOT NULL,
+    table_name    text NOT NULL,          -- schema.table as SQL writes it
+    key           text NOT NULL,          -- "(col, ...)", or "replicated"
+    PRIMARY KEY (plan_name, table_index)
+);
+
+-- Tables compared by a verify that has not finished yet (shard 0), per shard:
+-- a verify killed halfway is resumed by the next one, which skips them.  Each
+-- table was compared exactly at its own snapshot LSN (the shards drained to
+-- it); the stream applies every later change exactly once, so the result
+-- still holds when the remaining tables are compared at a newer LSN.  Cleared
+-- when a verify finishes (its result goes to verify_results) and, for the
+-- tables it re-copies, by `pgreshard repair`.
+CREATE TABLE IF NOT EXISTS pgreshard.verify_progress (
+    plan_name     text NOT NULL,
+    table_index   int NOT NULL,
+    shard         int NOT NULL,
+    source_rows   bigint NOT NULL,        -- rows of the source that belong on this shard
+    shard_rows    bigint NOT NULL,        -- rows the shard holds
+    differences   int NOT NULL,
+    snapshot_lsn  pg_lsn NOT NULL,
+    done_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, table_index, shard)
+);

@@ -145,6 +145,17 @@ ddl_was_dropped(const ddl_ctx *c, const char *kind, const char *schema,
 	return found;
 }
 
+void
+ddl_report_dropped(ddl_ctx *c, char *what, char *reason)
+{
+	ddl_script *s = c->out;
+
+	log_warn("schema dump line %d: not creating %s: %s", c->cur ? c->cur->line : 0,
+			 what, reason);
+	s->dropped = xrealloc(s->dropped, sizeof(ddl_dropped) * (size_t) (s->ndropped + 1));
+	s->dropped[s->ndropped++] = (ddl_dropped) {what, reason};
+}
+
 /* ---- display names ---------------------------------------------------- */
 
 char *

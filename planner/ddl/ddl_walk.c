@@ -181,7 +181,8 @@ check_relation(ref_search *rs, const char *schema, const char *rel)
 	if (rs->found == NULL &&
 		ddl_map_get_rel(&rs->c->relations, schema, rel) &&
 		!ddl_map_get_rel(&rs->c->moved, schema, rel) &&
-		!ddl_map_get_rel(&rs->c->needed_seqs, schema, rel))
+		!ddl_map_get_rel(&rs->c->needed_seqs, schema, rel) &&
+		!ddl_map_get_rel(&rs->c->kept_views, schema, rel))
 		rs->found = ddl_display(schema, rel);
 }
 

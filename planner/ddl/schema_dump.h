@@ -31,6 +31,10 @@ bool schema_dump(const char *conninfo, const char *role, char **sql_out);
 bool schema_dump_args(const char *conninfo, const char *role,
 					  const char *const *extra_args, char **sql_out);
 
+/* Same, with owners and privileges (no --no-owner --no-privileges) when owners. */
+bool schema_dump_owners(const char *conninfo, const char *role, bool owners,
+						char **sql_out);
+
 /* The pg_dump program schema_dump() runs (malloc'd). */
 char *schema_dump_program(void);
 

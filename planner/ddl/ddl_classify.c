@@ -102,22 +102,17 @@ keep_alter_moved_table(ddl_ctx *c, const ddl_parsed *p,
 		}
 		if (ddl_other_table(cmd) && ddl_moved_index(c, ddl_other_table(cmd)) < 0)
 			other_unmoved = true;
-		if (cmd->subtype == AT(ChangeOwner))	/* roles differ on the shards */
-		{
-			free(disp);
-			return true;
-		}
 		if (cmd_slot(cmd->subtype) == SLOT_POST)
 			slot = SLOT_POST;
 	}
 	if (is_foreign_key(first))
 		ddl_decide_fk(c, ti, first->def->constraint, NULL, xstrdup(p->sql), SLOT_POST);
 	else if (other_unmoved)
-		log_warn("schema dump line %d: not changing %s: the other table of "
-				 "this ALTER TABLE is not moved", p->line, disp);
+		ddl_report_dropped(c, alter_what(first, disp),
+						   xstrdup("the other table of this ALTER TABLE is not moved"));
 	else if ((dep = ddl_unmoved_reference(c, at)) != NULL)
-		log_warn("schema dump line %d: not changing %s: it needs %s, which is "
-				 "not moved", p->line, disp, dep);
+		ddl_report_dropped(c, alter_what(first, disp),
+						   xasprintf("it needs %s, which is not moved", dep));
 	else
 		ddl_emit(c, slot, xstrdup(p->sql), alter_what(first, disp), ti);
 	free(dep);
@@ -140,7 +135,7 @@ keep_alter_table(ddl_ctx *c, const ddl_parsed *p, const PgQuery__AlterTableStmt 
 	const PgQuery__AlterTableCmd *cmd;
 	int			ti;
 
-	if (at->n_cmds == 0)
+	if (at->n_cmds == 0 || ddl_keep_relation_owner(c, p, at))
 		return true;
 	cmd = at->cmds[0]->alter_table_cmd;
 	if (at->objtype == OBJ(TABLE) && (ti = ddl_moved_index(c, at->relation)) >= 0)
@@ -196,16 +191,38 @@ keep_table_object(ddl_ctx *c, const ddl_parsed *p, const PgQuery__RangeVar *rv,
 	{
 		char	   *part = ddl_partname(c->tables[ti].relname, name);
 
-		log_warn("schema dump line %d: not creating %s: it needs %s, which "
-				 "is not moved", p->line, what, dep);
 		ddl_remember_dropped(c, kind, c->tables[ti].schema, part);
+		ddl_report_dropped(c, what, xasprintf("it needs %s, which is not moved", dep));
 		free(part);
-		free(what);
 	}
 	else
 		ddl_emit(c, SLOT_POST, xstrdup(p->sql), what, ti);
 	free(dep);
 	free(disp);
+}
+
+/* A trigger of a moved table, unless its function was left out. */
+static void
+keep_trigger(ddl_ctx *c, const ddl_parsed *p, const PgQuery__CreateTrigStmt *ct)
+{
+	const char *schema, *fn;
+	int			ti = ddl_moved_index(c, ct->relation);
+
+	ddl_names_split(ct->funcname, ct->n_funcname, &schema, &fn);
+	if (ti >= 0 && ddl_was_dropped(c, "function", schema, fn))
+	{
+		char	   *disp = ddl_table_display(c, ti), *f = ddl_display(schema, fn);
+		char	   *part = ddl_partname(c->tables[ti].relname, ct->trigname);
+
+		ddl_remember_dropped(c, "trigger", c->tables[ti].schema, part);
+		ddl_report_dropped(c, part_what("trigger", ct->trigname, disp),
+						   xasprintf("its function %s is not created on the shards", f));
+		free(part);
+		free(f);
+		free(disp);
+		return;
+	}
+	keep_table_object(c, p, ct->relation, "trigger", ct->trigname);
 }
 
 /* ---- sequences -------------------------------------------------------- */
@@ -301,11 +318,13 @@ typedef struct obj_name {
 } obj_name;
 
 /* Kind word of an object type, as used in `what` and in dropped keys. */
-static const char *
-objtype_kind(PgQuery__ObjectType t)
+const char *
+ddl_objtype_kind(PgQuery__ObjectType t)
 {
 	switch (t)
 	{
+		case OBJ(VIEW): return "view";
+		case OBJ(MATVIEW): return "materialized view";
 		case OBJ(TYPE): return "type";
 		case OBJ(DOMAIN): case OBJ(DOMCONSTRAINT): return "domain";
 		case OBJ(FUNCTION): return "function";
@@ -340,7 +359,7 @@ kept_object(const PgQuery__Node *n, obj_name *o)
 		case STMT(CREATE_DOMAIN_STMT): NAMES("domain", create_domain_stmt, domainname); break;
 		case STMT(ALTER_DOMAIN_STMT): NAMES("domain", alter_domain_stmt, type_name); break;
 		case STMT(DEFINE_STMT):
-			NAMES(objtype_kind(n->define_stmt->kind), define_stmt, defnames);
+			NAMES(ddl_objtype_kind(n->define_stmt->kind), define_stmt, defnames);
 			break;
 		case STMT(CREATE_FUNCTION_STMT):
 			NAMES(n->create_function_stmt->is_procedure ? "procedure" : "function",
@@ -382,10 +401,8 @@ keep_object(ddl_ctx *c, const ddl_parsed *p, const obj_name *o)
 
 	if (dep != NULL)
 	{
-		log_info("schema dump line %d: not creating %s: it needs %s, which is "
-				 "not moved", p->line, what, dep);
 		ddl_remember_dropped(c, o->kind, o->schema, o->name);
-		free(what);
+		ddl_report_dropped(c, what, xasprintf("it needs %s, which is not moved", dep));
 	}
 	else
 		ddl_emit(c, SLOT_PRE, xstrdup(p->sql), what, -1);
@@ -433,12 +450,14 @@ comment_on_relation(const ddl_ctx *c, PgQuery__ObjectType t,
 						t == OBJ(SEQUENCE) ? &c->needed_seqs : &c->moved,
 						schema, name);
 	*ti = e ? e->ival : -1;
+	if (e == NULL && t == OBJ(COLUMN) && ddl_map_get_rel(&c->kept_views, schema, name))
+		return SLOT_PRE;		/* a column of a kept view */
 	return e == NULL ? -1 : t == OBJ(INDEX) ? SLOT_POST : SLOT_PRE;
 }
 
 /* The name list a COMMENT ON names its object with (none for a String). */
-static PgQuery__Node **
-comment_names(const PgQuery__Node *obj, size_t *n)
+PgQuery__Node **
+ddl_object_names(const PgQuery__Node *obj, size_t *n)
 {
 	*n = 0;
 	if (obj == NULL)
@@ -460,7 +479,7 @@ static int
 comment_slot(const ddl_ctx *c, const PgQuery__CommentStmt *cm, int *ti)
 {
 	size_t		n;
-	PgQuery__Node **items = comment_names(cm->object, &n);
+	PgQuery__Node **items = ddl_object_names(cm->object, &n);
 	const char *schema, *name;
 
 	*ti = -1;
@@ -473,10 +492,10 @@ comment_slot(const ddl_ctx *c, const PgQuery__CommentStmt *cm, int *ti)
 		case OBJ(SCHEMA):		/* public exists, and we may not own it */
 			return strcmp(ddl_str(cm->object), "public") != 0 ? SLOT_PRE : -1;
 		default:				/* views, extensions, servers, ...: dropped */
-			if (objtype_kind(cm->objtype) == NULL || n == 0)
+			if (ddl_objtype_kind(cm->objtype) == NULL || n == 0)
 				return -1;
 			ddl_names_split(items, n, &schema, &name);
-			return ddl_was_dropped(c, objtype_kind(cm->objtype), schema, name) ?
+			return ddl_was_dropped(c, ddl_objtype_kind(cm->objtype), schema, name) ?
 				-1 : SLOT_PRE;
 	}
 }
@@ -491,9 +510,9 @@ keep_comment(ddl_ctx *c, const ddl_parsed *p, const PgQuery__CommentStmt *cm)
 		[OBJ(POLICY)] = "policy", [OBJ(RULE)] = "rule", [OBJ(SCHEMA)] = "schema",
 	};
 	int			ti, slot = comment_slot(c, cm, &ti);
-	const char *word = objtype_kind(cm->objtype);
+	const char *word = ddl_objtype_kind(cm->objtype);
 	size_t		n;
-	PgQuery__Node **items = comment_names(cm->object, &n);
+	PgQuery__Node **items = ddl_object_names(cm->object, &n);
 	strbuf		what;
 
 	if (slot < 0)
@@ -554,12 +573,25 @@ ddl_classify(ddl_ctx *c, const ddl_parsed *p)
 		case STMT(ALTER_SEQ_STMT):
 			keep_sequence(c, p, n->alter_seq_stmt->sequence, n->alter_seq_stmt); break;
 		case STMT(INDEX_STMT):
-			keep_table_object(c, p, n->index_stmt->relation, "index",
-							  n->index_stmt->idxname);
+			if (!ddl_keep_view_index(c, p, n->index_stmt))
+				keep_table_object(c, p, n->index_stmt->relation, "index",
+								  n->index_stmt->idxname);
+			break;
+		case STMT(VIEW_STMT):
+			ddl_keep_view(c, p, n->view_stmt); break;
+		case STMT(CREATE_TABLE_AS_STMT):
+			if (n->create_table_as_stmt->objtype == OBJ(MATVIEW))
+				ddl_keep_matview(c, p, n->create_table_as_stmt);
+			break;
+		case STMT(ALTER_OWNER_STMT):
+			ddl_keep_owner(c, p, n->alter_owner_stmt); break;
+		case STMT(GRANT_STMT):
+			ddl_keep_grant(c, p, n->grant_stmt); break;
+		case STMT(ALTER_DEFAULT_PRIVILEGES_STMT):
+			ddl_emit(c, SLOT_POST, xstrdup(p->sql), xstrdup("default privileges"), -1);
 			break;
 		case STMT(CREATE_TRIG_STMT):
-			keep_table_object(c, p, n->create_trig_stmt->relation, "trigger",
-							  n->create_trig_stmt->trigname);
+			keep_trigger(c, p, n->create_trig_stmt);
 			break;
 		case STMT(RULE_STMT):
 			keep_table_object(c, p, n->rule_stmt->relation, "rule",

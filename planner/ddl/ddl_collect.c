@@ -120,7 +120,9 @@ ddl_collect(ddl_ctx *c, const ddl_parsed *p)
 		case STMT(CREATE_SEQ_STMT):
 			add_relation(c, n->create_seq_stmt->sequence, 'S'); break;
 		case STMT(VIEW_STMT):
-			add_relation(c, n->view_stmt->view, 'v'); break;
+			add_relation(c, n->view_stmt->view, 'v');
+			ddl_collect_view(c, n->view_stmt);
+			break;
 		case STMT(CREATE_TABLE_AS_STMT):
 			if (n->create_table_as_stmt->into)
 				add_relation(c, n->create_table_as_stmt->into->rel, 'm');

@@ -217,11 +217,11 @@ child_environment(const char *password_env)
 }
 
 static bool
-prepare_child(const char *conninfo, const char *role, const char *safe,
+prepare_child(const char *conninfo, const char *role, const char *safe, bool owners,
 			  const char *const *extra_args, dump_child *ch)
 {
 	static const char *const fixed[] = {
-		"--schema-only", "--no-owner", "--no-privileges", "--no-publications",
+		"--schema-only", "--no-publications",
 		"--no-subscriptions", "--no-security-labels", "--no-password", NULL
 	};
 	int			n = 0;
@@ -233,6 +233,11 @@ prepare_child(const char *conninfo, const char *role, const char *safe,
 	ch->argv[n++] = ch->program;
 	for (int i = 0; fixed[i]; i++)
 		ch->argv[n++] = fixed[i];
+	if (!owners)
+	{
+		ch->argv[n++] = "--no-owner";
+		ch->argv[n++] = "--no-privileges";
+	}
 	for (int i = 0; extra_args && extra_args[i]; i++)
 	{
 		if (n >= PG_DUMP_MAX_ARGS - 2)
@@ -399,9 +404,9 @@ run_child(const dump_child *ch, strbuf *out, strbuf *err,
 	return drained;
 }
 
-bool
-schema_dump_args(const char *conninfo, const char *role,
-				 const char *const *extra_args, char **sql_out)
+static bool
+dump_run(const char *conninfo, const char *role, bool owners,
+		 const char *const *extra_args, char **sql_out)
 {
 	char	   *safe = conninfo_redact(conninfo);
 	dump_child	ch;
@@ -412,7 +417,7 @@ schema_dump_args(const char *conninfo, const char *role,
 
 	sb_init(&out);
 	sb_init(&err);
-	if (prepare_child(conninfo, role, safe, extra_args, &ch))
+	if (prepare_child(conninfo, role, safe, owners, extra_args, &ch))
 	{
 		ok = run_child(&ch, &out, &err, why, sizeof(why));
 		pgr_one_line(line, sizeof(line), err.data);
@@ -437,7 +442,20 @@ schema_dump_args(const char *conninfo, const char *role,
 }
 
 bool
+schema_dump_args(const char *conninfo, const char *role,
+				 const char *const *extra_args, char **sql_out)
+{
+	return dump_run(conninfo, role, false, extra_args, sql_out);
+}
+
+bool
 schema_dump(const char *conninfo, const char *role, char **sql_out)
 {
-	return schema_dump_args(conninfo, role, NULL, sql_out);
+	return dump_run(conninfo, role, false, NULL, sql_out);
+}
+
+bool
+schema_dump_owners(const char *conninfo, const char *role, bool owners, char **sql_out)
+{
+	return dump_run(conninfo, role, owners, NULL, sql_out);
 }

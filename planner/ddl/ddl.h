@@ -31,17 +31,26 @@
  * session state: run them again in every new session, do not record them
  * as done.
  *
+ * Views and materialized views over moved tables (and kept views) are kept
+ * too (ddl_view.c): CREATE VIEW in PRE, pg_dump's CREATE OR REPLACE VIEW
+ * (the real body of a view it first wrote as a stub) in POST; a
+ * materialized view is created WITH NO DATA in PRE, its indexes in POST.
+ * On a shard a view answers from that shard's rows, and a materialized
+ * view's data is that shard's.  Owners (ALTER ... OWNER TO) go last in POST,
+ * grants and revokes (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES) in POST, when
+ * the dump has them (pg_dump runs without --no-owner --no-privileges unless
+ * the plan says schema.skip_owners; ddl_access.c).
+ *
  * Everything else is dropped: tables that are not moved and all that hangs
- * on them, views and materialized views (even a view over moved tables only:
- * the shards hold subsets, so a view there would silently answer from one
- * shard's rows), foreign tables, event triggers, languages, servers,
- * ownership, COMMENT ON EXTENSION and ON SCHEMA public (the shard's own
- * objects, which the runner may not own).  A kept
- * kind of object that references a relation which is not moved (a SQL-body
- * function reading an unmoved table, a type using its row type, a policy
- * with a subquery on it) is dropped too, with a notice, because creating it
- * would fail.  A moved table that needs an unmoved relation (a partition of
- * an unmoved parent, a column of its row type) is an error.
+ * on them, foreign tables, event triggers, languages, servers, COMMENT ON
+ * EXTENSION and ON SCHEMA public and its owner (the shard's own objects,
+ * which the runner may not own).  A kept kind of object that references a
+ * relation which is not moved (a view or SQL-body function reading an
+ * unmoved table, a type using its row type, a policy with a subquery on it)
+ * is dropped too, listed in script->dropped with the reason, because
+ * creating it would fail: never half-created.  A moved table that needs an
+ * unmoved relation (a partition of an unmoved parent, a column of its row
+ * type) is an error.
  *
  * The implementation is runner/ddl*.c; ddl_internal.h says which file
  * holds what.
@@ -79,11 +88,19 @@ typedef struct ddl_skipped_fk {
 	char	   *reason;			/* why it is not kept, in words */
 } ddl_skipped_fk;
 
+/* An object of the source's schema that is not created on the shards. */
+typedef struct ddl_dropped {
+	char	   *what;			/* "view public.staff_list" */
+	char	   *reason;			/* "it needs public.staff, which is not moved" */
+} ddl_dropped;
+
 typedef struct ddl_script {
 	int			n;
 	ddl_stmt   *stmts;			/* PRE and POST, each in dump order */
 	int			nskipped;
 	ddl_skipped_fk *skipped;
+	int			ndropped;
+	ddl_dropped *dropped;		/* objects left out because of what they need */
 } ddl_script;
 
 /*
@@ -95,6 +112,13 @@ typedef struct ddl_script {
  */
 bool ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 			   ddl_script *out);
+/*
+ * Same, leaving out the owners (OWNER TO) and grants (GRANT/REVOKE ... TO)
+ * that name one of the nroles roles (missing on some shard), each reported
+ * in out->dropped.
+ */
+bool ddl_build_ex(const char *dump_sql, const ddl_table *tables, int ntables,
+				  const char *const *roles, int nroles, ddl_script *out);
 
 void ddl_script_free(ddl_script *s);
 

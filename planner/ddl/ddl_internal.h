@@ -2,7 +2,7 @@
  * ddl_internal.h — what the files behind ddl_build() share with each other.
  * The rest of pgreshard uses ddl.h only.
  *
- * ddl_build() is spread over seven files, one job each:
+ * ddl_build() is spread over nine files, one job each:
  *
  *   ddl.c           the driver: splits and parses the dump, runs the two
  *                   passes, puts the output lists together into the script;
@@ -17,7 +17,9 @@
  *                   in POST, or dropped), CREATE TABLE aside;
  *   ddl_table.c     CREATE TABLE of a moved table, rewritten without its
  *                   constraints, and the scanner-token helpers it is cut with;
- *   ddl_fk.c        whether a foreign key is kept (fkrule.h) or skipped.
+ *   ddl_fk.c        whether a foreign key is kept (fkrule.h) or skipped;
+ *   ddl_view.c      views and materialized views;
+ *   ddl_access.c    owners (ALTER ... OWNER TO) and privileges (GRANT, REVOKE).
  */
 #ifndef PGR_DDL_INTERNAL_H
 #define PGR_DDL_INTERNAL_H
@@ -61,6 +63,8 @@ typedef enum ddl_slot {
 	SLOT_CUT,					/* constraints cut from CREATE TABLE */
 	SLOT_POST,					/* POST, dump order */
 	SLOT_CUT_FK,				/* foreign keys cut from CREATE TABLE */
+	SLOT_OWNERS,				/* ALTER ... OWNER TO: last, once nothing else
+								 * needs the runner to own the objects */
 	SLOT_COUNT
 } ddl_slot;
 
@@ -80,7 +84,11 @@ typedef struct ddl_ctx {
 	ddl_map		parents;		/* moved table -> parent RangeVar (inherits,
 								 * partition of) */
 	ddl_map		dropped;		/* ddl_objkey() of objects not created */
+	ddl_map		kept_views;		/* views and materialized views kept */
+	ddl_map		view_defs;		/* view -> its CREATE OR REPLACE VIEW node */
 	bool	   *created;		/* [ntables]: its CREATE TABLE was seen */
+	const char *const *skip_roles;	/* owners and grantees left out */
+	int			nskip_roles;
 	const ddl_parsed *cur;		/* statement being classified */
 	ddl_list	lists[SLOT_COUNT];
 	ddl_script *out;
@@ -102,6 +110,10 @@ void ddl_remember_dropped(ddl_ctx *c, const char *kind, const char *schema,
 						  const char *name);
 bool ddl_was_dropped(const ddl_ctx *c, const char *kind, const char *schema,
 					 const char *name);
+
+/* ddl_book.c: an object not created on the shards, for the plan (what and
+ * reason are taken over; logged once here) */
+void ddl_report_dropped(ddl_ctx *c, char *what, char *reason);
 
 /* ddl_book.c: display names (malloc'd) */
 char *ddl_display(const char *schema, const char *name);
@@ -150,6 +162,33 @@ char *ddl_insert_after_keyword(const ddl_parsed *p, PgQuery__Token kw,
 							   const char *ins);
 bool ddl_keep_table(ddl_ctx *c, const ddl_parsed *p,
 					const PgQuery__CreateStmt *cs);
+
+/* ddl_classify.c: the name list an object is named with (COMMENT ON,
+ * ALTER ... OWNER TO, GRANT), or NULL for a plain String */
+PgQuery__Node **ddl_object_names(const PgQuery__Node *obj, size_t *n);
+/* ddl_classify.c: kind word of an object type ("function", "type"), or NULL */
+const char *ddl_objtype_kind(PgQuery__ObjectType t);
+
+/* ddl_view.c: views and materialized views */
+void ddl_collect_view(ddl_ctx *c, const PgQuery__ViewStmt *vs);
+bool ddl_is_kept_view(const ddl_ctx *c, const PgQuery__RangeVar *rv);
+void ddl_keep_view(ddl_ctx *c, const ddl_parsed *p, const PgQuery__ViewStmt *vs);
+void ddl_keep_matview(ddl_ctx *c, const ddl_parsed *p,
+					  const PgQuery__CreateTableAsStmt *ct);
+/* CREATE INDEX on a kept materialized view: POST.  False when not one. */
+bool ddl_keep_view_index(ddl_ctx *c, const ddl_parsed *p, const PgQuery__IndexStmt *is);
+
+/* ddl_access.c: owners and privileges */
+/* role (a RoleSpec) is one whose owners and grants are left out */
+bool ddl_role_skipped(const ddl_ctx *c, const PgQuery__RoleSpec *role);
+/* ALTER TABLE/VIEW/SEQUENCE ... OWNER TO of a kept relation; false when the
+ * statement is not only an owner change */
+bool ddl_keep_relation_owner(ddl_ctx *c, const ddl_parsed *p,
+							 const PgQuery__AlterTableStmt *at);
+void ddl_keep_owner(ddl_ctx *c, const ddl_parsed *p, const PgQuery__AlterOwnerStmt *ao);
+void ddl_keep_grant(ddl_ctx *c, const ddl_parsed *p, const PgQuery__GrantStmt *gs);
+/* The relation is created on the shards: moved, a needed sequence, a kept view. */
+bool ddl_relation_kept(const ddl_ctx *c, const char *schema, const char *name);
 
 /* ddl_fk.c */
 void ddl_decide_fk(ddl_ctx *c, int ti, const PgQuery__Constraint *con,

@@ -228,7 +228,8 @@ static void
 ctx_free(ddl_ctx *c)
 {
 	ddl_map    *maps[] = {&c->moved, &c->relations, &c->needed_seqs,
-		&c->kept_indexes, &c->pkeys, &c->parents, &c->dropped};
+		&c->kept_indexes, &c->pkeys, &c->parents, &c->dropped, &c->kept_views,
+		&c->view_defs};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		ddl_map_free(maps[i]);
@@ -248,6 +249,13 @@ bool
 ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 		  ddl_script *out)
 {
+	return ddl_build_ex(dump_sql, tables, ntables, NULL, 0, out);
+}
+
+bool
+ddl_build_ex(const char *dump_sql, const ddl_table *tables, int ntables,
+			 const char *const *roles, int nroles, ddl_script *out)
+{
 	ddl_ctx		c;
 	ddl_parsed *parsed = NULL;
 	int			nparsed = 0;
@@ -259,6 +267,8 @@ ddl_build(const char *dump_sql, const ddl_table *tables, int ntables,
 	c.ntables = ntables;
 	c.out = out;
 	c.created = xcalloc((size_t) ntables + 1, sizeof(bool));
+	c.skip_roles = roles;
+	c.nskip_roles = nroles;
 	for (int i = ntables - 1; i >= 0; i--)	/* first one wins */
 		ddl_map_put_rel(&c.moved, tables[i].schema, tables[i].relname, i, NULL);
 	ok = parse_dump(dump_sql, &parsed, &nparsed);
@@ -303,7 +313,13 @@ ddl_script_free(ddl_script *s)
 		free(s->skipped[i].references);
 		free(s->skipped[i].reason);
 	}
+	for (int i = 0; i < s->ndropped; i++)
+	{
+		free(s->dropped[i].what);
+		free(s->dropped[i].reason);
+	}
 	free(s->stmts);
 	free(s->skipped);
+	free(s->dropped);
 	memset(s, 0, sizeof(*s));
 }

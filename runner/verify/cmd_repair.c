@@ -1,0 +1,211 @@
+/*
+ * cmd_repair.c — `pgreshard repair PLAN [TABLE...]`: re-copy what verify
+ * finds different, before the cutover, while the source keeps writing.
+ *
+ * Nobody should be stuck with "differences found" (a shard restored from an
+ * older backup, rows written on a shard by hand, a bug): repair re-copies
+ * the differing tables (or the tables named) from the source, whole, on
+ * every shard, and the move continues.
+ *
+ * It reuses the copy and its rule for chunks copied later than the slot
+ * (DESIGN.md invariant 4), so the stream applies nothing twice and loses
+ * nothing:
+ *   1. the journal's step `copy` goes back to running (a crash from here on
+ *      leaves a copy that the next apply finishes before it streams);
+ *   2. on every shard, one transaction deletes the table's rows and its
+ *      chunks_done rows (foreign keys and triggers do not fire: the same
+ *      session_replication_role = replica an apply worker uses);
+ *   3. the copy step runs: it finds those chunks missing and copies them
+ *      under a fresh snapshot whose LSN each chunk records; the stream then
+ *      skips, for the rows of those chunks, every change committed before it
+ *      (the snapshot has them) and applies every later one;
+ *   4. a flush barrier on every shard, `copy` done again, and the verify
+ *      step pending with the tables' verify progress forgotten, so the next
+ *      verify (or apply) compares them again.
+ * It holds the plan's lock throughout (no apply streams meanwhile; the slot
+ * keeps the source's changes).  Without TABLE arguments it first runs an
+ * exact verify to find the differing tables.  After the cutover the shards
+ * are the truth and repair refuses.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "durable.h"
+#include "log.h"
+#include "sqlname.h"
+#include "state.h"
+#include "verify.h"
+#include "verify_resume.h"
+#include "xalloc.h"
+
+/* The plan's tables named on the command line, into want[]. */
+static int
+tables_from_args(const plan *p, int argc, char **argv, bool *want)
+{
+	for (int i = 0; i < argc; i++)
+	{
+		char	   *schema = NULL, *rel = NULL, err[256];
+		const plan_table *t = NULL;
+
+		if (!sqlname_parse_qualified(argv[i], &schema, &rel, err, sizeof(err)))
+			return cli_usage_error("repair", "TABLE \"%s\": %s", argv[i], err);
+		t = plan_find_table(p, schema, rel);
+		free(schema);
+		free(rel);
+		if (t == NULL)
+		{
+			log_error("repair: table %s is not in plan %s", argv[i], p->path);
+			return EXIT_ERROR;
+		}
+		want[t - p->tables] = true;
+	}
+	return EXIT_OK;
+}
+
+/* No TABLE given: the tables an exact verify finds different. */
+static bool
+tables_from_verify(apply_ctx *ctx, bool *want, int *n)
+{
+	verify_result r;
+	bool		ok = verify_run(ctx, true, 1, NULL, &r) && verify_store_results(ctx, &r);
+
+	for (int t = 0; ok && t < r.ntables; t++)
+		if (r.tables[t].differences > 0)
+		{
+			want[t] = true;
+			(*n)++;
+			log_info("repair: verify found %d difference(s) in table %s", r.tables[t].differences,
+					 ctx->plan->tables[t].spec);
+		}
+	verify_result_free(&r);
+	return ok;
+}
+
+/* Step 2 on shard s: the tables' rows and chunk records, in one transaction. */
+static bool
+clear_on_shard(apply_ctx *ctx, int s, const bool *want)
+{
+	const plan *p = ctx->plan;
+	pgr_conn   *c = connect_shard(p, s);
+	bool		ok = c != NULL &&
+		pgr_exec(c, "repairing", "BEGIN; SET LOCAL session_replication_role = replica", 0, NULL);
+
+	for (int t = 0; ok && t < p->ntables; t++)
+	{
+		char		ti[16];
+		const char *params[2] = {p->name, ti};
+		char	   *q, *sql;
+
+		if (!want[t])
+			continue;
+		snprintf(ti, sizeof(ti), "%d", t);
+		q = pgr_quote_qualified(c, p->tables[t].schema, p->tables[t].relname);
+		sql = xasprintf("DELETE FROM ONLY %s", q);
+		ok = pgr_exec(c, "removing the rows to re-copy", sql, 0, NULL) &&
+			pgr_exec(c, "forgetting the table's chunks",
+					 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND table_index = $2::int",
+					 2, params);
+		free(sql);
+		free(q);
+	}
+	ok = ok && pgr_exec(c, "repairing", "COMMIT", 0, NULL);
+	pgr_disconnect(c);
+	return ok;
+}
+
+/* Steps 1 to 4 for the tables in want[]. */
+static bool
+repair_tables(apply_ctx *ctx, const bool *want)
+{
+	const plan *p = ctx->plan;
+	bool		ok = state_step_start(ctx->state, p, STEP_COPY);
+
+	for (int s = 0; ok && s < p->nshards; s++)
+		ok = clear_on_shard(ctx, s, want);
+	if (ok)
+		log_info("repair: the tables' rows are removed from every shard; copying them again "
+				 "under a fresh snapshot");
+	ok = ok && step_copy(ctx) && durable_flush_shards(p);
+	if (!state_step_finish(ctx->state, p, STEP_COPY, ok, ok ? NULL : "repair: the re-copy failed; "
+						   "run `pgreshard apply` (it finishes the copy) or repair again"))
+		return false;
+	for (int t = 0; ok && t < p->ntables; t++)
+		if (want[t])
+			ok = verify_progress_clear(ctx->state, p, t);
+	return ok && pgr_exec(ctx->state, "asking for a new verify",
+						  "UPDATE pgreshard.steps SET state = 'pending' WHERE plan_name = $1 "
+						  "AND step = 'verify'", 1, (const char *[]) {p->name});
+}
+
+/* The plan's lock, a finished copy and no cutover yet; false says why. */
+static bool
+may_repair(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+	step_state	copy = STEP_PENDING, cut = STEP_PENDING;
+	bool		locked = false;
+
+	if (!state_try_lock(ctx->state, p, &locked) || !state_step_get(ctx->state, p, STEP_COPY, &copy) ||
+		!state_step_get(ctx->state, p, STEP_CUTOVER, &cut))
+		return false;
+	if (!locked)
+		log_error("repair: plan %s is being applied by another process (its lock on shard 0 is held); "
+				  "stop it or let it finish, then run repair again", p->name);
+	else if (cut == STEP_DONE)
+		log_error("repair: the cutover of plan %s is done: the shards are the truth now and repair "
+				  "refuses to overwrite them", p->name);
+	else if (copy != STEP_DONE && copy != STEP_RUNNING && copy != STEP_FAILED)
+		log_error("repair: plan %s has not copied anything yet; run `pgreshard apply %s`", p->name,
+				  p->path);
+	else
+		return true;
+	return false;
+}
+
+int
+cmd_repair(int argc, char **argv)
+{
+	apply_ctx	ctx;
+	plan	   *p;
+	bool	   *want;
+	int			n = 0, rc = EXIT_ERROR;
+
+	if (cli_getopt(argc, argv, "", NULL, "repair") != -1)
+		return EXIT_USAGE;
+	if (argc - optind < 1)
+		return cli_usage_error("repair", "expected PLAN.yaml [TABLE...]");
+	if (!plan_load(argv[optind], &p))
+		return EXIT_ERROR;
+	want = xcalloc((size_t) p->ntables + 1, sizeof(bool));
+	rc = tables_from_args(p, argc - optind - 1, argv + optind + 1, want);
+	for (int t = 0; t < p->ntables; t++)
+		n += want[t];
+	apply_ctx_init(&ctx, p, STEP_COPY);
+	if (rc == EXIT_OK)
+	{
+		rc = EXIT_ERROR;
+		ctx.state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
+		if (ctx.state && state_init_schema(ctx.state) && catalog_inspect(p, &ctx.cat) &&
+			may_repair(&ctx) && (n > 0 || tables_from_verify(&ctx, want, &n)))
+		{
+			if (n == 0)
+			{
+				printf("repair: source and shards match; nothing to repair\n");
+				rc = EXIT_OK;
+			}
+			else if (repair_tables(&ctx, want))
+			{
+				printf("repair: %d table(s) copied again; `pgreshard verify %s` checks them, "
+					   "`pgreshard apply %s` continues the move\n", n, p->path, p->path);
+				rc = EXIT_OK;
+			}
+		}
+	}
+	apply_ctx_close(&ctx);
+	free(want);
+	plan_free(p);
+	return rc;
+}
