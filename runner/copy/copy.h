@@ -2,8 +2,9 @@
  * copy.h — the resharding copy: chunks, workers, the row router, progress.
  *
  * Every table is split into chunks, fixed once per plan and source in
- * pgreshard.chunk_plan (ranges of an integer primary key; one chunk when
- * the table has none).  A worker copies one chunk at a time: it reads the
+ * pgreshard.chunk_plan: ranges of its primary or unique NOT NULL key with
+ * boundaries sampled from the data, block (ctid) ranges when it has no
+ * key, one chunk when it is small (copy_chunks.c).  A worker copies one chunk at a time: it reads the
  * chunk from the source with COPY ... TO STDOUT under the slot's snapshot,
  * routes each row to its shard (replicated tables: every shard), streams it
  * into COPY ... FROM STDIN on that shard, and commits each shard's part with
@@ -41,7 +42,8 @@ typedef struct copy_table {
 	int			nkeys;
 	int			key_field[COPY_MAX_KEYS];	/* field numbers of the key columns */
 	key_type	key_types[COPY_MAX_KEYS];
-	char	   *chunk_col;		/* quoted integer PK column, or NULL */
+	char	   *chunk_col;		/* quoted integer PK column, or NULL (chunk plans
+								 * written before key chunks: bigint lo/hi) */
 	const plan_table *pt;
 	bool		lua_route;		/* routed by the plan's Lua hook */
 	const char **field_names;	/* [nselect] column names (the catalog's) */
@@ -59,8 +61,8 @@ typedef struct copy_job {
 	int			source;
 	int			table;
 	int			chunk;
-	bool		has_lo, has_hi;
-	long long	lo, hi;			/* chunk_col >= lo AND chunk_col < hi */
+	char	   *where;			/* the chunk's condition, or NULL: the whole table */
+	bool		ctid;			/* a block range (copy_chunks.c) */
 	bool	   *need;			/* [nshards]: not yet done on this shard */
 } copy_job;
 
@@ -126,6 +128,24 @@ long copy_field_end(const char *row, size_t len, int n);
 bool copy_tables_build(apply_ctx *ctx, copy_table **out);
 void copy_tables_free(copy_table *tables, int n);
 bool copy_jobs_load(copy_run *run);
+
+/* A table's chunk key as the chunk plan records it. */
+typedef struct chunk_key {
+	int			n;
+	char	  **cols;			/* column names (unquoted) */
+	char	  **types;			/* format_type of each */
+	char	  **colls;			/* collation, SQL-quoted, or NULL */
+} chunk_key;
+
+/* Split table t of one source into chunks and write them to the chunk plan
+ * over state (copy_chunks.c); src is a connection to that source. */
+bool copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
+							const copy_table *t);
+/* The WHERE condition of a chunk (by: "key", "ctid" or "whole"; lo, hi:
+ * NULL when unbounded), quoted for c; NULL for the whole table. */
+char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo,
+					   char *const *hi);
+void chunk_key_free(chunk_key *k);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */
 void *copy_worker_main(void *arg);

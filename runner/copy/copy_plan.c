@@ -3,16 +3,15 @@
  * positions, the chunk plan (fixed once in pgreshard.chunk_plan so every
  * rerun splits the same way), and the chunks still missing on some shard.
  *
- * Chunks are ranges of a single-column integer primary key, split evenly
- * between its minimum and maximum, with the first and last ranges open so
- * rows inserted later still belong to exactly one chunk.  A table without
- * such a key is one chunk.
+ * How tables are split is copy_chunks.c's; here the plan is read back as
+ * each chunk's WHERE condition, and a table split into block ranges that
+ * is partly copied on a shard is reset there (recopy_partial_ctid).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_key.h"
 #include "copy.h"
 #include "log.h"
 #include "sqlname.h"
@@ -127,58 +126,8 @@ copy_tables_free(copy_table *tables, int n)
 	free(tables);
 }
 
-/* Split one table of one source into chunks; append INSERT rows to sql. */
-static bool
-plan_table_chunks(copy_run *run, pgr_conn *src, int source, int ti, strbuf *values)
-{
-	const copy_table *t = &run->tables[ti];
-	const plan *p = run->ctx->plan;
-	double		est = t->est_rows / p->nsources;
-	long long	nchunks;
-	long long	lo = 0, hi = 0;
-
-	if (t->replicate && source > 0)
-		return true;			/* every source holds the same copy: take source 0's */
-	if (t->replicate)
-		est = t->est_rows;
-	nchunks = (long long) ceil(est / (double) p->copy_chunk_rows);
-	if (t->chunk_col != NULL && nchunks > 1)
-	{
-		char	   *sql = xasprintf("SELECT min(%s), max(%s) FROM %s", t->chunk_col, t->chunk_col, t->qname);
-		PGresult   *res = pgr_query(src, "finding the key range to split into chunks", sql, 0, NULL);
-
-		free(sql);
-		if (res == NULL)
-			return false;
-		if (PQgetisnull(res, 0, 0))
-			nchunks = 1;
-		lo = atoll(PQgetvalue(res, 0, 0));
-		hi = atoll(PQgetvalue(res, 0, 1));
-		PQclear(res);
-	}
-	if (t->chunk_col == NULL || nchunks < 1 || hi <= lo)
-		nchunks = 1;
-	for (long long c = 0; c < nchunks; c++)
-	{
-		/* bounds computed in long double to avoid overflow on extreme keys */
-		long double span = (long double) hi - (long double) lo + 1;
-		long long	b_lo = lo + (long long) (span * c / nchunks);
-		long long	b_hi = lo + (long long) (span * (c + 1) / nchunks);
-
-		sb_printf(values, "%s(%d, %d, %lld, ", values->len ? "," : "", source, ti, c);
-		if (c == 0)
-			sb_append(values, "NULL::bigint, ");
-		else
-			sb_printf(values, "%lld, ", b_lo);
-		if (c == nchunks - 1)
-			sb_printf(values, "NULL::bigint, %.0f)", est / nchunks);
-		else
-			sb_printf(values, "%lld, %.0f)", b_hi, est / nchunks);
-	}
-	return true;
-}
-
-/* Make the chunk plan for one source if it does not exist yet. */
+/* Make the chunk plan for one source if it does not exist yet (one
+ * transaction: a plan is never half written). */
 static bool
 ensure_chunk_plan(copy_run *run, int source)
 {
@@ -187,8 +136,7 @@ ensure_chunk_plan(copy_run *run, int source)
 	const char *params[2] = {ctx->plan->name, src_s};
 	PGresult   *res;
 	pgr_conn   *src;
-	strbuf		values;
-	bool		ok = true, exists;
+	bool		ok, exists;
 
 	snprintf(src_s, sizeof(src_s), "%d", source);
 	res = pgr_query(ctx->state, "reading the chunk plan",
@@ -203,21 +151,14 @@ ensure_chunk_plan(copy_run *run, int source)
 	if ((src = pgr_connect(ctx->plan->source_dsns[source], ctx->sources[source].role,
 						   PGR_CONN_READ_ONLY)) == NULL)
 		return false;
-	sb_init(&values);
+	ok = pgr_exec(ctx->state, "writing the chunk plan", "BEGIN", 0, NULL);
 	for (int ti = 0; ok && ti < ctx->plan->ntables; ti++)
-		ok = plan_table_chunks(run, src, source, ti, &values);
+		ok = copy_plan_table_chunks(src, ctx->state, ctx->plan, source, &run->tables[ti]);
 	pgr_disconnect(src);
-	if (ok && values.len > 0)
-	{
-		char	   *sql = xasprintf("INSERT INTO pgreshard.chunk_plan (plan_name, source, table_index, "
-									"chunk, lo, hi, est_rows) SELECT $1, v.* FROM (VALUES %s) "
-									"v(s, t, c, lo, hi, e) WHERE $2::int = v.s", values.data);
-
-		ok = pgr_exec(ctx->state, "writing the chunk plan", sql, 2, params);
-		free(sql);
-	}
-	sb_free(&values);
-	return ok;
+	if (ok)
+		return pgr_exec(ctx->state, "writing the chunk plan", "COMMIT", 0, NULL);
+	pgr_exec(ctx->state, "abandoning the chunk plan", "ROLLBACK", 0, NULL);
+	return false;
 }
 
 /* Mark in jobs[] what shard s has already done. */
@@ -251,6 +192,117 @@ load_done(copy_run *run, int s)
 	return res != NULL;
 }
 
+/*
+ * The condition of chunk row r of the chunk plan.  Rows written before key
+ * chunks existed (chunk_by NULL) hold bigint bounds of the integer primary
+ * key column; they still read.
+ */
+static bool
+job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
+{
+	pgr_conn   *c = run->ctx->state;
+	const copy_table *t = &run->tables[j->table];
+	chunk_key	k = {0};
+	char	  **lo = NULL, **hi = NULL;
+	int			nlo = 0, nhi = 0, ntypes = 0;
+	const char *by = PQgetisnull(res, r, 5) ? NULL : PQgetvalue(res, r, 5);
+	bool		ok = true;
+
+	if (by == NULL)
+	{
+		/* legacy: integer bounds of the single-column integer primary key */
+		if (PQgetisnull(res, r, 3) && PQgetisnull(res, r, 4))
+			return true;
+		if (t->chunk_col == NULL)
+		{
+			log_error("copy: table %s: the chunk plan has integer bounds but the table has no "
+					  "integer primary key any more", t->display);
+			return false;
+		}
+		if (PQgetisnull(res, r, 3))
+			j->where = xasprintf("%s < %lld", t->chunk_col, atoll(PQgetvalue(res, r, 4)));
+		else if (PQgetisnull(res, r, 4))
+			j->where = xasprintf("%s >= %lld", t->chunk_col, atoll(PQgetvalue(res, r, 3)));
+		else
+			j->where = xasprintf("%s >= %lld AND %s < %lld", t->chunk_col, atoll(PQgetvalue(res, r, 3)),
+								 t->chunk_col, atoll(PQgetvalue(res, r, 4)));
+		return true;
+	}
+	j->ctid = strcmp(by, "ctid") == 0;
+	if ((!PQgetisnull(res, r, 6) && !pgarray_decode(PQgetvalue(res, r, 6), &k.cols, &k.n)) ||
+		(!PQgetisnull(res, r, 7) && !pgarray_decode(PQgetvalue(res, r, 7), &k.types, &ntypes)) ||
+		(!PQgetisnull(res, r, 8) && !pgarray_decode(PQgetvalue(res, r, 8), &lo, &nlo)) ||
+		(!PQgetisnull(res, r, 9) && !pgarray_decode(PQgetvalue(res, r, 9), &hi, &nhi)) ||
+		ntypes != k.n || (lo && nlo != (j->ctid ? 1 : k.n)) || (hi && nhi != (j->ctid ? 1 : k.n)))
+	{
+		log_error("copy: table %s, chunk %d: the chunk plan's bounds are malformed", t->display,
+				  j->chunk + 1);
+		ok = false;
+	}
+	if (ok)
+		j->where = copy_chunk_where(c, by, &k, lo, hi);
+	pgarray_free(k.cols, k.n);
+	pgarray_free(k.types, ntypes);
+	pgarray_free(lo, nlo);
+	pgarray_free(hi, nhi);
+	return ok;
+}
+
+/*
+ * Block ranges partition a table's rows only under one snapshot (an UPDATE
+ * moves a row to another block), and the WAL carries no ctid for the stream
+ * to place a change in a range.  So on a shard where a table split into
+ * block ranges is partly copied, it is emptied (with its ledger rows, in one
+ * transaction) and copied again whole under this run's snapshot; the stream
+ * then skips that shard's changes to it up to the snapshot (invariant 4).
+ */
+static bool
+recopy_partial_ctid(copy_run *run, int ti)
+{
+	const plan *p = run->ctx->plan;
+	copy_table *t = &run->tables[ti];
+
+	for (int s = 0; s < p->nshards; s++)
+	{
+		bool		done = false, missing = false, ctid = false, ok;
+		char		ti_s[16];
+		const char *params[2] = {p->name, ti_s};
+		char	   *sql;
+		pgr_conn   *c;
+
+		for (int j = 0; j < run->njobs; j++)
+			if (run->jobs[j].table == ti)
+			{
+				ctid = ctid || run->jobs[j].ctid;
+				done = done || !run->jobs[j].need[s];
+				missing = missing || run->jobs[j].need[s];
+			}
+		if (!ctid || !done || !missing)
+			continue;
+		log_info("copy: table %s is partly copied on shard %d and has no key to resume by: "
+				 "copying it again whole there", t->display, s);
+		if ((c = connect_shard(p, s)) == NULL)
+			return false;
+		snprintf(ti_s, sizeof(ti_s), "%d", ti);
+		sql = xasprintf("DELETE FROM ONLY %s", t->qname);
+		ok = pgr_exec(c, "emptying a partly copied table", "BEGIN", 0, NULL) &&
+			pgr_exec(c, "emptying a partly copied table", sql, 0, NULL) &&
+			pgr_exec(c, "emptying a partly copied table",
+					 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND table_index = $2",
+					 2, params) &&
+			pgr_exec(c, "emptying a partly copied table", "COMMIT", 0, NULL);
+		free(sql);
+		pgr_disconnect(c);
+		if (!ok)
+			return false;
+		for (int j = 0; j < run->njobs; j++)
+			if (run->jobs[j].table == ti)
+				run->jobs[j].need[s] = true;
+		t->rows_done = t->bytes_done = 0;
+	}
+	return true;
+}
+
 bool
 copy_jobs_load(copy_run *run)
 {
@@ -264,7 +316,8 @@ copy_jobs_load(copy_run *run)
 		if (!ensure_chunk_plan(run, s))
 			return false;
 	res = pgr_query(ctx->state, "reading the chunk plan",
-					"SELECT source, table_index, chunk, lo, hi FROM pgreshard.chunk_plan "
+					"SELECT source, table_index, chunk, lo, hi, chunk_by, key_cols, key_types, "
+					"lo_key, hi_key FROM pgreshard.chunk_plan "
 					"WHERE plan_name = $1 ORDER BY est_rows DESC, source, table_index, chunk", 1, params);
 	if (res == NULL)
 		return false;
@@ -278,18 +331,23 @@ copy_jobs_load(copy_run *run)
 		j->source = atoi(PQgetvalue(res, r, 0));
 		j->table = atoi(PQgetvalue(res, r, 1));
 		j->chunk = atoi(PQgetvalue(res, r, 2));
-		j->has_lo = !PQgetisnull(res, r, 3);
-		j->lo = atoll(PQgetvalue(res, r, 3));
-		j->has_hi = !PQgetisnull(res, r, 4);
-		j->hi = atoll(PQgetvalue(res, r, 4));
 		j->need = xcalloc((size_t) p->nshards, sizeof(bool));
 		for (int s = 0; s < p->nshards; s++)
 			j->need[s] = true;
 		run->tables[j->table].chunks_total++;
+		if (!job_where(run, res, r, j))
+		{
+			run->njobs = r + 1;
+			PQclear(res);
+			return false;
+		}
 	}
 	PQclear(res);
 	for (int s = 0; s < p->nshards; s++)
 		if (!load_done(run, s))
+			return false;
+	for (int ti = 0; ti < p->ntables; ti++)
+		if (!recopy_partial_ctid(run, ti))
 			return false;
 	/* keep only chunks missing somewhere, biggest first (already ordered) */
 	for (int r = 0; r < n; r++)
@@ -304,6 +362,7 @@ copy_jobs_load(copy_run *run)
 		{
 			run->tables[run->jobs[r].table].chunks_done++;
 			free(run->jobs[r].need);
+			free(run->jobs[r].where);
 		}
 	}
 	run->njobs = pending;

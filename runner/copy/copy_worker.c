@@ -79,16 +79,10 @@ worker_drop_connections(worker *w)
 static char *
 chunk_query(const copy_table *t, const copy_job *j)
 {
-	if (!j->has_lo && !j->has_hi)
+	if (j->where == NULL)
 		return xasprintf("COPY (SELECT %s FROM %s%s) TO STDOUT", t->select_list, t->only, t->qname);
-	if (!j->has_lo)
-		return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s < %lld) TO STDOUT",
-						 t->select_list, t->only, t->qname, t->chunk_col, j->hi);
-	if (!j->has_hi)
-		return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s >= %lld) TO STDOUT",
-						 t->select_list, t->only, t->qname, t->chunk_col, j->lo);
-	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s >= %lld AND %s < %lld) TO STDOUT",
-					 t->select_list, t->only, t->qname, t->chunk_col, j->lo, t->chunk_col, j->hi);
+	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, t->only,
+					 t->qname, j->where);
 }
 
 /* Open the source transaction under the snapshot and each needed shard's COPY. */

@@ -126,7 +126,10 @@ step_copy(apply_ctx *ctx)
 			log_summary(&run);
 	}
 	for (int j = 0; j < run.njobs; j++)
+	{
 		free(run.jobs[j].need);
+		free(run.jobs[j].where);
+	}
 	free(run.jobs);
 	copy_tables_free(run.tables, ctx->plan->ntables);
 	pthread_mutex_destroy(&run.lock);

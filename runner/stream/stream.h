@@ -63,13 +63,19 @@ typedef struct stream_table {
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
 	char		stmt_name[STMT_KINDS][24];
 	int			generation;		/* columns changed this many times (stream_ddl.c): in the names */
-	/* invariant 4: chunks copied later than the slot, per shard (may be empty) */
-	int			chunk_col;		/* index into cols of the chunking column, or -1 */
+	/* invariant 4: chunks copied later than the slot, per shard (may be
+	 * empty); which rows they hold is chunk_member.c's */
+	int			nck;			/* chunk key columns (0: none known) */
+	int			ck_col[32];		/* as indexes into cols (-1: no longer there) */
+	int			ck_kind[32];	/* keycmp_kind of each (chunk_key.h) */
+	char	   *ck_sql;			/* the source's membership test (keys the client cannot compare) */
+	uint64_t	late_max;		/* the newest late chunk's snapshot LSN */
 	int			nlate;
 	struct late_chunk {
 		int			source;
-		bool		has_lo, has_hi;
-		long long	lo, hi;
+		int			chunk, last;	/* the chunks it stands for (merged neighbours) */
+		bool		all_rows;	/* the whole table, or a block range: every row */
+		char	  **lo, **hi;	/* [nck] bounds' text, NULL: unbounded */
 		uint64_t   *lsn;		/* [nshards]: snapshot LSN on each shard, 0 = none */
 	}		   *late;
 } stream_table;
@@ -193,6 +199,8 @@ typedef struct stream_reader {
 	key_value  *hook_vals;		/* a row for the hooks, [hook_cap] */
 	int			hook_cap;
 	pgr_conn   *vstate;			/* shard 0, for validate violations (report mode) */
+	pgr_conn   *member;			/* the source, to place keys in late chunks (chunk_member.c) */
+	bool		member_failed;	/* that failed (reported): the change fails */
 	long long	violations;
 	long long	txns;
 } stream_reader;
@@ -266,7 +274,26 @@ bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);
 bool stream_tables_build(apply_ctx *ctx, int source, stream_table **out);
+/* The index in t->cols of column `name`, or -1. */
+int stream_col_index(const stream_table *t, const char *name);
 void stream_tables_free(stream_table *t, int n, int nshards);
+
+/* chunk_member.c: invariant 4 for chunks of any key */
+/* Load the chunks of this source copied on some shard after the slot's
+ * consistent point slot_lsn (state: shard 0). */
+bool stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
+					  stream_table *tables);
+/* Does a late chunk on shard s already hold the current transaction's change
+ * to row tup?  On a failure to tell, reports it, sets r->member_failed and
+ * says yes (the change then fails). */
+bool stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s);
+void stream_late_free(stream_table *t);
+/* A TRUNCATE of t (target: the table or the partition truncated, quoted) in
+ * the current transaction, on shard s: 0 truncate as usual; 1 leave it alone
+ * (all of t was copied later); 2 delete only the rows outside the later
+ * chunks, with the statement in del. */
+int stream_late_truncate(stream_reader *r, const stream_table *t, const char *target, int s,
+						 strbuf *del);
 
 /* stream_hooks.c: Lua routing and validation of changes */
 /* The shard of a tuple by the Lua route: 1 known, 0 a column it reads is

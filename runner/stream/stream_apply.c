@@ -151,9 +151,6 @@ change_rel(stream_reader *r, uint32_t relid)
 static bool
 shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
 {
-	long long	v = 0;
-	bool		have_v = false;
-
 	if (r->txn_commit_lsn <= r->shards[s].progress)
 	{
 		log_debug("%s: shard %d already has transaction %X/%X (progress %X/%X)", r->role, s,
@@ -161,28 +158,7 @@ shard_wants(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s
 				  (unsigned int) (r->shards[s].progress >> 32), (unsigned int) r->shards[s].progress);
 		return false;			/* applied there before a crash */
 	}
-	if (t->nlate == 0)
-		return true;
-	if (t->chunk_col >= 0 && tup && t->chunk_col < tup->ncols &&
-		tup->cols[t->chunk_col].kind == 't')
-	{
-		char		num[32];
-		const pgo_value *cv = &tup->cols[t->chunk_col];
-
-		snprintf(num, sizeof(num), "%.*s", (int) (cv->len < 31 ? cv->len : 31), cv->data);
-		v = atoll(num);
-		have_v = true;
-	}
-	for (int l = 0; l < t->nlate; l++)
-	{
-		const struct late_chunk *lc = &t->late[l];
-
-		if (lc->lsn[s] == 0 || r->txn_commit_lsn >= lc->lsn[s])
-			continue;
-		if (!have_v || ((!lc->has_lo || v >= lc->lo) && (!lc->has_hi || v < lc->hi)))
-			return false;		/* the chunk's copy already has this change */
-	}
-	return true;
+	return !stream_late_has(r, t, tup, s);	/* else the chunk's copy already has it */
 }
 
 /*
@@ -515,40 +491,60 @@ apply_update(stream_reader *r, const stream_table *t, const stream_rel *rel, con
 	return update_unknown_origin(r, to, t, rel, ident, &m->new_tuple);
 }
 
+/*
+ * TRUNCATE on each shard that has not applied the transaction yet.  A table
+ * with chunks copied on that shard after the TRUNCATE (invariant 4) keeps
+ * their rows: it is left alone when all of it was copied later, else only
+ * the rows outside those chunks are deleted.
+ */
 static bool
 apply_truncate(stream_reader *r, const pgo_msg *m)
 {
-	strbuf		sql;
-	int			listed = 0;
 	bool		ok = true;
 
-	sb_init(&sql);
-	sb_append(&sql, "TRUNCATE ");
-	for (int i = 0; i < m->nrelids; i++)
+	for (int s = 0; ok && s < r->ctx->plan->nshards; s++)
 	{
-		const stream_rel *rel = change_rel(r, m->relids[i]);
-		const stream_table *t;
+		strbuf		sql, del;
+		int			listed = 0;
 
-		if (rel == NULL)
+		if (r->txn_commit_lsn <= r->shards[s].progress)
+			continue;
+		sb_init(&sql);
+		sb_append(&sql, "TRUNCATE ");
+		for (int i = 0; ok && i < m->nrelids; i++)
 		{
-			sb_free(&sql);
-			return false;
+			const stream_rel *rel = change_rel(r, m->relids[i]);
+			const stream_table *t;
+			const char *target;
+			int			late;
+
+			if (rel == NULL)
+			{
+				ok = false;
+				break;
+			}
+			if (rel->table < 0)
+				continue;		/* not moved */
+			t = &r->tables[rel->table];
+			if (t->replicate && r->source > 0)
+				continue;		/* replicated tables follow source 0 only */
+			target = rel->leaf_qname ? rel->leaf_qname : t->qname;
+			sb_init(&del);
+			late = stream_late_truncate(r, t, target, s, &del);
+			if (late == 0)
+				sb_printf(&sql, "%s%s", listed++ ? ", " : "", target);
+			else if (late == 2)
+				ok = shard_send_sql(r, s, 'T', del.data);
+			sb_free(&del);
 		}
-		if (rel->table < 0)
-			continue;			/* not moved */
-		t = &r->tables[rel->table];
-		if (t->replicate && r->source > 0)
-			continue;			/* replicated tables follow source 0 only */
-		sb_printf(&sql, "%s%s", listed++ ? ", " : "", rel->leaf_qname ? rel->leaf_qname : t->qname);
-	}
-	if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
-		sb_append(&sql, " RESTART IDENTITY");
-	if (m->truncate_options & PGO_TRUNCATE_CASCADE)
-		sb_append(&sql, " CASCADE");
-	for (int s = 0; ok && listed > 0 && s < r->ctx->plan->nshards; s++)
-		if (r->txn_commit_lsn > r->shards[s].progress)
+		if (m->truncate_options & PGO_TRUNCATE_RESTART_IDENTITY)
+			sb_append(&sql, " RESTART IDENTITY");
+		if (m->truncate_options & PGO_TRUNCATE_CASCADE)
+			sb_append(&sql, " CASCADE");
+		if (ok && listed > 0)
 			ok = shard_send_sql(r, s, 'T', sql.data);
-	sb_free(&sql);
+		sb_free(&sql);
+	}
 	return ok;
 }
 
@@ -557,6 +553,7 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 {
 	const stream_rel *rel;
 	const stream_table *t;
+	bool		ok;
 
 	if (m->kind == PGO_RELATION)
 		return on_relation(r, m);
@@ -575,8 +572,10 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 			  (unsigned int) (r->txn_commit_lsn >> 32), (unsigned int) r->txn_commit_lsn);
 	r->changes++;
 	if (m->kind == PGO_INSERT)
-		return apply_insert(r, t, m);
-	if (m->kind == PGO_UPDATE)
-		return apply_update(r, t, rel, m);
-	return apply_delete(r, t, rel, m);
+		ok = apply_insert(r, t, m);
+	else if (m->kind == PGO_UPDATE)
+		ok = apply_update(r, t, rel, m);
+	else
+		ok = apply_delete(r, t, rel, m);
+	return ok && !r->member_failed;
 }

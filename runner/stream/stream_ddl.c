@@ -343,7 +343,10 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 {
 	pgr_conn   *q = r->shards[0].conn;	/* quoting only */
 	char	  **pks = xcalloc((size_t) t->npk + 1, sizeof(char *));
-	char	   *chunk = t->chunk_col >= 0 ? xstrdup(t->cols[t->chunk_col]) : NULL;
+	char	   *chunk[32];
+
+	for (int k = 0; k < t->nck; k++)
+		chunk[k] = t->ck_col[k] >= 0 ? xstrdup(t->cols[t->ck_col[k]]) : NULL;
 
 	for (int k = 0; k < t->npk; k++)
 		pks[k] = t->pk_col[k] >= 0 ? xstrdup(t->cols[t->pk_col[k]]) : NULL;
@@ -376,8 +379,13 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 		free(pks[k]);
 	}
 	free(pks);
-	t->chunk_col = chunk ? name_in(t->cols, t->ncols, chunk) : -1;
-	free(chunk);
+	/* a chunk key column renamed or dropped: its rows' chunks are unknown, and
+	 * changes older than a late chunk are then taken as in it */
+	for (int k = 0; k < t->nck; k++)
+	{
+		t->ck_col[k] = chunk[k] ? name_in(t->cols, t->ncols, chunk[k]) : -1;
+		free(chunk[k]);
+	}
 	if (t->lua_route)
 	{
 		free(t->route_col);

@@ -569,6 +569,13 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	{
 		/* the table descriptions read the shards too: a shard restarting right
 		 * now is a lost connection like any other */
+		if (r.member_failed)
+		{
+			/* placing keys among late chunks failed: a new session, a new connection */
+			pgr_disconnect(r.member);
+			r.member = NULL;
+			r.member_failed = false;
+		}
 		if (r.tables == NULL && !stream_tables_build(ctx, source, &r.tables))
 			ok = false, retry = true;
 		else
@@ -599,6 +606,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 				 r.txns, r.changes);
 	stream_hooks_close(&r);
 	shards_free(&r);
+	pgr_disconnect(r.member);
 	for (int i = 0; i < r.nrels; i++)
 	{
 		free(r.rels[i].name);

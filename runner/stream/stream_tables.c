@@ -1,10 +1,9 @@
 /*
  * stream_tables.c — what the stream needs to know about each moved table:
  * the columns pgoutput sends (the non-generated ones, in attnum order), the
- * sharding key and primary key positions among them, and the chunks that a
- * rerun copied under a snapshot newer than the slot (DESIGN.md invariant 4):
- * changes committed before such a chunk's snapshot are already in it and
- * must not be replayed over it on that shard.
+ * sharding key and primary key positions among them, and (through
+ * chunk_member.c) the chunks that a rerun copied under a snapshot newer
+ * than the slot (DESIGN.md invariant 4).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +15,8 @@
 #include "stream.h"
 #include "xalloc.h"
 
-static int
-col_index(const stream_table *t, const char *name)
+int
+stream_col_index(const stream_table *t, const char *name)
 {
 	for (int i = 0; i < t->ncols; i++)
 		if (strcmp(t->cols[i], name) == 0)
@@ -134,13 +133,12 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 	t->nkeys = pt->nkeys;
 	for (int k = 0; k < pt->nkeys && k < 32; k++)
 	{
-		t->key_col[k] = col_index(t, pt->keys[k]);
+		t->key_col[k] = stream_col_index(t, pt->keys[k]);
 		t->key_types[k] = st->key_types[k];
 	}
 	t->npk = st->npk < 32 ? st->npk : 32;
 	for (int k = 0; k < t->npk; k++)
-		t->pk_col[k] = col_index(t, st->pk[k]);
-	t->chunk_col = src_table_chunk_col(st) >= 0 ? col_index(t, st->pk[0]) : -1;
+		t->pk_col[k] = stream_col_index(t, st->pk[k]);
 	t->pt = pt;
 	t->lua_route = ctx->plan->sharding == SHARD_FN_LUA && !pt->replicate;
 	if (t->lua_route)
@@ -156,74 +154,6 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
 			}
 	}
 	stream_table_statements(t);
-}
-
-/* The chunk plan's bounds (kept on shard 0 only) for one chunk. */
-static void
-chunk_bounds(const PGresult *plan_rows, int ti, int chunk, struct late_chunk *lc)
-{
-	lc->has_lo = lc->has_hi = false;
-	for (int r = 0; r < PQntuples(plan_rows); r++)
-		if (atoi(PQgetvalue(plan_rows, r, 0)) == ti && atoi(PQgetvalue(plan_rows, r, 1)) == chunk)
-		{
-			lc->has_lo = !PQgetisnull(plan_rows, r, 2);
-			lc->lo = atoll(PQgetvalue(plan_rows, r, 2));
-			lc->has_hi = !PQgetisnull(plan_rows, r, 3);
-			lc->hi = atoll(PQgetvalue(plan_rows, r, 3));
-		}
-}
-
-/* Chunks of this source whose snapshot on some shard is newer than the slot's. */
-static bool
-load_late_chunks(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables)
-{
-	const plan *p = ctx->plan;
-	char		src[16];
-	const char *params[2] = {p->name, src};
-	PGresult   *plan_rows;
-
-	snprintf(src, sizeof(src), "%d", source);
-	plan_rows = pgr_query(state, "reading the chunk plan",
-						  "SELECT table_index, chunk, lo, hi FROM pgreshard.chunk_plan "
-						  "WHERE plan_name = $1 AND source = $2", 2, params);
-	if (plan_rows == NULL)
-		return false;
-	for (int s = 0; s < p->nshards; s++)
-	{
-		pgr_conn   *c = s == 0 ? state : connect_shard(p, s);	/* state is shard 0 */
-		PGresult   *res = NULL;
-
-		if (c)
-			res = pgr_query(c, "reading chunk snapshots",
-							"SELECT table_index, chunk, snapshot_lsn FROM pgreshard.chunks_done "
-							"WHERE plan_name = $1 AND source = $2", 2, params);
-		for (int r = 0; res && r < PQntuples(res); r++)
-		{
-			uint64_t	lsn = 0;
-			int			ti = atoi(PQgetvalue(res, r, 0)), chunk = atoi(PQgetvalue(res, r, 1));
-			stream_table *t = &tables[ti];
-			struct late_chunk *lc;
-
-			if (!lsn_parse(PQgetvalue(res, r, 2), &lsn) || lsn <= slot_lsn)
-				continue;
-			t->late = xrealloc(t->late, sizeof(*t->late) * (size_t) (t->nlate + 1));
-			lc = &t->late[t->nlate++];
-			lc->source = source;
-			chunk_bounds(plan_rows, ti, chunk, lc);
-			lc->lsn = xcalloc((size_t) p->nshards, sizeof(uint64_t));
-			lc->lsn[s] = lsn;
-		}
-		PQclear(res);
-		if (c != state)
-			pgr_disconnect(c);
-		if (res == NULL)
-		{
-			PQclear(plan_rows);
-			return false;
-		}
-	}
-	PQclear(plan_rows);
-	return true;
 }
 
 /*
@@ -248,7 +178,7 @@ stream_tables_build(apply_ctx *ctx, int source, stream_table **out)
 		log_error("%s: the slot's consistent point is not recorded in the ledger", ctx->sources[source].role);
 		ok = false;
 	}
-	if (!ok || !load_late_chunks(ctx, state, source, slot_lsn, tables))
+	if (!ok || !stream_late_load(ctx, state, source, slot_lsn, tables))
 	{
 		pgr_disconnect(state);
 		stream_tables_free(tables, ctx->plan->ntables, ctx->plan->nshards);
@@ -273,9 +203,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 			free(t->qcols[c]);
 			free(t->types[c]);
 		}
-		for (int l = 0; l < t->nlate; l++)
-			free(t->late[l].lsn);
-		free(t->late);
+		stream_late_free(t);
 		for (int k = 0; k < STMT_KINDS; k++)
 			free(t->sql[k]);
 		free(t->cols);

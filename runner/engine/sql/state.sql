@@ -57,6 +57,17 @@ CREATE TABLE IF NOT EXISTS pgreshard.chunk_plan (
     est_rows      bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (plan_name, source, table_index, chunk)
 );
+-- Chunks of any key (runner/copy/copy_chunks.c).  chunk_by: 'key' (a range
+-- of key_cols, bounds as text[] of the columns' text forms, compared by the
+-- server as key_types under key_colls), 'ctid' (a block range, lo_key/hi_key
+-- one '(block,0)' each), 'whole' (the table).  NULL: a row written before
+-- these columns, bounded by lo/hi on the integer primary key.
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS chunk_by text;
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS key_cols text[];
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS key_types text[];
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS key_colls text[];
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS lo_key text[];   -- NULL: unbounded
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS hi_key text[];   -- NULL: unbounded (exclusive)
 
 -- A chunk done on THIS shard: committed with the chunk's rows (invariant 2).
 CREATE TABLE IF NOT EXISTS pgreshard.chunks_done (

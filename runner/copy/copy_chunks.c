@@ -1,0 +1,331 @@
+/*
+ * copy_chunks.c — splitting one table of one source into chunks of about
+ * copy.chunk_rows rows, whatever its key, and the WHERE clause of a chunk.
+ *
+ * A table with a primary key, or else a unique NOT NULL key without
+ * expressions or predicate (the replica identity's first, then the one of
+ * fewest columns), is split into ranges of that key ("key" chunks).  Keys
+ * with a generated column are not used: pgoutput does not send those, and
+ * the stream must place every change's row by its key.  The boundaries come from the data: quantiles of the key over a
+ * sample (TABLESAMPLE BERNOULLI up to 10M estimated rows, SYSTEM above; the
+ * whole key for small tables), sorted by the server in the key's own order,
+ * so skewed or sparse keys split evenly.  Bounds are stored as text[] of the
+ * key columns' text forms and compared by the server in the columns' own
+ * types and collations, as a row comparison the key's btree index serves:
+ * (k1, k2) >= ('lo1'::t1, 'lo2'::t2) AND (k1, k2) < ('hi1'::t1, 'hi2'::t2).
+ * The first range has no lower bound and the last no upper bound, so every
+ * row, including one inserted later, lies in exactly one chunk.
+ *
+ * A table with no such key is split into ranges of physical blocks ("ctid"
+ * chunks, a TID range scan).  Those partition the rows only under one
+ * snapshot, so copy_plan.c recopies such a table whole on a shard where it
+ * is partly copied.  A table of one chunk is "whole".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunk_key.h"
+#include "copy.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* The chunk key of table qname on the source: PK, else unique NOT NULL. */
+static const char key_sql[] =
+	"WITH k AS (SELECT i.indkey, i.indnkeyatts FROM pg_index i "
+	"  WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid "
+	"    AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS ("
+	"      SELECT FROM pg_attribute a WHERE a.attrelid = i.indrelid "
+	"        AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]) "
+	"        AND (NOT a.attnotnull OR a.attgenerated <> '')) "
+	"  ORDER BY i.indisprimary DESC, i.indisreplident DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
+	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), cn.nspname, co.collname, "
+	"  a.attcollation = 100 AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' "
+	"    AND d.datcollate IN ('C', 'POSIX') "
+	"FROM k, generate_series(0, k.indnkeyatts - 1) p "
+	"JOIN pg_attribute a ON a.attrelid = $1::regclass "
+	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+	"LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace "
+	"JOIN pg_database d ON d.datname = current_database() "
+	"WHERE a.attnum = k.indkey[p] ORDER BY p";
+
+void
+chunk_key_free(chunk_key *k)
+{
+	for (int i = 0; i < k->n; i++)
+	{
+		free(k->cols[i]);
+		free(k->types[i]);
+		free(k->colls[i]);
+	}
+	free(k->cols);
+	free(k->types);
+	free(k->colls);
+	memset(k, 0, sizeof(*k));
+}
+
+static bool
+find_key(pgr_conn *src, const copy_table *t, chunk_key *k)
+{
+	const char *params[1] = {t->qname};
+	PGresult   *res = pgr_query(src, "finding the table's key to split it into chunks", key_sql, 1, params);
+
+	memset(k, 0, sizeof(*k));
+	if (res == NULL)
+		return false;
+	k->n = PQntuples(res);
+	k->cols = xcalloc((size_t) k->n + 1, sizeof(char *));
+	k->types = xcalloc((size_t) k->n + 1, sizeof(char *));
+	k->colls = xcalloc((size_t) k->n + 1, sizeof(char *));
+	for (int i = 0; i < k->n; i++)
+	{
+		k->cols[i] = xstrdup(PQgetvalue(res, i, 0));
+		k->types[i] = xstrdup(PQgetvalue(res, i, 1));
+		if (strcmp(PQgetvalue(res, i, 4), "t") == 0)
+			k->colls[i] = xstrdup("\"pg_catalog\".\"C\"");
+		else if (!PQgetisnull(res, i, 3))
+			k->colls[i] = pgr_quote_qualified(src, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+	}
+	PQclear(res);
+	return true;
+}
+
+/* "k1, k2" (cast ::text when as_text) of the key's quoted columns. */
+static char *
+key_list(pgr_conn *c, const chunk_key *k, bool as_text)
+{
+	strbuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < k->n; i++)
+	{
+		char	   *q = pgr_quote_ident(c, k->cols[i]);
+
+		sb_printf(&sb, "%s%s%s", i ? ", " : "", q, as_text ? "::text" : "");
+		free(q);
+	}
+	return sb_steal(&sb);
+}
+
+/*
+ * Boundaries of nchunks key ranges: the first key of each quantile of a
+ * sample (or of the whole key), in the key's order.  res: one row per
+ * boundary, k->n text columns.
+ */
+static PGresult *
+key_boundaries(pgr_conn *src, const copy_table *t, const chunk_key *k, double est, long long nchunks)
+{
+	char	   *cols = key_list(src, k, false), *texts = key_list(src, k, true);
+	double		want = fmin(fmax(64.0 * (double) nchunks, 20000.0), 2e6);
+	double		pct = 100.0 * want / fmax(est, 1.0);
+	char		sample[96] = "";
+	char	   *sql;
+	PGresult   *res;
+
+	if (pct < 50)
+		snprintf(sample, sizeof(sample), " TABLESAMPLE %s (%.6f)", est <= 1e7 ? "BERNOULLI" : "SYSTEM", pct);
+	sql = xasprintf("SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS pgreshard_rn__, "
+					"count(*) OVER () AS pgreshard_n__ FROM %s%s%s) s "
+					"WHERE pgreshard_rn__ > 1 AND ((pgreshard_rn__ - 1) * %lld) / pgreshard_n__ > "
+					"((pgreshard_rn__ - 2) * %lld) / pgreshard_n__ ORDER BY pgreshard_rn__",
+					texts, cols, cols, t->only, t->qname, sample, nchunks, nchunks);
+	res = pgr_query(src, "sampling the key to split the table into chunks", sql, 0, NULL);
+	free(sql);
+	free(cols);
+	free(texts);
+	return res;
+}
+
+/* Append one chunk_plan row's parameters and insert it. */
+static bool
+insert_chunk(pgr_conn *state, const char *plan_name, int source, int ti, long long chunk,
+			 const char *by, const chunk_key *k, char *const *lo, char *const *hi, int nb, double est)
+{
+	char		src_s[16], ti_s[16], chunk_s[24], est_s[32];
+	strbuf		a[5];
+	const char *params[11];
+	bool		ok;
+
+	snprintf(src_s, sizeof(src_s), "%d", source);
+	snprintf(ti_s, sizeof(ti_s), "%d", ti);
+	snprintf(chunk_s, sizeof(chunk_s), "%lld", chunk);
+	snprintf(est_s, sizeof(est_s), "%.0f", est);
+	for (int i = 0; i < 5; i++)
+		sb_init(&a[i]);
+	pgarray_encode(&a[0], k->cols, k->n);
+	pgarray_encode(&a[1], k->types, k->n);
+	pgarray_encode(&a[2], k->colls, k->n);
+	if (lo)
+		pgarray_encode(&a[3], lo, nb);
+	if (hi)
+		pgarray_encode(&a[4], hi, nb);
+	params[0] = plan_name;
+	params[1] = src_s;
+	params[2] = ti_s;
+	params[3] = chunk_s;
+	params[4] = by;
+	params[5] = k->n ? a[0].data : NULL;
+	params[6] = k->n ? a[1].data : NULL;
+	params[7] = k->n ? a[2].data : NULL;
+	params[8] = lo ? a[3].data : NULL;
+	params[9] = hi ? a[4].data : NULL;
+	params[10] = est_s;
+	ok = pgr_exec(state, "writing the chunk plan",
+				  "INSERT INTO pgreshard.chunk_plan (plan_name, source, table_index, chunk, chunk_by, "
+				  "key_cols, key_types, key_colls, lo_key, hi_key, est_rows) "
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11, params);
+	for (int i = 0; i < 5; i++)
+		sb_free(&a[i]);
+	return ok;
+}
+
+static bool
+plan_key_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int source,
+				const copy_table *t, const chunk_key *k, double est, long long nchunks)
+{
+	PGresult   *res = key_boundaries(src, t, k, est, nchunks);
+	int			n;
+	bool		ok = true;
+
+	if (res == NULL)
+		return false;
+	n = PQntuples(res) + 1;
+	for (int c = 0; ok && c < n; c++)
+	{
+		char	  **lo = NULL, **hi = NULL;
+
+		if (c > 0)
+		{
+			lo = xcalloc((size_t) k->n, sizeof(char *));
+			for (int i = 0; i < k->n; i++)
+				lo[i] = PQgetvalue(res, c - 1, i);
+		}
+		if (c < n - 1)
+		{
+			hi = xcalloc((size_t) k->n, sizeof(char *));
+			for (int i = 0; i < k->n; i++)
+				hi[i] = PQgetvalue(res, c, i);
+		}
+		ok = insert_chunk(state, plan_name, source, t->index, c, "key", k, lo, hi, k->n, est / n);
+		free(lo);
+		free(hi);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* Ranges of physical blocks: '(b,0)' .. '(b2,0)'. */
+static bool
+plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int source,
+				 const copy_table *t, double est, long long nchunks)
+{
+	const char *params[1] = {t->qname};
+	PGresult   *res = pgr_query(src, "measuring the table to split it into block ranges",
+								"SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint",
+								1, params);
+	chunk_key	none = {0};
+	long long	nblocks;
+	bool		ok = true;
+
+	if (res == NULL)
+		return false;
+	nblocks = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (t->only[0] == '\0')
+		nblocks = 1;			/* partitioned: its rows are in its partitions, one chunk */
+	if (nchunks > nblocks)
+		nchunks = nblocks > 1 ? nblocks : 1;
+	for (long long c = 0; ok && c < nchunks; c++)
+	{
+		char		lo_s[48], hi_s[48];
+		char	   *lo[1] = {lo_s}, *hi[1] = {hi_s};
+
+		snprintf(lo_s, sizeof(lo_s), "(%lld,0)", nblocks * c / nchunks);
+		snprintf(hi_s, sizeof(hi_s), "(%lld,0)", nblocks * (c + 1) / nchunks);
+		ok = insert_chunk(state, plan_name, source, t->index, c, nchunks > 1 ? "ctid" : "whole", &none,
+						  c > 0 ? lo : NULL, c < nchunks - 1 ? hi : NULL, 1, est / (double) nchunks);
+	}
+	return ok;
+}
+
+bool
+copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t)
+{
+	double		est = t->replicate ? t->est_rows : t->est_rows / p->nsources;
+	long long	nchunks = (long long) ceil(est / (double) p->copy_chunk_rows);
+	chunk_key	k;
+	bool		ok;
+
+	if (t->replicate && source > 0)
+		return true;			/* every source holds the same copy: take source 0's */
+	if (!find_key(src, t, &k))
+		return false;
+	if (nchunks <= 1)
+		ok = insert_chunk(state, p->name, source, t->index, 0, "whole", &k, NULL, NULL, k.n, est);
+	else if (k.n > 0)
+		ok = plan_key_chunks(src, state, p->name, source, t, &k, est, nchunks);
+	else
+		ok = plan_ctid_chunks(src, state, p->name, source, t, est, nchunks);
+	chunk_key_free(&k);
+	return ok;
+}
+
+/* " AND " between conditions. */
+static void
+sep_and(strbuf *sb)
+{
+	sb_append(sb, sb->len ? " AND " : "");
+}
+
+/* (k1, k2) OP ('v1'::t1, 'v2'::t2), or k1 OP 'v1'::t1 for one column. */
+static void
+row_cond(pgr_conn *c, strbuf *sb, const chunk_key *k, const char *op, char *const *vals)
+{
+	sep_and(sb);
+	for (int pass = 0; pass < 2; pass++)
+	{
+		sb_append(sb, k->n > 1 ? "(" : "");
+		for (int i = 0; i < k->n; i++)
+		{
+			char	   *q = pass == 0 ? pgr_quote_ident(c, k->cols[i]) : pgr_quote_literal(c, vals[i]);
+
+			sb_printf(sb, "%s%s%s%s", i ? ", " : "", q, pass ? "::" : "", pass ? k->types[i] : "");
+			free(q);
+		}
+		sb_append(sb, k->n > 1 ? ")" : "");
+		if (pass == 0)
+			sb_printf(sb, " %s ", op);
+	}
+}
+
+char *
+copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo, char *const *hi)
+{
+	strbuf		sb;
+
+	if (strcmp(by, "whole") == 0 || (lo == NULL && hi == NULL))
+		return NULL;
+	sb_init(&sb);
+	if (strcmp(by, "ctid") == 0)
+		for (int b = 0; b < 2; b++)
+		{
+			char	   *v = b == 0 ? (lo ? lo[0] : NULL) : (hi ? hi[0] : NULL);
+			char	   *q;
+
+			if (v == NULL)
+				continue;
+			q = pgr_quote_literal(c, v);
+			sep_and(&sb);
+			sb_printf(&sb, "ctid %s %s::tid", b == 0 ? ">=" : "<", q);
+			free(q);
+		}
+	else
+	{
+		if (lo)
+			row_cond(c, &sb, k, ">=", lo);
+		if (hi)
+			row_cond(c, &sb, k, "<", hi);
+	}
+	return sb_steal(&sb);
+}
