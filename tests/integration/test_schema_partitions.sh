@@ -32,7 +32,8 @@ workload() {	# NEW-PARTITIONS (true: create and attach partitions midway)
 	local i=0 t
 	while [ ! -e "$W/stop" ]; do
 		t=$(( (i * 7) % 100 + 1 ))
-		if [ "$1" = true ] && [ $i -eq 30 ]; then
+		# only once the copy is done: a partition made before it is the schema steps' business
+		if [ "$1" = true ] && [ -e "$W/go" ] && [ ! -e "$W/created" ]; then
 			psql -X -q -d "$(dsn 0 $DB)" -c "CREATE TABLE ev.events_fr PARTITION OF ev.events FOR VALUES IN ('fr');
 				CREATE TABLE ev.events_de (LIKE ev.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 				ALTER TABLE ev.events ATTACH PARTITION ev.events_de FOR VALUES IN ('de')" >/dev/null 2>>"$W/refused"
@@ -60,7 +61,7 @@ workload() {	# NEW-PARTITIONS (true: create and attach partitions midway)
 
 for via_root in false true; do
 	echo "== publish_via_partition_root = $via_root"
-	rm -f "$W/stop" "$W/refused" "$W/created"
+	rm -f "$W/stop" "$W/refused" "$W/created" "$W/go"
 	fresh_db $DB 0 1 2 3 4
 	load_sql 0 $DB "$(dirname "$0")/../sql/partitions.sql"
 	psql_on 0 $DB "CREATE PUBLICATION ev_pub FOR TABLE ev.tenants, ev.events, ev.payments
@@ -90,6 +91,7 @@ for via_root in false true; do
 	sleep 1
 	if [ $new_parts = true ]; then
 		expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+		touch "$W/go"
 		while [ ! -e "$W/created" ]; do sleep 0.2; done
 		sleep 1
 	fi
