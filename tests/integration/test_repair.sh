@@ -11,28 +11,11 @@ source "$(dirname "$0")/../lib/assert.sh"
 source "$(dirname "$0")/../lib/reshard_checks.sh"
 P=$PGRESHARD
 DB=repairtest
-SQL="$(dirname "$0")/../sql"
 W=$(mktemp -d)
 WRITER=
 trap '[ -n "$WRITER" ] && kill $WRITER 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
 
-fresh_db $DB 0 1 2 3
-load_sql 0 $DB "$SQL/realistic.sql"
-export SRC S0 S1 S2
-SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB)
-cat >"$W/plan.yaml" <<'YAML'
-version: 1
-name: repairtest
-source: { dsn: "${SRC}", publication: pub }
-destination: { shards: ["${S0}", "${S1}", "${S2}"] }
-tables:
-  app.users: { key: id }
-  'app."Order Items"': { key: [tenant_id, id] }
-  '"Billing Dept"."Invoices"': { key: '"InvoiceId"' }
-  app.events: { key: user_id }
-  app.regions: { replicate: true }
-cutover: { freeze: lock, timeout_s: 60 }
-YAML
+realistic_move $DB repairtest "$W/plan.yaml" "cutover: { freeze: lock, timeout_s: 60 }"
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 
 # before anything is different: nothing to repair

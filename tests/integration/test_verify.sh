@@ -5,28 +5,13 @@
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reshard_checks.sh"
 P=$PGRESHARD
 DB=verifytest
-SQL="$(dirname "$0")/../sql"
 W=$(mktemp -d)
 trap 'rm -rf "$W"; drop_db_everywhere $DB' EXIT
 
-fresh_db $DB 0 1 2 3
-load_sql 0 $DB "$SQL/realistic.sql"
-export SRC S0 S1 S2
-SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB)
-cat >"$W/plan.yaml" <<'YAML'
-version: 1
-name: verifytest
-source: { dsn: "${SRC}", publication: pub }
-destination: { shards: ["${S0}", "${S1}", "${S2}"] }
-tables:
-  app.users: { key: id }
-  'app."Order Items"': { key: [tenant_id, id] }
-  '"Billing Dept"."Invoices"': { key: '"InvoiceId"' }
-  app.events: { key: user_id }
-  app.regions: { replicate: true }
-YAML
+realistic_move $DB verifytest "$W/plan.yaml"
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 expect_rc 0 "$P" verify "$W/plan.yaml"
 expect_contains "$OUT" "verify: source and shards match"

@@ -120,3 +120,28 @@ $3
 ${4:-}
 YAML
 }
+
+# realistic_move DB NAME PLANFILE [EXTRA-YAML]
+#   tests/sql/realistic.sql loaded into DB on cluster 0, fresh DB on clusters 1-3, and
+#   a plan NAME moving its five tables 1->3 written to PLANFILE (EXTRA-YAML appended);
+#   exports SRC S0 S1 S2.
+realistic_move() {
+	local db=$1 name=$2 file=$3 extra=${4:-}
+	fresh_db "$db" 0 1 2 3
+	load_sql 0 "$db" "$(dirname "${BASH_SOURCE[0]}")/../sql/realistic.sql"
+	export SRC S0 S1 S2
+	SRC=$(dsn 0 "$db") S0=$(dsn 1 "$db") S1=$(dsn 2 "$db") S2=$(dsn 3 "$db")
+	cat >"$file" <<YAML
+version: 1
+name: $name
+source: { dsn: "\${SRC}", publication: pub }
+destination: { shards: ["\${S0}", "\${S1}", "\${S2}"] }
+tables:
+  app.users: { key: id }
+  'app."Order Items"': { key: [tenant_id, id] }
+  '"Billing Dept"."Invoices"': { key: '"InvoiceId"' }
+  app.events: { key: user_id }
+  app.regions: { replicate: true }
+$extra
+YAML
+}
