@@ -6,6 +6,8 @@
 #       columns with types ("tenant_id int, id bigint"), KEYCOLS their names.
 #   check_same_schema DB TABLE SRC DST
 #       indexes and constraints of TABLE are the same on both clusters.
+#   realistic_move DB NAME PLANFILE [EXTRA-YAML]
+#       the realistic schema on cluster 0 and a plan moving it 1->3 (see below).
 
 check_placement() {
 	local db=$1 table=$2 defs=$3 cols=$4 n=$5
