@@ -4,7 +4,8 @@
  * A destination must be reachable, run PostgreSQL 12 or later, and hold no
  * rows in the tables pgreshard will fill — unless they are pgreshard's own
  * from an earlier run of this same plan (its state says so), in which case
- * `apply` resumes.  Read-only; creates nothing.
+ * `apply` resumes, taking in tables appended to the plan since.  Read-only;
+ * creates nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,50 @@ table_state(pgr_conn *c, const plan_table *pt, dest_table_state *st)
 	return res != NULL;
 }
 
+/*
+ * Tables appended to the plan since its move began (their positions after
+ * those pgreshard.plan_tables recorded, the others unchanged by name): apply
+ * takes them in (runner/engine/plan_append.h), so the plan says so, and the
+ * steps that run again for them are not shown as done.  Any other change
+ * of the tables is apply's to refuse, with every difference listed.
+ */
+static bool
+read_added_tables(const plan *p, pgr_conn *c, catalog *cat)
+{
+	static const step_id again[] = {STEP_SCHEMA_PRE, STEP_COPY, STEP_SCHEMA_POST, STEP_VERIFY};
+	const char *params[1] = {p->name};
+	/* a state schema older than pgreshard.plan_tables has none to read */
+	PGresult   *res = pgr_query(c, "reading the plan's shape",
+								"SELECT table_name FROM pgreshard.plan_tables WHERE plan_name = $1 "
+								"AND to_regclass('pgreshard.plan_tables') IS NOT NULL ORDER BY table_index",
+								1, params);
+	int			n = res ? PQntuples(res) : 0;
+	bool		prefix = n > 0 && n < p->ntables;
+
+	for (int i = 0; prefix && i < n; i++)
+	{
+		char	   *name = table_display(&p->tables[i]);
+
+		prefix = strcmp(name, PQgetvalue(res, i, 0)) == 0;
+		free(name);
+	}
+	for (int i = n; prefix && i < p->ntables; i++)
+	{
+		char	   *where = plan_where(p, p->tables[i].pos), *name = table_display(&p->tables[i]);
+
+		catalog_add_finding(cat, FINDING_INFO, where, NULL,
+							"table %s is added to the move under way: apply creates it on the shards and "
+							"copies it in under a new snapshot while the stream keeps its changes; the %d "
+							"other table(s) are not copied again", name, n);
+		free(where);
+		free(name);
+	}
+	for (size_t k = 0; prefix && k < sizeof(again) / sizeof(again[0]); k++)
+		cat->step_done[again[k]] = false;
+	PQclear(res);
+	return res != NULL;
+}
+
 bool
 inspect_destination(const plan *p, int shard, catalog *cat)
 {
@@ -134,7 +179,7 @@ inspect_destination(const plan *p, int shard, catalog *cat)
 							"database encoding %s differs from the source's %s", s->encoding,
 							cat->sources[0].encoding);
 	if (ok && shard == 0 && s->has_state)
-		ok = read_journal(p, c, cat);
+		ok = read_journal(p, c, cat) && read_added_tables(p, c, cat);
 	if (ok)
 		ok = inspect_schema_destination(p, c, cat, s->role);
 	s->table_state = xcalloc((size_t) p->ntables + 1, sizeof(dest_table_state));

@@ -180,9 +180,9 @@ check_publication(const plan *p, pgr_conn *c, server_info *s, catalog *cat)
 		{
 			char	   *name = sqlname_quote_qualified(schema, rel);
 			char	   *fix = xasprintf("add '%s: { key: COLUMN }' or '%s: { replicate: true }' under tables: "
-										"(before the move begins: a move under way cannot take a table in; "
-										"then remove it from the publication with ALTER PUBLICATION ... DROP "
-										"TABLE and move it with a plan of its own)", name, name);
+										"(during a move, at the end of tables: the move copies it in without "
+										"redoing the others), or remove it from the publication with ALTER "
+										"PUBLICATION ... DROP TABLE", name, name);
 
 			catalog_add_finding(cat, FINDING_ERROR, where, fix,
 								"publication \"%s\" on %s has table %s, which the plan does not list",

@@ -127,7 +127,10 @@ copy_tables_free(copy_table *tables, int n)
 }
 
 /* Make the chunk plan for one source if it does not exist yet (one
- * transaction: a plan is never half written). */
+ * transaction: a plan is never half written).  A table with no chunks in
+ * an existing plan was appended to the plan during the move
+ * (runner/engine/plan_append.h): its chunks are planned now, the others'
+ * stay as they are. */
 static bool
 ensure_chunk_plan(copy_run *run, int source)
 {
@@ -136,25 +139,46 @@ ensure_chunk_plan(copy_run *run, int source)
 	const char *params[2] = {ctx->plan->name, src_s};
 	PGresult   *res;
 	pgr_conn   *src;
-	bool		ok, exists;
+	bool		ok;
+	bool	   *planned = xcalloc((size_t) ctx->plan->ntables + 1, sizeof(bool));
+	int			missing = ctx->plan->ntables;
 
 	snprintf(src_s, sizeof(src_s), "%d", source);
 	res = pgr_query(ctx->state, "reading the chunk plan",
-					"SELECT 1 FROM pgreshard.chunk_plan WHERE plan_name = $1 AND source = $2 LIMIT 1",
+					"SELECT DISTINCT table_index FROM pgreshard.chunk_plan WHERE plan_name = $1 AND source = $2",
 					2, params);
-	if (res == NULL)
-		return false;
-	exists = PQntuples(res) > 0;
-	PQclear(res);
-	if (exists)
-		return true;
-	if ((src = pgr_connect(ctx->plan->source_dsns[source], ctx->sources[source].role,
+	for (int r = 0; res && r < PQntuples(res); r++)
+	{
+		int			ti = atoi(PQgetvalue(res, r, 0));
+
+		if (ti >= 0 && ti < ctx->plan->ntables && !planned[ti])
+		{
+			planned[ti] = true;
+			missing--;
+		}
+	}
+	/* a replicated table has chunks for source 0 only: nothing to plan for the others */
+	for (int ti = 0; res && source > 0 && ti < ctx->plan->ntables; ti++)
+		if (!planned[ti] && run->tables[ti].replicate)
+		{
+			planned[ti] = true;
+			missing--;
+		}
+	if (res == NULL || missing == 0 ||
+		(src = pgr_connect(ctx->plan->source_dsns[source], ctx->sources[source].role,
 						   PGR_CONN_READ_ONLY)) == NULL)
-		return false;
+	{
+		ok = res != NULL && missing == 0;
+		PQclear(res);
+		free(planned);
+		return ok;
+	}
+	PQclear(res);
 	ok = pgr_exec(ctx->state, "writing the chunk plan", "BEGIN", 0, NULL);
 	for (int ti = 0; ok && ti < ctx->plan->ntables; ti++)
-		ok = copy_plan_table_chunks(src, ctx->state, ctx->plan, source, &run->tables[ti]);
+		ok = planned[ti] || copy_plan_table_chunks(src, ctx->state, ctx->plan, source, &run->tables[ti]);
 	pgr_disconnect(src);
+	free(planned);
 	if (ok)
 		return pgr_exec(ctx->state, "writing the chunk plan", "COMMIT", 0, NULL);
 	pgr_exec(ctx->state, "abandoning the chunk plan", "ROLLBACK", 0, NULL);

@@ -72,6 +72,11 @@ void cutover_refresh_matviews(apply_ctx *ctx);
 void apply_ctx_init(apply_ctx *ctx, plan *p, step_id until);
 void apply_ctx_close(apply_ctx *ctx);
 
+/* Store in pgreshard.ddl (in the caller's transaction on ctx->state) the
+ * DDL of the tables appended to the plan from position first_new on, that
+ * the stored script lacks (runner/schema/schema_add.c; plan_append.h). */
+bool schema_add_tables(apply_ctx *ctx, int first_new);
+
 /* Make sure a snapshot is available for source i (reuse or temporary slot). */
 bool source_snapshot(apply_ctx *ctx, int i);
 void source_sessions_close(apply_ctx *ctx);

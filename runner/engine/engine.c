@@ -5,7 +5,8 @@
  * catalog); it must pass before anything is created anywhere.  Then the
  * state schema is ensured on every shard, the plan's lock is taken on
  * shard 0, and every step up to --until that the journal does not show as
- * done is run and journaled.  A step is journaled as done only after a
+ * done is run and journaled.  Tables appended to the plan during its move
+ * are taken in first (plan_append.h).  A step is journaled as done only after a
  * flush barrier on every shard (durable.h), so "done" never gets ahead of
  * what the shards hold on disk.  A step that fails leaves its error in the
  * journal; the next apply retries it.
@@ -28,6 +29,7 @@
 #include "durable.h"
 #include "hooks.h"
 #include "log.h"
+#include "plan_append.h"
 #include "plan_shape.h"
 #include "saved_plan.h"
 #include "state.h"
@@ -74,6 +76,7 @@ static bool
 open_state(apply_ctx *ctx)
 {
 	const plan *p = ctx->plan;
+	int			nrecorded = 0;
 
 	for (int s = 1; s < p->nshards; s++)
 	{
@@ -86,7 +89,8 @@ open_state(apply_ctx *ctx)
 	}
 	ctx->state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
 	return ctx->state != NULL && state_init_schema(ctx->state) &&
-		state_begin_run(ctx->state, p) && plan_shape_check(ctx->state, p);
+		state_begin_run(ctx->state, p) && plan_shape_check(ctx->state, p, &nrecorded) &&
+		(nrecorded == p->ntables || plan_append_tables(ctx, nrecorded));
 }
 
 /* before_step(step) / after_step(step, result), when the plan has them. */

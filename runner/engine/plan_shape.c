@@ -1,6 +1,6 @@
 /*
- * plan_shape.c — record a move's plan shape, refuse a plan that changed it
- * (see plan_shape.h).
+ * plan_shape.c — record a move's plan shape, refuse a plan that changed it,
+ * except for tables appended at the end (see plan_shape.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +27,12 @@ key_text(const plan_table *t)
 	return sb_steal(&sb);
 }
 
-static bool
-record(pgr_conn *c, const plan *p)
+bool
+plan_shape_record(pgr_conn *c, const plan *p, int from)
 {
 	bool		ok = true;
 
-	for (int i = 0; ok && i < p->ntables; i++)
+	for (int i = from; ok && i < p->ntables; i++)
 	{
 		char		idx[16], *name = table_display(&p->tables[i]), *key = key_text(&p->tables[i]);
 		const char *params[4] = {p->name, idx, name, key};
@@ -60,8 +60,8 @@ compare_tables(const PGresult *res, const plan *p, strbuf *diff)
 		char	   *now_key = i < p->ntables ? key_text(&p->tables[i]) : NULL;
 
 		if (was == NULL)
-			sb_printf(diff, "\n  table %d: %s was added", i + 1, now);
-		else if (now == NULL)
+			continue;			/* appended: the move takes it in (plan_append.c) */
+		if (now == NULL)
 			sb_printf(diff, "\n  table %d: %s was removed", i + 1, was);
 		else if (strcmp(was, now) != 0)
 			sb_printf(diff, "\n  table %d: was %s, is now %s (tables reordered or replaced)", i + 1, was, now);
@@ -73,7 +73,7 @@ compare_tables(const PGresult *res, const plan *p, strbuf *diff)
 }
 
 bool
-plan_shape_check(pgr_conn *c, const plan *p)
+plan_shape_check(pgr_conn *c, const plan *p, int *nrecorded)
 {
 	const char *params[1] = {p->name};
 	PGresult   *run = pgr_query(c, "reading the plan's shape",
@@ -95,17 +95,23 @@ plan_shape_check(pgr_conn *c, const plan *p)
 		if (nsources != p->nsources)
 			sb_printf(&diff, "\n  sources: the move began with %d, the plan now has %d", nsources, p->nsources);
 	}
+	*nrecorded = p->ntables;
 	if (ok && PQntuples(res) == 0)
-		ok = record(c, p);
+		ok = plan_shape_record(c, p, 0);
 	else if (ok)
+	{
 		compare_tables(res, p, &diff);
+		if (PQntuples(res) < p->ntables)
+			*nrecorded = PQntuples(res);
+	}
 	if (ok && diff.len > 0)
 	{
 		log_error("plan %s: %s changed since its move began; the move's state (chunks, progress, "
 				  "schema) belongs to the plan as it was, so nothing was done:%s\nfix: restore the plan "
 				  "file as it was (e.g. from git) and rerun apply; to move the plan as it is now, cancel "
-				  "this move first (`pgreshard cleanup --drop-data %s`, before the cutover) — a table "
-				  "added later can be moved by a plan of its own", p->name, p->path, diff.data, p->path);
+				  "this move first (`pgreshard cleanup --drop-data %s`, before the cutover); the one change "
+				  "a move under way takes is tables appended at the end of tables:, the others unchanged",
+				  p->name, p->path, diff.data, p->path);
 		ok = false;
 	}
 	sb_free(&diff);

@@ -101,7 +101,9 @@ on_relation(stream_reader *r, const pgo_msg *m)
  * A table that is not in the plan: its changes are skipped when it is no
  * longer in the publication (it was added by mistake and taken out again:
  * the changes made meanwhile still arrive); while it is, the stream stops
- * and says what to do.
+ * and says what to do: it confirms nothing from this change on, so once
+ * the table is appended to the plan (runner/engine/plan_append.h) a rerun
+ * streams the change again, against the table's late copy.
  */
 static bool
 unplanned_table(stream_reader *r, stream_rel *rel)
@@ -117,9 +119,11 @@ unplanned_table(stream_reader *r, stream_rel *rel)
 	if (ok && PQgetvalue(res, 0, 0)[0] == 't')
 	{
 		log_error("%s: table %s was added to the publication during the move but is not in the "
-				  "plan, and a move cannot take a table in half-way; fix: remove it from the publication "
-				  "(ALTER PUBLICATION ... DROP TABLE) and rerun apply, then move it with a plan of its own",
-				  r->role, rel->name);
+				  "plan; the stream stops before its first change (nothing is lost); fix: add it at the "
+				  "end of the plan's tables: (e.g. '%s: { key: COLUMN }' or '{ replicate: true }') and "
+				  "rerun apply: it is created on the shards and copied in, the other tables are not "
+				  "copied again; or remove it from the publication (ALTER PUBLICATION ... DROP TABLE) "
+				  "and rerun apply to leave it out", r->role, rel->name, rel->name);
 		ok = false;
 	}
 	else if (ok)
