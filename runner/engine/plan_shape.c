@@ -60,8 +60,8 @@ compare_tables(const PGresult *res, const plan *p, strbuf *diff)
 		char	   *now_key = i < p->ntables ? key_text(&p->tables[i]) : NULL;
 
 		if (was == NULL)
-			continue;			/* appended: the move takes it in (plan_append.c) */
-		if (now == NULL)
+			;					/* appended: the move takes it in (plan_append.c) */
+		else if (now == NULL)
 			sb_printf(diff, "\n  table %d: %s was removed", i + 1, was);
 		else if (strcmp(was, now) != 0)
 			sb_printf(diff, "\n  table %d: was %s, is now %s (tables reordered or replaced)", i + 1, was, now);
