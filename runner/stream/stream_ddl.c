@@ -23,9 +23,12 @@
  * is the source's "missing value" (pg_attribute.attmissingval: a constant
  * default evaluated when the column was added), so the shards' old rows get
  * exactly the source's value; the default for new rows is then set to the
- * source's expression.  (A volatile default makes PostgreSQL rewrite the
- * table instead; the rewritten values are not in the WAL, and verify
- * reports the rows that differ, for `pgreshard repair`.)
+ * source's expression.  A volatile default (or an identity) makes
+ * PostgreSQL rewrite the table instead, giving each row its own value, which
+ * the WAL does not carry: a column added without a missing value but with a
+ * default or an identity is filled from the source's rows by primary key
+ * (stream_fill.c), in the same transaction; without a primary key, or in
+ * stop mode, the message names the repair that copies the table again.
  *
  * The statements run inside the shard's open apply transaction, before the
  * transaction's first change to the table, so they commit together with
@@ -242,25 +245,32 @@ check_keys(stream_reader *r, const stream_table *t, const colset *have, const co
 	return true;
 }
 
-/* The source's missing value (text) and default expression of a column. */
+/* The source's missing value (text) and default expression of a column;
+ * *rewritten: its existing rows got values of their own (no missing value,
+ * but a default or an identity: the table was rewritten, or the default set
+ * after the column was added — the rows' values are the source's either way). */
 static bool
-source_column(pgr_conn *src, const stream_table *t, const char *col, char **missing, char **dflt)
+source_column(pgr_conn *src, const stream_table *t, const char *col, char **missing, char **dflt,
+			  bool *rewritten)
 {
 	const char *params[2] = {t->qname, col};
 	PGresult   *res = pgr_query(src, "reading an added column",
 								"SELECT CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END, "
-								"pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+								"pg_get_expr(d.adbin, d.adrelid), NOT a.atthasmissing AND "
+								"(d.adbin IS NOT NULL OR a.attidentity <> '') FROM pg_attribute a "
 								"LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
 								"WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped",
 								2, params);
 
 	*missing = *dflt = NULL;
+	*rewritten = false;
 	if (res == NULL)
 		return false;
 	if (PQntuples(res) == 1)
 	{
 		*missing = PQgetisnull(res, 0, 0) ? NULL : xstrdup(PQgetvalue(res, 0, 0));
 		*dflt = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+		*rewritten = PQgetvalue(res, 0, 2)[0] == 't';
 	}
 	PQclear(res);
 	return true;
@@ -273,14 +283,15 @@ add_stmt(char ***stmts, int *n, char *sql)
 	(*stmts)[(*n)++] = sql;
 }
 
-/* An added column: with the source's value for existing rows, then its default. */
+/* An added column: with the source's value for existing rows, then its
+ * default; *fill: the existing rows' values are to be copied (stream_fill.c). */
 static bool
 add_column(pgr_conn *src, const stream_table *t, const char *name, const char *qc, const char *type,
-		   char ***stmts, int *n)
+		   char ***stmts, int *n, bool *fill)
 {
 	char	   *missing, *dflt;
 
-	if (!source_column(src, t, name, &missing, &dflt))
+	if (!source_column(src, t, name, &missing, &dflt, fill))
 		return false;
 	if (missing)
 	{
@@ -303,7 +314,7 @@ add_column(pgr_conn *src, const stream_table *t, const char *name, const char *q
 /* The statements that turn the shard's columns (have) into the source's (want). */
 static bool
 build_ddl(pgr_conn *src, const stream_table *t, const colset *have, const colset *want,
-		  const col_map *cm, char ***stmts, int *n)
+		  const col_map *cm, char ***stmts, int *n, bool *fill)
 {
 	bool		ok = true;
 
@@ -331,7 +342,7 @@ build_ddl(pgr_conn *src, const stream_table *t, const colset *have, const colset
 			add_stmt(stmts, n, xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", t->qname, qc,
 										 want->types[i], qc, want->types[i]));
 		else if (j < 0)
-			ok = add_column(src, t, want->names[i], qc, want->types[i], stmts, n);
+			ok = add_column(src, t, want->names[i], qc, want->types[i], stmts, n, &fill[i]);
 		free(qc);
 	}
 	return ok;
@@ -418,6 +429,30 @@ same_as_table(const stream_table *t, const colset *want)
 	return true;
 }
 
+/* An added column whose existing rows have values of their own on the
+ * source: fill it on shard s, or say how to get them there. */
+static bool
+fill_or_say(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const char *col,
+			const char *type, strbuf *todo)
+{
+	bool		stop = r->ctx->plan->schema_changes == SCHEMA_CHANGES_STOP;
+
+	if (!stop && stream_fill_possible(t))
+		return stream_fill_column(r, s, src, t, col, type);
+	if (stop && strstr(todo->data, "`pgreshard repair") == NULL)	/* once, for every shard */
+		sb_printf(todo, "\n  and afterwards, once the stream has caught up (apply --until stream), "
+				  "`pgreshard repair %s %s`: column \"%s\" has values of its own in the source's "
+				  "existing rows (a volatile default or an identity), which the WAL does not carry",
+				  r->ctx->plan->path, t->display, col);
+	else if (!stop)
+		log_warn("%s: shard %d: table %s: column \"%s\" has values of its own in the source's "
+				 "existing rows (a volatile default or an identity), which the WAL does not carry, "
+				 "and the table has no primary key to match them by; fix: once the stream has caught "
+				 "up (apply --until stream), run `pgreshard repair %s %s` (verify reports the rows "
+				 "meanwhile)", r->role, s, t->display, col, r->ctx->plan->path, t->display);
+	return true;
+}
+
 /* Follow (or, in stop mode, list) on shard s; *stmts collects what it needs. */
 static bool
 shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const colset *want,
@@ -427,13 +462,14 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 	col_map		cm = {0};
 	char	  **stmts = NULL;
 	int			n = 0;
+	bool	   *fill = xcalloc((size_t) want->n + 1, sizeof(bool));
 	bool		ok = shard_columns(r, s, t, &have);
 
 	if (ok)
 	{
 		map_columns(&have, want, &cm);
 		ok = find_renames(src, t, &have, want, &cm) && check_keys(r, t, &have, want, &cm) &&
-			build_ddl(src, t, &have, want, &cm, &stmts, &n);
+			build_ddl(src, t, &have, want, &cm, &stmts, &n, fill);
 	}
 	for (int i = 0; ok && i < n; i++)
 	{
@@ -451,9 +487,13 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 			PQclear(res);
 		}
 	}
+	for (int i = 0; ok && i < want->n; i++)
+		if (fill[i])
+			ok = fill_or_say(r, s, src, t, want->names[i], want->types[i], todo);
 	for (int i = 0; i < n; i++)
 		free(stmts[i]);
 	free(stmts);
+	free(fill);
 	col_map_free(&cm);
 	colset_free(&have);
 	return ok;

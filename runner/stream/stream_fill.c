@@ -1,0 +1,165 @@
+/*
+ * stream_fill.c — a column added on the source with per-row values that the
+ * WAL does not carry: fill it on a shard from the source's rows.
+ *
+ * `ALTER TABLE ... ADD COLUMN c ... DEFAULT random()` (any volatile default,
+ * or an identity column) makes PostgreSQL rewrite the table, each existing
+ * row getting its own value; logical decoding never sees a rewrite, so the
+ * stream learns of the column (its Relation message) but not of the values.
+ * Once stream_ddl.c has added the column on shard s, inside the shard's open
+ * apply transaction before the first change after the ALTER (at commit LSN
+ * T), this copies the column's values by primary key, in batches of
+ * FILL_BATCH rows read from the source in key order and written as one
+ * UPDATE ... FROM unnest(...) each, in that same transaction: a crash rolls
+ * back the column and its values together, and the rerun does both again.
+ *
+ * The source is read now, later than T.  That is exact once the stream has
+ * caught up, without skipping anything: a row not changed since T still has
+ * its value from the rewrite; a row changed since T is changed again by the
+ * stream, which replays every change after T in order and each of them
+ * carries the column (or leaves an unchanged TOASTed value, already the
+ * source's); a row deleted since is deleted by the stream; a row inserted
+ * since is not on the shard yet and arrives with its value.  Rows of other
+ * shards match nothing there.  Memory is bounded by the batch.
+ *
+ * A table without a primary key has nothing to match rows by: the stream
+ * says so and names the repair that copies the table again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunk_key.h"
+#include "log.h"
+#include "stream.h"
+#include "xalloc.h"
+
+#define FILL_BATCH 5000
+
+/* SELECT s.pk..., s.col FROM ONLY t s [WHERE (s.pk...) > ($1...)] ORDER BY s.pk... LIMIT n */
+static char *
+source_sql(const stream_table *t, const char *qcol, bool after)
+{
+	strbuf		sb, keys;
+
+	/* qualified: ORDER BY a bare name would take the text output column */
+	sb_init(&sb);
+	sb_init(&keys);
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(&keys, "%ss.%s", k ? ", " : "", t->qcols[t->pk_col[k]]);
+	sb_append(&sb, "SELECT ");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(&sb, "s.%s::text, ", t->qcols[t->pk_col[k]]);
+	sb_printf(&sb, "s.%s::text FROM ONLY %s AS s", qcol, t->qname);
+	if (after)
+	{
+		sb_printf(&sb, " WHERE (%s) > (", keys.data);
+		for (int k = 0; k < t->npk; k++)
+			sb_printf(&sb, "%s$%d::%s", k ? ", " : "", k + 1, t->types[t->pk_col[k]]);
+		sb_append(&sb, ")");
+	}
+	sb_printf(&sb, " ORDER BY %s LIMIT %d", keys.data, FILL_BATCH);
+	sb_free(&keys);
+	return sb_steal(&sb);
+}
+
+/* UPDATE ONLY t SET col = v.c::type FROM unnest($1::text[], ...) v WHERE t.pk = v.k::type ... */
+static char *
+shard_sql(const stream_table *t, const char *qcol, const char *type)
+{
+	strbuf		sb;
+
+	sb_init(&sb);
+	sb_printf(&sb, "UPDATE ONLY %s AS t SET %s = v.c::%s FROM unnest(", t->qname, qcol, type);
+	for (int k = 0; k <= t->npk; k++)
+		sb_printf(&sb, "%s$%d::text[]", k ? ", " : "", k + 1);
+	sb_append(&sb, ") AS v(");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(&sb, "k%d, ", k);
+	sb_append(&sb, "c) WHERE ");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(&sb, "%st.%s = v.k%d::%s", k ? " AND " : "", t->qcols[t->pk_col[k]], k,
+				  t->types[t->pk_col[k]]);
+	return sb_steal(&sb);
+}
+
+/* One batch read from the source (res) written on shard s. */
+static bool
+write_batch(stream_reader *r, int s, const stream_table *t, const char *sql, const PGresult *res)
+{
+	int			n = PQntuples(res);
+	char	  **vals = xcalloc((size_t) n + 1, sizeof(char *));
+	strbuf		arr;
+	PGresult   *up;
+
+	params_reset(&r->params);
+	sb_init(&arr);
+	for (int c = 0; c <= t->npk; c++)
+	{
+		pgo_value	v = {.kind = PGO_TEXT};
+
+		for (int i = 0; i < n; i++)
+			vals[i] = PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+		sb_reset(&arr);
+		pgarray_encode(&arr, vals, n);
+		v.data = arr.data;
+		v.len = (uint32_t) arr.len;
+		params_add(&r->params, &v);
+	}
+	up = shard_query_now(r, s, sql, "filling an added column with the source's values");
+	PQclear(up);
+	sb_free(&arr);
+	free(vals);
+	return up != NULL;
+}
+
+bool
+stream_fill_column(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const char *col,
+				   const char *type)
+{
+	char	   *qcol = pgr_quote_ident(src, col), *first, *next, *up;
+	char	  **last = xcalloc((size_t) t->npk + 1, sizeof(char *));
+	long long	rows = 0;
+	bool		ok = true, more = true;
+
+	first = source_sql(t, qcol, false);
+	next = source_sql(t, qcol, true);
+	up = shard_sql(t, qcol, type);
+	while (ok && more)
+	{
+		PGresult   *res = pgr_query(src, "reading an added column's values", rows ? next : first,
+									rows ? t->npk : 0, (const char *const *) last);
+		int			n = res ? PQntuples(res) : 0;
+
+		ok = res != NULL && (n == 0 || write_batch(r, s, t, up, res));
+		for (int k = 0; ok && n > 0 && k < t->npk; k++)
+		{
+			free(last[k]);
+			last[k] = xstrdup(PQgetvalue(res, n - 1, k));
+		}
+		rows += n;
+		more = n == FILL_BATCH;
+		PQclear(res);
+	}
+	if (ok)
+		log_info("%s: shard %d: table %s: column %s filled with the source's values (%lld row(s) read): "
+				 "the source rewrote them and the WAL does not carry them", r->role, s, t->display, qcol, rows);
+	for (int k = 0; k < t->npk; k++)
+		free(last[k]);
+	free(last);
+	free(first);
+	free(next);
+	free(up);
+	free(qcol);
+	return ok;
+}
+
+bool
+stream_fill_possible(const stream_table *t)
+{
+	bool		ok = t->npk > 0;
+
+	for (int k = 0; k < t->npk; k++)
+		ok = ok && t->pk_col[k] >= 0;
+	return ok;
+}
