@@ -8,6 +8,8 @@
 # so and names the repair, which is run as told.  The move cuts over and
 # ends exact: every row's text on the source equals the union of the
 # shards' (an oracle independent of verify), placement is PostgreSQL's.
+# With schema_changes: stop, the listed statements end with the repair to
+# run; run as told, the table ends exact.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -16,7 +18,8 @@ P=$PGRESHARD
 DB=volatiletest
 W=$(mktemp -d)
 WL=
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; drop_db_everywhere volatiletest;
+      drop_db_everywhere volatileteststop' EXIT
 
 fresh_db $DB 0 1 2 3
 psql_on 0 $DB "CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL, qty int NOT NULL);
@@ -76,4 +79,32 @@ compare_tables $DB orders 0 "1 2 3" || fail "content of orders"
 compare_tables $DB events 0 "1 2 3" || fail "content of events"
 check_placement $DB orders "customer_id bigint" customer_id 3 1 2 3 || fail "placement of orders"
 check_placement $DB events "user_id bigint" user_id 3 1 2 3 || fail "placement of events"
+
+# schema_changes: stop
+DB=${DB}stop
+fresh_db $DB 0 1 2 3
+psql_on 0 $DB "CREATE TABLE t (id bigint PRIMARY KEY, k int NOT NULL);
+  INSERT INTO t SELECT g, g % 50 FROM generate_series(1, 3000) g; CREATE PUBLICATION pub FOR TABLE t" >/dev/null
+SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB)
+cat >"$W/stop.yaml" <<'YAML'
+version: 1
+name: volatilestop
+source: { dsn: "${SRC}", publication: pub }
+destination: { shards: ["${S0}", "${S1}", "${S2}"] }
+tables:
+  t: { key: k }
+schema_changes: stop
+YAML
+expect_rc 0 "$P" apply --yes --until stream "$W/stop.yaml"
+psql_on 0 $DB "ALTER TABLE t ADD COLUMN r double precision DEFAULT random(); INSERT INTO t (id, k) VALUES (5000, 1)" >/dev/null
+expect_rc 1 "$P" apply --yes --until stream "$W/stop.yaml"
+expect_contains "$ERR" 'ALTER TABLE "public"."t" ADD COLUMN "r" double precision;'
+expect_contains "$ERR" "and afterwards, once the stream has caught up (apply --until stream), \`pgreshard repair $W/stop.yaml public.t\`"
+for s in 1 2 3; do
+	psql_on $s $DB 'ALTER TABLE "public"."t" ADD COLUMN "r" double precision; ALTER TABLE "public"."t" ALTER COLUMN "r" SET DEFAULT random()' >/dev/null
+done
+expect_rc 0 "$P" apply --yes --until stream "$W/stop.yaml"
+expect_rc 0 "$P" repair "$W/stop.yaml" public.t
+expect_rc 0 "$P" apply --yes --until stream "$W/stop.yaml"
+compare_tables $DB t 0 "1 2 3" || fail "content of t (stop mode)"
 echo ok
