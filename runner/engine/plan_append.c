@@ -3,15 +3,12 @@
  * (see plan_append.h): one transaction on shard 0 records them, their DDL
  * and the steps to run again; the engine's usual steps do the rest.
  */
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "log.h"
 #include "plan_append.h"
 #include "plan_shape.h"
 #include "state.h"
 #include "strbuf.h"
-#include "xalloc.h"
 
 /* The steps that run again for the new tables (each does only what is missing). */
 static const step_id again[] = {STEP_SCHEMA_PRE, STEP_COPY, STEP_SCHEMA_POST, STEP_VERIFY};
