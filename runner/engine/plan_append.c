@@ -4,6 +4,8 @@
  * and the steps to run again; the engine's usual steps do the rest.
  */
 
+#include <stddef.h>
+
 #include "log.h"
 #include "plan_append.h"
 #include "plan_shape.h"
