@@ -7,8 +7,9 @@
 # added to the publication.  The stream stops at its first change with the
 # message saying to add it to the plan, having applied none of that
 # transaction.  A saved plan made before is stale and says the publication
-# gained the table; a new saved plan of the plan file with the table
-# appended shows it as the change.  Applying it creates payments on the
+# gained the table (and, once the plan file lists it, that the plan file
+# did); a new saved plan of the plan file with the table appended shows it
+# as the change.  Applying it creates payments on the
 # shards and copies only its chunks (the other tables' chunk records are
 # untouched) under a snapshot newer than the slot's; the stream skips the
 # older changes to those rows and applies the later ones.  The move cuts
@@ -120,6 +121,8 @@ run_case() {	# plain | kill
 	expect_rc 1 "$P" apply --yes "$W/plan.yaml"
 	expect_contains "$ERR" "at the end of tables: the move copies it in"
 	write_plan "  payments: { key: customer_id }"
+	expect_rc 3 "$P" apply --yes "$W/old.saved"
+	expect_contains "$ERR" "plan file changed: table public.payments added"
 	expect_rc 0 "$P" plan "$W/plan.yaml" -o "$W/new.saved"
 	expect_contains "$OUT" "table public.payments is added to the move under way"
 	for step in schema-pre copy schema-post verify; do	# run again for payments: not shown as done
