@@ -271,12 +271,13 @@ void stream_table_statements(stream_table *t);
  * that differs): follow on the shards or stop, per schema_changes */
 bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
 
-/* stream_fill.c: shard s's column `col` (type) of t, just added in its open
- * transaction, filled with the source's values by primary key (a rewrite
- * by a volatile default put them there, not the WAL); possible only when t
- * has a primary key among its streamed columns */
-bool stream_fill_column(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const char *col,
-						const char *type);
+/* stream_fill.c: column `col` (type) of t, just added in the open
+ * transaction of each shard s with shards[s], filled with the source's
+ * values by primary key (a rewrite by a volatile default put them there,
+ * not the WAL); possible only when t has a primary key among its streamed
+ * columns */
+bool stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const char *col,
+						const char *type, const bool *shards);
 bool stream_fill_possible(const stream_table *t);
 
 /* stream_apply.c: one decoded change */

@@ -429,40 +429,53 @@ same_as_table(const stream_table *t, const colset *want)
 	return true;
 }
 
-/* An added column whose existing rows have values of their own on the
- * source: fill it on shard s, or say how to get them there. */
+/* Added columns whose existing rows have values of their own on the source
+ * (fill[s * want->n + i]: column i was added on shard s): fill them, reading
+ * the source once per column, or say how to get them there. */
 static bool
-fill_or_say(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const char *col,
-			const char *type, strbuf *todo)
+fill_or_say(stream_reader *r, pgr_conn *src, const stream_table *t, const colset *want, const bool *fill,
+			strbuf *todo)
 {
-	bool		stop = r->ctx->plan->schema_changes == SCHEMA_CHANGES_STOP;
+	int			nshards = r->ctx->plan->nshards;
+	bool	   *shards = xcalloc((size_t) nshards, sizeof(bool));
+	bool		stop = r->ctx->plan->schema_changes == SCHEMA_CHANGES_STOP, ok = true;
 
-	if (!stop && stream_fill_possible(t))
-		return stream_fill_column(r, s, src, t, col, type);
-	if (stop && strstr(todo->data, "`pgreshard repair") == NULL)	/* once, for every shard */
-		sb_printf(todo, "\n  and afterwards, once the stream has caught up (apply --until stream), "
-				  "`pgreshard repair %s %s`: column \"%s\" has values of its own in the source's "
-				  "existing rows (a volatile default or an identity), which the WAL does not carry",
-				  r->ctx->plan->path, t->display, col);
-	else if (!stop)
-		log_warn("%s: shard %d: table %s: column \"%s\" has values of its own in the source's "
-				 "existing rows (a volatile default or an identity), which the WAL does not carry, "
-				 "and the table has no primary key to match them by; fix: once the stream has caught "
-				 "up (apply --until stream), run `pgreshard repair %s %s` (verify reports the rows "
-				 "meanwhile)", r->role, s, t->display, col, r->ctx->plan->path, t->display);
-	return true;
+	for (int i = 0; ok && i < want->n; i++)
+	{
+		bool		any = false;
+
+		for (int s = 0; s < nshards; s++)
+			any = (shards[s] = fill[s * want->n + i]) || any;
+		if (!any)
+			continue;
+		if (!stop && stream_fill_possible(t))
+			ok = stream_fill_column(r, src, t, want->names[i], want->types[i], shards);
+		else if (stop && strstr(todo->data, "`pgreshard repair") == NULL)	/* once for the table */
+			sb_printf(todo, "\n  and afterwards, once the stream has caught up (apply --until stream), "
+					  "`pgreshard repair %s %s`: column \"%s\" has values of its own in the source's "
+					  "existing rows (a volatile default or an identity), which the WAL does not carry",
+					  r->ctx->plan->path, t->display, want->names[i]);
+		else if (!stop)
+			log_warn("%s: table %s: column \"%s\" has values of its own in the source's existing rows "
+					 "(a volatile default or an identity), which the WAL does not carry, and the table "
+					 "has no primary key to match them by; fix: once the stream has caught up (apply "
+					 "--until stream), run `pgreshard repair %s %s` (verify reports the rows meanwhile)",
+					 r->role, t->display, want->names[i], r->ctx->plan->path, t->display);
+	}
+	free(shards);
+	return ok;
 }
 
-/* Follow (or, in stop mode, list) on shard s; *stmts collects what it needs. */
+/* Follow (or, in stop mode, list) on shard s; *stmts collects what it needs;
+ * fill[i]: column i was added and its values are to be filled. */
 static bool
 shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const colset *want,
-			 strbuf *todo)
+			 strbuf *todo, bool *fill)
 {
 	colset		have = {0};
 	col_map		cm = {0};
 	char	  **stmts = NULL;
 	int			n = 0;
-	bool	   *fill = xcalloc((size_t) want->n + 1, sizeof(bool));
 	bool		ok = shard_columns(r, s, t, &have);
 
 	if (ok)
@@ -487,13 +500,9 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 			PQclear(res);
 		}
 	}
-	for (int i = 0; ok && i < want->n; i++)
-		if (fill[i])
-			ok = fill_or_say(r, s, src, t, want->names[i], want->types[i], todo);
 	for (int i = 0; i < n; i++)
 		free(stmts[i]);
 	free(stmts);
-	free(fill);
 	col_map_free(&cm);
 	colset_free(&have);
 	return ok;
@@ -506,11 +515,14 @@ stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m)
 	strbuf		todo;
 	pgr_conn   *src = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
 	bool		ok = src != NULL && message_columns(src, m, &want);
+	bool	   *fill = xcalloc((size_t) (r->ctx->plan->nshards * want.n) + 1, sizeof(bool));
 
 	sb_init(&todo);
 	for (int s = 0; ok && s < r->ctx->plan->nshards; s++)
 		if (r->txn_commit_lsn > r->shards[s].progress)	/* else it has this transaction */
-			ok = shard_follow(r, s, src, t, &want, &todo);
+			ok = shard_follow(r, s, src, t, &want, &todo, fill + s * want.n);
+	ok = ok && fill_or_say(r, src, t, &want, fill, &todo);
+	free(fill);
 	pgr_disconnect(src);
 	if (ok && todo.len > 0)
 	{

@@ -9,9 +9,10 @@
  * Once stream_ddl.c has added the column on shard s, inside the shard's open
  * apply transaction before the first change after the ALTER (at commit LSN
  * T), this copies the column's values by primary key, in batches of
- * FILL_BATCH rows read from the source in key order and written as one
- * UPDATE ... FROM unnest(...) each, in that same transaction: a crash rolls
- * back the column and its values together, and the rerun does both again.
+ * FILL_BATCH rows read from the source in key order (once, for every shard
+ * that added the column) and written on each as one UPDATE ... FROM
+ * unnest(...), in that same transaction: a crash rolls back the column and
+ * its values together, and the rerun does both again.
  *
  * The source is read now, later than T.  That is exact once the stream has
  * caught up, without skipping anything: a row not changed since T still has
@@ -114,8 +115,8 @@ write_batch(stream_reader *r, int s, const stream_table *t, const char *sql, con
 }
 
 bool
-stream_fill_column(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const char *col,
-				   const char *type)
+stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const char *col,
+				   const char *type, const bool *shards)
 {
 	char	   *qcol = pgr_quote_ident(src, col), *first, *next, *up;
 	char	  **last = xcalloc((size_t) t->npk + 1, sizeof(char *));
@@ -131,7 +132,9 @@ stream_fill_column(stream_reader *r, int s, pgr_conn *src, const stream_table *t
 									rows ? t->npk : 0, (const char *const *) last);
 		int			n = res ? PQntuples(res) : 0;
 
-		ok = res != NULL && (n == 0 || write_batch(r, s, t, up, res));
+		ok = res != NULL;
+		for (int s = 0; ok && n > 0 && s < r->ctx->plan->nshards; s++)
+			ok = !shards[s] || write_batch(r, s, t, up, res);
 		for (int k = 0; ok && n > 0 && k < t->npk; k++)
 		{
 			free(last[k]);
@@ -142,8 +145,9 @@ stream_fill_column(stream_reader *r, int s, pgr_conn *src, const stream_table *t
 		PQclear(res);
 	}
 	if (ok)
-		log_info("%s: shard %d: table %s: column %s filled with the source's values (%lld row(s) read): "
-				 "the source rewrote them and the WAL does not carry them", r->role, s, t->display, qcol, rows);
+		log_info("%s: table %s: column %s filled on the shards with the source's values (%lld row(s) "
+				 "read once): the source rewrote them and the WAL does not carry them", r->role,
+				 t->display, qcol, rows);
 	for (int k = 0; k < t->npk; k++)
 		free(last[k]);
 	free(last);

@@ -60,8 +60,8 @@ psql_on 0 $DB "ALTER TABLE orders ADD COLUMN token double precision DEFAULT rand
   ALTER TABLE events ADD COLUMN r double precision DEFAULT random()" >/dev/null
 sleep 1
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
-expect_contains "$ERR" 'table public.orders: column "token" filled with the source'"'"'s values'
-expect_contains "$ERR" 'table public.orders: column "seen" filled with the source'"'"'s values'
+expect_contains "$ERR" 'table public.orders: column "token" filled on the shards with the source'"'"'s values'
+expect_contains "$ERR" 'table public.orders: column "seen" filled on the shards with the source'"'"'s values'
 expect_contains "$ERR" 'column "r" has values of its own in the source'"'"'s existing rows'
 expect_contains "$ERR" "no primary key to match them by; fix: once the stream has caught up (apply --until stream), run \`pgreshard repair $W/plan.yaml public.events\`"
 sleep 1
