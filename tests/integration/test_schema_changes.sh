@@ -52,7 +52,8 @@ WL=$!
 # during the copy
 PGRESHARD_TEST_CHUNK_DELAY_MS=150 "$P" apply --yes --until copy "$W/plan.yaml" >"$W/copy.log" 2>&1 &
 copier=$!
-sleep 1
+# during the copy, after schema-pre's pg_dump (a fixed sleep raced with it on a loaded machine)
+for _ in $(seq 1 300); do grep -q "step copy: starting" "$W/copy.log" && break; sleep 0.05; done
 psql_on 0 $DB "ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';
   ALTER TABLE orders ADD COLUMN shipped_at timestamptz" >/dev/null
 wait $copier || { cat "$W/copy.log" >&2; fail "the copy failed"; }
