@@ -1,10 +1,11 @@
 # test_add_table.sh — a table added to the publication during the move is
 # taken into the move once the plan lists it (issue 15, item 5).
 #
-# Under a write workload on customers, orders and (as soon as it exists) the
-# new table payments, while apply streams (manual cutover): payments is
-# created on the source (with a type of its own and an index), filled and
-# added to the publication.  The stream stops at its first change with the
+# Under a write workload on customers, orders and (as soon as they exist)
+# the new tables payments and currencies, while apply streams (manual
+# cutover): payments is created on the source (with a type of its own and an
+# index), filled and added to the publication, with currencies (a text key,
+# replicated).  The stream stops at its first change with the
 # message saying to add it to the plan, having applied none of that
 # transaction.  A saved plan made before is stale and says the publication
 # gained the table (and, once the plan file lists it, that the plan file
@@ -56,7 +57,8 @@ workload() {	# each statement on its own: those on payments fail until it exists
 			-c "INSERT INTO payments (customer_id, amount) VALUES ($i % 900, $i)" \
 			-c "UPDATE payments SET amount = amount + 1, state = 'paid' WHERE id = 1 + ($i * 31) % 5000" \
 			-c "UPDATE payments SET customer_id = customer_id + 1 WHERE id = 1 + ($i * 17) % 5000" \
-			-c "DELETE FROM payments WHERE id = 1 + ($i * 43) % 5000" >/dev/null 2>&1
+			-c "DELETE FROM payments WHERE id = 1 + ($i * 43) % 5000" \
+			-c "UPDATE currencies SET rate = rate + 1 WHERE code = 'c' || ($i % 40)" >/dev/null 2>&1
 	done
 }
 
@@ -106,10 +108,12 @@ run_case() {	# plain | kill
 	  CREATE INDEX payments_by_customer ON payments (customer_id, state);
 	  INSERT INTO payments (customer_id, amount) SELECT g % 900, g FROM generate_series(1, 5000) g;
 	  ANALYZE payments;
-	  ALTER PUBLICATION pub ADD TABLE payments" >/dev/null
+	  CREATE TABLE currencies (code text PRIMARY KEY, rate numeric NOT NULL);
+	  INSERT INTO currencies SELECT 'c' || g, g FROM generate_series(0, 39) g;
+	  ALTER PUBLICATION pub ADD TABLE payments, currencies" >/dev/null
 	wait $APPLY; rc=$?; APPLY=
 	expect_eq "$rc" 1 "the stream stops at the new table's first change ($mode)"
-	grep -q "table public.payments was added to the publication during the move but is not in the plan" "$W/stream.log" ||
+	grep -Eq "table public.(payments|currencies) was added to the publication during the move but is not in the plan" "$W/stream.log" ||
 		{ cat "$W/stream.log" >&2; fail "the stream's message"; }
 	grep -q "add it at the end of the plan's tables:" "$W/stream.log" || fail "the stream says what to do"
 	n=$(psql_on 1 $DB "SELECT count(*) FROM pg_class WHERE relname = 'payments'")
@@ -118,13 +122,16 @@ run_case() {	# plain | kill
 	# saved plans: the old one is stale; a new one shows the table as the change
 	expect_rc 3 "$P" apply --yes "$W/old.saved"
 	expect_contains "$ERR" "publication pub: table public.payments added"
+	expect_contains "$ERR" "publication pub: table public.currencies added"
 	expect_rc 1 "$P" apply --yes "$W/plan.yaml"
 	expect_contains "$ERR" "at the end of tables: the move copies it in"
-	write_plan "  payments: { key: customer_id }"
+	write_plan "  payments: { key: customer_id }
+  currencies: { replicate: true }"
 	expect_rc 3 "$P" apply --yes "$W/old.saved"
 	expect_contains "$ERR" "plan file changed: table public.payments added"
 	expect_rc 0 "$P" plan "$W/plan.yaml" -o "$W/new.saved"
 	expect_contains "$OUT" "table public.payments is added to the move under way"
+	expect_contains "$OUT" "table public.currencies is added to the move under way"
 	for step in schema-pre copy schema-post verify; do	# run again for payments: not shown as done
 		printf '%s\n' "$OUT" | grep -E "^ +[0-9]+\. $step " | grep -q "(done)" && fail "step $step shown as done"
 	done
@@ -142,7 +149,7 @@ run_case() {	# plain | kill
 		total=$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan WHERE table_index = 2")
 		echo "kill -9 with $n of $total chunk(s) of payments done on shard 0"
 		[ "$n" -ge 1 ] && [ "$n" -lt "$total" ] || { cat "$W/killed.log" >&2; fail "the kill did not land in the copy of payments ($n of $total)"; }
-		expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.plan_tables")" 3 "payments recorded before its copy"
+		expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.plan_tables")" 4 "payments recorded before its copy"
 	fi
 	"$P" apply --yes "$W/new.saved" >"$W/late.log" 2>&1 & APPLY=$!
 	# the stream catches up with the workload still writing, then the cutover
@@ -174,6 +181,9 @@ run_case() {	# plain | kill
 	oracle customers "id bigint" id
 	oracle orders "customer_id bigint" customer_id
 	oracle payments "customer_id bigint" customer_id
+	for s in 1 2 3; do	# replicated: every shard has every row
+		expect_eq "$(table_digest $s $DB currencies)" "$(table_digest 0 $DB currencies)" "currencies on cluster $s"
+	done
 	for s in 1 2 3; do check_same_schema $DB payments 0 $s || fail "payments' schema on cluster $s"; done
 	echo "case $mode: payments $(psql_on 0 $DB "SELECT count(*) FROM payments") rows, exact on 3 shards"
 }
