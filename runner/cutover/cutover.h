@@ -41,11 +41,6 @@ bool freeze_end(apply_ctx *ctx, freeze_session *fs, bool success);
 /* Undo the freeze of an attempt interrupted by a crash (read-only outlives it). */
 bool freeze_recover(apply_ctx *ctx);
 
-/* Before the freeze: every shard's moved tables have the source's schema
- * (columns, indexes, constraints, triggers, policies); false lists every
- * difference (schema_check.c). */
-bool cutover_schema_check(apply_ctx *ctx);
-
 /* Move every moved sequence on every shard past the source's value + gap,
  * each shard on values no other shard hands out (cutover_seq.c). */
 bool cutover_sequences(apply_ctx *ctx, freeze_session *fs);

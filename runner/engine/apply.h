@@ -64,6 +64,13 @@ pgr_conn *connect_shard(const plan *p, int s);
  * it (apply_session.c).  False after reporting an error.
  */
 bool apply_session_replica(pgr_conn *c);
+/* Every shard's moved tables have the source's schema (columns, indexes,
+ * constraints, triggers, policies), followed there with schema_changes:
+ * apply; false lists every difference (runner/cutover/schema_check.c).
+ * Run before verify (rows are compared only once the tables agree: a
+ * generated column added on the source is not in the WAL) and before the
+ * cutover's freeze. */
+bool cutover_schema_check(apply_ctx *ctx);
 /* schema.matviews: refresh: refresh the materialized views on every shard
  * after a successful cutover (cutover_matviews.c); failures are warnings. */
 void cutover_refresh_matviews(apply_ctx *ctx);

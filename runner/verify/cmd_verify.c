@@ -143,8 +143,9 @@ verify_log_differences(const apply_ctx *ctx, const verify_result *r)
 bool
 step_verify(apply_ctx *ctx)
 {
-	verify_result r;
-	bool		ok = verify_run(ctx, true, 1, NULL, &r) && verify_store_results(ctx, &r);
+	verify_result r = {0};
+	bool		ok = cutover_schema_check(ctx) && verify_run(ctx, true, 1, NULL, &r) &&
+		verify_store_results(ctx, &r);
 
 	if (ok && r.total_differences > 0)
 	{
