@@ -331,3 +331,25 @@ copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *l
 	}
 	return sb_steal(&sb);
 }
+
+bool
+copy_chunk_where_text(pgr_conn *c, const char *by, const char *cols, const char *types,
+					  const char *lo, const char *hi, char **where)
+{
+	chunk_key	k = {0};
+	char	  **lov = NULL, **hiv = NULL;
+	int			ntypes = 0, nlo = 0, nhi = 0, nb;
+	bool		ok = (cols == NULL || pgarray_decode(cols, &k.cols, &k.n)) &&
+		(types == NULL || pgarray_decode(types, &k.types, &ntypes)) &&
+		(lo == NULL || pgarray_decode(lo, &lov, &nlo)) &&
+		(hi == NULL || pgarray_decode(hi, &hiv, &nhi));
+
+	nb = strcmp(by, "ctid") == 0 ? 1 : k.n;
+	ok = ok && ntypes == k.n && (lov == NULL || nlo == nb) && (hiv == NULL || nhi == nb);
+	*where = ok ? copy_chunk_where(c, by, &k, lov, hiv) : NULL;
+	pgarray_free(k.cols, k.n);
+	pgarray_free(k.types, ntypes);
+	pgarray_free(lov, nlo);
+	pgarray_free(hiv, nhi);
+	return ok;
+}

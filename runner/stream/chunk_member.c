@@ -370,11 +370,22 @@ member_ask(stream_reader *r, const stream_table *t, const char **key, int s, cha
  * false when one of them is every row. */
 static bool late_ranges(stream_reader *r, const stream_table *t, int s, strbuf *sb);
 
+static bool
+is_pk(const stream_table *t, int col)
+{
+	for (int k = 0; k < t->npk; k++)
+		if (t->pk_col[k] == col)
+			return true;
+	return false;
+}
+
 /*
  * The change's key is not in tup (see the header): *has when shard s holds
- * no row matching tup's values outside the late chunks (the later copy
- * holds the change).  The values are compared as text, those the tuple
- * carries ('t'): an old-key tuple's other columns are placeholders.
+ * no row matching tup outside the late chunks (the later copy holds the
+ * change).  Matched by the primary key when tup carries it (an UPDATE's new
+ * values of other columns are not yet on the shard), else by every value
+ * the tuple carries ('t'), compared as text: an old-key tuple's other
+ * columns are placeholders.
  */
 static bool
 late_lookup(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s, bool *has)
@@ -382,6 +393,7 @@ late_lookup(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s
 	strbuf		sql;
 	PGresult   *res;
 	int			matched = 0;
+	bool		by_pk = t->npk > 0;
 
 	*has = true;
 	sb_init(&sql);
@@ -393,8 +405,10 @@ late_lookup(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s
 	}
 	sb_append(&sql, ")");
 	params_reset(&r->params);
+	for (int k = 0; tup != NULL && k < t->npk; k++)
+		by_pk = by_pk && t->pk_col[k] < tup->ncols && tup->cols[t->pk_col[k]].kind == 't';
 	for (int i = 0; tup != NULL && i < tup->ncols && i < t->ncols; i++)
-		if (tup->cols[i].kind == 't')
+		if (tup->cols[i].kind == 't' && (!by_pk || is_pk(t, i)))
 		{
 			params_add(&r->params, &tup->cols[i]);
 			sb_printf(&sql, " AND %s::text = $%d", t->qcols[i], r->params.n);

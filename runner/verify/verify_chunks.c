@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chunk_key.h"
 #include "copy.h"
 #include "log.h"
 #include "verify_chunks.h"
@@ -15,23 +14,11 @@
 static bool
 row_where(pgr_conn *c, const PGresult *res, int r, char **where)
 {
-	chunk_key	k = {0};
-	char	  **lo = NULL, **hi = NULL;
-	int			ntypes = 0, nlo = 0, nhi = 0;
-	bool		ok = !PQgetisnull(res, r, 3) && !PQgetisnull(res, r, 4) &&
-		pgarray_decode(PQgetvalue(res, r, 3), &k.cols, &k.n) &&
-		pgarray_decode(PQgetvalue(res, r, 4), &k.types, &ntypes) &&
-		(PQgetisnull(res, r, 5) || pgarray_decode(PQgetvalue(res, r, 5), &lo, &nlo)) &&
-		(PQgetisnull(res, r, 6) || pgarray_decode(PQgetvalue(res, r, 6), &hi, &nhi)) &&
-		ntypes == k.n && k.n > 0 && (lo == NULL || nlo == k.n) && (hi == NULL || nhi == k.n);
-
-	if (ok)
-		*where = copy_chunk_where(c, "key", &k, lo, hi);
-	pgarray_free(k.cols, k.n);
-	pgarray_free(k.types, ntypes);
-	pgarray_free(lo, nlo);
-	pgarray_free(hi, nhi);
-	return ok;
+	return !PQgetisnull(res, r, 3) && !PQgetisnull(res, r, 4) &&
+		copy_chunk_where_text(c, "key", PQgetvalue(res, r, 3), PQgetvalue(res, r, 4),
+							  PQgetisnull(res, r, 5) ? NULL : PQgetvalue(res, r, 5),
+							  PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6), where) &&
+		*where != NULL;
 }
 
 /* Rows [first, end) of res are table t's chunks, in order: split it when
