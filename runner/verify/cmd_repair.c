@@ -135,7 +135,9 @@ clear_chunk(apply_ctx *ctx, pgr_conn *c, const verify_chunks *vc, const verify_c
 	}
 	snprintf(ti, sizeof(ti), "%d", d->table);
 	snprintf(ch, sizeof(ch), "%d", d->chunk);
-	sql = xasprintf("DELETE FROM ONLY %s WHERE %s", q, vc[d->table].where[d->chunk]);
+	/* a partitioned table's rows are in its partitions */
+	sql = xasprintf("DELETE FROM %s%s WHERE %s", catalog_table(ctx->cat, d->table)->partitioned ? "" : "ONLY ",
+					q, vc[d->table].where[d->chunk]);
 	ok = pgr_exec(c, "removing the chunk's rows to re-copy", sql, 0, NULL) &&
 		pgr_exec(c, "forgetting the chunk",
 				 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND source = 0 "
