@@ -49,6 +49,7 @@ keycopy() {	# TABLE JOBS: prints copy-step seconds and max RSS (KiB); exits on f
 	for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS $1" >/dev/null; done
 	/usr/bin/time -f "%M" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
 		{ cat "$W/k.log" >&2; kill $$; exit 1; }
+	sed -n 's/.*copy: [0-9]* rows (\([0-9]*\) bytes).*/\1/p' "$W/k.log" >"$W/kbytes_$1"
 	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime")"
 }
 
@@ -84,7 +85,11 @@ again=$(sed -n 's/.*copy: \([0-9]*\) chunk(s) to copy.*/\1/p' "$W/rerun.log")
 after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
 [ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
 
-awk -v rows="$ROWS" -v before="$before" -v again="$again" -v chunks="$chunks" -v cpus="$(nproc)" '
+# the tables' rows are not equally wide (COPY text of a uuid or slug key is ~30 bytes longer
+# than a bigint's): throughput is also given per byte copied
+awk -v rows="$ROWS" -v before="$before" -v again="$again" -v chunks="$chunks" -v cpus="$(nproc)" \
+	-v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" -v bu="$(cat "$W/kbytes_k_uuid")" \
+	-v bt="$(cat "$W/kbytes_k_text")" '
 	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
 	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10
 	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5
@@ -92,9 +97,10 @@ awk -v rows="$ROWS" -v before="$before" -v again="$again" -v chunks="$chunks" -v
 	END {
 		printf "bench/copy keys: %d rows per table, 1 -> 4 shards, jobs 4, 8 chunks, median of %d rounds (%d CPUs)\n", rows, NR, cpus
 		printf "  dense bigint:          %6.2f s\n", median(d, NR)
-		printf "  sparse skewed bigint:  %6.2f s   throughput vs dense %.2f\n", median(s, NR), median(rs, NR)
-		printf "  uuid:                  %6.2f s   throughput vs dense %.2f\n", median(u, NR), median(ru, NR)
-		printf "  text (C.UTF-8):        %6.2f s   throughput vs dense %.2f\n", median(t, NR), median(rt, NR)
+		printf "  sparse skewed bigint:  %6.2f s   throughput vs dense %.2f (per byte %.2f)\n", median(s, NR), median(rs, NR), median(rs, NR) * bs / bd
+		printf "  uuid:                  %6.2f s   throughput vs dense %.2f (per byte %.2f)\n", median(u, NR), median(ru, NR), median(ru, NR) * bu / bd
+		printf "  text (C.UTF-8):        %6.2f s   throughput vs dense %.2f (per byte %.2f)\n", median(t, NR), median(rt, NR), median(rt, NR) * bt / bd
+		printf "  COPY bytes per table:  dense %d, sparse %d, uuid %d, text %d\n", bd, bs, bu, bt
 		printf "  jobs 4 vs jobs 1:      dense %.2fx, uuid %.2fx\n", median(jd, NR), median(ju, NR)
 		printf "  peak memory (max RSS): %6.1f MiB\n", rss / 1024
 		printf "  uuid killed -9 after %d rows on the shards: rerun copied %d of %d chunks, %.2f of the table again\n", before, again, chunks, (rows - before) / rows }' "$W/kres"

@@ -145,6 +145,10 @@ bool copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int s
  * NULL when unbounded), quoted for c; NULL for the whole table. */
 char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo,
 					   char *const *hi);
+/* The same from a chunk plan row's text[] literals (key_cols, key_types,
+ * lo_key, hi_key; NULL for SQL NULL) into *where; false when malformed. */
+bool copy_chunk_where_text(pgr_conn *c, const char *by, const char *cols, const char *types,
+						   const char *lo, const char *hi, char **where);
 void chunk_key_free(chunk_key *k);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */

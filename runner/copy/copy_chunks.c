@@ -2,9 +2,11 @@
  * copy_chunks.c — splitting one table of one source into chunks of about
  * copy.chunk_rows rows, whatever its key, and the WHERE clause of a chunk.
  *
- * A table with a primary key, or else a unique NOT NULL key without
- * expressions or predicate (the replica identity's first, then the one of
- * fewest columns), is split into ranges of that key ("key" chunks).  Keys
+ * A table is split into ranges of a unique NOT NULL key without expressions
+ * or predicate ("key" chunks): the replica identity's index first (so an
+ * UPDATE's or DELETE's old-key tuple carries the chunk key, which the stream
+ * needs to place it, runner/stream/chunk_member.c), else the primary key,
+ * else the one of fewest columns.  Keys
  * with a generated column are not used: pgoutput does not send those, and
  * the stream must place every change's row by its key.  The boundaries come from the data: quantiles of the key over a
  * sample (TABLESAMPLE BERNOULLI up to 10M estimated rows, SYSTEM above; the
@@ -39,7 +41,7 @@ static const char key_sql[] =
 	"      SELECT FROM pg_attribute a WHERE a.attrelid = i.indrelid "
 	"        AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]) "
 	"        AND (NOT a.attnotnull OR a.attgenerated <> '')) "
-	"  ORDER BY i.indisprimary DESC, i.indisreplident DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
+	"  ORDER BY i.indisreplident DESC, i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), cn.nspname, co.collname, "
 	"  a.attcollation = 100 AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' "
 	"    AND d.datcollate IN ('C', 'POSIX') "
@@ -328,4 +330,26 @@ copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *l
 			row_cond(c, &sb, k, "<", hi);
 	}
 	return sb_steal(&sb);
+}
+
+bool
+copy_chunk_where_text(pgr_conn *c, const char *by, const char *cols, const char *types,
+					  const char *lo, const char *hi, char **where)
+{
+	chunk_key	k = {0};
+	char	  **lov = NULL, **hiv = NULL;
+	int			ntypes = 0, nlo = 0, nhi = 0, nb;
+	bool		ok = (cols == NULL || pgarray_decode(cols, &k.cols, &k.n)) &&
+		(types == NULL || pgarray_decode(types, &k.types, &ntypes)) &&
+		(lo == NULL || pgarray_decode(lo, &lov, &nlo)) &&
+		(hi == NULL || pgarray_decode(hi, &hiv, &nhi));
+
+	nb = strcmp(by, "ctid") == 0 ? 1 : k.n;
+	ok = ok && ntypes == k.n && (lov == NULL || nlo == nb) && (hiv == NULL || nhi == nb);
+	*where = ok ? copy_chunk_where(c, by, &k, lov, hiv) : NULL;
+	pgarray_free(k.cols, k.n);
+	pgarray_free(k.types, ntypes);
+	pgarray_free(lov, nlo);
+	pgarray_free(hiv, nhi);
+	return ok;
 }

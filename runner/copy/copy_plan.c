@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chunk_key.h"
 #include "copy.h"
 #include "log.h"
 #include "sqlname.h"
@@ -226,11 +225,7 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 {
 	pgr_conn   *c = run->ctx->state;
 	const copy_table *t = &run->tables[j->table];
-	chunk_key	k = {0};
-	char	  **lo = NULL, **hi = NULL;
-	int			nlo = 0, nhi = 0, ntypes = 0;
 	const char *by = PQgetisnull(res, r, 5) ? NULL : PQgetvalue(res, r, 5);
-	bool		ok = true;
 
 	if (by == NULL)
 	{
@@ -253,23 +248,16 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 		return true;
 	}
 	j->ctid = strcmp(by, "ctid") == 0;
-	if ((!PQgetisnull(res, r, 6) && !pgarray_decode(PQgetvalue(res, r, 6), &k.cols, &k.n)) ||
-		(!PQgetisnull(res, r, 7) && !pgarray_decode(PQgetvalue(res, r, 7), &k.types, &ntypes)) ||
-		(!PQgetisnull(res, r, 8) && !pgarray_decode(PQgetvalue(res, r, 8), &lo, &nlo)) ||
-		(!PQgetisnull(res, r, 9) && !pgarray_decode(PQgetvalue(res, r, 9), &hi, &nhi)) ||
-		ntypes != k.n || (lo && nlo != (j->ctid ? 1 : k.n)) || (hi && nhi != (j->ctid ? 1 : k.n)))
+	if (!copy_chunk_where_text(c, by, PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6),
+							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7),
+							   PQgetisnull(res, r, 8) ? NULL : PQgetvalue(res, r, 8),
+							   PQgetisnull(res, r, 9) ? NULL : PQgetvalue(res, r, 9), &j->where))
 	{
 		log_error("copy: table %s, chunk %d: the chunk plan's bounds are malformed", t->display,
 				  j->chunk + 1);
-		ok = false;
+		return false;
 	}
-	if (ok)
-		j->where = copy_chunk_where(c, by, &k, lo, hi);
-	pgarray_free(k.cols, k.n);
-	pgarray_free(k.types, ntypes);
-	pgarray_free(lo, nlo);
-	pgarray_free(hi, nhi);
-	return ok;
+	return true;
 }
 
 /*

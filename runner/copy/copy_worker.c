@@ -45,10 +45,15 @@ worker_conn(worker *w, bool source, int i)
 	free(role);
 	/* Rows travel in the servers' own encoding (preflight checked they agree), so
 	 * keys are hashed on the bytes PostgreSQL stores; async commit on shards
-	 * (a lost commit loses the chunk and its ledger row together). */
+	 * (a lost commit loses the chunk and its ledger row together).  On the
+	 * source, no prefetch advice: a chunk of a key in random heap order (uuid,
+	 * text) is read by a bitmap heap scan that visits most of the table's
+	 * blocks, and one posix_fadvise per block nearly doubled its time on
+	 * cached data (README, "Chunks of any key"). */
 	if (*slot != NULL &&
 		(!pgr_exec(*slot, "setting session options", source ?
-				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false)" :
+				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
+				  "set_config('effective_io_concurrency', '0', false)" :
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
 				  "set_config('synchronous_commit', 'off', false)", 0, NULL) ||
 		 (!source && !apply_session_replica(*slot))))

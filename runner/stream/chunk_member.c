@@ -16,12 +16,25 @@
  *    collations: one query per change, and only for changes older than the
  *    table's newest late chunk, i.e. only while the stream catches up after
  *    a rerun.
- *  - block (ctid) ranges, a whole-table chunk, or a row whose key the change
- *    does not carry: every row.  Safe because a table split into block
- *    ranges is never partly copied on a shard under two snapshots (the copy
- *    recopies it whole there, runner/copy/copy_plan.c), so on that shard
- *    every chunk of the table is late with the same LSN, as with
- *    PostgreSQL's own table synchronisation.
+ *  - block (ctid) ranges, a whole-table chunk: every row.  Safe because a
+ *    table split into block ranges is never partly copied on a shard under
+ *    two snapshots (the copy recopies it whole there, runner/copy/
+ *    copy_plan.c), so on that shard every chunk of the table is late with
+ *    the same LSN, as with PostgreSQL's own table synchronisation.
+ *  - key chunks, but the change does not carry the key: an UPDATE's or
+ *    DELETE's old-key tuple holds only the replica identity's columns, and
+ *    the identity is not the chunk key (the copy chunks by the identity's
+ *    index when there is one, copy_chunks.c, but the identity may change
+ *    during the move), or the key is an unchanged TOASTed value.  Taking
+ *    such a change as "in the later chunk" loses it on a shard that holds
+ *    the row in an earlier chunk; taking it as "not" replays it over a later
+ *    chunk's newer row.  So the shard is asked (late_lookup): does it hold a
+ *    row matching the change's values outside the later chunks?  Its rows
+ *    outside them are exactly the source's as of just before this change
+ *    (copied at or before it, every change since applied in order), and the
+ *    identity is unique, so the row is there if and only if the change is
+ *    that shard's to apply.  One query per such change, only while the
+ *    stream catches up over a later chunk's snapshot.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +365,70 @@ member_ask(stream_reader *r, const stream_table *t, const char **key, int s, cha
 	return ok;
 }
 
+/* Append "(range) OR (range) ..." of the key-range late chunks that hold
+ * the current transaction on shard s, values quoted for its connection;
+ * false when one of them is every row. */
+static bool late_ranges(stream_reader *r, const stream_table *t, int s, strbuf *sb);
+
+static bool
+is_pk(const stream_table *t, int col)
+{
+	for (int k = 0; k < t->npk; k++)
+		if (t->pk_col[k] == col)
+			return true;
+	return false;
+}
+
+/*
+ * The change's key is not in tup (see the header): *has when shard s holds
+ * no row matching tup outside the late chunks (the later copy holds the
+ * change).  Matched by the primary key when tup carries it (an UPDATE's new
+ * values of other columns are not yet on the shard), else by every value
+ * the tuple carries ('t'), compared as text: an old-key tuple's other
+ * columns are placeholders.
+ */
+static bool
+late_lookup(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s, bool *has)
+{
+	strbuf		sql;
+	PGresult   *res;
+	int			matched = 0;
+	bool		by_pk = t->npk > 0;
+
+	*has = true;
+	sb_init(&sql);
+	sb_printf(&sql, "SELECT 1 FROM %s WHERE NOT (", t->qname);
+	if (!late_ranges(r, t, s, &sql))
+	{
+		sb_free(&sql);
+		return true;			/* a late chunk there is every row */
+	}
+	sb_append(&sql, ")");
+	params_reset(&r->params);
+	for (int k = 0; tup != NULL && k < t->npk; k++)
+		by_pk = by_pk && t->pk_col[k] < tup->ncols && tup->cols[t->pk_col[k]].kind == 't';
+	for (int i = 0; tup != NULL && i < tup->ncols && i < t->ncols; i++)
+		if (tup->cols[i].kind == 't' && (!by_pk || is_pk(t, i)))
+		{
+			params_add(&r->params, &tup->cols[i]);
+			sb_printf(&sql, " AND %s::text = $%d", t->qcols[i], r->params.n);
+			matched++;
+		}
+	sb_append(&sql, " LIMIT 1");
+	if (matched == 0)
+	{
+		sb_free(&sql);
+		return true;			/* nothing to find it by: as before, the later chunk */
+	}
+	res = shard_query_now(r, s, sql.data, "looking for a change's row outside the chunks copied later");
+	sb_free(&sql);
+	if (res == NULL)
+		return false;
+	*has = PQntuples(res) == 0;
+	PQclear(res);
+	return true;
+}
+
 bool
 stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
 {
@@ -401,8 +478,19 @@ stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, i
 
 		if (!late_here(r, lc, s))
 			continue;
-		if (lc->all_rows || !known)
+		if (lc->all_rows)
 			has = true;
+		else if (!known)
+		{
+			if (!late_lookup(r, t, tup, s, &has))
+			{
+				log_error("%s: shard %d: table %s: cannot tell whether a change is in a chunk copied "
+						  "later; the stream stops (a rerun resumes)", r->role, s, t->display);
+				r->member_failed = true;
+				has = true;
+			}
+			break;				/* the shard's answer covers every late chunk */
+		}
 		else if (ge != NULL)
 			has = (lc->lo == NULL || ge[2 * l]) && (lc->hi == NULL || !ge[2 * l + 1]);
 		else
@@ -441,39 +529,47 @@ bound_cond(stream_reader *r, const stream_table *t, int s, strbuf *sb, const cha
 	}
 }
 
-int
-stream_late_truncate(stream_reader *r, const stream_table *t, const char *target, int s, strbuf *del)
+static bool
+late_ranges(stream_reader *r, const stream_table *t, int s, strbuf *sb)
 {
-	bool		any = false, all = false;
+	int			n = 0;
 
 	for (int l = 0; l < t->nlate; l++)
-		if (late_here(r, &t->late[l], s))
-		{
-			any = true;
-			all = all || t->late[l].all_rows || t->nck == 0;
-		}
-	if (!any)
-		return 0;
-	if (all)
-		return 1;
-	sb_printf(del, "DELETE FROM ONLY %s WHERE NOT (", target);
-	for (int l = 0, n = 0; l < t->nlate; l++)
 	{
 		const struct late_chunk *lc = &t->late[l];
 
 		if (!late_here(r, lc, s))
 			continue;
-		sb_append(del, n++ ? " OR (" : "(");
+		if (lc->all_rows || t->nck == 0)
+			return false;
+		sb_append(sb, n++ ? " OR (" : "(");
 		if (lc->lo)
-			bound_cond(r, t, s, del, ">=", lc->lo);
+			bound_cond(r, t, s, sb, ">=", lc->lo);
 		if (lc->lo && lc->hi)
-			sb_append(del, " AND ");
+			sb_append(sb, " AND ");
 		if (lc->hi)
-			bound_cond(r, t, s, del, "<", lc->hi);
+			bound_cond(r, t, s, sb, "<", lc->hi);
 		if (!lc->lo && !lc->hi)
-			sb_append(del, "true");
-		sb_append(del, ")");
+			sb_append(sb, "true");
+		sb_append(sb, ")");
 	}
+	if (n == 0)
+		sb_append(sb, "false");
+	return true;
+}
+
+int
+stream_late_truncate(stream_reader *r, const stream_table *t, const char *target, int s, strbuf *del)
+{
+	bool		any = false;
+
+	for (int l = 0; l < t->nlate; l++)
+		any = any || late_here(r, &t->late[l], s);
+	if (!any)
+		return 0;
+	sb_printf(del, "DELETE FROM ONLY %s WHERE NOT (", target);
+	if (!late_ranges(r, t, s, del))
+		return 1;
 	sb_append(del, ")");
 	return 2;
 }

@@ -4,8 +4,12 @@
  *
  * Nobody should be stuck with "differences found" (a shard restored from an
  * older backup, rows written on a shard by hand, a bug): repair re-copies
- * the differing tables (or the tables named) from the source, whole, on
- * every shard, and the move continues.
+ * from the source what differs, and the move continues.  A table the copy
+ * split into key ranges (a plan with one source) is repaired chunk by chunk:
+ * only the chunks an exact verify found different are re-copied, and only on
+ * the shards where they differ (verify compares with the copy's own chunks,
+ * verify_chunks.h).  Any other table, and a table named on the command line,
+ * is re-copied whole on every shard.
  *
  * It reuses the copy and its rule for chunks copied later than the slot
  * (DESIGN.md invariant 4), so the stream applies nothing twice and loses
@@ -13,8 +17,10 @@
  *   1. the journal's step `copy` goes back to running (a crash from here on
  *      leaves a copy that the next apply finishes before it streams);
  *   2. on every shard, one transaction deletes the table's rows and its
- *      chunks_done rows (foreign keys and triggers do not fire: the same
- *      session_replication_role = replica an apply worker uses);
+ *      chunks_done rows, or the differing chunks' rows (the chunk's key
+ *      range) and their chunks_done rows (foreign keys and triggers do not
+ *      fire: the same session_replication_role = replica an apply worker
+ *      uses);
  *   3. the copy step runs: it finds those chunks missing and copies them
  *      under a fresh snapshot whose LSN each chunk records; the stream then
  *      skips, for the rows of those chunks, every change committed before it
@@ -38,6 +44,7 @@
 #include "sqlname.h"
 #include "state.h"
 #include "verify.h"
+#include "verify_chunks.h"
 #include "verify_resume.h"
 #include "xalloc.h"
 
@@ -65,29 +72,86 @@ tables_from_args(const plan *p, int argc, char **argv, bool *want)
 	return EXIT_OK;
 }
 
-/* No TABLE given: the tables an exact verify finds different. */
+/* What to re-copy: whole tables, and chunks on the shards where they differ. */
+typedef struct repair_set {
+	bool	   *whole;			/* [ntables] */
+	int			nwhole;
+	verify_chunk_diff *chunks;
+	int			nchunks;
+	int			nchunk_tables;	/* tables repaired by chunk */
+} repair_set;
+
+/* No TABLE given: what an exact verify finds different. */
 static bool
-tables_from_verify(apply_ctx *ctx, bool *want, int *n)
+tables_from_verify(apply_ctx *ctx, repair_set *rs)
 {
 	verify_result r;
 	bool		ok = verify_run(ctx, true, 1, NULL, &r) && verify_store_results(ctx, &r);
 
 	for (int t = 0; ok && t < r.ntables; t++)
-		if (r.tables[t].differences > 0)
+	{
+		if (r.tables[t].differences == 0)
+			continue;
+		log_info("repair: verify found %d difference(s) in table %s", r.tables[t].differences,
+				 ctx->plan->tables[t].spec);
+		if (ctx->plan->nsources > 1 || r.nchunks[t] <= 1)
 		{
-			want[t] = true;
-			(*n)++;
-			log_info("repair: verify found %d difference(s) in table %s", r.tables[t].differences,
-					 ctx->plan->tables[t].spec);
+			rs->whole[t] = true;
+			rs->nwhole++;
+			continue;
 		}
+		rs->nchunk_tables++;
+		for (int i = 0; i < r.nchunk_diffs; i++)
+			if (r.chunk_diffs[i].table == t)
+			{
+				rs->chunks = xrealloc(rs->chunks, sizeof(verify_chunk_diff) * (size_t) (rs->nchunks + 1));
+				rs->chunks[rs->nchunks++] = r.chunk_diffs[i];
+				log_info("repair: table %s, chunk %d of %d differs on shard %d: re-copying that chunk "
+						 "there", ctx->plan->tables[t].spec, r.chunk_diffs[i].chunk + 1, r.nchunks[t],
+						 r.chunk_diffs[i].shard);
+			}
+	}
 	verify_result_free(&r);
+	return ok;
+}
+
+/* Chunk d on shard s (connection c): its rows and its chunk record. */
+static bool
+clear_chunk(apply_ctx *ctx, pgr_conn *c, const verify_chunks *vc, const verify_chunk_diff *d)
+{
+	const plan *p = ctx->plan;
+	char		ti[16], ch[16];
+	const char *params[3] = {p->name, ti, ch};
+	char	   *q = pgr_quote_qualified(c, p->tables[d->table].schema, p->tables[d->table].relname);
+	char	   *sql;
+	bool		ok;
+
+	if (d->chunk >= vc[d->table].n || !vc[d->table].split)
+	{
+		log_error("repair: table %s: its chunk plan changed since verify; run repair again",
+				  p->tables[d->table].spec);
+		free(q);
+		return false;
+	}
+	snprintf(ti, sizeof(ti), "%d", d->table);
+	snprintf(ch, sizeof(ch), "%d", d->chunk);
+	/* a partitioned table's rows are in its partitions */
+	sql = xasprintf("DELETE FROM %s%s WHERE %s", catalog_table(ctx->cat, d->table)->partitioned ? "" : "ONLY ",
+					q, vc[d->table].where[d->chunk]);
+	ok = pgr_exec(c, "removing the chunk's rows to re-copy", sql, 0, NULL) &&
+		pgr_exec(c, "forgetting the chunk",
+				 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND source = 0 "
+				 "AND table_index = $2::int AND chunk = $3::int", 3, params);
+	free(sql);
+	free(q);
 	return ok;
 }
 
 /* Step 2 on shard s: the tables' rows and chunk records, in one transaction. */
 static bool
-clear_on_shard(apply_ctx *ctx, int s, const bool *want)
+clear_on_shard(apply_ctx *ctx, int s, const repair_set *rs, const verify_chunks *vc)
 {
+	const bool *want = rs->whole;
 	const plan *p = ctx->plan;
 	pgr_conn   *c = connect_shard(p, s);
 	bool		ok = c != NULL &&
@@ -111,22 +175,28 @@ clear_on_shard(apply_ctx *ctx, int s, const bool *want)
 		free(sql);
 		free(q);
 	}
+	for (int i = 0; ok && i < rs->nchunks; i++)
+		if (rs->chunks[i].shard == s)
+			ok = clear_chunk(ctx, c, vc, &rs->chunks[i]);
 	ok = ok && pgr_exec(c, "repairing", "COMMIT", 0, NULL);
 	pgr_disconnect(c);
 	return ok;
 }
 
-/* Steps 1 to 4 for the tables in want[]. */
+/* Steps 1 to 4 for the tables and chunks of rs. */
 static bool
-repair_tables(apply_ctx *ctx, const bool *want)
+repair_tables(apply_ctx *ctx, const repair_set *rs)
 {
 	const plan *p = ctx->plan;
-	bool		ok = state_step_start(ctx->state, p, STEP_COPY);
+	const bool *want = rs->whole;
+	verify_chunks *vc = NULL;
+	bool		ok = verify_chunks_load(ctx, ctx->state, &vc) && state_step_start(ctx->state, p, STEP_COPY);
 
 	for (int s = 0; ok && s < p->nshards; s++)
-		ok = clear_on_shard(ctx, s, want);
+		ok = clear_on_shard(ctx, s, rs, vc);
+	verify_chunks_free(vc, p->ntables);
 	if (ok)
-		log_info("repair: the tables' rows are removed from every shard; copying them again "
+		log_info("repair: the rows to repair are removed from the shards; copying them again "
 				 "under a fresh snapshot");
 	ok = ok && step_copy(ctx) && durable_flush_shards(p);
 	if (!state_step_finish(ctx->state, p, STEP_COPY, ok, ok ? NULL : "repair: the re-copy failed; "
@@ -135,6 +205,8 @@ repair_tables(apply_ctx *ctx, const bool *want)
 	for (int t = 0; ok && t < p->ntables; t++)
 		if (want[t])
 			ok = verify_progress_clear(ctx->state, p, t);
+	for (int i = 0; ok && i < rs->nchunks; i++)
+		ok = verify_progress_clear(ctx->state, p, rs->chunks[i].table);
 	return ok && pgr_exec(ctx->state, "asking for a new verify",
 						  "UPDATE pgreshard.steps SET state = 'pending' WHERE plan_name = $1 "
 						  "AND step = 'verify'", 1, (const char *[]) {p->name});
@@ -170,8 +242,8 @@ cmd_repair(int argc, char **argv)
 {
 	apply_ctx	ctx;
 	plan	   *p;
-	bool	   *want;
-	int			n = 0, rc = EXIT_ERROR;
+	repair_set	rs = {0};
+	int			rc = EXIT_ERROR;
 
 	if (cli_getopt(argc, argv, "", NULL, "repair") != -1)
 		return EXIT_USAGE;
@@ -179,33 +251,36 @@ cmd_repair(int argc, char **argv)
 		return cli_usage_error("repair", "expected PLAN.yaml [TABLE...]");
 	if (!plan_load(argv[optind], &p))
 		return EXIT_ERROR;
-	want = xcalloc((size_t) p->ntables + 1, sizeof(bool));
-	rc = tables_from_args(p, argc - optind - 1, argv + optind + 1, want);
+	rs.whole = xcalloc((size_t) p->ntables + 1, sizeof(bool));
+	rc = tables_from_args(p, argc - optind - 1, argv + optind + 1, rs.whole);
 	for (int t = 0; t < p->ntables; t++)
-		n += want[t];
+		rs.nwhole += rs.whole[t];
 	apply_ctx_init(&ctx, p, STEP_COPY);
 	if (rc == EXIT_OK)
 	{
 		rc = EXIT_ERROR;
 		ctx.state = pgr_connect(p->shard_dsns[0], "shard 0", 0);
 		if (ctx.state && state_init_schema(ctx.state) && catalog_inspect(p, &ctx.cat) &&
-			may_repair(&ctx) && (n > 0 || tables_from_verify(&ctx, want, &n)))
+			may_repair(&ctx) && (rs.nwhole > 0 || tables_from_verify(&ctx, &rs)))
 		{
-			if (n == 0)
+			if (rs.nwhole == 0 && rs.nchunks == 0)
 			{
 				printf("repair: source and shards match; nothing to repair\n");
 				rc = EXIT_OK;
 			}
-			else if (repair_tables(&ctx, want))
+			else if (repair_tables(&ctx, &rs))
 			{
+				if (rs.nchunks > 0)
+					printf("repair: %d chunk(s) of %d table(s) copied again\n", rs.nchunks, rs.nchunk_tables);
 				printf("repair: %d table(s) copied again; `pgreshard verify %s` checks them, "
-					   "`pgreshard apply %s` continues the move\n", n, p->path, p->path);
+					   "`pgreshard apply %s` continues the move\n", rs.nwhole, p->path, p->path);
 				rc = EXIT_OK;
 			}
 		}
 	}
 	apply_ctx_close(&ctx);
-	free(want);
+	free(rs.whole);
+	free(rs.chunks);
 	plan_free(p);
 	return rc;
 }

@@ -79,8 +79,24 @@ print_text(const apply_ctx *ctx, const verify_result *r)
 		char	   *name = sqlname_quote_qualified(p->tables[r->diffs[i].table].schema,
 												   p->tables[r->diffs[i].table].relname);
 
-		printf("  %s %s on shard %d: key %s\n", diff_kind_name(r->diffs[i].kind), name,
-			   r->diffs[i].shard, r->diffs[i].key);
+		char		where[64] = "";
+
+		if (r->diffs[i].nchunks > 1)
+			snprintf(where, sizeof(where), " (chunk %d of %d)", r->diffs[i].chunk + 1, r->diffs[i].nchunks);
+		printf("  %s %s on shard %d%s: key %s\n", diff_kind_name(r->diffs[i].kind), name,
+			   r->diffs[i].shard, where, r->diffs[i].key);
+		free(name);
+	}
+	for (int i = 0; i < r->nchunk_diffs; i++)
+	{
+		const verify_chunk_diff *d = &r->chunk_diffs[i];
+		char	   *name;
+
+		if (r->nchunks[d->table] <= 1)
+			continue;
+		name = sqlname_quote_qualified(p->tables[d->table].schema, p->tables[d->table].relname);
+		printf("  chunk %d of %d of %s differs on shard %d: %d row(s)\n", d->chunk + 1,
+			   r->nchunks[d->table], name, d->shard, d->differences);
 		free(name);
 	}
 	if (r->total_differences > r->ndiffs)
@@ -115,9 +131,9 @@ print_json(const apply_ctx *ctx, const verify_result *r)
 		char	   *name = sqlname_quote_qualified(p->tables[r->diffs[i].table].schema,
 												   p->tables[r->diffs[i].table].relname);
 
-		json_array_append_new(diffs, json_pack("{s:s, s:i, s:s, s:s}", "table", name, "shard",
+		json_array_append_new(diffs, json_pack("{s:s, s:i, s:s, s:s, s:i}", "table", name, "shard",
 											   r->diffs[i].shard, "kind", diff_kind_name(r->diffs[i].kind),
-											   "key", r->diffs[i].key));
+											   "key", r->diffs[i].key, "chunk", r->diffs[i].chunk + 1));
 		free(name);
 	}
 	doc = json_pack("{s:i, s:s, s:b, s:i, s:f, s:o, s:o}", "format_version", 1, "plan", p->name,
@@ -133,11 +149,13 @@ void
 verify_log_differences(const apply_ctx *ctx, const verify_result *r)
 {
 	for (int i = 0; i < r->ndiffs && i < 10; i++)
-		log_error("verify: %s row on shard %d of %s: key %s", diff_kind_name(r->diffs[i].kind),
-				  r->diffs[i].shard, ctx->plan->tables[r->diffs[i].table].spec, r->diffs[i].key);
+		log_error("verify: %s row on shard %d of %s (chunk %d of %d): key %s",
+				  diff_kind_name(r->diffs[i].kind), r->diffs[i].shard,
+				  ctx->plan->tables[r->diffs[i].table].spec, r->diffs[i].chunk + 1, r->diffs[i].nchunks,
+				  r->diffs[i].key);
 	log_error("verify: %d difference(s): the shards are inconsistent with the source; `pgreshard "
 			  "verify %s` gives the full report and `pgreshard repair %s` re-copies the differing "
-			  "tables (before the cutover)", r->total_differences, ctx->plan->path, ctx->plan->path);
+			  "chunks (before the cutover)", r->total_differences, ctx->plan->path, ctx->plan->path);
 }
 
 bool

@@ -7,8 +7,10 @@
  * of the key's hash, with count(*) and sum(hashtextextended(row)).  The
  * queries go to all servers at once, so the time is that of the slowest
  * scan.  Differing buckets can be re-checked after the stream caught up,
- * then are drilled into row by row.  An exact verify records each table
- * as it finishes it (verify_resume.h), so a killed one resumes.
+ * then are drilled into row by row.  An exact verify goes chunk by chunk
+ * (the copy's key ranges, verify_chunks.h: one aggregate query per chunk,
+ * which the key's index serves) and records each chunk as it finishes it
+ * (verify_resume.h), so a killed one resumes at the next chunk.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,47 +24,17 @@
 #include "sqlname.h"
 #include "strbuf.h"
 #include "stream.h"
-#include "verify.h"
+#include "verify_int.h"
 #include "verify_resume.h"
 #include "xalloc.h"
 
-typedef __int128 sum_t;
+/* " WHERE (cond)" / " AND (cond)" for the current chunk, or "". */
+static char *
+chunk_cond(const vstate *v, const char *word)
+{
+	return v->where ? xasprintf(" %s (%s)", word, v->where) : xstrdup("");
+}
 
-#define VERIFY_SESSION "SET default_transaction_read_only = off; SET work_mem = '64MB'"
-
-typedef struct agg {
-	long long	count;
-	sum_t		sum;
-} agg;
-
-typedef struct table_sql {
-	char	   *qname;
-	const char *only;			/* "ONLY ", or "" for a partitioned table */
-	char	   *hp_ddl;			/* temporary hash-partitioned parent, or NULL */
-	char	   *shard_expr;		/* the shard a row belongs on */
-	char	   *bucket_expr;
-	char	   *ident_expr;		/* the row's key as text (primary key, else the row) */
-	/* Lua routing: the shard is computed here from the columns the route reads */
-	bool		lua;
-	int			nroute;
-	const char **route_names;	/* [nroute] */
-	char	   *route_list;		/* "t.col::text, ..." */
-} table_sql;
-
-typedef struct vstate {
-	apply_ctx  *ctx;
-	int			nshards;
-	pgr_conn  **src;			/* [nsources] */
-	pgr_conn  **dst;			/* [nshards] */
-	table_sql  *sql;			/* [ntables] */
-	agg		   *src_agg;		/* [ntables][nshards][BUCKETS] */
-	agg		   *dst_agg;		/* [ntables][nshards][BUCKETS]: rows the shard holds that belong there */
-	long long  *misplaced;		/* [ntables][nshards][BUCKETS] */
-	bool		exact;			/* sources read under snapshots, shards drained to them */
-	hooks	   *hooks;			/* Lua routing, or NULL */
-} vstate;
-
-#define AGG_AT(a, st, t, s, b) (&(a)[(((size_t) (t) * (st)->nshards) + (size_t) (s)) * VERIFY_BUCKETS + (size_t) (b)])
 
 const char *
 diff_kind_name(diff_kind k)
@@ -122,8 +94,8 @@ build_lua_route(pgr_conn *c, const plan_table *pt, const src_table *st, table_sq
 	ts->route_list = sb_steal(&sb);
 }
 
-static void
-build_table_sql(vstate *v, int ti, table_sql *ts)
+void
+verify_build_table_sql(vstate *v, int ti, table_sql *ts)
 {
 	const plan_table *pt = &v->ctx->plan->tables[ti];
 	const src_table *st = catalog_table(v->ctx->cat, ti);
@@ -172,8 +144,8 @@ build_table_sql(vstate *v, int ti, table_sql *ts)
 }
 
 /* Connect every side; each session gets the temporary partitioned parents. */
-static bool
-connect_all(vstate *v)
+bool
+verify_connect_all(vstate *v)
 {
 	const plan *p = v->ctx->plan;
 	strbuf		setup;
@@ -367,18 +339,21 @@ collect_lua(vstate *v, pgr_conn *c, int ti, int dst_shard)
 }
 
 /* One scan of the table on every side, all at once. */
-static bool
-aggregate_table(vstate *v, int ti)
+bool
+verify_aggregate_table(vstate *v, int ti)
 {
 	const plan *p = v->ctx->plan;
 	const table_sql *ts = &v->sql[ti];
 	int			nsrc = p->tables[ti].replicate ? 1 : p->nsources;
+	char	   *cond = chunk_cond(v, "WHERE");
 	char	   *sql = ts->lua ?
-		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM %s%s t) TO STDOUT",
-				  ts->route_list, ts->bucket_expr, ts->only, ts->qname) :
-		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM %s%s t "
-				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->only, ts->qname);
+		xasprintf("COPY (SELECT %s, %s, hashtextextended(t::text, 0) FROM %s%s t%s) TO STDOUT",
+				  ts->route_list, ts->bucket_expr, ts->only, ts->qname, cond) :
+		xasprintf("SELECT %s, %s, count(*), sum(hashtextextended(t::text, 0)) FROM %s%s t%s "
+				  "GROUP BY 1, 2", ts->shard_expr, ts->bucket_expr, ts->only, ts->qname, cond);
 	bool		ok = true;
+
+	free(cond);
 
 	reset_table(v, ti);
 	for (int i = 0; ok && i < nsrc; i++)
@@ -428,15 +403,16 @@ keyrow_cmp(const void *a, const void *b)
 }
 
 static void
-add_diff(verify_result *out, int ti, int s, diff_kind kind, const char *key)
+add_diff(vstate *v, verify_result *out, int ti, int s, diff_kind kind, const char *key)
 {
 	out->total_differences++;
 	out->tables[ti].differences++;
 	out->tables[ti].shard_differences[s]++;
+	v->unit_diffs[s]++;
 	if (out->ndiffs >= VERIFY_MAX_KEYS)
 		return;
 	out->diffs = xrealloc(out->diffs, sizeof(verify_diff) * (size_t) (out->ndiffs + 1));
-	out->diffs[out->ndiffs++] = (verify_diff) {ti, s, kind, xstrdup(key)};
+	out->diffs[out->ndiffs++] = (verify_diff) {ti, s, kind, xstrdup(key), v->chunk, v->nchunks};
 }
 
 /* Rows of one bucket: from the sources (belonging to shard s) or from shard s. */
@@ -446,15 +422,19 @@ fetch_rows(vstate *v, int ti, int s, int b, bool source_side, keyrow **rows, int
 	const table_sql *ts = &v->sql[ti];
 	bool		repl = v->ctx->plan->tables[ti].replicate;
 	int			nconn = source_side ? (repl ? 1 : v->ctx->plan->nsources) : 1;
+	char	   *cond = chunk_cond(v, "AND");
 	char	   *sql = ts->lua ?
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d",
-				  ts->ident_expr, ts->route_list, ts->only, ts->qname, ts->bucket_expr, b) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d%s",
+				  ts->ident_expr, ts->route_list, ts->only, ts->qname, ts->bucket_expr, b, cond) :
 		source_side && !repl ?
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d AND %s = %d",
-				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->shard_expr, s, ts->bucket_expr, b) :
-		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d",
-				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->bucket_expr, b);
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d AND %s = %d%s",
+				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->shard_expr, s, ts->bucket_expr, b,
+				  cond) :
+		xasprintf("SELECT %s, hashtextextended(t::text, 0), %s FROM %s%s t WHERE %s = %d%s",
+				  ts->ident_expr, ts->shard_expr, ts->only, ts->qname, ts->bucket_expr, b, cond);
 	bool		ok = true;
+
+	free(cond);
 
 	*rows = NULL;
 	*n = 0;
@@ -525,18 +505,18 @@ drill(vstate *v, int ti, int s, int b, verify_result *out)
 
 		if (j < nd && dst[j].shard != s)
 		{
-			add_diff(out, ti, s, DIFF_MISPLACED, dst[j++].key);	/* belongs elsewhere */
+			add_diff(v, out, ti, s, DIFF_MISPLACED, dst[j++].key);	/* belongs elsewhere */
 			continue;
 		}
 		c = i >= ns ? 1 : j >= nd ? -1 : strcmp(src[i].key, dst[j].key);
 		if (c < 0)
-			add_diff(out, ti, s, DIFF_MISSING, src[i++].key);
+			add_diff(v, out, ti, s, DIFF_MISSING, src[i++].key);
 		else if (c > 0)
-			add_diff(out, ti, s, DIFF_EXTRA, dst[j++].key);
+			add_diff(v, out, ti, s, DIFF_EXTRA, dst[j++].key);
 		else
 		{
 			if (strcmp(src[i].hash, dst[j].hash) != 0)
-				add_diff(out, ti, s, DIFF_DIFFERENT, src[i].key);
+				add_diff(v, out, ti, s, DIFF_DIFFERENT, src[i].key);
 			i++, j++;
 		}
 	}
@@ -545,14 +525,12 @@ drill(vstate *v, int ti, int s, int b, verify_result *out)
 	return true;
 }
 
+/* Add the counts of the table (or chunk) just aggregated to tr. */
 static void
 fill_counts(const vstate *v, int ti, verify_table_result *tr)
 {
 	bool		repl = v->ctx->plan->tables[ti].replicate;
 
-	tr->shard_rows = xcalloc((size_t) v->nshards, sizeof(long long));
-	tr->shard_differences = xcalloc((size_t) v->nshards, sizeof(int));
-	tr->found_rows = xcalloc((size_t) v->nshards, sizeof(long long));
 	for (int s = 0; s < v->nshards; s++)
 		for (int b = 0; b < VERIFY_BUCKETS; b++)
 		{
@@ -566,8 +544,8 @@ fill_counts(const vstate *v, int ti, verify_table_result *tr)
 		}
 }
 
-static void
-vstate_free(vstate *v)
+void
+verify_vstate_free(vstate *v)
 {
 	const plan *p = v->ctx->plan;
 
@@ -595,8 +573,8 @@ vstate_free(vstate *v)
 }
 
 /* Re-scan the tables that differ, after letting the shards catch up. */
-static bool
-recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
+bool
+verify_recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
 {
 	for (int round = 1; round < rounds && between != NULL; round++)
 	{
@@ -612,126 +590,41 @@ recheck(vstate *v, int rounds, bool (*between)(apply_ctx *ctx))
 			return false;
 		for (int t = 0; ok && t < v->ctx->plan->ntables; t++)
 			if (table_differs(v, t))
-				ok = aggregate_table(v, t);
+				ok = verify_aggregate_table(v, t);
 		if (!ok)
 			return false;
 	}
 	return true;
 }
 
-/* Table t's counts and the keys of its differing buckets, into out. */
-static bool
-compare_table(vstate *v, int t, verify_result *out)
+/* The counts of the unit just aggregated (table t or one of its chunks)
+ * into cr (arrays of nshards, zeroed here; cr->shard_differences is
+ * v->unit_diffs) and the keys of its differing buckets into out. */
+bool
+verify_compare_unit(vstate *v, int t, verify_table_result *cr, verify_result *out)
 {
+	verify_table_result *tr = &out->tables[t];
 	bool		ok = true;
 
-	fill_counts(v, t, &out->tables[t]);
+	cr->source_rows = 0;
+	memset(cr->shard_rows, 0, sizeof(long long) * (size_t) v->nshards);
+	memset(cr->found_rows, 0, sizeof(long long) * (size_t) v->nshards);
+	memset(v->unit_diffs, 0, sizeof(int) * (size_t) v->nshards);
+	cr->shard_differences = v->unit_diffs;
+	fill_counts(v, t, cr);
+	tr->source_rows += cr->source_rows;
+	for (int s = 0; s < v->nshards; s++)
+	{
+		tr->shard_rows[s] += cr->shard_rows[s];
+		tr->found_rows[s] += cr->found_rows[s];
+	}
 	for (int s = 0; ok && s < v->nshards; s++)
 		for (int b = 0; ok && b < VERIFY_BUCKETS; b++)
 			if (bucket_differs(v, t, s, b))
 				ok = drill(v, t, s, b, out);
+	for (int s = 0; ok && s < v->nshards; s++)
+		if (v->unit_diffs[s] > 0)
+			verify_chunk_diff_add(out, t, v->chunk, s, v->unit_diffs[s]);
 	return ok;
 }
 
-/* Testing knob: PGRESHARD_TEST_VERIFY_DELAY_MS after each table, so that a
- * test can kill a verify halfway. */
-static bool
-test_pause(void)
-{
-	const char *ms = getenv("PGRESHARD_TEST_VERIFY_DELAY_MS");
-
-	if (ms != NULL && atoi(ms) > 0)
-	{
-		struct timespec ts = {atoi(ms) / 1000, (atoi(ms) % 1000) * 1000000L};
-
-		nanosleep(&ts, NULL);
-	}
-	return true;
-}
-
-/* Exact mode: a snapshot per source, and every shard brought exactly to it. */
-static bool
-snapshot_and_drain(apply_ctx *ctx)
-{
-	for (int i = 0; i < ctx->plan->nsources; i++)
-		if (!source_snapshot(ctx, i))
-			return false;
-	for (int i = 0; i < ctx->plan->nsources; i++)
-		if (!stream_drain_exact(ctx, i, ctx->sources[i].snapshot_lsn))
-			return false;
-	return true;
-}
-
-bool
-verify_run(apply_ctx *ctx, bool exact, int rounds, bool (*between)(apply_ctx *ctx),
-		   verify_result *out)
-{
-	const plan *p = ctx->plan;
-	vstate		v = {0};
-	size_t		cells = (size_t) p->ntables * (size_t) p->nshards * VERIFY_BUCKETS;
-	double		start = mono_seconds();
-	bool		ok, *done;
-	int			todo = 0;
-	uint64_t	lsn = 0;
-
-	memset(out, 0, sizeof(*out));
-	v.ctx = ctx;
-	v.nshards = p->nshards;
-	v.src = xcalloc((size_t) p->nsources, sizeof(pgr_conn *));
-	v.dst = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
-	v.sql = xcalloc((size_t) p->ntables, sizeof(table_sql));
-	v.src_agg = xcalloc(cells, sizeof(agg));
-	v.dst_agg = xcalloc(cells, sizeof(agg));
-	v.misplaced = xcalloc(cells, sizeof(long long));
-	for (int t = 0; t < p->ntables; t++)
-		build_table_sql(&v, t, &v.sql[t]);
-	v.exact = exact;
-	out->ntables = p->ntables;
-	out->tables = xcalloc((size_t) p->ntables, sizeof(verify_table_result));
-	done = xcalloc((size_t) p->ntables + 1, sizeof(bool));
-	ok = (p->sharding != SHARD_FN_LUA || hooks_open(p, &v.hooks)) &&
-		(!exact || verify_progress_load(ctx, done, out));
-	for (int t = 0; t < p->ntables; t++)
-		todo += !done[t];
-	ok = ok && (todo == 0 || ((!exact || snapshot_and_drain(ctx)) && connect_all(&v)));
-	if (exact)
-	{
-		/* table by table, each recorded once compared: a rerun resumes */
-		for (int i = 0; ok && i < p->nsources; i++)
-			lsn = ctx->sources[i].snapshot_lsn > lsn ? ctx->sources[i].snapshot_lsn : lsn;
-		for (int t = 0; ok && t < p->ntables; t++)
-			if (!done[t])
-				ok = aggregate_table(&v, t) && compare_table(&v, t, out) &&
-					verify_progress_add(ctx, t, &out->tables[t], lsn) && test_pause();
-	}
-	else
-	{
-		for (int t = 0; ok && t < p->ntables; t++)
-			ok = aggregate_table(&v, t);
-		ok = ok && recheck(&v, rounds, between);
-		for (int t = 0; ok && t < p->ntables; t++)
-			ok = compare_table(&v, t, out);
-	}
-	free(done);
-	out->seconds = mono_seconds() - start;
-	vstate_free(&v);
-	if (exact)
-		source_sessions_close(ctx);	/* drops the temporary slots */
-	return ok;
-}
-
-void
-verify_result_free(verify_result *r)
-{
-	for (int t = 0; r->tables && t < r->ntables; t++)
-	{
-		free(r->tables[t].shard_rows);
-		free(r->tables[t].found_rows);
-		free(r->tables[t].shard_differences);
-	}
-	for (int i = 0; i < r->ndiffs; i++)
-		free(r->diffs[i].key);
-	free(r->tables);
-	free(r->diffs);
-	memset(r, 0, sizeof(*r));
-}

@@ -33,7 +33,17 @@ typedef struct verify_diff {
 	int			shard;
 	diff_kind	kind;
 	char	   *key;			/* the row's key (or the row) as text */
+	int			chunk;			/* its chunk (verify_chunks.h), 0 when not split */
+	int			nchunks;		/* the table's chunks; 1: not split */
 } verify_diff;
+
+/* A chunk that differs on a shard (exact verify): what repair re-copies. */
+typedef struct verify_chunk_diff {
+	int			table;
+	int			chunk;
+	int			shard;
+	int			differences;
+} verify_chunk_diff;
 
 typedef struct verify_table_result {
 	long long	source_rows;
@@ -50,6 +60,9 @@ typedef struct verify_result {
 	verify_diff *diffs;
 	int			total_differences;
 	double		seconds;
+	int			nchunk_diffs;	/* differing (table, chunk, shard), every one */
+	verify_chunk_diff *chunk_diffs;
+	int		   *nchunks;		/* [ntables] units compared (1: the whole table) */
 } verify_result;
 
 /*
@@ -60,6 +73,8 @@ typedef struct verify_result {
  * L, and the shards are first brought to exactly L (every transaction
  * committed before L applied, none after), so the comparison is exact while
  * the application keeps writing.
+ * Exact, a table the copy split into key ranges is compared chunk by chunk,
+ * each recorded as done (verify_resume.h) and differences named by chunk.
  * Otherwise, between rounds `between` (may be NULL) is called to let the
  * shards catch up, and differing tables are re-checked up to `rounds` times.
  * False only when the comparison itself failed (reported).

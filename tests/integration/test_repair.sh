@@ -26,18 +26,18 @@ expect_contains "$OUT" "nothing to repair"
 PGRESHARD_TEST_VERIFY_DELAY_MS=1500 "$P" verify "$W/plan.yaml" >"$W/v1.out" 2>"$W/v1.err" &
 VPID=$!
 for _ in $(seq 1 100); do
-	n=$(psql_on 1 $DB "SELECT count(DISTINCT table_index) FROM pgreshard.verify_progress") || n=0
+	n=$(psql_on 1 $DB "SELECT count(DISTINCT table_index) FROM pgreshard.verify_chunks") || n=0
 	[ "$n" -ge 2 ] && break
 	sleep 0.1
 done
 kill -9 $VPID 2>/dev/null; wait $VPID 2>/dev/null
-finished=$(psql_on 1 $DB "SELECT count(DISTINCT table_index) FROM pgreshard.verify_progress")
+finished=$(psql_on 1 $DB "SELECT count(DISTINCT table_index) FROM pgreshard.verify_chunks")
 [ "$finished" -ge 2 ] && [ "$finished" -lt 5 ] || fail "expected the killed verify to have finished 2-4 tables, got $finished"
 expect_rc 0 "$P" verify "$W/plan.yaml"
 expect_contains "$OUT" "source and shards match"
 skipped=$(printf '%s\n' "$ERR" | grep -c "was compared by an interrupted verify")
 expect_eq "$skipped" "$finished" "tables not compared again"
-expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.verify_progress")" 0 "progress cleared by a finished verify"
+expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.verify_chunks")" 0 "progress cleared by a finished verify"
 
 # --- rows changed behind pgreshard's back --------------------------------------
 shard_of() { "$P" shard-of "$W/plan.yaml" app.users "$1" --type bigint; }

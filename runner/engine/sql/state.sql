@@ -192,3 +192,21 @@ CREATE TABLE IF NOT EXISTS pgreshard.verify_progress (
     done_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (plan_name, table_index, shard)
 );
+
+-- The same record per chunk (issue 16): a table split into key-range chunks
+-- (chunk_plan, source 0's bounds) is verified chunk by chunk, and a verify
+-- killed halfway resumes at the next chunk it has not compared; a table of one
+-- chunk is chunk 0.  Same reasoning and lifetime as verify_progress above,
+-- which it replaces (an older pgreshard's rows there are no longer read).
+CREATE TABLE IF NOT EXISTS pgreshard.verify_chunks (
+    plan_name     text NOT NULL,
+    table_index   int NOT NULL,
+    chunk         int NOT NULL,
+    shard         int NOT NULL,
+    source_rows   bigint NOT NULL,        -- rows of the source, in the chunk, that belong on this shard
+    shard_rows    bigint NOT NULL,        -- rows of the chunk the shard holds
+    differences   int NOT NULL,
+    snapshot_lsn  pg_lsn NOT NULL,
+    done_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_name, table_index, chunk, shard)
+);
