@@ -361,8 +361,17 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 
 	for (int k = 0; k < t->npk; k++)
 		pks[k] = t->pk_col[k] >= 0 ? xstrdup(t->cols[t->pk_col[k]]) : NULL;
+	/* a GENERATED ALWAYS identity stays one by name, wherever it now is; a
+	 * column added since is plain on the shards (until the cutover's schema
+	 * check), so assigned like one */
+	bool	   *always = xcalloc((size_t) want->n + 1, sizeof(bool));
+
 	for (int c = 0; c < t->ncols; c++)
 	{
+		int			w = name_in(want->names, want->n, t->cols[c]);
+
+		if (w >= 0)
+			always[w] = t->always_ident[c];
 		free(t->cols[c]);
 		free(t->qcols[c]);
 		free(t->types[c]);
@@ -370,6 +379,10 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 	free(t->cols);
 	free(t->qcols);
 	free(t->types);
+	free(t->always_ident);
+	t->always_ident = always;
+	t->has_always_ident = false;
+	t->nsettable = 0;
 	t->ncols = want->n;
 	t->cols = xcalloc((size_t) want->n + 1, sizeof(char *));
 	t->qcols = xcalloc((size_t) want->n + 1, sizeof(char *));
@@ -379,6 +392,8 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 		t->cols[i] = xstrdup(want->names[i]);
 		t->qcols[i] = pgr_quote_ident(q, want->names[i]);
 		t->types[i] = xstrdup(want->types[i]);
+		t->has_always_ident = t->has_always_ident || always[i];
+		t->nsettable += !always[i];
 	}
 	for (int k = 0; k < t->nkeys; k++)
 		t->key_col[k] = name_in(t->cols, t->ncols, t->pt->keys[k]);
