@@ -3,7 +3,7 @@
 # against real PostgreSQL 15 clusters, for the plain build and the
 # AddressSanitizer/UndefinedBehaviorSanitizer build.
 #
-#   tests/run.sh [FILTER]    FILTER: run only tests whose name contains it
+#   tests/run.sh [FILTER]    FILTER: run only tests whose name matches it (a bash regex: a word, or a|b)
 #
 # The integration tests of each build run at the same time as the other
 # build's (PGR_TEST_SERIAL=1: one after the other), each build on its own six
@@ -35,7 +35,7 @@ record() {	# NAME RC LOGFILE SECONDS
 run_one() {	# NAME CMD...
 	local name=$1 log start rc
 	shift
-	[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && return 0
+	[ -n "$FILTER" ] && ! [[ "$name" =~ $FILTER ]] && return 0
 	log="$LOGDIR/$(echo "$name" | tr '/ ' '__').log"
 	start=$SECONDS
 	"$@" >"$log" 2>&1

@@ -42,9 +42,25 @@ clusters_stop() {
 	PGR_TEST_ROOT=
 }
 
+# Whether TCP ports $1 .. $1+$2-1 on 127.0.0.1 are all free (nothing listens).
+_ports_free() {
+	local p
+	for ((p = $1; p < $1 + $2; p++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 1
+	done
+	return 0
+}
+
 clusters_start() {
 	local n=$1 i port
 	PGR_PORT_BASE=${PGR_PORT_BASE:-$((20000 + ($$ % 2000) * 16))}
+	# another run on this machine (a second checkout, a benchmark) may hold
+	# these ports: move to a free range rather than fail
+	local try
+	for ((try = 0; try < 50; try++)); do
+		_ports_free "$PGR_PORT_BASE" "$n" && break
+		PGR_PORT_BASE=$((20000 + RANDOM % 2000 * 16))
+	done
 	PGR_TEST_ROOT=$(mktemp -d /tmp/pgreshard-clusters.XXXXXX)
 	chmod 755 "$PGR_TEST_ROOT"
 	mkdir -p "$PGR_TEST_ROOT/sock" && chmod 777 "$PGR_TEST_ROOT/sock"
