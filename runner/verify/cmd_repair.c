@@ -272,8 +272,10 @@ cmd_repair(int argc, char **argv)
 			{
 				if (rs.nchunks > 0)
 					printf("repair: %d chunk(s) of %d table(s) copied again\n", rs.nchunks, rs.nchunk_tables);
-				printf("repair: %d table(s) copied again; `pgreshard verify %s` checks them, "
-					   "`pgreshard apply %s` continues the move\n", rs.nwhole, p->path, p->path);
+				if (rs.nwhole > 0)
+					printf("repair: %d table(s) copied again\n", rs.nwhole);
+				printf("repair: `pgreshard verify %s` checks them, `pgreshard apply %s` continues the move\n",
+					   p->path, p->path);
 				rc = EXIT_OK;
 			}
 		}
