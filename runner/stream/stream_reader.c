@@ -371,9 +371,6 @@ connect_shards(stream_reader *r)
 					  0, NULL) || !apply_session_replica(sc->conn))
 			return false;
 	}
-	/* partitions made on the source since the schema steps, then the pipelines */
-	if (!stream_partitions_sync(r))
-		return false;
 	for (int s = 0; s < p->nshards; s++)
 		if (!shard_pipeline_open(r, s))
 			return false;
@@ -517,6 +514,7 @@ stream_session(stream_reader *r, bool *retry)
 	if (!ok)
 		*retry = connection_lost(r);
 	disconnect_all(r);
+	stream_partitions_forget(r);	/* a rolled back creation is not there */
 	if (r->spill)
 		spill_close(r->spill);
 	r->spill = NULL;
@@ -541,7 +539,8 @@ stream_drain_exact(apply_ctx *ctx, int source, uint64_t target)
 bool
 stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline)
 {
-	return run_reader(ctx, source, true, target, deadline, false);
+	/* at the fence the shards are the source: its partitions never written to too */
+	return run_reader(ctx, source, true, target, deadline, false) && stream_partitions_at_fence(ctx, source);
 }
 
 static bool
@@ -612,6 +611,9 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		free(r.rels[i].name);
 		free(r.rels[i].leaf_qname);
 		free(r.rels[i].ident);
+		free(r.rels[i].nspname);
+		free(r.rels[i].relname);
+		free(r.rels[i].order);
 	}
 	free(r.rels);
 	free(r.shards);
