@@ -41,7 +41,8 @@ tables:
   events: { key: tenant_id }
 copy: { jobs: $1, chunk_rows: $((ROWS / 8)) }
 YAML
-	"$P" cleanup --drop-data "$W/plan.yaml" >/dev/null 2>&1 || true
+	psql_on 0 bench "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'bench'" >/dev/null
+	for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS events" >/dev/null; done
 	"$P" apply --yes --until copy "$W/plan.yaml" 2>"$W/log" || { cat "$W/log" >&2; exit 1; }
 	grep -q "copy: 8 chunk(s) to copy" "$W/log" || { echo "expected 8 leaf chunks" >&2; cat "$W/log" >&2; exit 1; }
 	sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/log"

@@ -36,9 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_key.h"
 #include "log.h"
 #include "shard_partitions.h"
 #include "sqlname.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 /*
@@ -163,55 +165,75 @@ partition_clear_default_sql(pgr_conn *q, const part_def *d)
 	return sql;
 }
 
-/* Create partition d on c when it is not there; false after reporting. */
+/* Create partition d on c (it is not there); false after reporting. */
 static bool
 create_one(pgr_conn *c, int s, const part_def *d)
 {
-	char	   *q = pgr_quote_qualified(c, d->schema, d->name);
-	const char *params[1] = {q};
-	PGresult   *res = pgr_query(c, "looking for a partition", "SELECT to_regclass($1) IS NOT NULL", 1, params);
-	bool		ok = res != NULL;
+	char	   *clear = partition_clear_default_sql(c, d), *create = partition_create_sql(c, d);
+	char	   *disp = sqlname_quote_qualified(d->schema, d->name);
+	PGresult   *del = clear ? pgr_query(c, "clearing the DEFAULT partition for a new partition", clear,
+										0, NULL) : NULL;
+	bool		ok = clear == NULL || del != NULL;
 
-	if (ok && PQgetvalue(res, 0, 0)[0] == 'f')
-	{
-		char	   *clear = partition_clear_default_sql(c, d), *create = partition_create_sql(c, d);
-		PGresult   *del = clear ? pgr_query(c, "clearing the DEFAULT partition for a new partition", clear,
-											0, NULL) : NULL;
-
-		char	   *disp = sqlname_quote_qualified(d->schema, d->name);
-
-		ok = clear == NULL || del != NULL;
-		if (del != NULL && atoll(PQcmdTuples(del)) > 0)
-			log_info("shard %d: %s row(s) of DEFAULT partition %s.%s belong to partition %s, which the "
-					 "source made during the move and moved them out of its DEFAULT (a change "
-					 "pgoutput does not publish): removed there too", s, PQcmdTuples(del),
-					 d->dflt_schema, d->dflt_name, disp);
-		ok = ok && pgr_exec(c, "creating a partition made on the source", create, 0, NULL);
-		if (ok)
-			log_info("shard %d: partition %s created (it is on the source)", s, disp);
-		free(disp);
-		PQclear(del);
-		free(clear);
-		free(create);
-	}
-	PQclear(res);
-	free(q);
+	if (del != NULL && atoll(PQcmdTuples(del)) > 0)
+		log_info("shard %d: %s row(s) of DEFAULT partition %s.%s belong to partition %s, which the "
+				 "source made during the move and moved them out of its DEFAULT (a change "
+				 "pgoutput does not publish): removed there too", s, PQcmdTuples(del),
+				 d->dflt_schema, d->dflt_name, disp);
+	ok = ok && pgr_exec(c, "creating a partition made on the source", create, 0, NULL);
+	if (ok)
+		log_info("shard %d: partition %s created (it is on the source)", s, disp);
+	free(disp);
+	PQclear(del);
+	free(clear);
+	free(create);
 	return ok;
+}
+
+/* missing[i]: partition i of l (of table, or all) is not on c; one query. */
+static bool
+find_missing(pgr_conn *c, const part_list *l, int table, bool *missing)
+{
+	strbuf		names;
+	const char *params[1];
+	PGresult   *res;
+	char	  **q = xcalloc((size_t) l->n + 1, sizeof(char *));
+
+	sb_init(&names);
+	for (int i = 0; i < l->n; i++)
+		q[i] = pgr_quote_qualified(c, l->v[i].schema, l->v[i].name);
+	pgarray_encode(&names, q, l->n);
+	params[0] = names.data;
+	res = pgr_query(c, "looking for the partitions", "SELECT to_regclass(n) IS NULL "
+					"FROM unnest($1::text[]) WITH ORDINALITY AS x(n, i) ORDER BY i", 1, params);
+	for (int i = 0; res && i < l->n && i < PQntuples(res); i++)
+		missing[i] = (table < 0 || l->v[i].table == table) && PQgetvalue(res, i, 0)[0] == 't';
+	PQclear(res);
+	sb_free(&names);
+	for (int i = 0; i < l->n; i++)
+		free(q[i]);
+	free(q);
+	return res != NULL;
 }
 
 bool
 partitions_create_missing(pgr_conn *c, int s, const part_list *l, int table)
 {
-	bool		ok;
+	bool	   *missing, ok, any = false;
 
 	if (l->n == 0)
 		return true;
-	ok = pgr_exec(c, "creating partitions", "BEGIN", 0, NULL);
+	missing = xcalloc((size_t) l->n, sizeof(bool));
+	ok = pgr_exec(c, "creating partitions", "BEGIN", 0, NULL) && find_missing(c, l, table, missing);
 	for (int i = 0; ok && i < l->n; i++)
-		if (table < 0 || l->v[i].table == table)
+		if (missing[i])
+		{
 			ok = create_one(c, s, &l->v[i]);
+			any = true;
+		}
+	free(missing);
 	if (ok)
-		return pgr_exec(c, "creating partitions", "COMMIT", 0, NULL);
+		return pgr_exec(c, any ? "creating partitions" : "ending the transaction", "COMMIT", 0, NULL);
 	pgr_exec(c, "rolling back", "ROLLBACK", 0, NULL);
 	return false;
 }
