@@ -109,7 +109,7 @@ replay_one(void *arg, const char *msg, size_t len)
 		log_error("%s: spilled change: %s", ra->r->role, err);
 		return false;
 	}
-	return stream_apply_change(ra->r, &m);	/* never a Relation: applied before spilling */
+	return stream_apply_change(ra->r, &m);
 }
 
 static bool
@@ -175,9 +175,11 @@ on_message(stream_reader *r, const char *payload, size_t len)
 		default:
 			break;
 	}
-	if (m.kind == PGO_RELATION)
-		return stream_apply_change(r, &m);
-	if (r->dec.in_stream)		/* not committed yet: keep it on disk until it is */
+	/* not committed yet: keep it on disk until it is; a Relation message too,
+	 * as PostgreSQL's own apply does: it may announce a partition that the
+	 * transaction itself creates, or columns it changes, which the shards
+	 * must follow at the transaction's place in the source's history */
+	if (r->dec.in_stream)
 		return spill_append(r->spill, r->stream_xid, m.xid, payload, len);
 	return stream_apply_change(r, &m);
 }

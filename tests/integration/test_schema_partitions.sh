@@ -21,7 +21,11 @@ P=$PGRESHARD
 DB=parttest
 W=$(mktemp -d)
 WL=
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB
+	psql_on 0 postgres "ALTER SYSTEM RESET logical_decoding_work_mem" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
+# the split of the DEFAULT partition is a transaction larger than this: streamed
+# before it commits, with the new partition announced inside it
+psql_on 0 postgres "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'" -c "SELECT pg_reload_conf()" >/dev/null
 LEAVES="events_eu_0 events_eu_1 events_us events_other payments_2024_01 payments_2024_02 payments_2024_03 payments_default"
 export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
@@ -97,6 +101,8 @@ for via_root in false true; do
 	rm -f "$W/stop" "$W/refused" "$W/created" "$W/go"
 	fresh_db $DB 0 1 2 3 4
 	load_sql 0 $DB "$(dirname "$0")/../sql/partitions.sql"
+	psql_on 0 $DB "INSERT INTO ev.events (tenant_id, region, kind, payload)
+		SELECT g % 100 + 1, 'it', 'to split ' || g, jsonb_build_object('pad', repeat('x', 100)) FROM generate_series(1, 1500) g" >/dev/null
 	psql_on 0 $DB "CREATE PUBLICATION ev_pub FOR TABLE ev.tenants, ev.events, ev.payments
 		WITH (publish_via_partition_root = $via_root)" >/dev/null
 	# a partition listed on its own
