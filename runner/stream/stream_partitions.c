@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_key.h"
 #include "log.h"
 #include "shard_partitions.h"
 #include "sqlname.h"
@@ -92,6 +93,37 @@ struct part_cache {
 	bool	   *everywhere;		/* [l.n] */
 };
 
+/* Which partitions shard s lacks (one query, in its apply transaction):
+ * everywhere[i] is cleared for those. */
+static bool
+cache_check_shard(stream_reader *r, int s)
+{
+	struct part_cache *pc = r->parts;
+	char	  **q = xcalloc((size_t) pc->l.n + 1, sizeof(char *));
+	strbuf		names;
+	pgo_value	v;
+	PGresult   *res;
+
+	sb_init(&names);
+	for (int i = 0; i < pc->l.n; i++)
+		q[i] = pgr_quote_qualified(r->shards[s].conn, pc->l.v[i].schema, pc->l.v[i].name);
+	pgarray_encode(&names, q, pc->l.n);
+	v = (pgo_value) {.kind = PGO_TEXT, .data = names.data, .len = (uint32_t) names.len};
+	params_reset(&r->params);
+	params_add(&r->params, &v);
+	res = shard_query_now(r, s, "SELECT to_regclass(n) IS NULL FROM unnest($1::text[]) WITH ORDINALITY "
+						  "AS x(n, i) ORDER BY i", "looking for the partitions");
+	for (int i = 0; res && i < pc->l.n && i < PQntuples(res); i++)
+		if (PQgetvalue(res, i, 0)[0] == 't')
+			pc->everywhere[i] = false;
+	PQclear(res);
+	sb_free(&names);
+	for (int i = 0; i < pc->l.n; i++)
+		free(q[i]);
+	free(q);
+	return res != NULL;
+}
+
 static bool
 cache_load(stream_reader *r)
 {
@@ -105,6 +137,12 @@ cache_load(stream_reader *r)
 	if (!load(r->ctx->plan, r->source, r->role, &pc->l))
 		return false;
 	pc->everywhere = xcalloc((size_t) pc->l.n + 1, sizeof(bool));
+	for (int i = 0; i < pc->l.n; i++)
+		pc->everywhere[i] = true;
+	/* a shard that has applied this transaction has every partition it needs */
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->txn_commit_lsn > r->shards[s].progress && !cache_check_shard(r, s))
+			return false;
 	return true;
 }
 
