@@ -458,23 +458,6 @@ read_partitions(pgr_conn *c, const char *oid, src_table *t, long long *bytes, do
 	return true;
 }
 
-/* The partitioned table relid has a DEFAULT partition at some level. */
-static bool
-has_default_partition(pgr_conn *c, const char *relid, bool *out)
-{
-	const char *params[1] = {relid};
-	PGresult   *res = pgr_query(c, "looking for a DEFAULT partition",
-								"SELECT EXISTS (SELECT FROM pg_partition_tree($1::oid::regclass) pt "
-								"JOIN pg_class k ON k.oid = pt.relid WHERE pt.level > 0 "
-								"AND pg_get_expr(k.relpartbound, k.oid) = 'DEFAULT')", 1, params);
-
-	if (res == NULL)
-		return false;
-	*out = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	return true;
-}
-
 static bool
 inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 {
@@ -484,7 +467,7 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 	const char *params[2] = {pt->schema, pt->relname};
 	PGresult   *res = pgr_query(c, "reading a table", SQL_TABLE, 2, params);
 	char	   *name = table_display(pt);
-	bool		ok = res != NULL, with_default = false;
+	bool		ok = res != NULL;
 
 	if (ok && PQntuples(res) == 0)
 	{
@@ -535,25 +518,6 @@ inspect_table(const plan *p, pgr_conn *c, int ti, int src_index, catalog *cat)
 		{
 			resolve_keys(p, pt, t, cat);
 			lint_table(p, pt, t, cat);
-			if (t->partitioned && cat->pub_via_root && (ok = has_default_partition(c, PQgetvalue(res, 0, 0),
-																				  &with_default)) && with_default)
-				catalog_add_finding(cat, FINDING_WARNING, name,
-									"ALTER PUBLICATION ... SET (publish_via_partition_root = false) before the "
-									"move, so that new partitions are created on the shards as they appear",
-									"partitioned with a DEFAULT partition, and the publication has "
-									"publish_via_partition_root on: rows of a partition created during the move "
-									"would land in the shards' DEFAULT partition, and PostgreSQL then refuses to "
-									"create that partition on the shards (its rows sit in DEFAULT): the move "
-									"would stop there for good");
-			else if (ok && t->partitioned && cat->pub_via_root)
-				catalog_add_finding(cat, FINDING_INFO, name,
-									"ALTER PUBLICATION ... SET (publish_via_partition_root = false) to have "
-									"them created as they appear",
-									"partitioned, %d partition(s) moved with it; the publication has "
-									"publish_via_partition_root on, so the stream does not see a partition "
-									"created during the move: its rows stop the stream until the next apply "
-									"creates it on the shards, or land in the shards' DEFAULT partition when "
-									"there is one", t->nparts);
 		}
 		else if (ok && !same_columns(t, &other))
 			catalog_add_finding(cat, FINDING_ERROR, name, "make the table's columns identical on every source",

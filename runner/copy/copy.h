@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "hooks.h"
 #include "pghash.h"
+#include "shard_partitions.h"
 #include "strbuf.h"
 
 #define COPY_MAX_KEYS 32
@@ -62,7 +63,9 @@ typedef struct copy_job {
 	int			table;
 	int			chunk;
 	char	   *where;			/* the chunk's condition, or NULL: the whole table */
-	bool		ctid;			/* a block range (copy_chunks.c) */
+	char	   *leaf;			/* the leaf partition it reads (quoted), or NULL */
+	bool		ctid;			/* a block range (copy_chunks.c), or any chunk of a
+								 * keyless partitioned table: recopied whole */
 	bool	   *need;			/* [nshards]: not yet done on this shard */
 } copy_job;
 
@@ -138,9 +141,10 @@ typedef struct chunk_key {
 } chunk_key;
 
 /* Split table t of one source into chunks and write them to the chunk plan
- * over state (copy_chunks.c); src is a connection to that source. */
+ * over state (copy_chunks.c); src is a connection to that source.  A
+ * partitioned table with leaves in parts is split leaf by leaf. */
 bool copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
-							const copy_table *t);
+							const copy_table *t, const part_list *parts);
 /* The WHERE condition of a chunk (by: "key", "ctid" or "whole"; lo, hi:
  * NULL when unbounded), quoted for c; NULL for the whole table. */
 char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo,
@@ -150,6 +154,12 @@ char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *co
 bool copy_chunk_where_text(pgr_conn *c, const char *by, const char *cols, const char *types,
 						   const char *lo, const char *hi, char **where);
 void chunk_key_free(chunk_key *k);
+
+/* copy_partitions.c: begin a read-only transaction on src under snapshot. */
+bool copy_snapshot_begin(pgr_conn *src, const char *snapshot);
+/* Create on every shard the partitions of the moved tables that existed at
+ * the copy's snapshots, before any row is copied. */
+bool copy_partitions_sync(apply_ctx *ctx);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */
 void *copy_worker_main(void *arg);

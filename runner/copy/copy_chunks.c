@@ -31,7 +31,20 @@
 #include "chunk_key.h"
 #include "copy.h"
 #include "log.h"
+#include "shard_partitions.h"
 #include "xalloc.h"
+
+/* What one run of chunks reads: the table, or one of its leaf partitions
+ * (ONLY that leaf; its chunks carry the leaf's name and partition
+ * constraint, for the stream's invariant 4). */
+typedef struct chunk_rel {
+	int			index;			/* the plan table */
+	const char *only;			/* "ONLY " or "" before qname */
+	const char *qname;			/* quoted relation read */
+	const part_def *leaf;		/* the leaf partition, or NULL */
+	int			first;			/* number of its first chunk */
+	int		   *next_chunk;		/* the table's next chunk number, advanced */
+} chunk_rel;
 
 /* The chunk key of table qname on the source: PK, else unique NOT NULL. */
 static const char key_sql[] =
@@ -116,7 +129,7 @@ key_list(pgr_conn *c, const chunk_key *k, bool as_text)
  * boundary, k->n text columns.
  */
 static PGresult *
-key_boundaries(pgr_conn *src, const copy_table *t, const chunk_key *k, double est, long long nchunks)
+key_boundaries(pgr_conn *src, const chunk_rel *t, const chunk_key *k, double est, long long nchunks)
 {
 	char	   *cols = key_list(src, k, false), *texts = key_list(src, k, true);
 	double		want = fmin(fmax(64.0 * (double) nchunks, 20000.0), 2e6);
@@ -139,14 +152,16 @@ key_boundaries(pgr_conn *src, const copy_table *t, const chunk_key *k, double es
 	return res;
 }
 
-/* Append one chunk_plan row's parameters and insert it. */
+/* Append one chunk_plan row's parameters and insert it (leaf: the
+ * partition it reads, or NULL). */
 static bool
 insert_chunk(pgr_conn *state, const char *plan_name, int source, int ti, long long chunk,
-			 const char *by, const chunk_key *k, char *const *lo, char *const *hi, int nb, double est)
+			 const char *by, const chunk_key *k, char *const *lo, char *const *hi, int nb, double est,
+			 const part_def *leaf)
 {
 	char		src_s[16], ti_s[16], chunk_s[24], est_s[32];
 	strbuf		a[5];
-	const char *params[11];
+	const char *params[14];
 	bool		ok;
 
 	snprintf(src_s, sizeof(src_s), "%d", source);
@@ -173,10 +188,14 @@ insert_chunk(pgr_conn *state, const char *plan_name, int source, int ti, long lo
 	params[8] = lo ? a[3].data : NULL;
 	params[9] = hi ? a[4].data : NULL;
 	params[10] = est_s;
+	params[11] = leaf ? leaf->schema : NULL;
+	params[12] = leaf ? leaf->name : NULL;
+	params[13] = leaf ? (leaf->constraint ? leaf->constraint : "true") : NULL;
 	ok = pgr_exec(state, "writing the chunk plan",
 				  "INSERT INTO pgreshard.chunk_plan (plan_name, source, table_index, chunk, chunk_by, "
-				  "key_cols, key_types, key_colls, lo_key, hi_key, est_rows) "
-				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11, params);
+				  "key_cols, key_types, key_colls, lo_key, hi_key, est_rows, leaf_schema, leaf_name, "
+				  "leaf_cond) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+				  14, params);
 	for (int i = 0; i < 5; i++)
 		sb_free(&a[i]);
 	return ok;
@@ -184,7 +203,7 @@ insert_chunk(pgr_conn *state, const char *plan_name, int source, int ti, long lo
 
 static bool
 plan_key_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int source,
-				const copy_table *t, const chunk_key *k, double est, long long nchunks)
+				const chunk_rel *t, const chunk_key *k, double est, long long nchunks)
 {
 	PGresult   *res = key_boundaries(src, t, k, est, nchunks);
 	int			n;
@@ -193,6 +212,7 @@ plan_key_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sourc
 	if (res == NULL)
 		return false;
 	n = PQntuples(res) + 1;
+	t->next_chunk[0] += n;
 	for (int c = 0; ok && c < n; c++)
 	{
 		char	  **lo = NULL, **hi = NULL;
@@ -209,7 +229,8 @@ plan_key_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sourc
 			for (int i = 0; i < k->n; i++)
 				hi[i] = PQgetvalue(res, c, i);
 		}
-		ok = insert_chunk(state, plan_name, source, t->index, c, "key", k, lo, hi, k->n, est / n);
+		ok = insert_chunk(state, plan_name, source, t->index, t->first + c, "key", k, lo, hi, k->n,
+						  est / n, t->leaf);
 		free(lo);
 		free(hi);
 	}
@@ -220,7 +241,7 @@ plan_key_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sourc
 /* Ranges of physical blocks: '(b,0)' .. '(b2,0)'. */
 static bool
 plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int source,
-				 const copy_table *t, double est, long long nchunks)
+				 const chunk_rel *t, double est, long long nchunks)
 {
 	const char *params[1] = {t->qname};
 	PGresult   *res = pgr_query(src, "measuring the table to split it into block ranges",
@@ -235,9 +256,10 @@ plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sour
 	nblocks = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (t->only[0] == '\0')
-		nblocks = 1;			/* partitioned: its rows are in its partitions, one chunk */
+		nblocks = 1;			/* partitioned, no leaves: one chunk */
 	if (nchunks > nblocks)
 		nchunks = nblocks > 1 ? nblocks : 1;
+	t->next_chunk[0] += (int) nchunks;
 	for (long long c = 0; ok && c < nchunks; c++)
 	{
 		char		lo_s[48], hi_s[48];
@@ -245,30 +267,77 @@ plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sour
 
 		snprintf(lo_s, sizeof(lo_s), "(%lld,0)", nblocks * c / nchunks);
 		snprintf(hi_s, sizeof(hi_s), "(%lld,0)", nblocks * (c + 1) / nchunks);
-		ok = insert_chunk(state, plan_name, source, t->index, c, nchunks > 1 ? "ctid" : "whole", &none,
-						  c > 0 ? lo : NULL, c < nchunks - 1 ? hi : NULL, 1, est / (double) nchunks);
+		ok = insert_chunk(state, plan_name, source, t->index, t->first + c, nchunks > 1 ? "ctid" : "whole",
+						  &none, c > 0 ? lo : NULL, c < nchunks - 1 ? hi : NULL, 1, est / (double) nchunks,
+						  t->leaf);
 	}
 	return ok;
 }
 
+/* The chunks of one relation: the table, or one leaf partition of it. */
+static bool
+plan_rel_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const chunk_rel *r,
+				const chunk_key *k, double est)
+{
+	long long	nchunks = (long long) ceil(est / (double) p->copy_chunk_rows);
+
+	if (nchunks <= 1)
+	{
+		/* a leaf of a keyed table is a key chunk without bounds: rows of that leaf */
+		bool		ok = insert_chunk(state, p->name, source, r->index, r->first,
+									  r->leaf && k->n > 0 ? "key" : "whole", k, NULL, NULL, k->n, est, r->leaf);
+
+		r->next_chunk[0]++;
+		return ok;
+	}
+	if (k->n > 0)
+		return plan_key_chunks(src, state, p->name, source, r, k, est, nchunks);
+	return plan_ctid_chunks(src, state, p->name, source, r, est, nchunks);
+}
+
+/* A leaf partition's estimated rows (from its size when never analyzed). */
+static double
+leaf_rows(pgr_conn *src, const char *qleaf)
+{
+	const char *params[1] = {qleaf};
+	PGresult   *res = pgr_query(src, "estimating a partition's rows",
+								"SELECT CASE WHEN reltuples >= 0 THEN reltuples ELSE pg_relation_size(oid) / 64 END "
+								"FROM pg_class WHERE oid = $1::regclass", 1, params);
+	double		n = res && PQntuples(res) == 1 ? atof(PQgetvalue(res, 0, 0)) : -1;
+
+	PQclear(res);
+	return n;
+}
+
 bool
-copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t)
+copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t,
+					   const part_list *parts)
 {
 	double		est = t->replicate ? t->est_rows : t->est_rows / p->nsources;
-	long long	nchunks = (long long) ceil(est / (double) p->copy_chunk_rows);
+	int			next = 0;
+	chunk_rel	r = {t->index, t->only, t->qname, NULL, 0, &next};
 	chunk_key	k;
-	bool		ok;
+	bool		ok = true, any_leaf = false;
 
 	if (t->replicate && source > 0)
 		return true;			/* every source holds the same copy: take source 0's */
 	if (!find_key(src, t, &k))
 		return false;
-	if (nchunks <= 1)
-		ok = insert_chunk(state, p->name, source, t->index, 0, "whole", &k, NULL, NULL, k.n, est);
-	else if (k.n > 0)
-		ok = plan_key_chunks(src, state, p->name, source, t, &k, est, nchunks);
-	else
-		ok = plan_ctid_chunks(src, state, p->name, source, t, est, nchunks);
+	/* a partitioned table: each leaf partition is read on its own, in chunks */
+	for (int i = 0; ok && parts && i < parts->n; i++)
+		if (parts->v[i].table == t->index && parts->v[i].leaf)
+		{
+			const part_def *d = &parts->v[i];
+			char	   *q = pgr_quote_qualified(src, d->schema, d->name);
+			double		n = leaf_rows(src, q);
+
+			r = (chunk_rel) {t->index, "ONLY ", q, d, next, &next};
+			ok = n >= 0 && plan_rel_chunks(src, state, p, source, &r, &k, t->replicate ? n : n / p->nsources);
+			any_leaf = true;
+			free(q);
+		}
+	if (!any_leaf)
+		ok = plan_rel_chunks(src, state, p, source, &r, &k, est);
 	chunk_key_free(&k);
 	return ok;
 }

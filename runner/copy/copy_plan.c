@@ -138,6 +138,7 @@ ensure_chunk_plan(copy_run *run, int source)
 	const char *params[2] = {ctx->plan->name, src_s};
 	PGresult   *res;
 	pgr_conn   *src;
+	part_list	parts = {0};
 	bool		ok;
 	bool	   *planned = xcalloc((size_t) ctx->plan->ntables + 1, sizeof(bool));
 	int			missing = ctx->plan->ntables;
@@ -163,7 +164,8 @@ ensure_chunk_plan(copy_run *run, int source)
 			planned[ti] = true;
 			missing--;
 		}
-	if (res == NULL || missing == 0 ||
+	/* under the copy's snapshot: the leaf partitions whose rows it reads */
+	if (res == NULL || missing == 0 || !source_snapshot(ctx, source) ||
 		(src = pgr_connect(ctx->plan->source_dsns[source], ctx->sources[source].role,
 						   PGR_CONN_READ_ONLY)) == NULL)
 	{
@@ -173,9 +175,11 @@ ensure_chunk_plan(copy_run *run, int source)
 		return ok;
 	}
 	PQclear(res);
-	ok = pgr_exec(ctx->state, "writing the chunk plan", "BEGIN", 0, NULL);
+	ok = copy_snapshot_begin(src, ctx->sources[source].snapshot) && partitions_read(src, ctx->plan, &parts) &&
+		pgr_exec(ctx->state, "writing the chunk plan", "BEGIN", 0, NULL);
 	for (int ti = 0; ok && ti < ctx->plan->ntables; ti++)
-		ok = planned[ti] || copy_plan_table_chunks(src, ctx->state, ctx->plan, source, &run->tables[ti]);
+		ok = planned[ti] || copy_plan_table_chunks(src, ctx->state, ctx->plan, source, &run->tables[ti], &parts);
+	partitions_free(&parts);
 	pgr_disconnect(src);
 	free(planned);
 	if (ok)
@@ -248,6 +252,13 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 		return true;
 	}
 	j->ctid = strcmp(by, "ctid") == 0;
+	if (!PQgetisnull(res, r, 11))
+	{
+		j->leaf = pgr_quote_qualified(c, PQgetvalue(res, r, 10), PQgetvalue(res, r, 11));
+		/* a keyless partitioned table: its leaves' chunks, like block ranges,
+		 * are recopied whole on a shard where some are missing */
+		j->ctid = j->ctid || PQgetisnull(res, r, 6);
+	}
 	if (!copy_chunk_where_text(c, by, PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6),
 							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7),
 							   PQgetisnull(res, r, 8) ? NULL : PQgetvalue(res, r, 8),
@@ -296,7 +307,7 @@ recopy_partial_ctid(copy_run *run, int ti)
 		if ((c = connect_shard(p, s)) == NULL)
 			return false;
 		snprintf(ti_s, sizeof(ti_s), "%d", ti);
-		sql = xasprintf("DELETE FROM ONLY %s", t->qname);
+		sql = xasprintf("DELETE FROM %s%s", t->only, t->qname);
 		ok = pgr_exec(c, "emptying a partly copied table", "BEGIN", 0, NULL) &&
 			pgr_exec(c, "emptying a partly copied table", sql, 0, NULL) &&
 			pgr_exec(c, "emptying a partly copied table",
@@ -329,7 +340,7 @@ copy_jobs_load(copy_run *run)
 			return false;
 	res = pgr_query(ctx->state, "reading the chunk plan",
 					"SELECT source, table_index, chunk, lo, hi, chunk_by, key_cols, key_types, "
-					"lo_key, hi_key FROM pgreshard.chunk_plan "
+					"lo_key, hi_key, leaf_schema, leaf_name FROM pgreshard.chunk_plan "
 					"WHERE plan_name = $1 ORDER BY est_rows DESC, source, table_index, chunk", 1, params);
 	if (res == NULL)
 		return false;
@@ -375,6 +386,7 @@ copy_jobs_load(copy_run *run)
 			run->tables[run->jobs[r].table].chunks_done++;
 			free(run->jobs[r].need);
 			free(run->jobs[r].where);
+			free(run->jobs[r].leaf);
 		}
 	}
 	run->njobs = pending;

@@ -81,13 +81,16 @@ worker_drop_connections(worker *w)
 	}
 }
 
+/* The chunk's rows: of the table, or of one leaf partition (written into
+ * the table on the shards, where they land in the same partition). */
 static char *
 chunk_query(const copy_table *t, const copy_job *j)
 {
+	const char *only = j->leaf ? "ONLY " : t->only, *rel = j->leaf ? j->leaf : t->qname;
+
 	if (j->where == NULL)
-		return xasprintf("COPY (SELECT %s FROM %s%s) TO STDOUT", t->select_list, t->only, t->qname);
-	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, t->only,
-					 t->qname, j->where);
+		return xasprintf("COPY (SELECT %s FROM %s%s) TO STDOUT", t->select_list, only, rel);
+	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, only, rel, j->where);
 }
 
 /* Open the source transaction under the snapshot and each needed shard's COPY. */

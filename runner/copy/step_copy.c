@@ -121,7 +121,7 @@ step_copy(apply_ctx *ctx)
 		log_info("copy: %d chunk(s) to copy with %d job(s)", run.njobs, ctx->plan->copy_jobs);
 		for (int s = 0; ok && s < ctx->plan->nsources; s++)
 			ok = source_snapshot(ctx, s);
-		ok = ok && run_workers(&run);
+		ok = ok && copy_partitions_sync(ctx) && run_workers(&run);
 		if (ok)
 			log_summary(&run);
 	}
@@ -129,6 +129,7 @@ step_copy(apply_ctx *ctx)
 	{
 		free(run.jobs[j].need);
 		free(run.jobs[j].where);
+		free(run.jobs[j].leaf);
 	}
 	free(run.jobs);
 	copy_tables_free(run.tables, ctx->plan->ntables);

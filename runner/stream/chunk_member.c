@@ -135,7 +135,15 @@ set_bounds(apply_ctx *ctx, stream_table *t, const PGresult *res, int r,
 		lc->all_rows = false;
 		return true;
 	}
-	if (by == NULL || strcmp(by, "key") != 0 || (PQgetisnull(res, r, 6) && PQgetisnull(res, r, 7)))
+	if (!PQgetisnull(res, r, 11))
+	{
+		lc->leaf_schema = xstrdup(PQgetvalue(res, r, 10));
+		lc->leaf_name = xstrdup(PQgetvalue(res, r, 11));
+		lc->leaf_cond = xstrdup(PQgetisnull(res, r, 12) ? "true" : PQgetvalue(res, r, 12));
+	}
+	/* a leaf's chunk without bounds: the rows of that leaf */
+	if (by == NULL || strcmp(by, "key") != 0 ||
+		(PQgetisnull(res, r, 6) && PQgetisnull(res, r, 7) && lc->leaf_name == NULL))
 		return true;
 	if (!set_key(t, res, r) || t->nck == 0)
 		return true;
@@ -183,6 +191,69 @@ late_by_chunk(const void *a, const void *b)
 	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
 }
 
+/* Chunks of the same leaf partition (or both of the whole table)? */
+static bool
+same_leaf(const struct late_chunk *a, const struct late_chunk *b)
+{
+	if (a->leaf_name == NULL || b->leaf_name == NULL)
+		return a->leaf_name == b->leaf_name;
+	return strcmp(a->leaf_schema, b->leaf_schema) == 0 && strcmp(a->leaf_name, b->leaf_name) == 0;
+}
+
+static void
+late_leaf_free(struct late_chunk *lc)
+{
+	free(lc->leaf_schema);
+	free(lc->leaf_name);
+	free(lc->leaf_cond);
+	lc->leaf_schema = lc->leaf_name = lc->leaf_cond = NULL;
+}
+
+/*
+ * Number the distinct leaves of the late chunks and write the source's test
+ * that places a row's key among them (used when the change does not say
+ * its partition: publish_via_partition_root on): one 't'/'f' per leaf, its
+ * partition constraint evaluated on the key's values.  The constraint names
+ * partition key columns only, and a primary or unique key of a partitioned
+ * table always holds them all.
+ */
+static void
+number_leaves(stream_table *t)
+{
+	strbuf		sb;
+
+	for (int l = 0; l < t->nlate; l++)
+	{
+		struct late_chunk *lc = &t->late[l];
+
+		lc->leaf_no = -1;
+		for (int m = 0; lc->leaf_name && m < l && lc->leaf_no < 0; m++)
+			if (same_leaf(lc, &t->late[m]))
+				lc->leaf_no = t->late[m].leaf_no;
+		if (lc->leaf_name && lc->leaf_no < 0)
+			lc->leaf_no = t->nleaves++;
+	}
+	for (int i = 0; i < t->nck; i++)
+		if (t->ck_col[i] < 0)
+			return;				/* a key column gone: rows are taken as in every leaf */
+	if (t->nleaves == 0 || t->nck == 0)
+		return;
+	sb_init(&sb);
+	sb_append(&sb, "SELECT concat(");
+	for (int n = 0; n < t->nleaves; n++)
+		for (int l = 0; l < t->nlate; l++)
+			if (t->late[l].leaf_no == n)
+			{
+				sb_printf(&sb, "%sCASE WHEN (%s) THEN 't' ELSE 'f' END", n ? ", " : "", t->late[l].leaf_cond);
+				break;
+			}
+	sb_append(&sb, ") FROM (SELECT ");
+	for (int i = 0; i < t->nck; i++)
+		sb_printf(&sb, "%s$%d::%s AS %s", i ? ", " : "", i + 1, t->types[t->ck_col[i]], t->qcols[t->ck_col[i]]);
+	sb_append(&sb, ") pgreshard_row");
+	t->leaf_sql = sb_steal(&sb);
+}
+
 /*
  * A rerun copies its chunks under one snapshot, so neighbouring late chunks
  * (chunks are numbered in key order) usually share their snapshot LSNs on
@@ -200,13 +271,15 @@ merge_late(stream_table *t, int nshards)
 		struct late_chunk *cur = n > 0 ? &t->late[n - 1] : NULL, *next = &t->late[l];
 
 		if (cur != NULL && !cur->all_rows && !next->all_rows && next->chunk == cur->last + 1 &&
-			memcmp(cur->lsn, next->lsn, sizeof(uint64_t) * (size_t) nshards) == 0)
+			memcmp(cur->lsn, next->lsn, sizeof(uint64_t) * (size_t) nshards) == 0 &&
+			same_leaf(cur, next))
 		{
 			pgarray_free(cur->hi, cur->hi ? t->nck : 0);
 			pgarray_free(next->lo, next->lo ? t->nck : 0);
 			cur->hi = next->hi;
 			cur->last = next->chunk;
 			free(next->lsn);
+			late_leaf_free(next);
 			continue;
 		}
 		next->last = next->chunk;
@@ -227,7 +300,8 @@ stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 	snprintf(src, sizeof(src), "%d", source);
 	plan_rows = pgr_query(state, "reading the chunk plan",
 						  "SELECT table_index, chunk, chunk_by, key_cols, key_types, key_colls, lo_key, "
-						  "hi_key, lo, hi FROM pgreshard.chunk_plan WHERE plan_name = $1 AND source = $2",
+						  "hi_key, lo, hi, leaf_schema, leaf_name, leaf_cond FROM pgreshard.chunk_plan "
+						  "WHERE plan_name = $1 AND source = $2",
 						  2, params);
 	if (plan_rows == NULL)
 		return false;
@@ -267,6 +341,7 @@ stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 			bool		whole = t->nck == 0 || t->late[0].all_rows;
 
 			merge_late(t, p->nshards);
+			number_leaves(t);
 			log_info("%s: table %s: %d chunk(s) copied after the slot's snapshot; older changes to "
 					 "their rows are skipped, rows placed %s%s", ctx->sources[source].role, t->display,
 					 nchunks, whole ? "in the whole table" : t->ck_sql ? "by the source's comparison" :
@@ -283,9 +358,11 @@ stream_late_free(stream_table *t)
 		pgarray_free(t->late[l].lo, t->late[l].lo ? t->nck : 0);
 		pgarray_free(t->late[l].hi, t->late[l].hi ? t->nck : 0);
 		free(t->late[l].lsn);
+		late_leaf_free(&t->late[l]);
 	}
 	free(t->late);
 	free(t->ck_sql);
+	free(t->leaf_sql);
 }
 
 /* Is late chunk l one shard s must not apply the current transaction over? */
@@ -429,13 +506,54 @@ late_lookup(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s
 	return true;
 }
 
+/* The source's answer: which of t's late leaves the key's row lies in
+ * (one 't'/'f' per leaf, into in_leaf); false after reporting. */
+static bool
+member_leaf(stream_reader *r, const stream_table *t, const char **key, char *in_leaf)
+{
+	PGresult   *res;
+	bool		ok;
+
+	if (r->member == NULL &&
+		(r->member = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
+		return false;
+	res = pgr_query(r->member, "placing a change's row among the partitions copied later", t->leaf_sql,
+					t->nck, key);
+	ok = res != NULL && !PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) == t->nleaves;
+	if (res != NULL && !ok)
+		log_error("%s: table %s: the source's test of the partitions came back malformed", r->role, t->display);
+	if (ok)
+		memcpy(in_leaf, PQgetvalue(res, 0, 0), (size_t) t->nleaves);
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * Is the row in late chunk lc's leaf partition?  The change's own relation
+ * says (publish_via_partition_root off: a change arrives through its leaf;
+ * a row moved to another partition arrives as a DELETE through the old leaf
+ * and an INSERT through the new one), else the source's test (in_leaf), else
+ * it is taken as in it.
+ */
+static bool
+in_leaf_of(const stream_reader *r, const struct late_chunk *lc, const char *in_leaf)
+{
+	const stream_rel *rel = r->cur_rel;
+
+	if (lc->leaf_name == NULL)
+		return true;
+	if (rel != NULL && rel->leaf_qname != NULL)
+		return strcmp(rel->nspname, lc->leaf_schema) == 0 && strcmp(rel->relname, lc->leaf_name) == 0;
+	return in_leaf == NULL || in_leaf[lc->leaf_no] == 't';
+}
+
 bool
 stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, int s)
 {
 	const char *key[32];
 	size_t		len[32];
 	keycmp_kind kinds[32];
-	char	   *ge = NULL;
+	char	   *ge = NULL, *in_leaf = NULL;
 	bool		known = t->nck > 0 && tup != NULL, has = false;
 
 	if (t->nlate == 0 || r->txn_commit_lsn >= t->late_max)
@@ -452,15 +570,19 @@ stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, i
 			kinds[i] = (keycmp_kind) t->ck_kind[i];
 		}
 	}
-	if (known && t->ck_sql != NULL)
+	if (known && (t->ck_sql != NULL ||
+				  (t->leaf_sql != NULL && (r->cur_rel == NULL || r->cur_rel->leaf_qname == NULL))))
 	{
 		/* the source compares: its parameters are NUL-terminated copies */
 		char	  **copies = xcalloc((size_t) t->nck, sizeof(char *));
 
 		for (int i = 0; i < t->nck; i++)
 			copies[i] = xstrndup(key[i], len[i]);
-		ge = xcalloc((size_t) (2 * t->nlate) + 1, 1);
-		if (!member_ask(r, t, (const char **) copies, s, ge))
+		ge = t->ck_sql ? xcalloc((size_t) (2 * t->nlate) + 1, 1) : NULL;
+		in_leaf = t->leaf_sql && (r->cur_rel == NULL || r->cur_rel->leaf_qname == NULL) ?
+			xcalloc((size_t) t->nleaves + 1, 1) : NULL;
+		if ((ge && !member_ask(r, t, (const char **) copies, s, ge)) ||
+			(in_leaf && !member_leaf(r, t, (const char **) copies, in_leaf)))
 		{
 			log_error("%s: shard %d: table %s: cannot tell whether a change is in a chunk copied "
 					  "later; the stream stops (a rerun resumes)", r->role, s, t->display);
@@ -491,6 +613,8 @@ stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, i
 			}
 			break;				/* the shard's answer covers every late chunk */
 		}
+		else if (!in_leaf_of(r, lc, in_leaf))
+			continue;
 		else if (ge != NULL)
 			has = (lc->lo == NULL || ge[2 * l]) && (lc->hi == NULL || !ge[2 * l + 1]);
 		else
@@ -501,6 +625,7 @@ stream_late_has(stream_reader *r, const stream_table *t, const pgo_tuple *tup, i
 		}
 	}
 	free(ge);
+	free(in_leaf);
 	return has;
 }
 
@@ -543,6 +668,16 @@ late_ranges(stream_reader *r, const stream_table *t, int s, strbuf *sb)
 		if (lc->all_rows || t->nck == 0)
 			return false;
 		sb_append(sb, n++ ? " OR (" : "(");
+		if (lc->leaf_name)
+		{
+			pgr_conn   *c = r->shards[s].conn;
+			char	   *q = pgr_quote_qualified(c, lc->leaf_schema, lc->leaf_name);
+			char	   *lit = pgr_quote_literal(c, q);
+
+			sb_printf(sb, "tableoid = %s::regclass AND ", lit);
+			free(lit);
+			free(q);
+		}
 		if (lc->lo)
 			bound_cond(r, t, s, sb, ">=", lc->lo);
 		if (lc->lo && lc->hi)
@@ -567,7 +702,9 @@ stream_late_truncate(stream_reader *r, const stream_table *t, const char *target
 		any = any || late_here(r, &t->late[l], s);
 	if (!any)
 		return 0;
-	sb_printf(del, "DELETE FROM ONLY %s WHERE NOT (", target);
+	/* a partitioned table's rows are in its leaves: no ONLY, each leaf's
+	 * chunks by tableoid */
+	sb_printf(del, "DELETE FROM %s%s WHERE NOT (", t->nleaves > 0 ? "" : "ONLY ", target);
 	if (!late_ranges(r, t, s, del))
 		return 1;
 	sb_append(del, ")");

@@ -77,7 +77,12 @@ typedef struct stream_table {
 		bool		all_rows;	/* the whole table, or a block range: every row */
 		char	  **lo, **hi;	/* [nck] bounds' text, NULL: unbounded */
 		uint64_t   *lsn;		/* [nshards]: snapshot LSN on each shard, 0 = none */
+		char	   *leaf_schema, *leaf_name;	/* the leaf partition it read, or NULL */
+		char	   *leaf_cond;	/* that leaf's partition constraint */
+		int			leaf_no;	/* index among the table's distinct late leaves */
 	}		   *late;
+	int			nleaves;		/* distinct leaves among late[] */
+	char	   *leaf_sql;		/* the source's test of a key against their constraints */
 } stream_table;
 
 /* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
@@ -95,6 +100,10 @@ typedef struct stream_rel {
 	char	   *leaf_qname;		/* a partition of a moved partitioned table
 								 * (publish_via_partition_root off): its
 								 * quoted name, for TRUNCATE; else NULL */
+	char	   *nspname, *relname;	/* as announced */
+	int		   *order;			/* a partition whose columns are in another order
+								 * than its table's: the message's column at each
+								 * of the table's positions; NULL: the same order */
 	char		replident;		/* 'd', 'f', 'i', 'n' */
 	int			ncols;
 	bool	   *ident;			/* [ncols]: column is part of the replica identity */
@@ -200,6 +209,8 @@ typedef struct stream_reader {
 	int			hook_cap;
 	pgr_conn   *vstate;			/* shard 0, for validate violations (report mode) */
 	pgr_conn   *member;			/* the source, to place keys in late chunks (chunk_member.c) */
+	const stream_rel *cur_rel;	/* the relation of the change being applied */
+	struct part_cache *parts;	/* the source's partitions (stream_partitions.c) */
 	bool		member_failed;	/* that failed (reported): the change fails */
 	long long	violations;
 	long long	txns;
@@ -207,14 +218,16 @@ typedef struct stream_reader {
 
 
 /* stream_partitions.c: partitions made on the source during the move */
-/* Create on every shard (connections open, before their pipelines) the
- * partitions of moved tables it lacks; false after reporting. */
-bool stream_partitions_sync(stream_reader *r);
-/* schema.name was announced and is unknown: when it is a partition of a moved
- * table, create the missing partitions on every shard in the open apply
- * transactions and return that table's index; -1 when it is not one; -2
- * after an error (reported). */
-int stream_partition_added(stream_reader *r, const char *schema, const char *name);
+/* Drained to the fence: create on every shard the partitions of moved tables
+ * it lacks (made during the move, never written to); false after reporting. */
+bool stream_partitions_at_fence(apply_ctx *ctx, int source);
+/* schema.name was announced and is not a moved table: when it is a partition
+ * of one, create it (and its missing parents) on every shard that lacks it,
+ * in the open apply transactions, and return that table's index; -1 when it
+ * is not one; -2 after an error (reported). */
+int stream_partition_announced(stream_reader *r, const char *schema, const char *name);
+/* Drop the session's knowledge of the partitions (a new session checks again). */
+void stream_partitions_forget(stream_reader *r);
 
 /* stream_batch.c: per-shard pipelines and the group commit */
 bool shard_pipeline_open(stream_reader *r, int s);
@@ -279,6 +292,14 @@ bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
 bool stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const char *col,
 						const char *type, const bool *shards);
 bool stream_fill_possible(const stream_table *t);
+/* stream_leaf_cols.c: a partition's columns in another order than its table's */
+/* The partition's message columns in t's order (malloc'd, m->ncols), or NULL
+ * when it is t's order already. */
+int *stream_leaf_order(const stream_table *t, const pgo_msg *m);
+/* m's columns in that order, into out[m->ncols]. */
+void stream_columns_permuted(const pgo_msg *m, const int *order, pgo_column *out);
+/* A tuple of the partition in t's order (n values, into vals). */
+void stream_tuple_permuted(const pgo_tuple *in, const int *order, int n, pgo_tuple *out, pgo_value *vals);
 
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);

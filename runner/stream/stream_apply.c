@@ -61,13 +61,14 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	int			ti = plan_table_index(r->ctx->plan, m->nspname, m->relname);
 	uint64_t	sig = column_signature(m);
 	bool		check = rel == NULL || rel->colsig != sig;
-	bool		leaf = false;
+	bool		leaf = false, ok;
+	pgo_msg		pm;
+	pgo_column *cols = NULL;
 
 	/* a partition's changes are its parent's: applied through the parent on
-	 * the shards, which routes them to the same partition there */
-	if (ti < 0 && (ti = catalog_partition_table(r->ctx->cat, m->nspname, m->relname)) >= 0)
-		leaf = true;
-	else if (ti < 0 && (ti = stream_partition_added(r, m->nspname, m->relname)) >= 0)
+	 * the shards, which routes them to the same partition there; it is
+	 * created there first when it is missing (made during the move) */
+	if (ti < 0 && (ti = stream_partition_announced(r, m->nspname, m->relname)) >= 0)
 		leaf = true;
 	else if (ti == -2)
 		return false;
@@ -83,6 +84,20 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	free(rel->name);
 	free(rel->ident);
 	free(rel->leaf_qname);
+	free(rel->nspname);
+	free(rel->relname);
+	free(rel->order);
+	/* a partition's columns are mapped onto its table's by name */
+	rel->order = leaf ? stream_leaf_order(&r->tables[ti], m) : NULL;
+	if (rel->order)
+	{
+		pm = *m;
+		pm.columns = cols = xcalloc((size_t) m->ncols + 1, sizeof(pgo_column));
+		stream_columns_permuted(m, rel->order, cols);
+		m = &pm;
+	}
+	rel->nspname = xstrdup(m->nspname);
+	rel->relname = xstrdup(m->relname);
 	rel->name = sqlname_quote_qualified(m->nspname, m->relname);
 	rel->leaf_qname = leaf ? pgr_quote_qualified(r->repl, m->nspname, m->relname) : NULL;
 	rel->table = ti;
@@ -94,7 +109,9 @@ on_relation(stream_reader *r, const pgo_msg *m)
 	rel->colsig = sig;
 	/* the first announcement of a table in this session, or columns that
 	 * changed: the shards must have the columns the changes will carry */
-	return ti < 0 || !check || stream_follow_columns(r, &r->tables[ti], m);
+	ok = ti < 0 || !check || stream_follow_columns(r, &r->tables[ti], m);
+	free(cols);
+	return ok;
 }
 
 /*
@@ -557,6 +574,8 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 {
 	const stream_rel *rel;
 	const stream_table *t;
+	pgo_msg		pm;
+	pgo_value  *vals = NULL;
 	bool		ok;
 
 	if (m->kind == PGO_RELATION)
@@ -575,11 +594,23 @@ stream_apply_change(stream_reader *r, const pgo_msg *m)
 	log_debug("%s: %s on %s in transaction %X/%X", r->role, pgo_kind_name(m->kind), t->display,
 			  (unsigned int) (r->txn_commit_lsn >> 32), (unsigned int) r->txn_commit_lsn);
 	r->changes++;
+	if (rel->order)
+	{
+		/* a partition with its own column order: its tuples in the table's */
+		vals = xcalloc((size_t) (2 * rel->ncols) + 1, sizeof(pgo_value));
+		pm = *m;
+		stream_tuple_permuted(&m->new_tuple, rel->order, rel->ncols, &pm.new_tuple, vals);
+		stream_tuple_permuted(&m->old_tuple, rel->order, rel->ncols, &pm.old_tuple, vals + rel->ncols);
+		m = &pm;
+	}
+	r->cur_rel = rel;			/* its partition, for invariant 4 (chunk_member.c) */
 	if (m->kind == PGO_INSERT)
 		ok = apply_insert(r, t, m);
 	else if (m->kind == PGO_UPDATE)
 		ok = apply_update(r, t, rel, m);
 	else
 		ok = apply_delete(r, t, rel, m);
+	r->cur_rel = NULL;
+	free(vals);
 	return ok && !r->member_failed;
 }

@@ -2,166 +2,213 @@
  * stream_partitions.c — partitions created or attached on the source during
  * the move (the monthly partition job) reach the shards before their rows.
  *
- * The schema steps created every partition that existed then.  Later ones:
+ * pgoutput announces a partition (Relation message) before the first change
+ * through it in every session: with publish_via_partition_root off as the
+ * relation of the changes, with it on right after the root's message.  An
+ * announced partition of a moved table that the plan's catalog does not
+ * know makes the stream read the source's partitions and create it (and its
+ * missing parents) on every shard that has not applied the transaction yet,
+ * in that shard's open apply transaction, ahead of the change (a separate
+ * session would wait on the lock the apply transaction holds on the
+ * parent).  Only that partition: one created later on the source must not
+ * exist on the shards before the stream reaches that point (see
+ * runner/engine/shard_partitions.c, which also explains why rows of the new
+ * partition in the shard's DEFAULT partition are deleted first).
  *
- *   - when the stream starts (every apply, every reconnect) it reads the
- *     partitions of the moved partitioned tables from the source and creates
- *     on each shard those it lacks (CREATE TABLE ... PARTITION OF ... FOR
- *     VALUES ..., with PARTITION BY for a sub-partitioned one; the parent's
- *     partitioned indexes and constraints follow by themselves);
- *   - with publish_via_partition_root off, pgoutput announces a partition
- *     before its first change (Relation message): an unknown relation whose
- *     root is a moved table makes the stream read the partitions again and
- *     create the missing ones on every shard, in the shard's open apply
- *     transaction, ahead of the rows (a separate session would wait on the
- *     lock the apply transaction holds on the parent).
- *
- * With publish_via_partition_root on, rows of a partition the shards lack
- * arrive as the parent's: the shard refuses them ("no partition of relation
- * found"), the stream stops, and the next apply creates the partition when
- * the stream starts, then goes on.  A partition detached on the source stays
- * on the shards.
+ * Once the cutover has drained the stream to its fence, partitions made
+ * during the move that never received a row are created too.  A partition
+ * detached on the source stays on the shards.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_key.h"
 #include "log.h"
+#include "shard_partitions.h"
+#include "sqlname.h"
 #include "stream.h"
 #include "xalloc.h"
 
-/* Partitions (every level, parents first) of the moved partitioned tables. */
-static const char *const SQL_PARTITIONS =
-	"SELECT n.nspname, c.relname, pn.nspname, pc.relname, pg_get_expr(c.relpartbound, c.oid), "
-	"CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, r.nspname, r.relname "
-	"FROM (SELECT rc.oid, rn.nspname, rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
-	"      WHERE rc.relkind = 'p' AND NOT rc.relispartition) r "
-	"CROSS JOIN LATERAL pg_partition_tree(r.oid) pt "
-	"JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class pc ON pc.oid = i.inhparent "
-	"JOIN pg_namespace pn ON pn.oid = pc.relnamespace "
-	"WHERE pt.relid <> r.oid ORDER BY r.oid, pt.level, c.oid";
-
-/* The partitions' CREATE statements and names, from the source. */
+/* The source's partitions now (a connection of their own). */
 static bool
-load(stream_reader *r, PGresult **out)
+load(const plan *p, int source, const char *role, part_list *out)
 {
-	const plan *p = r->ctx->plan;
-	pgr_conn   *c = pgr_connect(p->source_dsns[r->source], r->role, PGR_CONN_READ_ONLY);
-	bool		any = false;
+	pgr_conn   *c = pgr_connect(p->source_dsns[source], role, PGR_CONN_READ_ONLY);
+	bool		ok = c != NULL && partitions_read(c, p, out);
 
-	*out = NULL;
-	for (int i = 0; i < p->ntables; i++)
-		any = any || catalog_table(r->ctx->cat, i)->partitioned;
-	if (!any)
-	{
-		pgr_disconnect(c);
-		return c != NULL;
-	}
-	if (c == NULL || (*out = pgr_query(c, "reading the partitions of the moved tables",
-									   SQL_PARTITIONS, 0, NULL)) == NULL)
-	{
-		pgr_disconnect(c);
-		return false;
-	}
 	pgr_disconnect(c);
-	return true;
-}
-
-/* Row `row` of the partitions as CREATE TABLE on c's server (malloc'd). */
-static char *
-create_sql(pgr_conn *c, const PGresult *res, int row)
-{
-	char	   *child = pgr_quote_qualified(c, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1));
-	char	   *parent = pgr_quote_qualified(c, PQgetvalue(res, row, 2), PQgetvalue(res, row, 3));
-	char	   *sql = xasprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF %s %s%s%s", child, parent,
-								PQgetvalue(res, row, 4), PQgetisnull(res, row, 5) ? "" : " PARTITION BY ",
-								PQgetisnull(res, row, 5) ? "" : PQgetvalue(res, row, 5));
-
-	free(child);
-	free(parent);
-	return sql;
-}
-
-/* The row is a partition of a moved table. */
-static bool
-moved(const stream_reader *r, const PGresult *res, int row)
-{
-	return plan_table_index(r->ctx->plan, PQgetvalue(res, row, 6), PQgetvalue(res, row, 7)) >= 0;
-}
-
-bool
-stream_partitions_sync(stream_reader *r)
-{
-	PGresult   *res;
-	bool		ok;
-
-	if (!load(r, &res))
-		return false;
-	ok = true;
-	for (int s = 0; ok && res && s < r->ctx->plan->nshards; s++)
-		for (int row = 0; ok && row < PQntuples(res); row++)
-		{
-			pgr_conn   *c = r->shards[s].conn;
-			char	   *q = pgr_quote_qualified(c, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1));
-			const char *params[1] = {q};
-			PGresult   *there;
-
-			if (!moved(r, res, row))
-			{
-				free(q);
-				continue;
-			}
-			there = pgr_query(c, "looking for a partition", "SELECT to_regclass($1) IS NOT NULL", 1, params);
-			ok = there != NULL;
-			if (ok && PQgetvalue(there, 0, 0)[0] == 'f')
-			{
-				char	   *sql = create_sql(c, res, row);
-
-				ok = pgr_exec(c, "creating a partition made on the source during the move", sql, 0, NULL);
-				if (ok)
-					log_info("shard %d: partition %s created (made on the source during the move)", s, q);
-				free(sql);
-			}
-			PQclear(there);
-			free(q);
-		}
-	PQclear(res);
 	return ok;
 }
 
-int
-stream_partition_added(stream_reader *r, const char *schema, const char *name)
+/* Create partition d on shard s in its open apply transaction, if missing. */
+static bool
+create_in_txn(stream_reader *r, int s, const part_def *d)
 {
+	pgr_conn   *c = r->shards[s].conn;
+	char	   *q = pgr_quote_qualified(c, d->schema, d->name), *disp = sqlname_quote_qualified(d->schema, d->name);
+	pgo_value	v = {.kind = PGO_TEXT, .data = q, .len = (uint32_t) strlen(q)};
 	PGresult   *res;
-	int			ti = -1;
+	bool		ok, missing;
 
-	if (!load(r, &res))
-		return -2;
-	for (int row = 0; res && row < PQntuples(res) && ti < 0; row++)
-		if (strcmp(PQgetvalue(res, row, 0), schema) == 0 && strcmp(PQgetvalue(res, row, 1), name) == 0 &&
-			moved(r, res, row))
-			ti = plan_table_index(r->ctx->plan, PQgetvalue(res, row, 6), PQgetvalue(res, row, 7));
-	/* every partition of every moved table, parents first: IF NOT EXISTS keeps it cheap */
-	for (int s = 0; ti >= 0 && s < r->ctx->plan->nshards; s++)
-		for (int row = 0; row < PQntuples(res); row++)
-		{
-			char	   *sql;
-			bool		ok;
-
-			if (!moved(r, res, row))
-				continue;
-			sql = create_sql(r->shards[s].conn, res, row);
-			ok = shard_send_sql(r, s, 'N', sql);
-			free(sql);
-			if (!ok)
-			{
-				PQclear(res);
-				return -2;
-			}
-		}
-	if (ti >= 0)
-		log_info("%s: partition %s.%s made on the source during the move: created on every shard",
-				 r->role, schema, name);
+	params_reset(&r->params);
+	params_add(&r->params, &v);
+	res = shard_query_now(r, s, "SELECT to_regclass($1) IS NULL", "looking for a partition");
+	ok = res != NULL;
+	missing = ok && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	return ti;
+	if (missing)
+	{
+		char	   *clear = partition_clear_default_sql(c, d), *create = partition_create_sql(c, d);
+
+		params_reset(&r->params);
+		if (clear != NULL)
+		{
+			res = shard_query_now(r, s, clear, "clearing the DEFAULT partition for a new partition");
+			ok = res != NULL;
+			if (ok && atoll(PQcmdTuples(res)) > 0)
+				log_info("%s: shard %d: %s row(s) of DEFAULT partition %s.%s belong to the new partition "
+						 "%s: the transaction that made it moved them out of the source's DEFAULT (a "
+						 "change pgoutput does not publish); removed there too", r->role, s,
+						 PQcmdTuples(res), d->dflt_schema, d->dflt_name, disp);
+			PQclear(res);
+		}
+		ok = ok && shard_send_sql(r, s, 'N', create);
+		if (ok)
+			log_info("%s: shard %d: partition %s created (made on the source during the move)", r->role, s, disp);
+		free(clear);
+		free(create);
+	}
+	free(q);
+	free(disp);
+	return ok;
+}
+
+/*
+ * The source's partitions, read once per session (again when an announced
+ * one is not among them), and which of them are known to be on every shard
+ * (checked, or created, in this session).
+ */
+struct part_cache {
+	part_list	l;
+	bool	   *everywhere;		/* [l.n] */
+};
+
+/* Which partitions shard s lacks (one query, in its apply transaction):
+ * everywhere[i] is cleared for those. */
+static bool
+cache_check_shard(stream_reader *r, int s)
+{
+	struct part_cache *pc = r->parts;
+	char	  **q = xcalloc((size_t) pc->l.n + 1, sizeof(char *));
+	strbuf		names;
+	pgo_value	v;
+	PGresult   *res;
+
+	sb_init(&names);
+	for (int i = 0; i < pc->l.n; i++)
+		q[i] = pgr_quote_qualified(r->shards[s].conn, pc->l.v[i].schema, pc->l.v[i].name);
+	pgarray_encode(&names, q, pc->l.n);
+	v = (pgo_value) {.kind = PGO_TEXT, .data = names.data, .len = (uint32_t) names.len};
+	params_reset(&r->params);
+	params_add(&r->params, &v);
+	res = shard_query_now(r, s, "SELECT to_regclass(n) IS NULL FROM unnest($1::text[]) WITH ORDINALITY "
+						  "AS x(n, i) ORDER BY i", "looking for the partitions");
+	for (int i = 0; res && i < pc->l.n && i < PQntuples(res); i++)
+		if (PQgetvalue(res, i, 0)[0] == 't')
+			pc->everywhere[i] = false;
+	PQclear(res);
+	sb_free(&names);
+	for (int i = 0; i < pc->l.n; i++)
+		free(q[i]);
+	free(q);
+	return res != NULL;
+}
+
+static bool
+cache_load(stream_reader *r)
+{
+	struct part_cache *pc = r->parts;
+
+	if (pc == NULL)
+		pc = r->parts = xcalloc(1, sizeof(*pc));
+	partitions_free(&pc->l);
+	free(pc->everywhere);
+	pc->everywhere = NULL;
+	if (!load(r->ctx->plan, r->source, r->role, &pc->l))
+		return false;
+	pc->everywhere = xcalloc((size_t) pc->l.n + 1, sizeof(bool));
+	for (int i = 0; i < pc->l.n; i++)
+		pc->everywhere[i] = true;
+	/* a shard that has applied this transaction has every partition it needs */
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+		if (r->txn_commit_lsn > r->shards[s].progress && !cache_check_shard(r, s))
+			return false;
+	return true;
+}
+
+void
+stream_partitions_forget(stream_reader *r)
+{
+	if (r->parts == NULL)
+		return;
+	partitions_free(&r->parts->l);
+	free(r->parts->everywhere);
+	free(r->parts);
+	r->parts = NULL;
+}
+
+int
+stream_partition_announced(stream_reader *r, const char *schema, const char *name)
+{
+	struct part_cache *pc = r->parts;
+	int			i = pc ? partitions_find(&pc->l, schema, name) : -1;
+	int			chain[64], nchain = 0;
+	bool		any = false;
+
+	for (int t = 0; t < r->ctx->plan->ntables; t++)
+		any = any || catalog_table(r->ctx->cat, t)->partitioned;
+	if (!any)
+		return -1;
+	if (i < 0 && !cache_load(r))
+		return -2;
+	pc = r->parts;
+	if (i < 0 && (i = partitions_find(&pc->l, schema, name)) < 0)
+		return -1;
+	if (pc->everywhere[i])
+		return pc->l.v[i].table;
+	/* the partition and its parents up to the root, created parents first */
+	for (int k = i; k >= 0 && nchain < 64; k = partitions_find(&pc->l, pc->l.v[k].parent_schema,
+															   pc->l.v[k].parent_name))
+		chain[nchain++] = k;
+	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	{
+		if (r->txn_commit_lsn <= r->shards[s].progress)
+			continue;			/* it has this transaction, so the partition too */
+		for (int k = nchain - 1; k >= 0; k--)
+			if (!pc->everywhere[chain[k]] && !create_in_txn(r, s, &pc->l.v[chain[k]]))
+				return -2;
+	}
+	for (int k = 0; k < nchain; k++)
+		pc->everywhere[chain[k]] = true;
+	return pc->l.v[i].table;
+}
+
+bool
+stream_partitions_at_fence(apply_ctx *ctx, int source)
+{
+	part_list	l;
+	bool		ok;
+
+	if (!load(ctx->plan, source, ctx->sources[source].role, &l))
+		return false;
+	ok = true;
+	for (int s = 0; ok && s < ctx->plan->nshards && l.n > 0; s++)
+	{
+		pgr_conn   *c = connect_shard(ctx->plan, s);
+
+		ok = c != NULL && apply_session_replica(c) && partitions_create_missing(c, s, &l, -1);
+		pgr_disconnect(c);
+	}
+	partitions_free(&l);
+	return ok;
 }

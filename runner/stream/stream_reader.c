@@ -109,7 +109,7 @@ replay_one(void *arg, const char *msg, size_t len)
 		log_error("%s: spilled change: %s", ra->r->role, err);
 		return false;
 	}
-	return stream_apply_change(ra->r, &m);	/* never a Relation: applied before spilling */
+	return stream_apply_change(ra->r, &m);
 }
 
 static bool
@@ -175,9 +175,11 @@ on_message(stream_reader *r, const char *payload, size_t len)
 		default:
 			break;
 	}
-	if (m.kind == PGO_RELATION)
-		return stream_apply_change(r, &m);
-	if (r->dec.in_stream)		/* not committed yet: keep it on disk until it is */
+	/* not committed yet: keep it on disk until it is; a Relation message too,
+	 * as PostgreSQL's own apply does: it may announce a partition that the
+	 * transaction itself creates, or columns it changes, which the shards
+	 * must follow at the transaction's place in the source's history */
+	if (r->dec.in_stream)
 		return spill_append(r->spill, r->stream_xid, m.xid, payload, len);
 	return stream_apply_change(r, &m);
 }
@@ -371,9 +373,6 @@ connect_shards(stream_reader *r)
 					  0, NULL) || !apply_session_replica(sc->conn))
 			return false;
 	}
-	/* partitions made on the source since the schema steps, then the pipelines */
-	if (!stream_partitions_sync(r))
-		return false;
 	for (int s = 0; s < p->nshards; s++)
 		if (!shard_pipeline_open(r, s))
 			return false;
@@ -517,6 +516,7 @@ stream_session(stream_reader *r, bool *retry)
 	if (!ok)
 		*retry = connection_lost(r);
 	disconnect_all(r);
+	stream_partitions_forget(r);	/* a rolled back creation is not there */
 	if (r->spill)
 		spill_close(r->spill);
 	r->spill = NULL;
@@ -541,7 +541,8 @@ stream_drain_exact(apply_ctx *ctx, int source, uint64_t target)
 bool
 stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline)
 {
-	return run_reader(ctx, source, true, target, deadline, false);
+	/* at the fence the shards are the source: its partitions never written to too */
+	return run_reader(ctx, source, true, target, deadline, false) && stream_partitions_at_fence(ctx, source);
 }
 
 static bool
@@ -612,6 +613,9 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		free(r.rels[i].name);
 		free(r.rels[i].leaf_qname);
 		free(r.rels[i].ident);
+		free(r.rels[i].nspname);
+		free(r.rels[i].relname);
+		free(r.rels[i].order);
 	}
 	free(r.rels);
 	free(r.shards);

@@ -22,7 +22,9 @@ row_where(pgr_conn *c, const PGresult *res, int r, char **where)
 }
 
 /* Rows [first, end) of res are table t's chunks, in order: split it when
- * they are key ranges numbered 0..n-1. */
+ * they are key ranges numbered 0..n-1 over the whole table (a partitioned
+ * table's leaf chunks — ranges within one partition — are compared as one
+ * table). */
 static bool
 table_units(apply_ctx *ctx, pgr_conn *c, const PGresult *res, int first, int end, verify_chunks *vc)
 {
@@ -31,7 +33,7 @@ table_units(apply_ctx *ctx, pgr_conn *c, const PGresult *res, int first, int end
 
 	for (int r = first; keyed && r < end; r++)
 		keyed = !PQgetisnull(res, r, 2) && strcmp(PQgetvalue(res, r, 2), "key") == 0 &&
-			atoi(PQgetvalue(res, r, 1)) == r - first;
+			atoi(PQgetvalue(res, r, 1)) == r - first && PQgetisnull(res, r, 7);
 	if (!keyed)
 		return true;
 	vc->where = xcalloc((size_t) n, sizeof(char *));
@@ -53,8 +55,8 @@ verify_chunks_load(apply_ctx *ctx, pgr_conn *c, verify_chunks **out)
 	const plan *p = ctx->plan;
 	verify_chunks *vc = xcalloc((size_t) p->ntables + 1, sizeof(verify_chunks));
 	PGresult   *res = pgr_query(ctx->state, "reading the chunk plan",
-								"SELECT table_index, chunk, chunk_by, key_cols, key_types, lo_key, hi_key "
-								"FROM pgreshard.chunk_plan WHERE plan_name = $1 AND source = 0 "
+								"SELECT table_index, chunk, chunk_by, key_cols, key_types, lo_key, hi_key, "
+								"leaf_name FROM pgreshard.chunk_plan WHERE plan_name = $1 AND source = 0 "
 								"ORDER BY table_index, chunk", 1, (const char *[]) {p->name});
 	bool		ok = res != NULL;
 	int			r = 0;

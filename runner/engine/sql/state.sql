@@ -68,6 +68,11 @@ ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS key_types text[];
 ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS key_colls text[];
 ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS lo_key text[];   -- NULL: unbounded
 ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS hi_key text[];   -- NULL: unbounded (exclusive)
+-- A chunk of a partitioned table reads one leaf partition (ONLY it): its
+-- name and partition constraint (the stream places a change's row in it).
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS leaf_schema text;
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS leaf_name text;
+ALTER TABLE pgreshard.chunk_plan ADD COLUMN IF NOT EXISTS leaf_cond text;
 
 -- A chunk done on THIS shard: committed with the chunk's rows (invariant 2).
 CREATE TABLE IF NOT EXISTS pgreshard.chunks_done (
