@@ -365,6 +365,8 @@ push_ctx(lua_State *L, void *arg)
 		lua_pushstring(L, ctx->fence_lsn);
 		lua_setfield(L, -2, "fence_lsn");
 	}
+	lua_pushstring(L, ctx->direction ? ctx->direction : "forward");
+	lua_setfield(L, -2, "direction");
 	lua_createtable(L, p->ntables, 0);
 	for (int i = 0; i < p->ntables; i++)
 	{

@@ -81,6 +81,7 @@ typedef struct hook_ctx {
 	void	   *arg;
 	PGresult   *(*run) (void *arg, bool shard, int index, const char *sql, int nparams,
 						const char *const *params, char *err, size_t errlen);
+	const char *direction;		/* "forward" (cutover) or "rollback"; NULL: forward */
 } hook_ctx;
 
 bool hooks_call_ctx(hooks *h, const char *fn, const hook_ctx *ctx, char *err, size_t errlen);

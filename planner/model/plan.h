@@ -85,6 +85,8 @@ typedef struct plan_cutover {
 	bool verify;				/* default false */
 	bool leave_source_writable; /* default false */
 	long long sequence_gap;		/* default 1000 */
+	bool reverse;				/* default true: stream the shards back until finish/rollback */
+	long long reverse_max_retained; /* bytes a reverse slot may hold on a shard; 0 = no limit */
 } plan_cutover;
 
 /* What a materialized view holds on the shards (schema.matviews). */

@@ -53,7 +53,8 @@ static const char *const copy_keys[] = {"jobs", "chunk_rows", NULL};
 static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
 static const char *const cutover_keys[] = {
 	"mode", "freeze", "max_lag_bytes", "timeout_s", "switch",
-	"switch_command", "verify", "leave_source_writable", "sequence_gap", NULL
+	"switch_command", "verify", "leave_source_writable", "sequence_gap", "reverse",
+	"reverse_max_retained", NULL
 };
 
 /* A key the section cannot do without; reported at the section's position. */
@@ -370,6 +371,9 @@ load_cutover(loader *ld, yaml_node_t *map)
 			 &c->leave_source_writable);
 	opt_int(ld, map, "sequence_gap", "cutover.sequence_gap", 0, LLONG_MAX,
 			&c->sequence_gap);
+	opt_bool(ld, map, "reverse", "cutover.reverse", &c->reverse);
+	if ((node = ymap_get(&ld->d, map, "reverse_max_retained", NULL)) != NULL)
+		yget_size(&ld->d, node, "cutover.reverse_max_retained", &c->reverse_max_retained);
 }
 
 static void
@@ -397,6 +401,7 @@ set_defaults(plan *p)
 	p->cutover.max_lag_bytes = 1048576;
 	p->cutover.timeout_s = 30;
 	p->cutover.sequence_gap = 1000;
+	p->cutover.reverse = true;
 }
 
 /* The top-level mapping: required sections first, then the optional ones. */

@@ -7,6 +7,7 @@
  * until the lag is at most cutover.max_lag_bytes; freeze writes on every
  * source; read each fence LSN after the freeze; drain every stream exactly
  * to its fence; move the sequences ahead on the shards; verify if asked;
+ * (cutover.reverse) create the reverse slots on the shards (reverse.c);
  * run the switch command; leave the sources refusing writes to the moved
  * tables; release.  Anything failing, or the freeze outliving
  * cutover.timeout_s, unfreezes, records why, and fails the step: the slot
@@ -154,8 +155,8 @@ end_attempt(apply_ctx *ctx, int attempt, bool ok, long long freeze_ms, uint64_t 
 }
 
 /* cutover.switch (Lua) and cutover.switch_command, run while frozen, after the drain. */
-static bool
-run_switch(apply_ctx *ctx, uint64_t fence)
+bool
+cutover_run_switch(apply_ctx *ctx, uint64_t fence)
 {
 	const plan *p = ctx->plan;
 	pid_t		pid;
@@ -172,17 +173,18 @@ run_switch(apply_ctx *ctx, uint64_t fence)
 	}
 	if (p->cutover.switch_command == NULL)
 		return true;
-	log_info("cutover: running the switch command");
+	log_info("%s: running the switch command", ctx->rollback ? "rollback" : "cutover");
 	fflush(NULL);
 	if ((pid = fork()) == 0)
 	{
 		setenv("PGRESHARD_PLAN", p->name, 1);
+		setenv("PGRESHARD_DIRECTION", ctx->rollback ? "rollback" : "forward", 1);
 		execl("/bin/sh", "sh", "-c", p->cutover.switch_command, (char *) NULL);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 	{
-		log_error("cutover: the switch command failed (exit status %d)",
+		log_error("%s: the switch command failed (exit status %d)", ctx->rollback ? "rollback" : "cutover",
 				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return false;
 	}
@@ -228,7 +230,10 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 		fence = fs[i].fence > fence ? fs[i].fence : fence;
 	/* the drained changes and the sequences on disk before anyone writes there */
 	ok = ok && within(deadline, "flushing the shards") && durable_flush_shards(p);
-	ok = ok && within(deadline, "the switch") && run_switch(ctx, fence);
+	/* before anyone writes to the shards: the reverse slots' start */
+	ok = ok && (!p->cutover.reverse || (within(deadline, "setting up reverse replication") &&
+										 reverse_setup(ctx)));
+	ok = ok && within(deadline, "the switch") && cutover_run_switch(ctx, fence);
 	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
 		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
 	return ok && within(deadline, "releasing");

@@ -313,7 +313,7 @@ member_ask(stream_reader *r, const stream_table *t, const char **key, int s, cha
 		return true;
 	}
 	if (r->member == NULL &&
-		(r->member = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
+		(r->member = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
 	{
 		free(flat);
 		return false;

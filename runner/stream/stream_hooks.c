@@ -25,7 +25,9 @@ stream_hooks_open(stream_reader *r)
 {
 	const plan *p = r->ctx->plan;
 
-	if (r->hooks != NULL || (p->sharding != SHARD_FN_LUA && p->hooks.validate == NULL))
+	/* the reverse stream routes by the built-in hash and validates nothing:
+	 * what the shards hold was valid when it got there */
+	if (r->hooks != NULL || r->dir->reverse || (p->sharding != SHARD_FN_LUA && p->hooks.validate == NULL))
 		return true;
 	return hooks_open(p, &r->hooks);
 }
@@ -118,7 +120,7 @@ stream_route_lua(stream_reader *r, const stream_table *t, const stream_rel *rel,
 			return 0;
 		take_value(vals, tup, c);
 	}
-	if (hooks_route(r->hooks, t->pt, &row, r->ctx->plan->nshards, shard, err, sizeof(err)))
+	if (hooks_route(r->hooks, t->pt, &row, r->dir->ndown, shard, err, sizeof(err)))
 		return 1;
 	{
 		strbuf		key;

@@ -46,7 +46,7 @@ static bool
 load(stream_reader *r, PGresult **out)
 {
 	const plan *p = r->ctx->plan;
-	pgr_conn   *c = pgr_connect(p->source_dsns[r->source], r->role, PGR_CONN_READ_ONLY);
+	pgr_conn   *c = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY);
 	bool		any = false;
 
 	*out = NULL;
@@ -98,7 +98,7 @@ stream_partitions_sync(stream_reader *r)
 	if (!load(r, &res))
 		return false;
 	ok = true;
-	for (int s = 0; ok && res && s < r->ctx->plan->nshards; s++)
+	for (int s = 0; ok && res && s < r->dir->ndown; s++)
 		for (int row = 0; ok && row < PQntuples(res); row++)
 		{
 			pgr_conn   *c = r->shards[s].conn;
@@ -135,6 +135,8 @@ stream_partition_added(stream_reader *r, const char *schema, const char *name)
 	PGresult   *res;
 	int			ti = -1;
 
+	if (r->dir->reverse)
+		return -1;				/* the reverse publication publishes via the root */
 	if (!load(r, &res))
 		return -2;
 	for (int row = 0; res && row < PQntuples(res) && ti < 0; row++)
@@ -142,7 +144,7 @@ stream_partition_added(stream_reader *r, const char *schema, const char *name)
 			moved(r, res, row))
 			ti = plan_table_index(r->ctx->plan, PQgetvalue(res, row, 6), PQgetvalue(res, row, 7));
 	/* every partition of every moved table, parents first: IF NOT EXISTS keeps it cheap */
-	for (int s = 0; ti >= 0 && s < r->ctx->plan->nshards; s++)
+	for (int s = 0; ti >= 0 && s < r->dir->ndown; s++)
 		for (int row = 0; row < PQntuples(res); row++)
 		{
 			char	   *sql;

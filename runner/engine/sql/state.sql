@@ -192,3 +192,25 @@ CREATE TABLE IF NOT EXISTS pgreshard.verify_progress (
     done_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (plan_name, table_index, shard)
 );
+
+-- After the cutover (runner/cutover/reverse.c): what `pgreshard finish` or
+-- `pgreshard rollback` asks the apply that streams the shards back to do
+-- ('finish' | 'rollback', NULL: nothing), and where reverse replication is
+-- (NULL: not begun, 'streaming', 'finished', 'rolled_back').
+ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS reverse_request text;
+ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS reverse_state text;
+
+-- Rollback attempts (shard 0), as pgreshard.cutovers for the cutover: how
+-- long writes were held on the shards, the largest shard fence.
+CREATE TABLE IF NOT EXISTS pgreshard.rollbacks (
+    plan_name     text NOT NULL,
+    attempt       int NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    outcome       text NOT NULL DEFAULT 'running'
+                  CHECK (outcome IN ('running', 'done', 'aborted')),
+    freeze_ms     bigint,
+    fence_lsn     pg_lsn,
+    reason        text,
+    PRIMARY KEY (plan_name, attempt)
+);
