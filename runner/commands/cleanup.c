@@ -52,11 +52,15 @@ drop_object(apply_ctx *ctx, pgr_conn *c, const char *kind, const char *name)
 			pgr_exec(c, "dropping the replication slot",
 					 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
 					 "WHERE slot_name = $1", 1, params);
-	if (strcmp(kind, "publication") == 0)
+	if (strcmp(kind, "publication") == 0 || strcmp(kind, "table") == 0)
 	{
+		/* a publication, or a table pgreshard made in its schema on a source */
+		bool		pub = kind[0] == 'p';
 		char	   *q = pgr_quote_ident(c, name);
-		char	   *sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
-		bool		ok = pgr_exec(c, "dropping the publication", sql, 0, NULL);
+		char	   *sql = xasprintf("DROP %s IF EXISTS %s%s", pub ? "PUBLICATION" : "TABLE",
+									pub ? "" : "pgreshard.", q);
+		bool		ok = pgr_exec(c, pub ? "dropping the publication" : "dropping a table pgreshard made",
+								  sql, 0, NULL);
 
 		free(sql);
 		free(q);
@@ -64,16 +68,6 @@ drop_object(apply_ctx *ctx, pgr_conn *c, const char *kind, const char *name)
 	}
 	if (strcmp(kind, "trigger") == 0)
 		return freeze_remove_guard(ctx, c, false);
-	if (strcmp(kind, "table") == 0)
-	{
-		char	   *q = pgr_quote_ident(c, name);
-		char	   *sql = xasprintf("DROP TABLE IF EXISTS pgreshard.%s", q);
-		bool		ok = pgr_exec(c, "dropping a table pgreshard made", sql, 0, NULL);
-
-		free(sql);
-		free(q);
-		return ok;
-	}
 	if (strcmp(kind, "function") == 0)
 		return pgr_exec(c, "dropping the write guard", "DROP FUNCTION IF EXISTS pgreshard.refuse_writes()", 0, NULL);
 	if (strcmp(kind, "schema") == 0)

@@ -64,6 +64,16 @@ bool cutover_sequences(apply_ctx *ctx, freeze_session *fs);
 bool cutover_sequence_layout(long long last, long long increment, long long gap, int s,
 							 int nshards, long long *restart, long long *step);
 
+/* An attempt recorded in table (pgreshard.cutovers, pgreshard.rollbacks):
+ * begin returns its number (-1 after an error), end records the outcome. */
+int freeze_attempt_begin(apply_ctx *ctx, const char *table);
+bool freeze_attempt_end(apply_ctx *ctx, const char *table, int attempt, bool ok, long long freeze_ms,
+						uint64_t fence, const char *reason);
+/* Still before the freeze's deadline?  Else says what it passed (false). */
+bool freeze_within(apply_ctx *ctx, double deadline, const char *what);
+/* cutover.verify: compare while frozen; false (reported) on a difference. */
+bool freeze_verify(apply_ctx *ctx, double deadline);
+
 /* cutover.switch (Lua) and cutover.switch_command, run while frozen after
  * the drain; PGRESHARD_DIRECTION=forward|rollback (step_cutover.c). */
 bool cutover_run_switch(apply_ctx *ctx, uint64_t fence);

@@ -206,6 +206,9 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 }
 
 #define UNFREEZE_RETRY_S 120
+#define SQL_RESET_READ_ONLY \
+	"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', " \
+	"current_database()); END $$"
 
 /*
  * Reset the database's default_transaction_read_only.  Unlike a lock, this
@@ -215,8 +218,7 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 static bool
 unfreeze_read_only(apply_ctx *ctx, freeze_session *fs)
 {
-	const char *sql = "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
-		"current_database()); END $$";
+	const char *sql = SQL_RESET_READ_ONLY;
 	double		until = mono_seconds() + UNFREEZE_RETRY_S;
 	unsigned int delay = 1;
 
@@ -350,9 +352,7 @@ freeze_remove_guard(apply_ctx *ctx, pgr_conn *c, bool read_only_too)
 		PQclear(res);
 	}
 	if (ok && read_only_too && p->cutover.freeze == FREEZE_READ_ONLY)
-		ok = pgr_exec(c, "making the source writable again",
-					  "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
-					  "current_database()); END $$", 0, NULL);
+		ok = pgr_exec(c, "making the source writable again", SQL_RESET_READ_ONLY, 0, NULL);
 	free(qt);
 	free(trig);
 	return ok;

@@ -29,47 +29,7 @@
 #include "cutover.h"
 #include "log.h"
 #include "stream.h"
-#include "verify.h"
 #include "xalloc.h"
-
-static bool
-within(double deadline, const char *what)
-{
-	if (mono_seconds() <= deadline)
-		return true;
-	log_error("rollback: the freeze passed cutover.timeout_s before %s", what);
-	return false;
-}
-
-static int
-begin_attempt(apply_ctx *ctx)
-{
-	const char *params[1] = {ctx->plan->name};
-	PGresult   *res = pgr_query(ctx->state, "recording the rollback attempt",
-								"INSERT INTO pgreshard.rollbacks (plan_name, attempt) SELECT $1, "
-								"coalesce(max(attempt), 0) + 1 FROM pgreshard.rollbacks WHERE plan_name = $1 "
-								"RETURNING attempt", 1, params);
-	int			attempt = res ? atoi(PQgetvalue(res, 0, 0)) : -1;
-
-	PQclear(res);
-	return attempt;
-}
-
-static bool
-end_attempt(apply_ctx *ctx, int attempt, bool ok, long long freeze_ms, uint64_t fence,
-			const char *reason)
-{
-	char		a[16], ms[32], lsn[32];
-	const char *params[6] = {ctx->plan->name, a, ok ? "done" : "aborted", ms,
-	fence ? lsn : NULL, ok ? NULL : reason};
-
-	snprintf(a, sizeof(a), "%d", attempt);
-	snprintf(ms, sizeof(ms), "%lld", freeze_ms);
-	lsn_format(fence, lsn, sizeof(lsn));
-	return pgr_exec(ctx->state, "recording the rollback attempt",
-					"UPDATE pgreshard.rollbacks SET finished_at = now(), outcome = $3, freeze_ms = $4, "
-					"fence_lsn = $5, reason = $6 WHERE plan_name = $1 AND attempt = $2", 6, params);
-}
 
 static char *
 shard_role(int s)
@@ -147,31 +107,19 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, char **roles, double deadline, u
 		ok = freeze_server(ctx, &fs[s], s, p->shard_dsns[s], roles[s]);
 	stream_dir_reverse(ctx, &dir);
 	for (int s = 0; ok && s < p->nshards; s++)
-		ok = within(deadline, "draining the reverse stream") &&
+		ok = freeze_within(ctx, deadline, "draining the reverse stream") &&
 			stream_reverse_run(ctx, &dir, s, fs[s].fence, deadline);
 	stream_dir_free(&dir);
-	if (ok && p->cutover.verify)
-	{
-		verify_result r = {0};
-
-		ok = within(deadline, "verifying") && verify_run(ctx, false, 1, NULL, &r);
-		if (ok && r.total_differences > 0)
-		{
-			verify_log_differences(ctx, &r);
-			log_error("rollback: verify found %d difference(s) while frozen", r.total_differences);
-			ok = false;
-		}
-		verify_result_free(&r);
-	}
-	ok = ok && within(deadline, "moving the sequences") && rollback_sequences(ctx, fs);
+	ok = ok && freeze_verify(ctx, deadline);
+	ok = ok && freeze_within(ctx, deadline, "moving the sequences") && rollback_sequences(ctx, fs);
 	for (int s = 0; s < p->nshards; s++)
 		*fence = fs[s].fence > *fence ? fs[s].fence : *fence;
-	ok = ok && within(deadline, "the switch") && cutover_run_switch(ctx, *fence);
+	ok = ok && freeze_within(ctx, deadline, "the switch") && cutover_run_switch(ctx, *fence);
 	ok = ok && lift_source_guards(ctx);
 	/* the shards refuse writes to the moved tables from now on */
 	for (int s = 0; ok && s < p->nshards; s++)
 		ok = freeze_install_guard(ctx, &fs[s], s, NULL);
-	return ok && within(deadline, "releasing");
+	return ok && freeze_within(ctx, deadline, "releasing");
 }
 
 bool
@@ -187,7 +135,7 @@ rollback_run(apply_ctx *ctx)
 	int			attempt;
 	bool		ok;
 
-	if (!recover(ctx) || (attempt = begin_attempt(ctx)) < 0)
+	if (!recover(ctx) || (attempt = freeze_attempt_begin(ctx, "pgreshard.rollbacks")) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nshards, sizeof(freeze_session));
 	roles = xcalloc((size_t) p->nshards, sizeof(char *));
@@ -206,7 +154,7 @@ rollback_run(apply_ctx *ctx)
 	free(fs);
 	if (!ok)
 	{
-		end_attempt(ctx, attempt, false, ms, fence, reason);
+		freeze_attempt_end(ctx, "pgreshard.rollbacks", attempt, false, ms, fence, reason);
 		log_error("rollback: aborted after %lld ms of freeze; the shards are writable again and still "
 				  "serve; rerun `pgreshard apply %s` to keep streaming back, or `pgreshard rollback %s` "
 				  "to try again", ms, p->path, p->path);
@@ -215,6 +163,6 @@ rollback_run(apply_ctx *ctx)
 	log_info("rollback: done; writes were held on the shards for %lld ms; the source%s serve%s again "
 			 "and the shards refuse writes to the moved tables", ms, p->nsources > 1 ? "s" : "",
 			 p->nsources > 1 ? "" : "s");
-	return end_attempt(ctx, attempt, true, ms, fence, NULL) &&
+	return freeze_attempt_end(ctx, "pgreshard.rollbacks", attempt, true, ms, fence, NULL) &&
 		reverse_set(ctx, "reverse_state", "rolled_back") && reverse_set(ctx, "reverse_request", NULL);
 }

@@ -530,6 +530,25 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 				continue;		/* replicated tables follow source 0 only */
 			target = rel->leaf_qname ? rel->leaf_qname : t->qname;
 			sb_init(&del);
+			if (r->dir->reverse && !t->replicate && r->ctx->plan->nshards > 1)
+			{
+				/* one shard's TRUNCATE empties its part of the source, not the table */
+				if (t->owner_rel == NULL)
+				{
+					log_error("%s: table %s was truncated on the shard; with Lua routing the rows it "
+							  "held cannot be told apart on the source: delete them there by hand, then "
+							  "run `pgreshard finish`", r->role, t->display);
+					ok = false;
+				}
+				else
+				{
+					sb_printf(&del, "DELETE FROM %s WHERE true", t->qname);
+					stream_owner_cond(&del, t, t->qname);
+					ok = shard_send_sql(r, s, 'T', del.data);
+				}
+				sb_free(&del);
+				continue;
+			}
 			late = stream_late_truncate(r, t, target, s, &del);
 			if (late == 0)
 				sb_printf(&sql, "%s%s", listed++ ? ", " : "", target);

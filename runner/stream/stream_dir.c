@@ -36,59 +36,51 @@
 #include "stream.h"
 #include "xalloc.h"
 
+/* "shard 0".. for the shards, the sources' own roles for the sources */
 static char **
-shard_roles(const plan *p)
+roles(const apply_ctx *ctx, bool shards)
 {
-	char	  **roles = xcalloc((size_t) p->nshards + 1, sizeof(char *));
+	int			n = shards ? ctx->plan->nshards : ctx->plan->nsources;
+	char	  **r = xcalloc((size_t) n + 1, sizeof(char *));
 
-	for (int s = 0; s < p->nshards; s++)
-		roles[s] = xasprintf("shard %d", s);
-	return roles;
+	for (int i = 0; i < n; i++)
+		r[i] = shards ? xasprintf("shard %d", i) : xstrdup(ctx->sources[i].role);
+	return r;
 }
 
-static char **
-source_roles(const apply_ctx *ctx)
+/* Upstream: the sources (forward) or the shards (reverse); downstream the others. */
+static void
+dir_fill(const apply_ctx *ctx, stream_dir *d, bool reverse)
 {
-	char	  **roles = xcalloc((size_t) ctx->plan->nsources + 1, sizeof(char *));
+	const plan *p = ctx->plan;
 
-	for (int i = 0; i < ctx->plan->nsources; i++)
-		roles[i] = xstrdup(ctx->sources[i].role);
-	return roles;
+	memset(d, 0, sizeof(*d));
+	d->reverse = reverse;
+	d->nup = reverse ? p->nshards : p->nsources;
+	d->up_dsns = reverse ? p->shard_dsns : p->source_dsns;
+	d->up_roles = roles(ctx, reverse);
+	d->ndown = reverse ? p->nsources : p->nshards;
+	d->down_dsns = reverse ? p->source_dsns : p->shard_dsns;
+	d->down_roles = roles(ctx, !reverse);
 }
 
 void
 stream_dir_forward(const apply_ctx *ctx, stream_dir *d)
 {
-	const plan *p = ctx->plan;
-
-	memset(d, 0, sizeof(*d));
-	d->nup = p->nsources;
-	d->up_dsns = p->source_dsns;
-	d->up_roles = source_roles(ctx);
-	d->ndown = p->nshards;
-	d->down_dsns = p->shard_dsns;
-	d->down_roles = shard_roles(p);
-	d->slot = slot_name(p);
-	d->publication = xstrdup(p->publication);
+	dir_fill(ctx, d, false);
+	d->slot = slot_name(ctx->plan);
+	d->publication = xstrdup(ctx->plan->publication);
 	d->progress = xstrdup("pgreshard.apply_progress");
 }
 
 void
 stream_dir_reverse(const apply_ctx *ctx, stream_dir *d)
 {
-	const plan *p = ctx->plan;
-	char	   *progress = reverse_progress_table(p);
+	char	   *progress = reverse_progress_table(ctx->plan);
 
-	memset(d, 0, sizeof(*d));
-	d->reverse = true;
-	d->nup = p->nshards;
-	d->up_dsns = p->shard_dsns;
-	d->up_roles = shard_roles(p);
-	d->ndown = p->nsources;
-	d->down_dsns = p->source_dsns;
-	d->down_roles = source_roles(ctx);
-	d->slot = reverse_slot_name(p);
-	d->publication = reverse_slot_name(p);
+	dir_fill(ctx, d, true);
+	d->slot = reverse_slot_name(ctx->plan);
+	d->publication = reverse_slot_name(ctx->plan);
 	/* plan names are [a-z0-9_]: no quoting needed */
 	d->progress = xasprintf("pgreshard.%s", progress);
 	free(progress);

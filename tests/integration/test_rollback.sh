@@ -61,10 +61,17 @@ writes() {	# ROUND: the application's writes on both shards
 		  DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id DESC LIMIT 2 OFFSET 5)" >/dev/null ||
 			fail "writes on cluster $c"
 	done
-	# a row moves from shard 0 to shard 1: deleted there, inserted here with its id
-	row=$(psql_on 1 $DB "DELETE FROM orders WHERE id = (SELECT id FROM orders ORDER BY id LIMIT 1 OFFSET $((10 + r)))
+	# rows move between the shards (the application deletes on one, inserts with the same id
+	# on the other): shard 0 -> 1 and 1 -> 0.  The stream back reads shard 0 first, so after
+	# the kill the source gets the INSERT of the second move before its DELETE
+	move 1 2 "$r"
+	move 2 1 "$r"
+}
+move() {	# FROM TO ROUND (clusters)
+	local row
+	row=$(psql_on $1 $DB "DELETE FROM orders WHERE id = (SELECT id FROM orders ORDER BY id LIMIT 1 OFFSET $((10 + $3)))
 	                       RETURNING id || ',' || coalesce(total::text, 'NULL')")
-	psql_on 2 $DB "INSERT INTO orders (id, customer_id, total, note) VALUES (${row%%,*}, $(cust_on 2 0), ${row#*,}, 'moved $r')" ||
+	psql_on $2 $DB "INSERT INTO orders (id, customer_id, total, note) VALUES (${row%%,*}, $(cust_on $2 0), ${row#*,}, 'moved $3')" ||
 		fail "moving a row"
 }
 digest() {	# CLUSTERS TABLE: count and md5 of the sorted rows of the union

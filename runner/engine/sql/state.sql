@@ -200,17 +200,6 @@ CREATE TABLE IF NOT EXISTS pgreshard.verify_progress (
 ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS reverse_request text;
 ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS reverse_state text;
 
--- Rollback attempts (shard 0), as pgreshard.cutovers for the cutover: how
--- long writes were held on the shards, the largest shard fence.
-CREATE TABLE IF NOT EXISTS pgreshard.rollbacks (
-    plan_name     text NOT NULL,
-    attempt       int NOT NULL,
-    started_at    timestamptz NOT NULL DEFAULT now(),
-    finished_at   timestamptz,
-    outcome       text NOT NULL DEFAULT 'running'
-                  CHECK (outcome IN ('running', 'done', 'aborted')),
-    freeze_ms     bigint,
-    fence_lsn     pg_lsn,
-    reason        text,
-    PRIMARY KEY (plan_name, attempt)
-);
+-- Rollback attempts (shard 0), the columns of pgreshard.cutovers: how long
+-- writes were held on the shards, the largest shard fence.
+CREATE TABLE IF NOT EXISTS pgreshard.rollbacks (LIKE pgreshard.cutovers INCLUDING ALL);
