@@ -79,15 +79,22 @@ bool freeze_verify(apply_ctx *ctx, double deadline);
 bool cutover_run_switch(apply_ctx *ctx, uint64_t fence);
 
 /* reverse.c: reverse replication after the cutover */
-/* Inside the cutover's freeze: the reverse slot and publication on every
- * shard, the progress and owner tables on every source. */
-bool reverse_setup(apply_ctx *ctx);
+/* Before the cutover's freeze: the reverse publication on every shard, the
+ * progress and owner tables on every source.  Inside it: the reverse slot on
+ * every shard. */
+bool reverse_prepare(apply_ctx *ctx);
+bool reverse_slots(apply_ctx *ctx);
 /* Is it set up (the reverse slot in the ledger, not dropped)? */
 bool reverse_exists(apply_ctx *ctx, bool *exists);
 /* pgreshard.runs.reverse_request and reverse_state ("" when NULL). */
 bool reverse_read(apply_ctx *ctx, char *request, size_t reqlen, char *state, size_t statelen);
 /* Set one of those columns (value NULL: clear it). */
 bool reverse_set(apply_ctx *ctx, const char *column, const char *value);
+/* Every shard's reverse stream at once: caught up (fences NULL) or drained
+ * to fences[s] before the deadline (a rollback). */
+struct stream_dir;
+bool reverse_drain_all(apply_ctx *ctx, const struct stream_dir *dir, const uint64_t *fences,
+					   double deadline);
 /* Stream the shards back until a request: *outcome 'f' (finish: requested,
  * or cutover.reverse_max_retained passed) or 'r' (rollback requested). */
 bool reverse_stream_until_request(apply_ctx *ctx, char *outcome);

@@ -3,22 +3,22 @@
  * changes stream back to the sources until `pgreshard finish` or
  * `pgreshard rollback`.
  *
- * Set-up, inside the cutover's freeze, after the drain and before the
- * switch: on every shard a publication of the moved tables (published via
- * their partitioned roots) and a logical slot (pgoutput), both in the ledger
- * first.  Created while nothing but pgreshard writes to the shards, the
- * slot's consistent point comes before the application's first write there
- * and after the forward stream's last one: every change the application
- * makes on the shards is in it, none of pgreshard's own forward changes is.
- * An earlier attempt's slot is dropped and made again for the same reason.
- * On every source: a progress table (pgreshard.progress_PLAN) that the
- * reverse stream commits with each shard's changes, and the empty
- * hash-partitioned tables that say which shard owns a row
- * (runner/stream/stream_dir.c).
+ * Set-up, before the cutover's freeze: on every shard a publication of the
+ * moved tables (published via their partitioned roots), on every source a
+ * progress table (pgreshard.progress_PLAN) that the reverse stream commits
+ * with each shard's changes and the empty hash-partitioned tables that say
+ * which shard owns a row (runner/stream/stream_dir.c); all in the ledger
+ * first.  Inside the freeze, after the drain and before the switch, a
+ * logical slot (pgoutput) on every shard, in parallel.  Created while
+ * nothing but pgreshard writes to the shards, its consistent point comes
+ * before the application's first write there and after the forward stream's
+ * last one: every change the application makes on the shards is in it, none
+ * of pgreshard's own forward changes is.  An earlier attempt's slot is
+ * dropped and made again for the same reason.
  *
  * Streaming back: the finish step calls reverse_stream_until_request(); it
- * runs the stream pipeline in the reverse direction (stream_dir.h), shard
- * after shard, catching each up, until a request arrives in
+ * runs the stream pipeline in the reverse direction (stream_dir.c), every
+ * shard's reader in a thread of its own, catching each up, until a request arrives in
  * pgreshard.runs.reverse_request, or a reverse slot holds more WAL than
  * cutover.reverse_max_retained (then it finishes, with a warning).  The
  * sources' write guard does not stop it: its sessions apply with
@@ -26,6 +26,7 @@
  * not fire (runner/engine/apply_session.c), exactly as the forward apply
  * passes user triggers on the shards.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,14 @@
 	"(plan_name text NOT NULL, source int NOT NULL, lsn pg_lsn NOT NULL, commit_ts timestamptz, " \
 	"updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (plan_name, source))"
 
-/* The publication and the slot on shard s (ledgered first). */
+/* The publication on shard s; the slot is only ledgered (made in the freeze). */
 static bool
-setup_shard(apply_ctx *ctx, int s, const char *name)
+publication_on_shard(apply_ctx *ctx, int s, const char *name)
 {
 	const plan *p = ctx->plan;
 	char		role[32];
 	pgr_conn   *c;
 	char	   *qpub, *tables, *sql;
-	const char *params[1] = {name};
-	PGresult   *res;
 	strbuf		sb;
 	bool		ok;
 
@@ -71,20 +70,64 @@ setup_shard(apply_ctx *ctx, int s, const char *name)
 	tables = sb_steal(&sb);
 	sql = xasprintf("DROP PUBLICATION IF EXISTS %s; CREATE PUBLICATION %s FOR TABLE %s "
 					"WITH (publish_via_partition_root = true)", qpub, qpub, tables);
-	ok = pgr_exec(c, "creating the reverse publication", sql, 0, NULL) &&
-		pgr_exec(c, "dropping an earlier attempt's reverse slot",
-				 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-				 1, params);
-	res = ok ? pgr_query(c, "creating the reverse replication slot",
-						 "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", 1, params) : NULL;
-	ok = res != NULL && state_slot_lsn_set(ctx->state, p, name, role, PQgetvalue(res, 0, 0));
-	if (ok)
-		log_info("%s: reverse slot %s created at %s", role, name, PQgetvalue(res, 0, 0));
-	PQclear(res);
+	ok = pgr_exec(c, "creating the reverse publication", sql, 0, NULL);
 	free(sql);
 	free(tables);
 	free(qpub);
 	pgr_disconnect(c);
+	return ok;
+}
+
+/*
+ * The slot on every shard, all at once (creating a logical slot waits for a
+ * snapshot of the running transactions: in parallel the freeze pays it once).
+ * An earlier attempt's slot is dropped first: the forward stream wrote to
+ * the shards after it began.
+ */
+bool
+reverse_slots(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+	char	   *name = reverse_slot_name(p);
+	const char *params[1] = {name};
+	pgr_conn  **c = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
+	bool		ok = true;
+
+	for (int s = 0; ok && s < p->nshards; s++)
+	{
+		ok = (c[s] = connect_shard(p, s)) != NULL &&
+			pgr_exec(c[s], "dropping an earlier attempt's reverse slot",
+					 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+					 1, params);
+		if (ok && !PQsendQueryParams(c[s]->pg, "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+									 1, NULL, params, NULL, NULL, 0))
+		{
+			pgr_report_conn(c[s], "creating the reverse replication slot");
+			ok = false;
+		}
+	}
+	for (int s = 0; s < p->nshards && c[s] != NULL; s++)
+	{
+		PGresult   *res = PQgetResult(c[s]->pg);
+
+		if (ok && PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			pgr_report_result(c[s], "creating the reverse replication slot", res);
+			ok = false;
+		}
+		else if (ok)
+		{
+			ok = state_slot_lsn_set(ctx->state, p, name, c[s]->role, PQgetvalue(res, 0, 0));
+			log_info("%s: reverse slot %s created at %s", c[s]->role, name, PQgetvalue(res, 0, 0));
+		}
+		PQclear(res);
+		while ((res = PQgetResult(c[s]->pg)) != NULL)
+			PQclear(res);
+	}
+	for (int s = 0; s < p->nshards; s++)
+		pgr_disconnect(c[s]);
+	free(c);
+	free(name);
 	return ok;
 }
 
@@ -159,7 +202,7 @@ setup_source(apply_ctx *ctx, int i)
 }
 
 bool
-reverse_setup(apply_ctx *ctx)
+reverse_prepare(apply_ctx *ctx)
 {
 	char	   *name = reverse_slot_name(ctx->plan);
 	bool		ok = true;
@@ -167,7 +210,7 @@ reverse_setup(apply_ctx *ctx)
 	for (int i = 0; ok && i < ctx->plan->nsources; i++)
 		ok = setup_source(ctx, i);
 	for (int s = 0; ok && s < ctx->plan->nshards; s++)
-		ok = setup_shard(ctx, s, name);
+		ok = publication_on_shard(ctx, s, name);
 	free(name);
 	return ok;
 }
@@ -241,6 +284,57 @@ most_retained(apply_ctx *ctx, long long *bytes, int *shard)
 	return ok;
 }
 
+typedef struct drain_job {
+	apply_ctx  *ctx;
+	const stream_dir *dir;
+	int			shard;
+	uint64_t	target;
+	double		deadline;
+	bool		ok;
+} drain_job;
+
+static void *
+drain_main(void *arg)
+{
+	drain_job  *job = arg;
+
+	job->ok = stream_reverse_run(job->ctx, job->dir, job->shard, job->target, job->deadline);
+	return NULL;
+}
+
+/*
+ * Every shard's reverse stream at once, one thread each (each reader has its
+ * own connections, as the forward readers of N sources do): caught up
+ * (fences NULL) or drained to fences[s] before the deadline.
+ */
+bool
+reverse_drain_all(apply_ctx *ctx, const stream_dir *dir, const uint64_t *fences, double deadline)
+{
+	int			n = ctx->plan->nshards;
+	pthread_t  *threads = xcalloc((size_t) n, sizeof(pthread_t));
+	drain_job  *jobs = xcalloc((size_t) n, sizeof(drain_job));
+	bool	   *started = xcalloc((size_t) n, sizeof(bool));
+	bool		ok = true;
+
+	for (int s = 0; s < n; s++)
+	{
+		jobs[s] = (drain_job) {ctx, dir, s, fences ? fences[s] : 0, deadline, false};
+		started[s] = n > 1 && pthread_create(&threads[s], NULL, drain_main, &jobs[s]) == 0;
+		if (!started[s])
+			drain_main(&jobs[s]);
+	}
+	for (int s = 0; s < n; s++)
+	{
+		if (started[s])
+			pthread_join(threads[s], NULL);
+		ok = ok && jobs[s].ok;
+	}
+	free(started);
+	free(jobs);
+	free(threads);
+	return ok;
+}
+
 bool
 reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 {
@@ -267,9 +361,7 @@ reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 			log_info("reverse: streaming the shards' changes back to the source%s until `pgreshard finish %s` "
 					 "or `pgreshard rollback %s`", p->nsources > 1 ? "s" : "", p->path, p->path);
 		said = true;
-		for (int s = 0; ok && s < p->nshards; s++)
-			ok = stream_reverse_run(ctx, &dir, s, 0, 0);
-		ok = ok && most_retained(ctx, &retained, &worst);
+		ok = reverse_drain_all(ctx, &dir, NULL, 0) && most_retained(ctx, &retained, &worst);
 		if (ok && p->cutover.reverse_max_retained > 0 && retained > p->cutover.reverse_max_retained)
 		{
 			log_warn("reverse: shard %d's reverse slot holds %lld bytes of WAL, more than "

@@ -106,9 +106,16 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, char **roles, double deadline, u
 	for (int s = 0; ok && s < p->nshards; s++)
 		ok = freeze_server(ctx, &fs[s], s, p->shard_dsns[s], roles[s]);
 	stream_dir_reverse(ctx, &dir);
-	for (int s = 0; ok && s < p->nshards; s++)
-		ok = freeze_within(ctx, deadline, "draining the reverse stream") &&
-			stream_reverse_run(ctx, &dir, s, fs[s].fence, deadline);
+	if (ok)
+	{
+		uint64_t   *fences = xcalloc((size_t) p->nshards, sizeof(uint64_t));
+
+		for (int s = 0; s < p->nshards; s++)
+			fences[s] = fs[s].fence;
+		ok = freeze_within(ctx, deadline, "draining the reverse streams") &&
+			reverse_drain_all(ctx, &dir, fences, deadline);
+		free(fences);
+	}
 	stream_dir_free(&dir);
 	ok = ok && freeze_verify(ctx, deadline);
 	ok = ok && freeze_within(ctx, deadline, "moving the sequences") && rollback_sequences(ctx, fs);

@@ -244,7 +244,7 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 	ok = ok && freeze_within(ctx, deadline, "flushing the shards") && durable_flush_shards(p);
 	/* before anyone writes to the shards: the reverse slots' start */
 	ok = ok && (!p->cutover.reverse || (freeze_within(ctx, deadline, "setting up reverse replication") &&
-										 reverse_setup(ctx)));
+										 reverse_slots(ctx)));
 	ok = ok && freeze_within(ctx, deadline, "the switch") && cutover_run_switch(ctx, fence);
 	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
 		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
@@ -298,7 +298,8 @@ step_cutover(apply_ctx *ctx)
 		return false;
 	if (ok)
 		return clear_request(ctx);
-	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !cutover_schema_check(ctx) || !wait_for_lag(ctx) ||
+	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !cutover_schema_check(ctx) ||
+		(p->cutover.reverse && !reverse_prepare(ctx)) || !wait_for_lag(ctx) ||
 		(attempt = freeze_attempt_begin(ctx, "pgreshard.cutovers")) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));

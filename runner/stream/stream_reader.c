@@ -628,9 +628,9 @@ run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_
 		sleep((unsigned) delay);
 		delay = delay * 2 > 30 ? 30 : delay * 2;
 	}
-	if (ok)
-		log_info("%s: stream caught up: %lld transaction(s), %lld change(s) applied", r.role,
-				 r.txns, r.changes);
+	if (ok && (r.txns > 0 || !dir->reverse))
+		log_info("%s: %sstream caught up: %lld transaction(s), %lld change(s) applied", r.role,
+				 dir->reverse ? "reverse " : "", r.txns, r.changes);
 	stream_hooks_close(&r);
 	shards_free(&r);
 	pgr_disconnect(r.member);
