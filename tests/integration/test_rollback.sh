@@ -1,7 +1,8 @@
 # test_rollback.sh — after the cutover the application writes to the shards
-# (inserts with each shard's own sequence ids, a row moved across shards by a
-# key change, deletes, TOASTed values updated around); the apply streaming
-# them back is killed -9 and started again; `pgreshard rollback` ends with the
+# (inserts with each shard's own sequence ids, rows moved across shards both
+# ways by a key change, deletes, TOASTed values updated around); the apply
+# streaming them back is killed -9 and started again; a rollback killed -9
+# during its freeze is run again and finishes; `pgreshard rollback` ends with the
 # source equal to the union of the shards (count + md5 of the sorted rows,
 # independent of verify), the source writable with sequences ahead of every
 # shard's, the shards refusing writes, and the apply that streamed back
@@ -33,7 +34,7 @@ destination: { shards: ["${S0}", "${S1}"] }
 tables:
   orders: { key: customer_id }
   customers: { key: id }
-cutover: { freeze: lock, timeout_s: 20, sequence_gap: 100, switch_command: "echo dir=$PGRESHARD_DIRECTION >> $SWITCH_LOG" }
+cutover: { freeze: lock, timeout_s: 20, sequence_gap: 100, switch_command: "echo dir=$PGRESHARD_DIRECTION >> $SWITCH_LOG; [ ! -e $SWITCH_LOG.slow ] || sleep 3" }
 YAML
 export SWITCH_LOG="$W/switch.log"
 
@@ -115,15 +116,27 @@ expect_rc 0 psql -X -q -d "$S1" -c "INSERT INTO customers (name) VALUES ('shard 
 expect_eq "$(psql_on 1 $DB "SELECT outcome FROM pgreshard.rollbacks ORDER BY attempt DESC LIMIT 1")" aborted "rollback attempt"
 sed -i 's/timeout_s: 2/timeout_s: 20/' "$W/plan.yaml"
 
-# 4: streaming back again, more writes, then the rollback
+# 4: streaming back again, more writes; a rollback killed -9 in its freeze (during the
+# switch), then the rollback run again finishes it
 start_apply
 wait_reverse
 writes 5
-expect_rc 0 "$P" rollback "$W/plan.yaml"
-expect_contains "$OUT" "serves the moved tables again"
+touch "$SWITCH_LOG.slow"
+"$P" rollback "$W/plan.yaml" >"$W/rb.out" 2>"$W/rb.err" &
+rb=$!
+for _ in $(seq 1 120); do [ "$(grep -c dir=rollback "$SWITCH_LOG" 2>/dev/null)" = 1 ] && break; sleep 0.25; done
+expect_eq "$(grep -c dir=rollback "$SWITCH_LOG")" 1 "the first rollback reached its switch"
+kill -9 $rb
+wait $rb 2>/dev/null
+rm -f "$SWITCH_LOG.slow"
 wait $AP
 expect_eq "$?" 0 "the apply handed over"
 AP=
+expect_eq "$(psql_on 1 $DB "SELECT outcome FROM pgreshard.rollbacks ORDER BY attempt DESC LIMIT 1")" running "the killed attempt"
+expect_rc 0 "$P" rollback "$W/plan.yaml"
+expect_contains "$OUT" "serves the moved tables again"
+expect_contains "$ERR" "an earlier attempt was interrupted during its freeze"
+expect_eq "$(psql_on 1 $DB "SELECT string_agg(outcome, ',' ORDER BY attempt) FROM pgreshard.rollbacks")" "aborted,aborted,done" "rollback attempts"
 expect_contains "$(cat "$W/apply.err")" "handed over"
 expect_eq "$(tail -1 "$SWITCH_LOG")" "dir=rollback" "switch command's direction"
 for t in orders customers; do
