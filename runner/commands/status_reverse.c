@@ -55,7 +55,9 @@ status_reverse_gather(status_report *st)
 								"SELECT coalesce(to_jsonb(r) ->> 'reverse_state', ''), "
 								"coalesce(to_jsonb(r) ->> 'reverse_request', ''), "
 								"EXISTS (SELECT FROM pgreshard.ledger WHERE plan_name = $1 AND kind = 'slot' "
-								"AND server = 'shard 0') FROM pgreshard.runs r WHERE plan_name = $1", 1, params);
+								"AND server = 'shard 0' AND dropped_at IS NULL) AND EXISTS (SELECT FROM "
+								"pgreshard.steps WHERE plan_name = $1 AND step = 'cutover' AND state = 'done') "
+								"FROM pgreshard.runs r WHERE plan_name = $1", 1, params);
 	char	   *slot = xasprintf("pgreshard_%s_back", st->p->name);
 
 	if (res != NULL && PQntuples(res) == 1)
