@@ -3,7 +3,9 @@
 # deletes, a TRUNCATE on one shard, a replicated table on every shard); `rollback` sends every row back
 # to the source the built-in hash over the two sources picks, so each source
 # ends with exactly its part of the union of the shards, and the replicated
-# table equal to shard 0's on both.
+# table equal to shard 0's on both.  freeze: read_only both ways (the
+# sources left read-only by the cutover take the reverse stream; the
+# rollback freezes shard 0, where the state is) and verify while frozen.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -41,7 +43,7 @@ tables:
   accounts: { key: id }
   events: { key: id }
   plans: { replicate: true }
-cutover: { timeout_s: 30 }
+cutover: { timeout_s: 30, freeze: read_only, verify: true }
 YAML
 "$P" apply --yes "$W/plan.yaml" >"$W/apply.out" 2>"$W/apply.err" &
 AP=$!
