@@ -2,9 +2,10 @@
  * rollback.c — `pgreshard rollback`: the cutover's fence in the other
  * direction (DESIGN.md invariant 9).
  *
- * Freeze writes on every shard (the plan's freeze mode: the same lock,
- * read_only or hook, the hook's ctx.direction being "rollback"); read each
- * shard's fence; drain every reverse stream exactly to its shard's fence;
+ * Catch every reverse stream up (outside the freeze, so the drain inside it
+ * is short); then freeze writes on every shard (the plan's freeze mode: the
+ * same lock, read_only or hook, the hook's ctx.direction being "rollback");
+ * read each shard's fence; drain every reverse stream exactly to its shard's fence;
  * verify while frozen if cutover.verify; move the sources' sequences past
  * every value any shard handed out; run the switch (PGRESHARD_DIRECTION=
  * rollback); take the write guard off the sources; put it on the shards'
@@ -142,7 +143,13 @@ rollback_run(apply_ctx *ctx)
 	int			attempt;
 	bool		ok;
 
-	if (!recover(ctx) || (attempt = freeze_attempt_begin(ctx, "pgreshard.rollbacks")) < 0)
+	stream_dir	dir;
+
+	/* catch up before freezing, so that the drain inside the freeze is short */
+	stream_dir_reverse(ctx, &dir);
+	ok = recover(ctx) && reverse_drain_all(ctx, &dir, NULL, 0);
+	stream_dir_free(&dir);
+	if (!ok || (attempt = freeze_attempt_begin(ctx, "pgreshard.rollbacks")) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nshards, sizeof(freeze_session));
 	roles = xcalloc((size_t) p->nshards, sizeof(char *));
