@@ -50,6 +50,10 @@ const char *hooks_route_fn(const plan *p, const plan_table *t);
  * route(table, row, nshards): the shard, an integer in [0, nshards).
  * False with err when the hook fails or returns anything else.
  */
+/* hooks.source_route(table, row, nsources): the source a row goes back to
+ * in reverse replication (several sources). */
+bool hooks_source_route(hooks *h, const plan_table *t, const hook_row *row, int nsources, int *source,
+						char *err, size_t errlen);
 bool hooks_route(hooks *h, const plan_table *t, const hook_row *row, int nshards,
 				 int *shard, char *err, size_t errlen);
 

@@ -332,11 +332,12 @@ lint_reverse(const plan *p, catalog *cat)
 
 	if (!p->cutover.reverse)
 		return;
-	if (p->nsources > 1 && p->sharding == SHARD_FN_LUA)
+	if (p->nsources > 1 && p->sharding == SHARD_FN_LUA && p->hooks.source_route == NULL)
 		catalog_add_finding(cat, FINDING_ERROR, "cutover.reverse",
-							"set cutover.reverse: false, or route with the built-in hash",
-							"reverse replication to %d sources routes rows by the built-in hash over the sources; "
-							"this plan routes with Lua", p->nsources);
+							"name a Lua function(table, row, nsources) in hooks.source_route that says which "
+							"source a row came from, or set cutover.reverse: false",
+							"reverse replication to %d sources routes rows by the built-in hash over the sources "
+							"unless hooks.source_route says otherwise; this plan routes with Lua", p->nsources);
 	if (p->cutover.reverse_max_retained > 0)
 		format_bytes((double) p->cutover.reverse_max_retained, b, sizeof(b));
 	catalog_add_finding(cat, FINDING_WARNING, "cutover.reverse",

@@ -73,6 +73,8 @@ typedef struct plan_hooks {
 	char *after_step;
 	char *on_freeze;		/* cutover.freeze: hook: stops writes */
 	char *on_unfreeze;		/* undoes on_freeze when a cutover aborts */
+	char *source_route;		/* reverse replication to several sources: function(table, row,
+							 * nsources) -> the source a row goes back to (else the built-in hash) */
 } plan_hooks;
 
 typedef struct plan_cutover {

@@ -47,7 +47,7 @@ static const char *const destination_keys[] = {"shards", NULL};
 static const char *const sharding_keys[] = {"function", NULL};
 static const char *const hooks_keys[] = {
 	"file", "route", "validate", "validate_mode", "before_step",
-	"after_step", "on_freeze", "on_unfreeze", NULL
+	"after_step", "on_freeze", "on_unfreeze", "source_route", NULL
 };
 static const char *const copy_keys[] = {"jobs", "chunk_rows", NULL};
 static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
@@ -293,7 +293,7 @@ load_hooks(loader *ld, yaml_node_t *map)
 	plan_hooks *h = &ld->p->hooks;
 	char **fns[HOOK_NFUNCS] = {
 		&h->route, &h->validate, &h->before_step, &h->after_step, &h->on_freeze,
-		&h->on_unfreeze
+		&h->on_unfreeze, &h->source_route
 	};
 	yaml_node_t *file;
 	int mode = VALIDATE_STOP;
@@ -556,6 +556,7 @@ plan_free(plan *p)
 	free(p->hooks.after_step);
 	free(p->hooks.on_freeze);
 	free(p->hooks.on_unfreeze);
+	free(p->hooks.source_route);
 	free(p->cutover.switch_fn);
 	free(p->cutover.switch_command);
 	free(p->password_at);

@@ -13,11 +13,12 @@
  * source commits a shard's progress with that shard's changes: exactly
  * once, as forward).
  *
- * Routing back: with one source every row goes there.  With several, a row
- * goes to the source the built-in hash of its key over the sources picks:
- * the sources are taken as split the way pgreshard splits (PostgreSQL's hash
- * partitioning on each table's key); replicated tables follow shard 0 and go
- * to every source.
+ * Routing back: with one source every row goes there.  With several, the
+ * plan says how the sources were split: by default as pgreshard splits (the
+ * built-in hash of each table's key over the sources, PostgreSQL's hash
+ * partitioning); with hooks.source_route, by that Lua function(table, row,
+ * nsources), which gets the row's key columns (every column of a table
+ * without a key).  Replicated tables follow shard 0 and go to every source.
  *
  * Rows that changed shards.  The application moves a row from shard A to
  * shard B as a DELETE on A and an INSERT on B; their reverse streams are
@@ -125,7 +126,19 @@ stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard, str
 	const plan *p = ctx->plan;
 
 	(void) dir;
-	t->lua_route = false;		/* back to the sources: the built-in hash (see above) */
+	/* back to the sources: the built-in hash, or hooks.source_route (see above) */
+	t->lua_route = p->nsources > 1 && p->hooks.source_route != NULL && !t->replicate;
+	if (t->lua_route)
+	{
+		/* the route gets the key's columns (every column of a table without one) */
+		free(t->route_col);
+		t->route_col = xcalloc((size_t) t->ncols + 1, sizeof(int));
+		t->nroute = 0;
+		for (int k = 0; k < t->nkeys; k++)
+			t->route_col[t->nroute++] = t->key_col[k];
+		for (int i = 0; t->nkeys == 0 && i < t->ncols; i++)
+			t->route_col[t->nroute++] = i;
+	}
 	t->nlate = 0;
 	t->upsert = t->npk > 0 && !t->replicate;
 	if (!t->replicate && p->nshards > 1 && p->sharding == SHARD_FN_HASH && t->nkeys > 0)

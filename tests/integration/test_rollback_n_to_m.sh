@@ -6,14 +6,27 @@
 # table equal to shard 0's on both.  freeze: read_only both ways (the
 # sources left read-only by the cutover take the reverse stream; the
 # rollback freezes shard 0, where the state is) and verify while frozen.
+# Twice: sources split by the built-in hash (the default way back), and by
+# parity, told to the way back by hooks.source_route (Lua).
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
 P=$PGRESHARD
-DB=rbntom
 W=$(mktemp -d)
 AP=
-trap '[ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+trap '[ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere rbntom_hash; drop_db_everywhere rbntom_lua' EXIT
+cat >"$W/split.lua" <<'LUA'
+function source_of(table, row, nsources)
+  return tonumber(row.id) % nsources
+end
+LUA
+
+# SQL: does id X belong on source I under the case's old layout?
+split() { if [ "$MODE" = hash ]; then echo "satisfies_hash_partition('h2'::regclass, 2, $1, ($2)::bigint)"; else echo "($2) % 2 = $1"; fi; }
+
+run_case() {	# hash | lua
+MODE=$1
+DB=rbntom_$1
 
 fresh_db $DB 0 5 1 2 3
 schema="CREATE TABLE accounts (id bigint PRIMARY KEY, name text NOT NULL, note text);
@@ -23,28 +36,27 @@ CREATE TABLE h2 (id bigint) PARTITION BY HASH (id);
 CREATE TABLE h3 (id bigint) PARTITION BY HASH (id);
 CREATE PUBLICATION pub FOR TABLE accounts, events, plans;"
 for c in 0 5 1 2 3; do psql_on $c $DB "$schema" >/dev/null; done
-# the old layout: the built-in hash of id over the two sources
-psql_on 0 $DB "INSERT INTO accounts SELECT g, 'a' || g, NULL FROM generate_series(1, 3000) g
-                 WHERE satisfies_hash_partition('h2'::regclass, 2, 0, g::bigint);
-  INSERT INTO events SELECT g, 'e' FROM generate_series(1, 600) g WHERE satisfies_hash_partition('h2'::regclass, 2, 0, g::bigint);
-  INSERT INTO plans VALUES ('free', 0), ('pro', 9.5)" >/dev/null
-psql_on 5 $DB "INSERT INTO accounts SELECT g, 'a' || g, NULL FROM generate_series(1, 3000) g
-                 WHERE satisfies_hash_partition('h2'::regclass, 2, 1, g::bigint);
-  INSERT INTO events SELECT g, 'e' FROM generate_series(1, 600) g WHERE satisfies_hash_partition('h2'::regclass, 2, 1, g::bigint);
-  INSERT INTO plans VALUES ('free', 0), ('pro', 9.5)" >/dev/null
+# the old layout: the built-in hash of id over the two sources, or its parity
+for i in 0 1; do
+	psql_on $([ $i = 0 ] && echo 0 || echo 5) $DB "INSERT INTO accounts SELECT g, 'a' || g, NULL FROM generate_series(1, 3000) g
+	                 WHERE $(split $i g);
+	  INSERT INTO events SELECT g, 'e' FROM generate_series(1, 600) g WHERE $(split $i g);
+	  INSERT INTO plans VALUES ('free', 0), ('pro', 9.5)" >/dev/null
+done
 export A B S0 S1 S2
 A=$(dsn 0 $DB) B=$(dsn 5 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB)
-cat >"$W/plan.yaml" <<'YAML'
+cat >"$W/plan.yaml" <<YAML
 version: 1
-name: rbntom
-source: { shards: ["${A}", "${B}"], publication: pub }
-destination: { shards: ["${S0}", "${S1}", "${S2}"] }
+name: $DB
+source: { shards: ["\${A}", "\${B}"], publication: pub }
+destination: { shards: ["\${S0}", "\${S1}", "\${S2}"] }
 tables:
   accounts: { key: id }
   events: { key: id }
   plans: { replicate: true }
 cutover: { timeout_s: 30, freeze: read_only, verify: true }
 YAML
+[ "$MODE" = lua ] && echo "hooks: { file: $W/split.lua, source_route: source_of }" >>"$W/plan.yaml"
 "$P" apply --yes "$W/plan.yaml" >"$W/apply.out" 2>"$W/apply.err" &
 AP=$!
 for _ in $(seq 1 120); do
@@ -85,12 +97,16 @@ done
 [ "$(psql_on 0 $DB "SELECT count(*) FROM events")" -gt 0 ] || fail "a shard's TRUNCATE emptied a source"
 for c in 0 5; do
 	i=$([ $c = 0 ] && echo 0 || echo 1)
-	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM accounts WHERE NOT satisfies_hash_partition('h2'::regclass, 2, $i, id)")" 0 \
-		"rows on source $i that hash to the other"
+	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM accounts WHERE NOT $(split $i id)")" 0 \
+		"$MODE: rows on source $i that belong on the other"
 	expect_eq "$(rows $c plans)" "$(rows 1 plans)" "plans on source $i"
 done
 expect_eq "$(psql_on 5 $DB "SELECT count(*) FROM accounts WHERE note LIKE 'moved from %'")" \
-	"$(psql_on 5 $DB "SELECT count(*) FROM accounts WHERE note LIKE 'moved from %' AND satisfies_hash_partition('h2'::regclass, 2, 1, id)")" "moved rows"
+	"$(psql_on 5 $DB "SELECT count(*) FROM accounts WHERE note LIKE 'moved from %' AND $(split 1 id)")" "moved rows"
 expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$B" -c "INSERT INTO accounts VALUES (99999, 'source serves', NULL)"
 expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$S2" -c "UPDATE plans SET price = 0"
 expect_contains "$ERR" "was moved to shards"
+}
+
+run_case hash
+run_case lua
