@@ -46,5 +46,7 @@ int cmd_cleanup(int argc, char **argv);
 int cmd_cutover(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_finish(int argc, char **argv);
 
 #endif

@@ -5,15 +5,17 @@
 # shop database into the source, starts an application-like write workload, and
 # runs the whole pipeline: validate, plan, shard-of (checked against PostgreSQL),
 # then `apply`: preflight, slot, schema, copy, schema-post, stream, verify and a
-# fenced cutover while the writes go on; then a summary.  The clusters are
-# removed when the demo ends.
+# fenced cutover while the writes go on; then reverse replication (a write on
+# a shard reaches the source) until `pgreshard finish`; then a summary.  The
+# clusters are removed when the demo ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/clusters.sh
 PGRESHARD=${PGRESHARD:-./build/pgreshard}
 W=$(mktemp -d)
 WL=
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; clusters_stop' EXIT
+AP=
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; [ -n "$AP" ] && kill $AP 2>/dev/null; rm -rf "$W"; clusters_stop' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -60,9 +62,15 @@ step "live writes: an order-taking workload runs from now on"
 WL=$!
 sleep 1
 
-step "pgreshard apply plans/demo_shop.yaml --yes   (copy, stream, verify, fenced cutover)"
+step "pgreshard apply plans/demo_shop.yaml --yes   (copy, stream, verify, fenced cutover, then streaming back)"
 start=$(date +%s.%N)
-"$PGRESHARD" apply --yes plans/demo_shop.yaml 2> >(tee "$W/apply.log" >&2)
+"$PGRESHARD" apply --yes plans/demo_shop.yaml 2> >(tee "$W/apply.log" >&2) &
+AP=$!
+# after the cutover apply keeps running: it streams the shards' changes back to the source
+until grep -q "reverse: streaming" "$W/apply.log" 2>/dev/null; do
+	kill -0 $AP 2>/dev/null || { echo "apply ended before the cutover" >&2; exit 1; }
+	sleep 0.2
+done
 total=$(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $start}")
 sleep 1
 touch "$W/stop"
@@ -73,6 +81,17 @@ step "after the cutover"
 echo -n "a write to the source now: "
 psql -X -q -d "$(dsn 0 shop)" -c "INSERT INTO shop.orders (customer_id, total) VALUES (1, 1)" 2>&1 | sed 's/^psql:[^:]*: //' || true
 "$PGRESHARD" verify plans/demo_shop.yaml | tail -1
+
+step "reverse replication: the new cluster's writes reach the old database (the way back stays open)"
+id=$(psql_on 1 shop "UPDATE shop.customers SET name = 'renamed on shard 0' WHERE id = (SELECT min(id) FROM shop.customers) RETURNING id")
+sleep 2
+echo "customer $id on the source: $(psql_on 0 shop "SELECT name FROM shop.customers WHERE id = $id")"
+"$PGRESHARD" status plans/demo_shop.yaml | sed -n '/^Reverse replication/,/^$/p'
+
+step "pgreshard finish plans/demo_shop.yaml   (the point of no return; \`pgreshard rollback\` would switch back)"
+"$PGRESHARD" finish plans/demo_shop.yaml
+wait $AP
+AP=
 
 step "summary"
 rows=0
@@ -86,4 +105,4 @@ echo "rows moved (sharded tables): $rows; application writes during the run: $(c
 echo "time per step:"
 sed -n 's/^pgreshard: step \([a-z-]*\): done in \(.*\)$/  \1: \2/p' "$W/apply.log"
 echo "freeze (writes held): $(sed -n 's/.*writes were held for \([0-9]*\) ms.*/\1 ms/p' "$W/apply.log")"
-echo "total apply time: ${total}s"
+echo "apply time to the cutover (it then streamed back until finish): ${total}s"

@@ -35,6 +35,7 @@ check_functions(const plan *p, sandbox *sb)
 		{"hooks.after_step", p->hooks.after_step},
 		{"hooks.on_freeze", p->hooks.on_freeze},
 		{"hooks.on_unfreeze", p->hooks.on_unfreeze},
+		{"hooks.source_route", p->hooks.source_route},
 		{"cutover.switch", p->cutover.switch_fn},
 	};
 	bool		ok = true;
@@ -163,12 +164,28 @@ describe(lua_State *L, int idx, char *buf, size_t len)
 	}
 }
 
+static bool route_with(hooks *h, const char *fn, const plan_table *t, const hook_row *row, int nshards,
+					   int *shard, char *err, size_t errlen);
+
 bool
 hooks_route(hooks *h, const plan_table *t, const hook_row *row, int nshards, int *shard,
 			char *err, size_t errlen)
 {
+	return route_with(h, hooks_route_fn(h->plan, t), t, row, nshards, shard, err, errlen);
+}
+
+bool
+hooks_source_route(hooks *h, const plan_table *t, const hook_row *row, int nsources, int *source,
+				   char *err, size_t errlen)
+{
+	return route_with(h, h->plan->hooks.source_route, t, row, nsources, source, err, errlen);
+}
+
+static bool
+route_with(hooks *h, const char *fn, const plan_table *t, const hook_row *row, int nshards, int *shard,
+		   char *err, size_t errlen)
+{
 	lua_State  *L = sandbox_state(h->sb);
-	const char *fn = hooks_route_fn(h->plan, t);
 	lua_Integer v = 0;
 	int			isint = 0;
 
@@ -365,6 +382,8 @@ push_ctx(lua_State *L, void *arg)
 		lua_pushstring(L, ctx->fence_lsn);
 		lua_setfield(L, -2, "fence_lsn");
 	}
+	lua_pushstring(L, ctx->direction ? ctx->direction : "forward");
+	lua_setfield(L, -2, "direction");
 	lua_createtable(L, p->ntables, 0);
 	for (int i = 0; i < p->ntables; i++)
 	{

@@ -50,6 +50,10 @@ const char *hooks_route_fn(const plan *p, const plan_table *t);
  * route(table, row, nshards): the shard, an integer in [0, nshards).
  * False with err when the hook fails or returns anything else.
  */
+/* hooks.source_route(table, row, nsources): the source a row goes back to
+ * in reverse replication (several sources). */
+bool hooks_source_route(hooks *h, const plan_table *t, const hook_row *row, int nsources, int *source,
+						char *err, size_t errlen);
 bool hooks_route(hooks *h, const plan_table *t, const hook_row *row, int nshards,
 				 int *shard, char *err, size_t errlen);
 
@@ -81,6 +85,7 @@ typedef struct hook_ctx {
 	void	   *arg;
 	PGresult   *(*run) (void *arg, bool shard, int index, const char *sql, int nparams,
 						const char *const *params, char *err, size_t errlen);
+	const char *direction;		/* "forward" (cutover) or "rollback"; NULL: forward */
 } hook_ctx;
 
 bool hooks_call_ctx(hooks *h, const char *fn, const hook_ctx *ctx, char *err, size_t errlen);

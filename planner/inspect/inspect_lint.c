@@ -323,11 +323,38 @@ lint_wal_headroom(const plan *p, catalog *cat)
 	}
 }
 
+/* cutover.reverse: a slot on every shard from the cutover to finish or
+ * rollback, holding the shards' WAL meanwhile. */
+static void
+lint_reverse(const plan *p, catalog *cat)
+{
+	char		b[32];
+
+	if (!p->cutover.reverse)
+		return;
+	if (p->nsources > 1 && p->sharding == SHARD_FN_LUA && p->hooks.source_route == NULL)
+		catalog_add_finding(cat, FINDING_ERROR, "cutover.reverse",
+							"name a Lua function(table, row, nsources) in hooks.source_route that says which "
+							"source a row came from, or set cutover.reverse: false",
+							"reverse replication to %d sources routes rows by the built-in hash over the sources "
+							"unless hooks.source_route says otherwise; this plan routes with Lua", p->nsources);
+	if (p->cutover.reverse_max_retained > 0)
+		format_bytes((double) p->cutover.reverse_max_retained, b, sizeof(b));
+	catalog_add_finding(cat, FINDING_WARNING, "cutover.reverse",
+						"run `pgreshard finish` once the shards are trusted, or set cutover.reverse_max_retained",
+						"after the cutover a reverse replication slot on each shard holds back the shards' WAL "
+						"until `pgreshard finish` or `pgreshard rollback`%s%s%s",
+						p->cutover.reverse_max_retained > 0 ? " (finished automatically past " : "",
+						p->cutover.reverse_max_retained > 0 ? b : "",
+						p->cutover.reverse_max_retained > 0 ? " per shard)" : "");
+}
+
 bool
 lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat)
 {
 	if (src_index > 0)
 		return read_wal_rate(c, &cat->sources[src_index]);
+	lint_reverse(p, cat);
 	return lint_foreign_keys(p, c, cat) && lint_large_objects(p, c, cat) &&
 		read_sequences(p, c, cat) && read_wal_rate(c, &cat->sources[0]) &&
 		inspect_schema_source(p, c, cat);

@@ -73,6 +73,8 @@ typedef struct plan_hooks {
 	char *after_step;
 	char *on_freeze;		/* cutover.freeze: hook: stops writes */
 	char *on_unfreeze;		/* undoes on_freeze when a cutover aborts */
+	char *source_route;		/* reverse replication to several sources: function(table, row,
+							 * nsources) -> the source a row goes back to (else the built-in hash) */
 } plan_hooks;
 
 typedef struct plan_cutover {
@@ -85,6 +87,8 @@ typedef struct plan_cutover {
 	bool verify;				/* default false */
 	bool leave_source_writable; /* default false */
 	long long sequence_gap;		/* default 1000 */
+	bool reverse;				/* default true: stream the shards back until finish/rollback */
+	long long reverse_max_retained; /* bytes a reverse slot may hold on a shard; 0 = no limit */
 } plan_cutover;
 
 /* What a materialized view holds on the shards (schema.matviews). */

@@ -47,13 +47,14 @@ static const char *const destination_keys[] = {"shards", NULL};
 static const char *const sharding_keys[] = {"function", NULL};
 static const char *const hooks_keys[] = {
 	"file", "route", "validate", "validate_mode", "before_step",
-	"after_step", "on_freeze", "on_unfreeze", NULL
+	"after_step", "on_freeze", "on_unfreeze", "source_route", NULL
 };
 static const char *const copy_keys[] = {"jobs", "chunk_rows", NULL};
 static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
 static const char *const cutover_keys[] = {
 	"mode", "freeze", "max_lag_bytes", "timeout_s", "switch",
-	"switch_command", "verify", "leave_source_writable", "sequence_gap", NULL
+	"switch_command", "verify", "leave_source_writable", "sequence_gap", "reverse",
+	"reverse_max_retained", NULL
 };
 
 /* A key the section cannot do without; reported at the section's position. */
@@ -292,7 +293,7 @@ load_hooks(loader *ld, yaml_node_t *map)
 	plan_hooks *h = &ld->p->hooks;
 	char **fns[HOOK_NFUNCS] = {
 		&h->route, &h->validate, &h->before_step, &h->after_step, &h->on_freeze,
-		&h->on_unfreeze
+		&h->on_unfreeze, &h->source_route
 	};
 	yaml_node_t *file;
 	int mode = VALIDATE_STOP;
@@ -370,6 +371,9 @@ load_cutover(loader *ld, yaml_node_t *map)
 			 &c->leave_source_writable);
 	opt_int(ld, map, "sequence_gap", "cutover.sequence_gap", 0, LLONG_MAX,
 			&c->sequence_gap);
+	opt_bool(ld, map, "reverse", "cutover.reverse", &c->reverse);
+	if ((node = ymap_get(&ld->d, map, "reverse_max_retained", NULL)) != NULL)
+		yget_size(&ld->d, node, "cutover.reverse_max_retained", &c->reverse_max_retained);
 }
 
 static void
@@ -397,6 +401,7 @@ set_defaults(plan *p)
 	p->cutover.max_lag_bytes = 1048576;
 	p->cutover.timeout_s = 30;
 	p->cutover.sequence_gap = 1000;
+	p->cutover.reverse = true;
 }
 
 /* The top-level mapping: required sections first, then the optional ones. */
@@ -551,6 +556,7 @@ plan_free(plan *p)
 	free(p->hooks.after_step);
 	free(p->hooks.on_freeze);
 	free(p->hooks.on_unfreeze);
+	free(p->hooks.source_route);
 	free(p->cutover.switch_fn);
 	free(p->cutover.switch_command);
 	free(p->password_at);

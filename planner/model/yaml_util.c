@@ -23,7 +23,7 @@
 #include "yaml_util.h"
 
 const char *const hook_fn_keys[HOOK_NFUNCS] = {
-	"route", "validate", "before_step", "after_step", "on_freeze", "on_unfreeze"
+	"route", "validate", "before_step", "after_step", "on_freeze", "on_unfreeze", "source_route"
 };
 
 plan_pos

@@ -76,7 +76,7 @@ bool yget_enum(ydoc *d, yaml_node_t *node, const char *field,
 enum
 {
 	HOOK_ROUTE, HOOK_VALIDATE, HOOK_BEFORE_STEP, HOOK_AFTER_STEP,
-	HOOK_ON_FREEZE, HOOK_ON_UNFREEZE, HOOK_NFUNCS
+	HOOK_ON_FREEZE, HOOK_ON_UNFREEZE, HOOK_SOURCE_ROUTE, HOOK_NFUNCS
 };
 
 typedef struct plan_marks {

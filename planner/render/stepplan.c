@@ -106,6 +106,12 @@ step_describe(const plan *p, const catalog *cat, step_id id)
 							 p->cutover.timeout_s,
 							 p->cutover.leave_source_writable ? "writable" : "read-only for the moved tables");
 		case STEP_FINISH:
+			if (p->cutover.reverse)
+				return xasprintf("stream the shards' changes back to the source%s until `pgreshard finish` "
+								 "(or `pgreshard rollback`); then drop the reverse slots and publications on "
+								 "the shards and the replication slot%s; keep the pgreshard state schema as the record",
+								 p->nsources > 1 ? "s" : "",
+								 p->create_publication ? " and the publication pgreshard created" : "");
 			return xasprintf("drop the replication slot%s; keep the pgreshard state schema as the record",
 							 p->create_publication ? " and the publication pgreshard created" : "");
 		default:

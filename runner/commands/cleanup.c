@@ -22,8 +22,10 @@
 
 #include "apply.h"
 #include "cli.h"
+#include "cutover.h"
 #include "log.h"
 #include "shard_objects.h"
+#include "reverse_cmds.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -50,43 +52,22 @@ drop_object(apply_ctx *ctx, pgr_conn *c, const char *kind, const char *name)
 			pgr_exec(c, "dropping the replication slot",
 					 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
 					 "WHERE slot_name = $1", 1, params);
-	if (strcmp(kind, "publication") == 0)
+	if (strcmp(kind, "publication") == 0 || strcmp(kind, "table") == 0)
 	{
+		/* a publication, or a table pgreshard made in its schema on a source */
+		bool		pub = kind[0] == 'p';
 		char	   *q = pgr_quote_ident(c, name);
-		char	   *sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
-		bool		ok = pgr_exec(c, "dropping the publication", sql, 0, NULL);
+		char	   *sql = xasprintf("DROP %s IF EXISTS %s%s", pub ? "PUBLICATION" : "TABLE",
+									pub ? "" : "pgreshard.", q);
+		bool		ok = pgr_exec(c, pub ? "dropping the publication" : "dropping a table pgreshard made",
+								  sql, 0, NULL);
 
 		free(sql);
 		free(q);
 		return ok;
 	}
 	if (strcmp(kind, "trigger") == 0)
-	{
-		char	   *qt = pgr_quote_ident(c, name);
-		bool		ok = true;
-
-		for (int i = 0; ok && i < ctx->plan->ntables; i++)
-		{
-			const plan_table *t = &ctx->plan->tables[i];
-			const char *p2[2] = {t->schema, t->relname};
-			PGresult   *res = pgr_query(c, "looking for a guarded table",
-										"SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
-										2, p2);
-			char	   *qn, *sql;
-
-			if ((ok = res != NULL) && PQgetvalue(res, 0, 0)[0] == 't')
-			{
-				qn = pgr_quote_qualified(c, t->schema, t->relname);
-				sql = xasprintf("DROP TRIGGER IF EXISTS %s ON %s", qt, qn);
-				ok = pgr_exec(c, "dropping the write guard", sql, 0, NULL);
-				free(sql);
-				free(qn);
-			}
-			PQclear(res);
-		}
-		free(qt);
-		return ok;
-	}
+		return freeze_remove_guard(ctx, c, false);
 	if (strcmp(kind, "function") == 0)
 		return pgr_exec(c, "dropping the write guard", "DROP FUNCTION IF EXISTS pgreshard.refuse_writes()", 0, NULL);
 	if (strcmp(kind, "schema") == 0)
@@ -98,45 +79,98 @@ drop_object(apply_ctx *ctx, pgr_conn *c, const char *kind, const char *name)
 	return true;
 }
 
-/* Drop, on every source, the ledgered objects of the given kinds. */
+/* Drop, on every source (or every shard: the reverse slots and
+ * publications, a rollback's write guard), the ledgered objects of the
+ * given kinds. */
 static bool
-drop_on_sources(apply_ctx *ctx, const char *const *kinds, int nkinds)
+drop_on(apply_ctx *ctx, bool shards, const char *const *kinds, int nkinds)
 {
 	const char *params[1] = {ctx->plan->name};
 	PGresult   *res = pgr_query(ctx->state, "reading the ledger",
 								"SELECT kind, name, server FROM pgreshard.ledger WHERE plan_name = $1 "
 								"AND dropped_at IS NULL ORDER BY created_at DESC", 1, params);
 	bool		ok = res != NULL;
+	int			n = shards ? ctx->plan->nshards : ctx->plan->nsources;
 
-	for (int i = 0; ok && i < ctx->plan->nsources; i++)
+	for (int i = 0; ok && i < n; i++)
 	{
-		pgr_conn   *c = pgr_connect(ctx->plan->source_dsns[i], ctx->sources[i].role, 0);
+		char	   *role = shards ? xasprintf("shard %d", i) : xstrdup(ctx->sources[i].role);
+		pgr_conn   *c = NULL;
 
-		ok = c != NULL;
 		for (int k = 0; ok && k < nkinds; k++)
 			for (int r = 0; ok && r < PQntuples(res); r++)
 			{
 				const char *kind = PQgetvalue(res, r, 0), *name = PQgetvalue(res, r, 1);
 
-				if (strcmp(kind, kinds[k]) != 0 || strcmp(PQgetvalue(res, r, 2), ctx->sources[i].role) != 0)
+				if (strcmp(kind, kinds[k]) != 0 || strcmp(PQgetvalue(res, r, 2), role) != 0)
 					continue;
-				ok = drop_object(ctx, c, kind, name) && mark_dropped(ctx, kind, name, ctx->sources[i].role);
+				if (c == NULL && (c = pgr_connect(shards ? ctx->plan->shard_dsns[i] : ctx->plan->source_dsns[i],
+												  role, 0)) == NULL)
+					ok = false;
+				ok = ok && pgr_exec(c, "dropping", "SET default_transaction_read_only = off", 0, NULL) &&
+					drop_object(ctx, c, kind, name) && mark_dropped(ctx, kind, name, role);
 				if (ok)
-					log_info("%s: %s %s dropped", ctx->sources[i].role, kind, name);
+					log_info("%s: %s %s dropped", role, kind, name);
 			}
 		pgr_disconnect(c);
+		free(role);
 	}
 	PQclear(res);
 	return ok;
 }
 
 bool
+cleanup_reverse(apply_ctx *ctx)
+{
+	static const char *const shard_kinds[] = {"slot", "publication"};
+	static const char *const source_kinds[] = {"table"};
+
+	return drop_on(ctx, true, shard_kinds, 2) && drop_on(ctx, false, source_kinds, 1);
+}
+
+/*
+ * After the cutover, with cutover.reverse: the forward slots are read no
+ * more (they would only hold the sources' WAL), and the shards' changes
+ * stream back until `pgreshard finish` (or cutover.reverse_max_retained)
+ * or `pgreshard rollback`, which takes the plan over (ctx->handed_over).
+ */
+static bool
+finish_reverse(apply_ctx *ctx)
+{
+	static const char *const forward_slot[] = {"slot"};
+	char		request[32], state[32], outcome = 'f';
+	bool		exists = false;
+
+	if (!reverse_exists(ctx, &exists) || !reverse_read(ctx, request, sizeof(request), state, sizeof(state)))
+		return false;
+	if (!exists || strcmp(state, "rolled_back") == 0 || strcmp(state, "finished") == 0)
+		return true;
+	if (!drop_on(ctx, false, forward_slot, 1) || !reverse_set(ctx, "reverse_state", "streaming") ||
+		!reverse_stream_until_request(ctx, &outcome))
+		return false;
+	if (outcome == 'r')
+	{
+		log_info("reverse: a rollback was requested: this apply stops streaming back and hands the plan "
+				 "over to `pgreshard rollback`");
+		ctx->handed_over = true;
+		return true;
+	}
+	log_info("finish: ending reverse replication for good");
+	return cleanup_reverse(ctx) && reverse_set(ctx, "reverse_state", "finished") &&
+		reverse_set(ctx, "reverse_request", NULL);
+}
+
+bool
 step_finish(apply_ctx *ctx)
 {
-	static const char *const kinds[] = {"slot", "publication"};
+	static const char *const kinds[] = {"slot", "publication", "table"};
 
 	source_sessions_close(ctx);
-	return drop_on_sources(ctx, kinds, 2);
+	if (!finish_reverse(ctx))
+		return false;
+	if (ctx->handed_over)
+		return true;
+	return cleanup_reverse(ctx) && drop_on(ctx, false, kinds, 3);
 }
 
 /* Remove this plan's state on one shard; the schema goes when no plan is left. */
@@ -156,7 +190,7 @@ drop_state(apply_ctx *ctx, int s)
 			pgr_exec(c, "removing the plan's state",
 					  "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['steps', 'ledger', 'chunk_plan', "
 					  "'chunks_done', 'ddl', 'ddl_done', 'apply_progress', 'cutovers', 'verify_results', 'objects_before', "
-					  "'plan_tables', 'verify_progress', 'verify_chunks', 'runs'] "
+					  "'plan_tables', 'verify_progress', 'verify_chunks', 'rollbacks', 'runs'] "
 					  "LOOP IF to_regclass('pgreshard.' || t) IS NOT NULL THEN EXECUTE format("
 					  "'DELETE FROM pgreshard.%I WHERE plan_name = %L', t, current_setting('pgreshard.plan')); "
 					  "END IF; END LOOP; IF NOT EXISTS (SELECT FROM pgreshard.runs) THEN "
@@ -237,7 +271,8 @@ drop_data(apply_ctx *ctx)
 int
 cmd_cleanup(int argc, char **argv)
 {
-	static const char *const kinds[] = {"trigger", "function", "schema", "slot", "publication"};
+	static const char *const kinds[] = {"trigger", "function", "table", "schema", "slot", "publication"};
+	static const char *const shard_kinds[] = {"trigger", "function", "slot", "publication"};
 	static const struct option opts[] = {{"drop-data", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
 	apply_ctx	ctx;
 	plan	   *p;
@@ -264,7 +299,7 @@ cmd_cleanup(int argc, char **argv)
 	if (ok && exists && with_data && refuse_after_cutover(&ctx))
 		ok = false;
 	if (ok && exists)
-		ok = drop_on_sources(&ctx, kinds, 5);
+		ok = drop_on(&ctx, false, kinds, 6) && drop_on(&ctx, true, shard_kinds, 4);
 	if (ok && exists && with_data)
 		ok = drop_data(&ctx);
 	for (int s = p->nshards - 1; ok && exists && s >= 0; s--)

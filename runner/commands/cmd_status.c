@@ -302,6 +302,7 @@ status_gather(status_report *st)
 		(void) read_shard(st, s);
 	for (int i = 0; i < p->nsources; i++)
 		read_source(st, i);
+	status_reverse_gather(st);
 	return true;
 }
 
@@ -486,6 +487,7 @@ render_text(FILE *out, const status_report *st)
 	text_stream(out, st);
 	text_lock_error(out, st);
 	text_cutover_verify(out, st);
+	status_reverse_text(out, st);
 	text_violations(out, st);
 }
 
@@ -630,6 +632,7 @@ render_json(FILE *out, const status_report *st)
 		json_object_set_new(doc, "stream", json_stream(st));
 		json_object_set_new(doc, "violations", json_violations(st));
 		json_summary(doc, st);
+		json_object_set_new(doc, "reverse", status_reverse_json(st));
 		json_object_set(doc, "errors", st->errors);
 	}
 	rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
@@ -651,6 +654,7 @@ status_free(status_report *st)
 	for (int i = 0; st->lag && i < st->p->nsources; i++)
 		free(st->lag[i].error);
 	free(st->lag);
+	status_reverse_free(st);
 	json_decref(st->errors);
 	pgr_disconnect(st->state);
 }

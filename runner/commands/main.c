@@ -77,6 +77,19 @@ static const cli_command commands[] = {
 	 "                objects the schema sync created on the shards, and empty the\n"
 	 "                moved tables a shard had before, so a fresh apply can start\n"
 	 "                over.  Refused once a cutover is done or under way.\n"},
+	{"rollback", cmd_rollback, "rollback PLAN.yaml",
+	 "After the cutover, while the shards stream their changes back (cutover.reverse):\n"
+	 "switch back to the source(s), fenced.  A running apply hands the plan over.\n"
+	 "Freeze writes on the shards (cutover.freeze), drain every reverse stream to its\n"
+	 "shard's fence, verify if cutover.verify, move the sources' sequences past every\n"
+	 "shard's, run the switch (PGRESHARD_DIRECTION=rollback), lift the sources' write\n"
+	 "guard and leave the shards refusing writes to the moved tables.  A failure or\n"
+	 "cutover.timeout_s unfreezes the shards (exit 1); a rerun after a kill finishes it.\n"
+	 "Exit 0 when the source serves again.\n"},
+	{"finish", cmd_finish, "finish PLAN.yaml",
+	 "After the cutover: end reverse replication for good (no rollback after this):\n"
+	 "drop the reverse slots and publications on the shards.  A running apply does it\n"
+	 "and completes its step finish; with none running, finish does it itself.\n"},
 	{"export", cmd_export, "export pgdog|fdw PLAN.yaml",
 	 "Print a configuration that routes the application to the new cluster:\n\n"
 	 "  pgdog  PgDog's pgdog.toml sections: [[databases]] per shard (host, port,\n"

@@ -65,6 +65,17 @@ typedef struct source_lag {
 	bool		reachable;		/* the source answered (its slot may still be gone) */
 } source_lag;
 
+/* Reverse replication after the cutover, per shard (status_reverse.c):
+ * bytes = the shard's pg_current_wal_lsn() minus the reverse slot's
+ * confirmed_flush_lsn (every source applied); retained = minus restart_lsn. */
+typedef struct reverse_lag {
+	bool		reachable;
+	bool		has_slot;
+	long long	lag_bytes;		/* -1: unknown */
+	long long	retained_bytes;	/* -1: unknown */
+	char		lag_pretty[32], retained_pretty[32];
+} reverse_lag;
+
 /* A chunk of the chunk plan, and on how many shards it is done. */
 typedef struct chunk_key {
 	int			source, table, chunk, nshards;
@@ -90,6 +101,11 @@ typedef struct status_report {
 	int			nchunks;
 	copy_prog  *copy;			/* [ntables] */
 	source_lag *lag;			/* [nsources] */
+	char		reverse_state[16];	/* runs.reverse_state ("" when NULL) */
+	char		reverse_request[16];	/* runs.reverse_request ("" when NULL) */
+	reverse_lag *rev;			/* [nshards], or NULL before the cutover or without reverse */
+	PGresult   *rollback;		/* the last rollback attempt: attempt, outcome, freeze_ms,
+								 * fence_lsn, reason, started, finished */
 	json_t	   *errors;			/* strings: shards that could not be read */
 	bool		sizes_unknown;	/* a source's table sizes could not be read */
 } status_report;
@@ -101,6 +117,14 @@ void status_free(status_report *st);
 const char *status_cell(const PGresult *r, int row, int col);
 /* The journal row (st->steps) of a step, or -1 (pending, never started). */
 int status_step_row(const PGresult *steps, const char *name);
+
+/* status_reverse.c: reverse replication's state, lag and retained WAL per
+ * shard, and the last rollback; gather never fails the report (what it
+ * cannot read stays unknown). */
+void status_reverse_gather(status_report *st);
+void status_reverse_text(FILE *out, const status_report *st);
+json_t *status_reverse_json(const status_report *st);
+void status_reverse_free(status_report *st);
 
 /* The report in Prometheus' text exposition format (status_prometheus.c). */
 bool render_prometheus(FILE *out, const status_report *st);

@@ -179,11 +179,15 @@ stream(prom *m, const status_report *st)
 			sample(m, "pgreshard_slot_exists", st->lag[i].error ? "0" : "1", "source", num(src, sizeof(src), i),
 				   "slot", slot, NULL);
 	family(m, "pgreshard_stream_lag_bytes", "gauge",
-		   "WAL between the source's current position and what the slot confirmed (every shard applied).");
+		   "WAL between the source's current position and what the slot confirmed (every shard applied); direction reverse: a shard's, every source applied.");
 	for (int i = 0; i < st->p->nsources; i++)
 		if (st->lag[i].lag_bytes >= 0)
 			sample(m, "pgreshard_stream_lag_bytes", num(v, sizeof(v), st->lag[i].lag_bytes),
 				   "source", num(src, sizeof(src), i), "direction", "forward", NULL);
+	for (int s = 0; st->rev && s < st->p->nshards; s++)
+		if (st->rev[s].lag_bytes >= 0)
+			sample(m, "pgreshard_stream_lag_bytes", num(v, sizeof(v), st->rev[s].lag_bytes),
+				   "shard", num(src, sizeof(src), s), "direction", "reverse", NULL);
 	family(m, "pgreshard_stream_lag_seconds", "gauge",
 		   "Source clock minus the commit time of the newest source transaction applied on a shard (0 without lag).");
 	for (int i = 0; i < st->p->nsources; i++)
@@ -191,11 +195,17 @@ stream(prom *m, const status_report *st)
 			sample(m, "pgreshard_stream_lag_seconds", real(v, sizeof(v), st->lag[i].lag_seconds),
 				   "source", num(src, sizeof(src), i), "direction", "forward", NULL);
 	family(m, "pgreshard_slot_retained_wal_bytes", "gauge",
-		   "WAL the plan's replication slot holds back on the source (current LSN minus restart_lsn).");
+		   "WAL the plan's replication slot holds back on the source, or after the cutover a reverse slot on a shard (current LSN minus restart_lsn).");
 	for (int i = 0; i < st->p->nsources; i++)
 		if (st->lag[i].retained_bytes >= 0)
 			sample(m, "pgreshard_slot_retained_wal_bytes", num(v, sizeof(v), st->lag[i].retained_bytes),
 				   "source", num(src, sizeof(src), i), "slot", slot, NULL);
+	free(slot);
+	slot = xasprintf("pgreshard_%s_back", st->p->name);
+	for (int s = 0; st->rev && s < st->p->nshards; s++)
+		if (st->rev[s].retained_bytes >= 0)
+			sample(m, "pgreshard_slot_retained_wal_bytes", num(v, sizeof(v), st->rev[s].retained_bytes),
+				   "shard", num(src, sizeof(src), s), "slot", slot, NULL);
 	free(slot);
 }
 

@@ -139,6 +139,34 @@ set_on_shards(apply_ctx *ctx, const seq_value *vals, int n)
 	return ok;
 }
 
+/* Merge into *vals the moved sequences' values as c's database has them. */
+static bool
+read_values(pgr_conn *c, const plan *p, seq_value **vals, int *n)
+{
+	char	   *sql = sequences_sql(c, p);
+	PGresult   *res = pgr_query(c, "reading the sequences", sql, 0, NULL);
+	bool		ok = res != NULL;
+
+	free(sql);
+	for (int r = 0; ok && r < PQntuples(res); r++)
+		if (!PQgetisnull(res, r, 2))
+			merge(vals, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+				  atoll(PQgetvalue(res, r, 2)), atoll(PQgetvalue(res, r, 3)));
+	PQclear(res);
+	return ok;
+}
+
+static void
+free_values(seq_value *vals, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		free(vals[i].schema);
+		free(vals[i].name);
+	}
+	free(vals);
+}
+
 bool
 cutover_sequences(apply_ctx *ctx, freeze_session *fs)
 {
@@ -147,28 +175,76 @@ cutover_sequences(apply_ctx *ctx, freeze_session *fs)
 	bool		ok = true;
 
 	for (int i = 0; ok && i < ctx->plan->nsources; i++)
-	{
-		char	   *sql = sequences_sql(fs[i].conn, ctx->plan);
-		PGresult   *res = pgr_query(fs[i].conn, "reading the sequences", sql, 0, NULL);
-
-		free(sql);
-		ok = res != NULL;
-		for (int r = 0; ok && r < PQntuples(res); r++)
-			if (!PQgetisnull(res, r, 2))
-				merge(&vals, &n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
-					  atoll(PQgetvalue(res, r, 2)), atoll(PQgetvalue(res, r, 3)));
-		PQclear(res);
-	}
+		ok = read_values(fs[i].conn, ctx->plan, &vals, &n);
 	if (ok && n > 0)
 		ok = set_on_shards(ctx, vals, n);
 	if (ok)
 		log_info("cutover: %d sequence(s) set ahead by %lld on every shard, each shard counting by "
 				 "%d on its own residue", n, ctx->plan->cutover.sequence_gap, ctx->plan->nshards);
-	for (int i = 0; i < n; i++)
+	free_values(vals, n);
+	return ok;
+}
+
+/* ALTER SEQUENCE on a source: past the furthest value, its own increment kept. */
+static bool
+restart_on_source(pgr_conn *c, const seq_value *v, long long gap)
+{
+	long long	inc, base, restart;
+	char	   *qname, *sql;
+	PGresult   *res;
+	bool		ok;
+
+	qname = pgr_quote_qualified(c, v->schema, v->name);
+	res = pgr_query(c, "reading a sequence's increment",
+					"SELECT seqincrement FROM pg_sequence WHERE seqrelid = $1::regclass", 1,
+					(const char *[]) {qname});
+	ok = res != NULL && PQntuples(res) == 1;
+	inc = ok ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	if (ok && (inc == 0 || __builtin_add_overflow(v->last, inc > 0 ? gap : -gap, &base) ||
+			   __builtin_add_overflow(base, inc, &restart)))
 	{
-		free(vals[i].schema);
-		free(vals[i].name);
+		log_error("%s: sequence %s.%s: its value %lld plus the gap %lld leaves the bigint range; "
+				  "fix: lower cutover.sequence_gap", c->role, v->schema, v->name, v->last, gap);
+		ok = false;
 	}
-	free(vals);
+	if (ok)
+	{
+		sql = xasprintf("ALTER SEQUENCE %s RESTART WITH %lld", qname, restart);
+		ok = pgr_exec(c, "moving a sequence ahead", sql, 0, NULL);
+		free(sql);
+	}
+	free(qname);
+	return ok;
+}
+
+bool
+rollback_sequences(apply_ctx *ctx, freeze_session *shard_fs)
+{
+	const plan *p = ctx->plan;
+	seq_value  *vals = NULL;
+	int			n = 0;
+	bool		ok = true;
+
+	for (int s = 0; ok && s < p->nshards; s++)
+		ok = read_values(shard_fs[s].conn, p, &vals, &n);
+	/* every source's own values first, then each source past all of them */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; ok && i < p->nsources; i++)
+		{
+			pgr_conn   *c = pgr_connect(p->source_dsns[i], ctx->sources[i].role, 0);
+
+			ok = c != NULL && pgr_exec(c, "moving the sequences", "SET default_transaction_read_only = off",
+									   0, NULL);
+			if (ok && pass == 0)
+				ok = read_values(c, p, &vals, &n);
+			for (int k = 0; ok && pass == 1 && k < n; k++)
+				ok = restart_on_source(c, &vals[k], p->cutover.sequence_gap);
+			pgr_disconnect(c);
+		}
+	if (ok)
+		log_info("rollback: %d sequence(s) on the source%s set past every shard's value by %lld", n,
+				 p->nsources > 1 ? "s" : "", p->cutover.sequence_gap);
+	free_values(vals, n);
 	return ok;
 }

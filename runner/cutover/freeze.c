@@ -5,7 +5,8 @@
  * lock:      one transaction per source takes EXCLUSIVE locks on the moved
  *            tables (reads go on, writes wait); it is held until the end.
  * read_only: the database's default_transaction_read_only is turned on and
- *            every other client session of the database is ended, so no
+ *            every other client session of the database (but pgreshard's own: a
+ *            rollback freezes shard 0, where the state is) is ended, so no
  *            session that began read-write can write after the fence.
  * hook:      the plan's hooks.on_freeze(ctx) does it, once for every source
  *            (its connections stay open until the freeze ends); when the
@@ -106,11 +107,18 @@ freeze_read_only(apply_ctx *ctx, freeze_session *fs)
 					"current_database()); END $$; "
 					"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
 					"WHERE datname = current_database() AND pid <> pg_backend_pid() "
-					"AND backend_type = 'client backend'", 0, NULL);
+					"AND backend_type = 'client backend' AND application_name IS DISTINCT FROM 'pgreshard'",
+					0, NULL);
 }
 
 bool
 freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
+{
+	return freeze_server(ctx, fs, source, ctx->plan->source_dsns[source], ctx->sources[source].role);
+}
+
+bool
+freeze_server(apply_ctx *ctx, freeze_session *fs, int source, const char *dsn, const char *role)
 {
 	const plan *p = ctx->plan;
 	pgr_conn   *fence_conn;
@@ -118,7 +126,9 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 	bool		ok;
 
 	fs->source = source;
-	fs->conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0);
+	fs->dsn = dsn;
+	fs->role = role;
+	fs->conn = pgr_connect(dsn, role, 0);
 	if (fs->conn == NULL)
 		return false;
 	switch (p->cutover.freeze)
@@ -141,14 +151,14 @@ freeze_source(apply_ctx *ctx, freeze_session *fs, int source)
 	}
 	fs->frozen = true;
 	/* the fence: past every commit before the freeze, flushed (see stream_flush_point) */
-	if ((fence_conn = pgr_connect(p->source_dsns[source], ctx->sources[source].role, 0)) == NULL)
+	if ((fence_conn = pgr_connect(dsn, role, 0)) == NULL)
 		return false;
 	ok = stream_flush_point(fence_conn, &fs->fence);
 	pgr_disconnect(fence_conn);
 	if (!ok)
 		return false;
 	lsn_format(fs->fence, lsn, sizeof(lsn));
-	log_info("%s: writes frozen; fence at %s", ctx->sources[source].role, lsn);
+	log_info("%s: writes frozen; fence at %s", role, lsn);
 	return true;
 }
 
@@ -159,7 +169,7 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 {
 	const plan *p = ctx->plan;
 	pgr_conn   *c = via ? via : fs->conn;
-	const char *role = ctx->sources[source].role;
+	const char *role = fs->role ? fs->role : ctx->sources[source].role;
 	char	   *trig = xasprintf("pgreshard_moved_%s", p->name);
 	char	   *qtrig = pgr_quote_ident(c, trig);
 	char	   *msg = xasprintf("table %%s.%%s was moved to shards by pgreshard plan %s: write to the shards", p->name);
@@ -196,6 +206,9 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 }
 
 #define UNFREEZE_RETRY_S 120
+#define SQL_RESET_READ_ONLY \
+	"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', " \
+	"current_database()); END $$"
 
 /*
  * Reset the database's default_transaction_read_only.  Unlike a lock, this
@@ -205,10 +218,11 @@ freeze_install_guard(apply_ctx *ctx, freeze_session *fs, int source, pgr_conn *v
 static bool
 unfreeze_read_only(apply_ctx *ctx, freeze_session *fs)
 {
-	const char *sql = "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', "
-		"current_database()); END $$";
+	const char *sql = SQL_RESET_READ_ONLY;
 	double		until = mono_seconds() + UNFREEZE_RETRY_S;
 	unsigned int delay = 1;
+
+	(void) ctx;
 
 	for (;;)
 	{
@@ -216,12 +230,11 @@ unfreeze_read_only(apply_ctx *ctx, freeze_session *fs)
 			return true;
 		if ((fs->conn != NULL && PQstatus(fs->conn->pg) == CONNECTION_OK) || mono_seconds() > until)
 			break;
-		log_warn("%s: the source's session is gone; making the source writable again in %u s",
-				 ctx->sources[fs->source].role, delay);
+		log_warn("%s: the session is gone; making the database writable again in %u s", fs->role, delay);
 		sleep(delay);
 		delay = delay * 2 > 10 ? 10 : delay * 2;
 		pgr_disconnect(fs->conn);
-		fs->conn = pgr_connect(ctx->plan->source_dsns[fs->source], ctx->sources[fs->source].role, 0);
+		fs->conn = pgr_connect(fs->dsn, fs->role, 0);
 	}
 	log_error("cutover: the source is still read-only (ALTER DATABASE ... SET "
 			  "default_transaction_read_only = on); run ALTER DATABASE ... RESET "
@@ -250,9 +263,10 @@ freeze_recover(apply_ctx *ctx)
 		return ok;
 	for (int i = 0; ok && i < p->nsources && p->cutover.freeze == FREEZE_READ_ONLY; i++)
 	{
-		freeze_session fs = {.source = i, .frozen = true};
+		freeze_session fs = {.source = i, .frozen = true, .dsn = p->source_dsns[i],
+		.role = ctx->sources[i].role};
 
-		fs.conn = pgr_connect(p->source_dsns[i], ctx->sources[i].role, 0);
+		fs.conn = pgr_connect(fs.dsn, fs.role, 0);
 		ok = fs.conn != NULL && pgr_exec(fs.conn, "unfreezing", "SET default_transaction_read_only = off",
 										 0, NULL) && unfreeze_read_only(ctx, &fs);
 		pgr_disconnect(fs.conn);
@@ -296,10 +310,50 @@ freeze_end(apply_ctx *ctx, freeze_session *fs, bool success)
 		ok = pgr_exec(fs->conn, success ? "releasing the freeze" : "unfreezing",
 					  success ? "COMMIT" : "ROLLBACK", 0, NULL);
 	else if (fs->frozen && ctx->plan->cutover.freeze == FREEZE_READ_ONLY &&
-			 (!success || ctx->plan->cutover.leave_source_writable))
+			 (!success || ctx->plan->cutover.leave_source_writable || ctx->rollback))
 		ok = unfreeze_read_only(ctx, fs);
 	fs->frozen = false;
 	pgr_disconnect(fs->conn);
 	fs->conn = NULL;
+	return ok;
+}
+
+/*
+ * Take the write guard off the moved tables on c's database (a rollback
+ * makes the source serve again; cleanup): the triggers, and the read-only
+ * default a cutover with freeze: read_only left.  Tables gone meanwhile are
+ * skipped.
+ */
+bool
+freeze_remove_guard(apply_ctx *ctx, pgr_conn *c, bool read_only_too)
+{
+	const plan *p = ctx->plan;
+	char	   *trig = xasprintf("pgreshard_moved_%s", p->name);
+	char	   *qt = pgr_quote_ident(c, trig);
+	bool		ok = true;
+
+	for (int i = 0; ok && i < p->ntables; i++)
+	{
+		const plan_table *t = &p->tables[i];
+		const char *p2[2] = {t->schema, t->relname};
+		PGresult   *res = pgr_query(c, "looking for a guarded table",
+									"SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+									2, p2);
+		char	   *qn, *sql;
+
+		if ((ok = res != NULL) && PQgetvalue(res, 0, 0)[0] == 't')
+		{
+			qn = pgr_quote_qualified(c, t->schema, t->relname);
+			sql = xasprintf("DROP TRIGGER IF EXISTS %s ON %s", qt, qn);
+			ok = pgr_exec(c, "dropping the write guard", sql, 0, NULL);
+			free(sql);
+			free(qn);
+		}
+		PQclear(res);
+	}
+	if (ok && read_only_too && p->cutover.freeze == FREEZE_READ_ONLY)
+		ok = pgr_exec(c, "making the source writable again", SQL_RESET_READ_ONLY, 0, NULL);
+	free(qt);
+	free(trig);
 	return ok;
 }

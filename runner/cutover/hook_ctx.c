@@ -137,7 +137,8 @@ run_ctx_hook(apply_ctx *ctx, hook_conns **conns, const char *fn, const char *wha
 		(*conns)->dst = xcalloc((size_t) ctx->plan->nshards, sizeof(pgr_conn *));
 	}
 	lsn_format(fence, lsn, sizeof(lsn));
-	hctx = (hook_ctx) {ctx->plan, fence ? lsn : NULL, *conns, hook_run};
+	hctx = (hook_ctx) {ctx->plan, fence ? lsn : NULL, *conns, hook_run,
+	ctx->rollback ? "rollback" : "forward"};
 	log_info("cutover: calling the %s hook %s", what, fn);
 	if (hooks_call_ctx(ctx->hooks, fn, &hctx, err, sizeof(err)))
 		return true;

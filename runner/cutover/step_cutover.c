@@ -7,6 +7,7 @@
  * until the lag is at most cutover.max_lag_bytes; freeze writes on every
  * source; read each fence LSN after the freeze; drain every stream exactly
  * to its fence; move the sequences ahead on the shards; verify if asked;
+ * (cutover.reverse) create the reverse slots on the shards (reverse.c);
  * run the switch command; leave the sources refusing writes to the moved
  * tables; release.  Anything failing, or the freeze outliving
  * cutover.timeout_s, unfreezes, records why, and fails the step: the slot
@@ -123,39 +124,43 @@ wait_for_lag(apply_ctx *ctx)
 	return false;
 }
 
-static int
-begin_attempt(apply_ctx *ctx)
+/* A new attempt in table (pgreshard.cutovers or pgreshard.rollbacks); -1 after an error. */
+int
+freeze_attempt_begin(apply_ctx *ctx, const char *table)
 {
 	const char *params[1] = {ctx->plan->name};
-	PGresult   *res = pgr_query(ctx->state, "recording the cutover attempt",
-								"INSERT INTO pgreshard.cutovers (plan_name, attempt) SELECT $1, "
-								"coalesce(max(attempt), 0) + 1 FROM pgreshard.cutovers WHERE plan_name = $1 "
-								"RETURNING attempt", 1, params);
+	char	   *sql = xasprintf("INSERT INTO %s (plan_name, attempt) SELECT $1, coalesce(max(attempt), 0) + 1 "
+								"FROM %s WHERE plan_name = $1 RETURNING attempt", table, table);
+	PGresult   *res = pgr_query(ctx->state, "recording the attempt", sql, 1, params);
 	int			attempt = res ? atoi(PQgetvalue(res, 0, 0)) : -1;
 
 	PQclear(res);
+	free(sql);
 	return attempt;
 }
 
-static bool
-end_attempt(apply_ctx *ctx, int attempt, bool ok, long long freeze_ms, uint64_t fence,
-			const char *reason)
+bool
+freeze_attempt_end(apply_ctx *ctx, const char *table, int attempt, bool ok, long long freeze_ms,
+				   uint64_t fence, const char *reason)
 {
 	char		a[16], ms[32], lsn[32];
 	const char *params[6] = {ctx->plan->name, a, ok ? "done" : "aborted", ms,
 	fence ? lsn : NULL, ok ? NULL : reason};
+	char	   *sql = xasprintf("UPDATE %s SET finished_at = now(), outcome = $3, freeze_ms = $4, "
+								"fence_lsn = $5, reason = $6 WHERE plan_name = $1 AND attempt = $2", table);
+	bool		done;
 
 	snprintf(a, sizeof(a), "%d", attempt);
 	snprintf(ms, sizeof(ms), "%lld", freeze_ms);
 	lsn_format(fence, lsn, sizeof(lsn));
-	return pgr_exec(ctx->state, "recording the cutover attempt",
-					"UPDATE pgreshard.cutovers SET finished_at = now(), outcome = $3, freeze_ms = $4, "
-					"fence_lsn = $5, reason = $6 WHERE plan_name = $1 AND attempt = $2", 6, params);
+	done = pgr_exec(ctx->state, "recording the attempt", sql, 6, params);
+	free(sql);
+	return done;
 }
 
 /* cutover.switch (Lua) and cutover.switch_command, run while frozen, after the drain. */
-static bool
-run_switch(apply_ctx *ctx, uint64_t fence)
+bool
+cutover_run_switch(apply_ctx *ctx, uint64_t fence)
 {
 	const plan *p = ctx->plan;
 	pid_t		pid;
@@ -172,30 +177,51 @@ run_switch(apply_ctx *ctx, uint64_t fence)
 	}
 	if (p->cutover.switch_command == NULL)
 		return true;
-	log_info("cutover: running the switch command");
+	log_info("%s: running the switch command", ctx->rollback ? "rollback" : "cutover");
 	fflush(NULL);
 	if ((pid = fork()) == 0)
 	{
 		setenv("PGRESHARD_PLAN", p->name, 1);
+		setenv("PGRESHARD_DIRECTION", ctx->rollback ? "rollback" : "forward", 1);
 		execl("/bin/sh", "sh", "-c", p->cutover.switch_command, (char *) NULL);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 	{
-		log_error("cutover: the switch command failed (exit status %d)",
+		log_error("%s: the switch command failed (exit status %d)", ctx->rollback ? "rollback" : "cutover",
 				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return false;
 	}
 	return true;
 }
 
-static bool
-within(double deadline, const char *what)
+bool
+freeze_within(apply_ctx *ctx, double deadline, const char *what)
 {
 	if (mono_seconds() <= deadline)
 		return true;
-	log_error("cutover: the freeze passed cutover.timeout_s before %s", what);
+	log_error("%s: the freeze passed cutover.timeout_s before %s", ctx->rollback ? "rollback" : "cutover", what);
 	return false;
+}
+
+bool
+freeze_verify(apply_ctx *ctx, double deadline)
+{
+	verify_result r = {0};
+	bool		ok;
+
+	if (!ctx->plan->cutover.verify)
+		return true;
+	ok = freeze_within(ctx, deadline, "verifying") && verify_run(ctx, false, 1, NULL, &r);
+	if (ok && r.total_differences > 0)
+	{
+		verify_log_differences(ctx, &r);
+		log_error("%s: verify found %d difference(s) while frozen", ctx->rollback ? "rollback" : "cutover",
+				  r.total_differences);
+		ok = false;
+	}
+	verify_result_free(&r);
+	return ok;
 }
 
 /* Everything between freezing and releasing; true when the switch happened. */
@@ -209,29 +235,20 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, double deadline)
 	for (int i = 0; ok && i < p->nsources; i++)
 		ok = freeze_source(ctx, &fs[i], i);
 	for (int i = 0; ok && i < p->nsources; i++)
-		ok = within(deadline, "draining the stream") && stream_drain(ctx, i, fs[i].fence, deadline);
-	ok = ok && within(deadline, "moving the sequences") && cutover_sequences(ctx, fs);
-	if (ok && p->cutover.verify)
-	{
-		verify_result r = {0};
-
-		ok = within(deadline, "verifying") && verify_run(ctx, false, 1, NULL, &r);
-		if (ok && r.total_differences > 0)
-		{
-			verify_log_differences(ctx, &r);
-			log_error("cutover: verify found %d difference(s) while frozen", r.total_differences);
-			ok = false;
-		}
-		verify_result_free(&r);
-	}
+		ok = freeze_within(ctx, deadline, "draining the stream") && stream_drain(ctx, i, fs[i].fence, deadline);
+	ok = ok && freeze_within(ctx, deadline, "moving the sequences") && cutover_sequences(ctx, fs);
+	ok = ok && freeze_verify(ctx, deadline);
 	for (int i = 0; i < p->nsources; i++)
 		fence = fs[i].fence > fence ? fs[i].fence : fence;
 	/* the drained changes and the sequences on disk before anyone writes there */
-	ok = ok && within(deadline, "flushing the shards") && durable_flush_shards(p);
-	ok = ok && within(deadline, "the switch") && run_switch(ctx, fence);
+	ok = ok && freeze_within(ctx, deadline, "flushing the shards") && durable_flush_shards(p);
+	/* before anyone writes to the shards: the reverse slots' start */
+	ok = ok && (!p->cutover.reverse || (freeze_within(ctx, deadline, "setting up reverse replication") &&
+										 reverse_slots(ctx)));
+	ok = ok && freeze_within(ctx, deadline, "the switch") && cutover_run_switch(ctx, fence);
 	for (int i = 0; ok && i < p->nsources && !p->cutover.leave_source_writable; i++)
 		ok = freeze_install_guard(ctx, &fs[i], i, hook_conns_open_txn(fs[0].hook, i));
-	return ok && within(deadline, "releasing");
+	return ok && freeze_within(ctx, deadline, "releasing");
 }
 
 static bool
@@ -281,8 +298,9 @@ step_cutover(apply_ctx *ctx)
 		return false;
 	if (ok)
 		return clear_request(ctx);
-	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !cutover_schema_check(ctx) || !wait_for_lag(ctx) ||
-		(attempt = begin_attempt(ctx)) < 0)
+	if (!freeze_recover(ctx) || !wait_for_request(ctx) || !cutover_schema_check(ctx) ||
+		(p->cutover.reverse && !reverse_prepare(ctx)) || !wait_for_lag(ctx) ||
+		(attempt = freeze_attempt_begin(ctx, "pgreshard.cutovers")) < 0)
 		return false;
 	fs = xcalloc((size_t) p->nsources, sizeof(freeze_session));
 	start = mono_seconds();
@@ -299,7 +317,7 @@ step_cutover(apply_ctx *ctx)
 	free(fs);
 	if (!ok)
 	{
-		end_attempt(ctx, attempt, false, ms, fence, reason);
+		freeze_attempt_end(ctx, "pgreshard.cutovers", attempt, false, ms, fence, reason);
 		log_error("cutover: aborted after %lld ms of freeze; the source is writable again and the stream "
 				  "can continue; rerun apply to try again", ms);
 		return false;
@@ -307,5 +325,5 @@ step_cutover(apply_ctx *ctx)
 	log_info("cutover: done; writes were held for %lld ms; the source %s", ms,
 			 p->cutover.leave_source_writable ? "stays writable" : "now refuses writes to the moved tables");
 	cutover_refresh_matviews(ctx);
-	return end_attempt(ctx, attempt, true, ms, fence, NULL) && clear_request(ctx);
+	return freeze_attempt_end(ctx, "pgreshard.cutovers", attempt, true, ms, fence, NULL) && clear_request(ctx);
 }

@@ -40,6 +40,8 @@ typedef struct apply_ctx {
 	step_id		until;			/* last step to run */
 	bool		tty;			/* stderr is a terminal: progress bars */
 	struct hooks *hooks;		/* the main thread's Lua state (step and cutover hooks), or NULL */
+	bool		rollback;		/* `pgreshard rollback`: the freeze and switch go the other way */
+	bool		handed_over;	/* a step stopped for another command (rollback): not done, not failed */
 } apply_ctx;
 
 /* The slot's name for this plan. */

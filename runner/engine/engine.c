@@ -123,6 +123,14 @@ run_step(apply_ctx *ctx, step_id s)
 	log_info("step %s: starting", step_name(s));
 	log_mark();
 	ok = step_hook(ctx, s, false, true, 0, NULL) && step_functions[s] (ctx);
+	if (ok && ctx->handed_over)
+	{
+		/* another command (rollback) takes the plan over: not done, not failed */
+		log_info("step %s: handed over after %.2f s; not done", step_name(s), mono_seconds() - start);
+		return pgr_exec(ctx->state, "journaling the step", "UPDATE pgreshard.steps SET state = 'pending' "
+						"WHERE plan_name = $1 AND step = $2", 2,
+						(const char *[]) {ctx->plan->name, step_name(s)});
+	}
 	/* "done" in the journal only once the step's work is on disk on every
 	 * shard, whatever synchronous_commit they run with (durable.h) */
 	ok = ok && durable_flush_shards(ctx->plan);
@@ -179,6 +187,8 @@ run_steps(apply_ctx *ctx)
 		}
 		if (!run_step(ctx, (step_id) s))
 			return false;
+		if (ctx->handed_over)
+			return true;
 		ran++;
 	}
 	if (ran == 0)
@@ -276,9 +286,11 @@ apply_plan(plan *p, step_id until, const saved_plan *sp)
 		ok = state_step_start(ctx.state, p, STEP_PREFLIGHT) &&
 			state_step_finish(ctx.state, p, STEP_PREFLIGHT, true, NULL) &&
 			run_steps(&ctx);
-	apply_ctx_close(&ctx);
-	if (ok)
+	if (ok && ctx.handed_over)
+		log_info("plan %s: handed over to `pgreshard rollback`", p->name);
+	else if (ok)
 		log_info("plan %s: applied up to step %s", p->name, step_name(until));
+	apply_ctx_close(&ctx);
 	return ok ? EXIT_OK : rc != EXIT_OK ? rc : EXIT_ERROR;
 }
 

@@ -403,7 +403,7 @@ member_ask(stream_reader *r, const stream_table *t, const char **key, int s, cha
 		return true;
 	}
 	if (r->member == NULL &&
-		(r->member = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
+		(r->member = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
 	{
 		free(flat);
 		return false;
@@ -515,7 +515,7 @@ member_leaf(stream_reader *r, const stream_table *t, const char **key, char *in_
 	bool		ok;
 
 	if (r->member == NULL &&
-		(r->member = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
+		(r->member = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
 		return false;
 	res = pgr_query(r->member, "placing a change's row among the partitions copied later", t->leaf_sql,
 					t->nck, key);

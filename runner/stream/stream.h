@@ -63,6 +63,13 @@ typedef struct stream_table {
 	char	   *sql[STMT_KINDS];	/* the prepared statements' text (NULL: no primary key) */
 	char		stmt_name[STMT_KINDS][24];
 	int			generation;		/* columns changed this many times (stream_ddl.c): in the names */
+	/* reverse stream (stream_dir.c): the row on the source belongs to the
+	 * upstream shard only while its key hashes there; owner_rel is the empty
+	 * hash-partitioned table on the source that satisfies_hash_partition()
+	 * reads the key's layout from (NULL: no condition) */
+	char	   *owner_rel;
+	int			owner_mod, owner_rem;
+	bool		upsert;			/* INSERT ... ON CONFLICT (primary key) DO UPDATE */
 	/* invariant 4: chunks copied later than the slot, per shard (may be
 	 * empty); which rows they hold is chunk_member.c's */
 	int			nck;			/* chunk key columns (0: none known) */
@@ -84,6 +91,39 @@ typedef struct stream_table {
 	int			nleaves;		/* distinct leaves among late[] */
 	char	   *leaf_sql;		/* the source's test of a key against their constraints */
 } stream_table;
+
+/*
+ * The direction a reader streams (stream_dir.c).  Forward: from the plan's
+ * slot on each source to every shard.  Reverse (after the cutover): from
+ * the reverse slot on each shard back to every source.  The pipeline is the
+ * same; only these names differ.
+ */
+typedef struct stream_dir {
+	bool		reverse;
+	int			nup, ndown;		/* upstream servers (with the slot), downstream ones */
+	char	  **up_dsns, **down_dsns;	/* the plan's */
+	char	  **up_roles, **down_roles;	/* "source 1", "shard 2" */
+	char	   *slot;			/* the logical slot on every upstream */
+	char	   *publication;	/* the publication on every upstream */
+	char	   *progress;		/* the progress table on every downstream (SQL) */
+} stream_dir;
+
+void stream_dir_forward(const apply_ctx *ctx, stream_dir *d);
+void stream_dir_reverse(const apply_ctx *ctx, stream_dir *d);
+void stream_dir_free(stream_dir *d);
+/* The reverse stream's names: slot and publication on the shards, and on
+ * the sources the progress table and the owner table of table ti. */
+char *reverse_slot_name(const plan *p);
+char *reverse_owner_table(const plan *p, int ti);	/* unquoted name in schema pgreshard */
+char *reverse_progress_table(const plan *p);		/* unquoted name in schema pgreshard */
+/* Make t, built for the forward stream, one of the reverse stream from
+ * shard `shard`: hash routing over the sources, the owner condition, upsert. */
+void stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard, stream_table *t);
+/* " AND satisfies_hash_partition(...)" on qual's key columns when t has an
+ * owner condition (qual: the table's name or alias in the statement). */
+void stream_owner_cond(strbuf *sb, const stream_table *t, const char *qual);
+/* " ON CONFLICT (pk) DO UPDATE SET ..." when t->upsert. */
+void stream_upsert_clause(strbuf *sb, const stream_table *t);
 
 /* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
 const char *stream_insert_overriding(const stream_table *t);
@@ -171,10 +211,11 @@ typedef struct commit_round {
 
 typedef struct stream_reader {
 	apply_ctx  *ctx;
-	int			source;
+	const stream_dir *dir;		/* forward or reverse: the servers' names */
+	int			source;			/* the upstream server read (dir->up_*) */
 	const char *role;
 	stream_table *tables;		/* [plan->ntables] */
-	shard_conn *shards;			/* [plan->nshards] */
+	shard_conn *shards;			/* [dir->ndown]: the downstream servers */
 	stream_rel *rels;
 	int			nrels;
 	pgr_conn   *repl;			/* replication connection */
@@ -303,7 +344,7 @@ void stream_tuple_permuted(const pgo_tuple *in, const int *order, int n, pgo_tup
 
 /* stream_apply.c: one decoded change */
 bool stream_apply_change(stream_reader *r, const pgo_msg *m);
-bool stream_tables_build(apply_ctx *ctx, int source, stream_table **out);
+bool stream_tables_build(apply_ctx *ctx, const stream_dir *dir, int source, stream_table **out);
 /* The index in t->cols of column `name`, or -1. */
 int stream_col_index(const stream_table *t, const char *name);
 void stream_tables_free(stream_table *t, int n, int nshards);
@@ -346,5 +387,9 @@ bool stream_flush_point(pgr_conn *c, uint64_t *lsn);
 /* Apply exactly the transactions committed before target, none after
  * (verify compares the shards with a source snapshot taken at target). */
 bool stream_drain_exact(apply_ctx *ctx, int source, uint64_t target);
+/* The reverse stream from shard s: catch up (target 0: to where the shard's
+ * WAL is now) or drain to a fence before a deadline (rollback). */
+bool stream_reverse_run(apply_ctx *ctx, const stream_dir *dir, int shard, uint64_t target,
+						double deadline);
 
 #endif

@@ -125,8 +125,8 @@ on_relation(stream_reader *r, const pgo_msg *m)
 static bool
 unplanned_table(stream_reader *r, stream_rel *rel)
 {
-	const char *params[2] = {r->ctx->plan->publication, rel->name};
-	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
+	const char *params[2] = {r->dir->publication, rel->name};
+	pgr_conn   *c = pgr_connect(r->dir->up_dsns[r->source], r->role, 0);
 	PGresult   *res = c ? pgr_query(c, "looking the table up in the publication",
 									"SELECT EXISTS (SELECT FROM pg_publication_tables WHERE pubname = $1 "
 									"AND format('%I.%I', schemaname, tablename)::regclass = to_regclass($2))",
@@ -209,7 +209,7 @@ route_tuple(stream_reader *r, const stream_table *t, const stream_rel *rel,
 		vals[k].text = tup->cols[c].data;
 		vals[k].len = tup->cols[c].len;
 	}
-	if (!shard_of_values(t->key_types, vals, t->nkeys, (uint32_t) r->ctx->plan->nshards, &sh,
+	if (!shard_of_values(t->key_types, vals, t->nkeys, (uint32_t) r->dir->ndown, &sh,
 						 err, sizeof(err)))
 	{
 		log_error("%s: table %s: cannot route a change: %s", r->role, t->display, err);
@@ -222,7 +222,7 @@ route_tuple(stream_reader *r, const stream_table *t, const stream_rel *rel,
 static bool
 apply_insert(stream_reader *r, const stream_table *t, const pgo_msg *m)
 {
-	int			n = r->ctx->plan->nshards, shard = 0, known;
+	int			n = r->dir->ndown, shard = 0, known;
 
 	if (!stream_validate(r, t, &m->new_tuple))
 		return false;
@@ -253,7 +253,7 @@ delete_on(stream_reader *r, int s, const stream_table *t, const stream_rel *rel,
 static bool
 apply_delete(stream_reader *r, const stream_table *t, const stream_rel *rel, const pgo_msg *m)
 {
-	int			n = r->ctx->plan->nshards, shard = 0;
+	int			n = r->dir->ndown, shard = 0;
 	int			known = t->replicate ? 0 : route_tuple(r, t, rel, &m->old_tuple, m->old_kind, &shard);
 
 	if (known < 0)
@@ -340,7 +340,7 @@ static bool
 move_row(stream_reader *r, int from, int to, const stream_table *t, const stream_rel *rel,
 		 const pgo_tuple *ident, const pgo_tuple *new_tup)
 {
-	int			n = r->ctx->plan->nshards;
+	int			n = r->dir->ndown;
 	bool		need_old = tuple_has_unchanged(new_tup);
 
 	if (from >= 0 && !need_old)
@@ -389,7 +389,7 @@ update_unknown_origin(stream_reader *r, int to, const stream_table *t, const str
 	{
 		/* the new version is in a later chunk copy on `to`; the old one may still
 		 * be on a shard whose copy predates the change */
-		for (int s = 0; s < r->ctx->plan->nshards; s++)
+		for (int s = 0; s < r->dir->ndown; s++)
 			if (s != to && !delete_on(r, s, t, rel, ident))
 				return false;
 		return true;
@@ -425,7 +425,7 @@ static bool
 update_lua_unsent(stream_reader *r, int from, const stream_table *t, const stream_rel *rel,
 				  const pgo_tuple *ident, const pgo_tuple *new_tup)
 {
-	int			n = r->ctx->plan->nshards;
+	int			n = r->dir->ndown;
 	bool		wanted = false;
 
 	for (int s = (from >= 0 ? from : 0); s < (from >= 0 ? from + 1 : n); s++)
@@ -473,7 +473,7 @@ static bool
 apply_update(stream_reader *r, const stream_table *t, const stream_rel *rel, const pgo_msg *m)
 {
 	const pgo_tuple *ident = m->old_kind ? &m->old_tuple : &m->new_tuple;
-	int			n = r->ctx->plan->nshards, to = 0, from = 0, to_known, from_known;
+	int			n = r->dir->ndown, to = 0, from = 0, to_known, from_known;
 
 	if (!stream_validate(r, t, &m->new_tuple))
 		return false;
@@ -523,7 +523,7 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 {
 	bool		ok = true;
 
-	for (int s = 0; ok && s < r->ctx->plan->nshards; s++)
+	for (int s = 0; ok && s < r->dir->ndown; s++)
 	{
 		strbuf		sql, del;
 		int			listed = 0;
@@ -551,6 +551,25 @@ apply_truncate(stream_reader *r, const pgo_msg *m)
 				continue;		/* replicated tables follow source 0 only */
 			target = rel->leaf_qname ? rel->leaf_qname : t->qname;
 			sb_init(&del);
+			if (r->dir->reverse && !t->replicate && r->ctx->plan->nshards > 1)
+			{
+				/* one shard's TRUNCATE empties its part of the source, not the table */
+				if (t->owner_rel == NULL)
+				{
+					log_error("%s: table %s was truncated on the shard; with Lua routing the rows it "
+							  "held cannot be told apart on the source: delete them there by hand, then "
+							  "run `pgreshard finish`", r->role, t->display);
+					ok = false;
+				}
+				else
+				{
+					sb_printf(&del, "DELETE FROM %s WHERE true", t->qname);
+					stream_owner_cond(&del, t, t->qname);
+					ok = shard_send_sql(r, s, 'T', del.data);
+				}
+				sb_free(&del);
+				continue;
+			}
 			late = stream_late_truncate(r, t, target, s, &del);
 			if (late == 0)
 				sb_printf(&sql, "%s%s", listed++ ? ", " : "", target);

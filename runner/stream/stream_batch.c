@@ -455,10 +455,12 @@ shard_query_now(stream_reader *r, int s, const char *sql, const char *what)
 bool
 shards_commit(stream_reader *r, uint64_t upto)
 {
-	int			n = r->ctx->plan->nshards;
+	int			n = r->dir->ndown;
 	commit_round *round;
 	char		src[16], lsn[32], ts[32];
 	const char *values[4] = {r->ctx->plan->name, src, lsn, ts};
+	char	   *sql;
+	bool		ok = true;
 
 	for (int s = 0; s < n; s++)
 		if (!run_flush(r, s))
@@ -472,7 +474,13 @@ shards_commit(stream_reader *r, uint64_t upto)
 	for (int s = 0; s < n; s++)
 		round->waiting += r->shards[s].in_txn;
 	snprintf(src, sizeof(src), "%d", r->source);
-	for (int s = 0; s < n; s++)
+	/* commit time: microseconds since 2000-01-01 UTC, PostgreSQL's epoch */
+	sql = xasprintf("INSERT INTO %s (plan_name, source, lsn, commit_ts) "
+					"VALUES ($1, $2, $3, timestamptz '2000-01-01 00:00:00+00' + "
+					"$4::bigint * interval '1 microsecond') "
+					"ON CONFLICT (plan_name, source) DO UPDATE SET lsn = excluded.lsn, "
+					"commit_ts = excluded.commit_ts, updated_at = now()", r->dir->progress);
+	for (int s = 0; ok && s < n; s++)
 	{
 		shard_conn *sc = &r->shards[s];
 		PGconn	   *pg = sc->conn->pg;
@@ -480,22 +488,17 @@ shards_commit(stream_reader *r, uint64_t upto)
 
 		if (!sc->in_txn)
 			continue;
-		if (!make_room(r, s, 3))
-			return false;
+		if (!(ok = make_room(r, s, 3)))
+			break;
 		lsn_format(sc->txn_lsn, lsn, sizeof(lsn));
 		snprintf(ts, sizeof(ts), "%lld", (long long) sc->txn_ts);
-		/* commit time: microseconds since 2000-01-01 UTC, PostgreSQL's epoch */
-		if (!PQsendQueryParams(pg, "INSERT INTO pgreshard.apply_progress (plan_name, source, lsn, commit_ts) "
-							   "VALUES ($1, $2, $3, timestamptz '2000-01-01 00:00:00+00' + "
-							   "$4::bigint * interval '1 microsecond') "
-							   "ON CONFLICT (plan_name, source) DO UPDATE SET lsn = excluded.lsn, "
-							   "commit_ts = excluded.commit_ts, updated_at = now()",
-							   4, NULL, values, NULL, NULL, 0) ||
+		if (!PQsendQueryParams(pg, sql, 4, NULL, values, NULL, NULL, 0) ||
 			!PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
 		{
 			pgr_report_conn(sc->conn, "committing changes");
 			sc->failed = true;
-			return false;
+			ok = false;
+			break;
 		}
 		ring_push(sc, 'G', -1);
 		st = ring_push(sc, 'C', -1);
@@ -503,18 +506,19 @@ shards_commit(stream_reader *r, uint64_t upto)
 		st->lsn = sc->txn_lsn;
 		sc->in_txn = false;
 		sc->pending = 0;
-		if (!send_sync(r, s))
-			return false;
+		ok = send_sync(r, s);
 	}
-	rounds_advance(r);
-	return true;
+	free(sql);
+	if (ok)
+		rounds_advance(r);
+	return ok;
 }
 
 /* Read the shards' results: what has arrived, or (wait) all of them. */
 bool
 shards_poll(stream_reader *r, bool wait)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		if (r->shards[s].sent_len > 0 && !read_results(r, s, 0, wait))
 			return false;
 	return true;
@@ -528,7 +532,7 @@ shards_poll(stream_reader *r, bool wait)
 bool
 shards_sync(stream_reader *r)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		if (r->shards[s].unsynced > 0 && !send_sync(r, s))
 			return false;
 	return true;
@@ -538,7 +542,7 @@ shards_sync(stream_reader *r)
 bool
 shards_busy(const stream_reader *r)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		if (r->shards[s].in_txn)
 			return true;
 	return r->rounds_len > 0;
@@ -549,7 +553,7 @@ shards_busy(const stream_reader *r)
 void
 shards_reset(stream_reader *r)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 	{
 		shard_conn *sc = &r->shards[s];
 
@@ -564,7 +568,7 @@ shards_reset(stream_reader *r)
 void
 shards_free(stream_reader *r)
 {
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 	{
 		free(r->shards[s].sent);
 		free(r->shards[s].prepared);

@@ -424,7 +424,7 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 	t->generation++;
 	stream_table_statements(t);
 	/* the old statements stay prepared under their old names: new names now */
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		for (int k = 0; k < STMT_KINDS; k++)
 		{
 			r->shards[s].prepared[t->index * STMT_KINDS + k] = false;
@@ -451,7 +451,7 @@ static bool
 fill_or_say(stream_reader *r, pgr_conn *src, const stream_table *t, const colset *want, const bool *fill,
 			strbuf *todo)
 {
-	int			nshards = r->ctx->plan->nshards;
+	int			nshards = r->dir->ndown;
 	bool	   *shards = xcalloc((size_t) nshards, sizeof(bool));
 	bool		stop = r->ctx->plan->schema_changes == SCHEMA_CHANGES_STOP, ok = true;
 
@@ -528,12 +528,12 @@ stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m)
 {
 	colset		want = {0};
 	strbuf		todo;
-	pgr_conn   *src = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
+	pgr_conn   *src = pgr_connect(r->dir->up_dsns[r->source], r->role, 0);
 	bool		ok = src != NULL && message_columns(src, m, &want);
-	bool	   *fill = xcalloc((size_t) (r->ctx->plan->nshards * want.n) + 1, sizeof(bool));
+	bool	   *fill = xcalloc((size_t) (r->dir->ndown * want.n) + 1, sizeof(bool));
 
 	sb_init(&todo);
-	for (int s = 0; ok && s < r->ctx->plan->nshards; s++)
+	for (int s = 0; ok && s < r->dir->ndown; s++)
 		if (r->txn_commit_lsn > r->shards[s].progress)	/* else it has this transaction */
 			ok = shard_follow(r, s, src, t, &want, &todo, fill + s * want.n);
 	ok = ok && fill_or_say(r, src, t, &want, fill, &todo);

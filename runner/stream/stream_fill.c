@@ -133,7 +133,7 @@ stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const
 		int			n = res ? PQntuples(res) : 0;
 
 		ok = res != NULL;
-		for (int s = 0; ok && n > 0 && s < r->ctx->plan->nshards; s++)
+		for (int s = 0; ok && n > 0 && s < r->dir->ndown; s++)
 			ok = !shards[s] || write_batch(r, s, t, up, res);
 		for (int k = 0; ok && n > 0 && k < t->npk; k++)
 		{

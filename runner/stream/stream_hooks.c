@@ -25,7 +25,10 @@ stream_hooks_open(stream_reader *r)
 {
 	const plan *p = r->ctx->plan;
 
-	if (r->hooks != NULL || (p->sharding != SHARD_FN_LUA && p->hooks.validate == NULL))
+	/* the reverse stream routes by the built-in hash and validates nothing:
+	 * what the shards hold was valid when it got there */
+	if (r->hooks != NULL || (r->dir->reverse && (p->nsources < 2 || p->hooks.source_route == NULL)) ||
+		(!r->dir->reverse && p->sharding != SHARD_FN_LUA && p->hooks.validate == NULL))
 		return true;
 	return hooks_open(p, &r->hooks);
 }
@@ -118,7 +121,8 @@ stream_route_lua(stream_reader *r, const stream_table *t, const stream_rel *rel,
 			return 0;
 		take_value(vals, tup, c);
 	}
-	if (hooks_route(r->hooks, t->pt, &row, r->ctx->plan->nshards, shard, err, sizeof(err)))
+	if (r->dir->reverse ? hooks_source_route(r->hooks, t->pt, &row, r->dir->ndown, shard, err, sizeof(err)) :
+		hooks_route(r->hooks, t->pt, &row, r->dir->ndown, shard, err, sizeof(err)))
 		return 1;
 	{
 		strbuf		key;
@@ -141,7 +145,7 @@ stream_validate(stream_reader *r, const stream_table *t, const pgo_tuple *tup)
 	bool		valid, ok;
 	strbuf		key;
 
-	if (r->hooks == NULL || p->hooks.validate == NULL)
+	if (r->hooks == NULL || p->hooks.validate == NULL || r->dir->reverse)
 		return true;
 	vals = hook_values(r, t);
 	for (int c = 0; c < t->ncols; c++)

@@ -140,7 +140,7 @@ cache_load(stream_reader *r)
 	for (int i = 0; i < pc->l.n; i++)
 		pc->everywhere[i] = true;
 	/* a shard that has applied this transaction has every partition it needs */
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		if (r->txn_commit_lsn > r->shards[s].progress && !cache_check_shard(r, s))
 			return false;
 	return true;
@@ -165,6 +165,11 @@ stream_partition_announced(stream_reader *r, const char *schema, const char *nam
 	int			chain[64], nchain = 0;
 	bool		any = false;
 
+	/* streaming back, the shards' publication publishes via the root: a
+	 * partition's changes arrive as its root's; a leaf announced is only
+	 * named for what it is */
+	if (r->dir->reverse)
+		return catalog_partition_table(r->ctx->cat, schema, name);
 	for (int t = 0; t < r->ctx->plan->ntables; t++)
 		any = any || catalog_table(r->ctx->cat, t)->partitioned;
 	if (!any)
@@ -180,7 +185,7 @@ stream_partition_announced(stream_reader *r, const char *schema, const char *nam
 	for (int k = i; k >= 0 && nchain < 64; k = partitions_find(&pc->l, pc->l.v[k].parent_schema,
 															   pc->l.v[k].parent_name))
 		chain[nchain++] = k;
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 	{
 		if (r->txn_commit_lsn <= r->shards[s].progress)
 			continue;			/* it has this transaction, so the partition too */

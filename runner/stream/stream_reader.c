@@ -75,7 +75,7 @@ pending_changes(const stream_reader *r)
 {
 	long long	n = 0;
 
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		n += r->shards[s].pending;
 	return n;
 }
@@ -337,25 +337,25 @@ stream_loop(stream_reader *r)
 static bool
 connect_shards(stream_reader *r)
 {
-	const plan *p = r->ctx->plan;
+	const stream_dir *d = r->dir;
 	char		src[16];
-	const char *params[2] = {p->name, src};
+	const char *params[2] = {r->ctx->plan->name, src};
+	char	   *sql = xasprintf("SELECT lsn FROM %s WHERE plan_name = $1 AND source = $2", d->progress);
 
 	snprintf(src, sizeof(src), "%d", r->source);
-	for (int s = 0; s < p->nshards; s++)
+	for (int s = 0; s < d->ndown; s++)
 	{
 		shard_conn *sc = &r->shards[s];
 		PGresult   *res;
 
-		sc->conn = connect_shard(p, s);
+		sc->conn = pgr_connect(d->down_dsns[s], d->down_roles[s], 0);
 		sc->progress = 0;
-		if (sc->conn == NULL)
-			return false;
-		res = pgr_query(sc->conn, "reading the stream progress",
-						"SELECT lsn FROM pgreshard.apply_progress WHERE plan_name = $1 AND source = $2",
-						2, params);
+		res = sc->conn ? pgr_query(sc->conn, "reading the stream progress", sql, 2, params) : NULL;
 		if (res == NULL)
+		{
+			free(sql);
 			return false;
+		}
 		if (PQntuples(res) == 1)
 			lsn_parse(PQgetvalue(res, 0, 0), &sc->progress);
 		PQclear(res);
@@ -366,14 +366,23 @@ connect_shards(stream_reader *r)
 		 * so the slot is never confirmed past a change a crash of the shard
 		 * could lose (DESIGN.md invariant 3).  One fsync per shard per group
 		 * commit, off the reader's path (the pipeline does not wait for it).
+		 * A source left read-only by a cutover (freeze: read_only) takes the
+		 * reverse stream's writes: the session setting overrides the
+		 * database's, and session_replication_role = replica passes the
+		 * write guard's triggers (DESIGN.md invariant 11).
 		 */
 		if (!pgr_exec(sc->conn, "setting the session options",
 					  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
-					  "set_config('synchronous_commit', 'local', false)",
+					  "set_config('synchronous_commit', 'local', false), "
+					  "set_config('default_transaction_read_only', 'off', false)",
 					  0, NULL) || !apply_session_replica(sc->conn))
+		{
+			free(sql);
 			return false;
+		}
 	}
-	for (int s = 0; s < p->nshards; s++)
+	free(sql);
+	for (int s = 0; s < d->ndown; s++)
 		if (!shard_pipeline_open(r, s))
 			return false;
 	return true;
@@ -382,22 +391,20 @@ connect_shards(stream_reader *r)
 static bool
 start_replication(stream_reader *r)
 {
-	const plan *p = r->ctx->plan;
-	char	   *slot = slot_name(p);
-	/* values arrive in the source's own encoding, the bytes the hash expects */
-	pgr_conn   *c = pgr_connect_ex(p->source_dsns[r->source], r->role, PGR_CONN_REPLICATION,
-								   r->ctx->cat->sources[r->source].encoding);
+	const stream_dir *d = r->dir;
+	const char *slot = d->slot;
+	/* values arrive in the source's own encoding, the bytes the hash expects
+	 * (the shards share it: preflight) */
+	pgr_conn   *c = pgr_connect_ex(d->up_dsns[r->source], r->role, PGR_CONN_REPLICATION,
+								   r->ctx->cat->sources[d->reverse ? 0 : r->source].encoding);
 	char	   *qslot, *qpub, *lpub, *cmd;
 	PGresult   *res;
 	bool		ok;
 
 	if (c == NULL)
-	{
-		free(slot);
 		return false;
-	}
 	qslot = pgr_quote_ident(c, slot);
-	qpub = pgr_quote_ident(c, p->publication);
+	qpub = pgr_quote_ident(c, d->publication);
 	lpub = PQescapeLiteral(c->pg, qpub, strlen(qpub));
 	cmd = xasprintf("START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%s', %spublication_names %s)",
 					qslot, c->server_version >= 140000 ? "2" : "1",
@@ -422,7 +429,6 @@ start_replication(stream_reader *r)
 	free(qpub);
 	free(qslot);
 	free(cmd);
-	free(slot);
 	return ok;
 }
 
@@ -430,7 +436,7 @@ static void
 disconnect_all(stream_reader *r)
 {
 	shards_reset(r);
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 	{
 		pgr_disconnect(r->shards[s].conn);
 		r->shards[s].conn = NULL;
@@ -448,7 +454,7 @@ connection_lost(const stream_reader *r)
 		return false;
 	if (r->repl == NULL || PQstatus(r->repl->pg) != CONNECTION_OK)
 		return true;
-	for (int s = 0; s < r->ctx->plan->nshards; s++)
+	for (int s = 0; s < r->dir->ndown; s++)
 		if (r->shards[s].conn == NULL || PQstatus(r->shards[s].conn->pg) != CONNECTION_OK ||
 			r->shards[s].lost)
 			return true;
@@ -486,7 +492,7 @@ stream_flush_point(pgr_conn *c, uint64_t *lsn)
 static bool
 read_target(stream_reader *r)
 {
-	pgr_conn   *c = pgr_connect(r->ctx->plan->source_dsns[r->source], r->role, 0);
+	pgr_conn   *c = pgr_connect(r->dir->up_dsns[r->source], r->role, 0);
 	bool		ok = c != NULL && stream_flush_point(c, &r->target);
 
 	pgr_disconnect(c);
@@ -523,31 +529,51 @@ stream_session(stream_reader *r, bool *retry)
 	return ok;
 }
 
-static bool run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target,
-					   double deadline, bool exact);
+static bool run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_up,
+					   uint64_t target, double deadline, bool exact);
+
+/* The forward direction's names for one run of a reader. */
+static bool
+run_forward(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, double deadline,
+			bool exact)
+{
+	stream_dir	d;
+	bool		ok;
+
+	stream_dir_forward(ctx, &d);
+	ok = run_reader(ctx, &d, source, until_caught_up, target, deadline, exact);
+	stream_dir_free(&d);
+	return ok;
+}
 
 bool
 stream_run_source(apply_ctx *ctx, int source, bool until_caught_up)
 {
-	return run_reader(ctx, source, until_caught_up, 0, 0, false);
+	return run_forward(ctx, source, until_caught_up, 0, 0, false);
 }
 
 bool
 stream_drain_exact(apply_ctx *ctx, int source, uint64_t target)
 {
-	return run_reader(ctx, source, true, target, 0, true);
+	return run_forward(ctx, source, true, target, 0, true);
 }
 
 bool
 stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline)
 {
 	/* at the fence the shards are the source: its partitions never written to too */
-	return run_reader(ctx, source, true, target, deadline, false) && stream_partitions_at_fence(ctx, source);
+	return run_forward(ctx, source, true, target, deadline, false) && stream_partitions_at_fence(ctx, source);
+}
+
+bool
+stream_reverse_run(apply_ctx *ctx, const stream_dir *dir, int shard, uint64_t target, double deadline)
+{
+	return run_reader(ctx, dir, shard, true, target, deadline, false);
 }
 
 static bool
-run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, double deadline,
-		   bool exact)
+run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_up, uint64_t target,
+		   double deadline, bool exact)
 {
 	stream_reader r = {0};
 	double		started = mono_seconds();
@@ -555,9 +581,10 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 	bool		ok = false, retry = true;
 
 	r.ctx = ctx;
+	r.dir = dir;
 	r.source = source;
-	r.role = ctx->sources[source].role;
-	r.shards = xcalloc((size_t) ctx->plan->nshards, sizeof(shard_conn));
+	r.role = dir->up_roles[source];
+	r.shards = xcalloc((size_t) dir->ndown, sizeof(shard_conn));
 	r.target = target;
 	r.deadline = deadline;
 	r.exact = exact;
@@ -577,7 +604,7 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 			r.member = NULL;
 			r.member_failed = false;
 		}
-		if (r.tables == NULL && !stream_tables_build(ctx, source, &r.tables))
+		if (r.tables == NULL && !stream_tables_build(ctx, dir, source, &r.tables))
 			ok = false, retry = true;
 		else
 			ok = stream_session(&r, &retry);
@@ -602,9 +629,9 @@ run_reader(apply_ctx *ctx, int source, bool until_caught_up, uint64_t target, do
 		sleep((unsigned) delay);
 		delay = delay * 2 > 30 ? 30 : delay * 2;
 	}
-	if (ok)
-		log_info("%s: stream caught up: %lld transaction(s), %lld change(s) applied", r.role,
-				 r.txns, r.changes);
+	if (ok && (r.txns > 0 || !dir->reverse))
+		log_info("%s: %sstream caught up: %lld transaction(s), %lld change(s) applied", r.role,
+				 dir->reverse ? "reverse " : "", r.txns, r.changes);
 	stream_hooks_close(&r);
 	shards_free(&r);
 	pgr_disconnect(r.member);

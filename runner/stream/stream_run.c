@@ -75,6 +75,7 @@ run_sql(const stream_table *t, int kind, int n)
 			sb_printf(&sb, "%s%s", i ? ", " : "", t->qcols[i]);
 		sb_printf(&sb, ")%s VALUES ", stream_insert_overriding(t));
 		values_rows(&sb, t, all, t->ncols, n, false);
+		stream_upsert_clause(&sb, t);
 	}
 	else if (kind == STMT_UPDATE)
 	{
@@ -90,6 +91,7 @@ run_sql(const stream_table *t, int kind, int n)
 		sb_append(&sb, ") WHERE ");
 		for (int k = 0; k < t->npk; k++)
 			sb_printf(&sb, "%sd.%s = v.c%d", k ? " AND " : "", t->qcols[t->pk_col[k]], t->pk_col[k] + 1);
+		stream_owner_cond(&sb, t, "d");
 	}
 	else if (t->npk == 1)
 	{
@@ -97,6 +99,7 @@ run_sql(const stream_table *t, int kind, int n)
 		for (int row = 0; row < n; row++)
 			sb_printf(&sb, "%s$%d", row ? ", " : "", row + 1);
 		sb_append(&sb, ")");
+		stream_owner_cond(&sb, t, t->qname);
 	}
 	else
 	{
@@ -108,6 +111,7 @@ run_sql(const stream_table *t, int kind, int n)
 		sb_append(&sb, ") WHERE ");
 		for (int k = 0; k < t->npk; k++)
 			sb_printf(&sb, "%sd.%s = v.c%d", k ? " AND " : "", t->qcols[t->pk_col[k]], k + 1);
+		stream_owner_cond(&sb, t, "d");
 	}
 	free(all);
 	return sb_steal(&sb);

@@ -130,6 +130,7 @@ append_where(const stream_table *t, const stream_rel *rel, const pgo_tuple *tup,
 			params_add(p, &tup->cols[t->pk_col[k]]);
 			sb_printf(sb, "%s%s = $%d", k ? " AND " : "", t->qcols[t->pk_col[k]], p->n);
 		}
+		stream_owner_cond(sb, t, t->qname);
 		return;
 	}
 	sb_printf(sb, " WHERE ctid = (SELECT ctid FROM %s WHERE ", t->qname);
@@ -152,6 +153,7 @@ append_where(const stream_table *t, const stream_rel *rel, const pgo_tuple *tup,
 	if (matched == 0)
 		sb_append(sb, "false");
 	sb_append(sb, " LIMIT 1)");
+	stream_owner_cond(sb, t, t->qname);
 }
 
 /* "UPDATE t SET (the columns new_tup carries) WHERE (ident)". */

@@ -80,6 +80,7 @@ stream_table_statements(stream_table *t)
 	for (int i = 0; i < t->ncols; i++)
 		sb_printf(&sb, "%s$%d", i ? ", " : "", i + 1);
 	sb_append(&sb, ")");
+	stream_upsert_clause(&sb, t);
 	t->sql[STMT_INSERT] = sb_steal(&sb);
 	if (pk_ok && t->nsettable > 0)
 	{
@@ -94,11 +95,13 @@ stream_table_statements(stream_table *t)
 		for (int i = 0; i < t->ncols; i++)
 			if (t->always_ident[i])
 				sb_printf(&sb, " AND ($%d::%s IS NULL OR true)", i + 1, t->types[i]);
+		stream_owner_cond(&sb, t, t->qname);
 		t->sql[STMT_UPDATE] = sb_steal(&sb);
 		sb_init(&sb);
 		sb_printf(&sb, "DELETE FROM %s WHERE ", t->qname);
 		for (int k = 0; k < t->npk; k++)
 			sb_printf(&sb, "%s%s = $%d", k ? " AND " : "", t->qcols[t->pk_col[k]], k + 1);
+		stream_owner_cond(&sb, t, t->qname);
 		t->sql[STMT_DELETE] = sb_steal(&sb);
 	}
 	for (int kind = 0; kind < STMT_KINDS; kind++)
@@ -161,16 +164,29 @@ build_one(apply_ctx *ctx, pgr_conn *c, int ti, stream_table *t)
  * own connection to shard 0: a libpq connection is never shared by threads.
  */
 bool
-stream_tables_build(apply_ctx *ctx, int source, stream_table **out)
+stream_tables_build(apply_ctx *ctx, const stream_dir *dir, int source, stream_table **out)
 {
 	stream_table *tables = xcalloc((size_t) ctx->plan->ntables, sizeof(stream_table));
-	char	   *slot = slot_name(ctx->plan);
+	char	   *slot;
 	pgr_conn   *state = connect_shard(ctx->plan, 0);
 	uint64_t	slot_lsn = 0;
 	bool		ok = state != NULL;
 
 	for (int i = 0; ok && i < ctx->plan->ntables; i++)
 		build_one(ctx, state, i, &tables[i]);
+	if (dir->reverse)
+	{
+		/* no chunk was copied later than the reverse slot: it begins at the cutover */
+		for (int i = 0; ok && i < ctx->plan->ntables; i++)
+			stream_table_reverse(ctx, dir, source, &tables[i]);
+		pgr_disconnect(state);
+		if (ok)
+			*out = tables;
+		else
+			stream_tables_free(tables, ctx->plan->ntables, 0);
+		return ok;
+	}
+	slot = slot_name(ctx->plan);
 	ok = ok && state_slot_lsn_get(state, ctx->plan, slot, ctx->sources[source].role, &slot_lsn);
 	free(slot);
 	if (ok && slot_lsn == 0)
@@ -213,6 +229,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 		free(t->route_col);
 		free(t->display);
 		free(t->qname);
+		free(t->owner_rel);
 	}
 	free(tables);
 }

@@ -42,7 +42,7 @@ tables:
   orders: { key: customer_id }
 $*
 copy: { jobs: 2, chunk_rows: 1000 }
-cutover: { mode: manual, freeze: lock, timeout_s: 60 }
+cutover: { reverse: false, mode: manual, freeze: lock, timeout_s: 60 }
 YAML
 }
 

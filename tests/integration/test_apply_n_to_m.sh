@@ -43,6 +43,7 @@ tables:
   'crm."Contact Notes"': { key: account_id }
   crm.plans: { replicate: true }
 copy: { jobs: 3, chunk_rows: 1000 }
+cutover: { reverse: false }
 YAML
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_rc 0 "$P" apply --yes --until schema-post "$W/plan.yaml"

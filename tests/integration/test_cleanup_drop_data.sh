@@ -49,7 +49,7 @@ tables:
   'app."Customer Accounts"': { key: id }
   app.orders: { key: customer_id }
   app.order_notes: { key: order_id }
-cutover: { freeze: lock, timeout_s: 30 }
+cutover: { reverse: false, freeze: lock, timeout_s: 30 }
 YAML
 objects_on() {	# CLUSTER: the user schema objects of the database, one per line
 	psql_on "$1" $DB "SELECT i.type || ' ' || i.identity FROM (

@@ -31,7 +31,7 @@ destination: { shards: ["\${S0}", "\${S1}", "\${S2}"] }
 tables:
   orders: { key: customer_id }
   customers: { key: id }
-cutover: { freeze: lock, timeout_s: $1, max_lag_bytes: 1048576, sequence_gap: 1000, verify: true }
+cutover: { reverse: false, freeze: lock, timeout_s: $1, max_lag_bytes: 1048576, sequence_gap: 1000, verify: true }
 YAML
 }
 workload() {	# writes until told to stop (or refused after the cutover)

@@ -29,7 +29,7 @@ destination: { shards: ["${S0}", "${S1}"] }
 tables:
   a: { key: id }
   b: { key: id }
-cutover: { freeze: lock, timeout_s: 30 }
+cutover: { reverse: false, freeze: lock, timeout_s: 30 }
 YAML
 expect_rc 0 "$P" apply --yes --until verify "$W/plan.yaml"
 

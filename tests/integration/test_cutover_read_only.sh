@@ -23,7 +23,7 @@ source: { dsn: "${SRC}", publication: pub }
 destination: { shards: ["${S0}", "${S1}"] }
 tables:
   items: { key: id }
-cutover: { freeze: read_only, timeout_s: 30 }
+cutover: { reverse: false, freeze: read_only, timeout_s: 30 }
 YAML
 expect_rc 0 "$P" apply --yes --until verify "$W/plan.yaml"
 # a session that is open (and began read-write) across the cutover

@@ -36,7 +36,7 @@ destination: { shards: ["\${S0}", "\${S1}"] }
 tables:
   '"Orders"': { key: customer_id }
 schema_changes: $1
-cutover: { freeze: lock, timeout_s: 30 }
+cutover: { reverse: false, freeze: lock, timeout_s: 30 }
 YAML
 }
 write_plan stop

@@ -37,7 +37,7 @@ source: { dsn: "${SRC}", publication: pub }
 destination: { shards: ["${S0}", "${S1}"] }
 tables:
   public.t: { key: id }
-cutover: { mode: manual }
+cutover: { reverse: false, mode: manual }
 YAML
 
 crash_shards() {

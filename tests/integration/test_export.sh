@@ -65,6 +65,7 @@ tables:
   '"Prices|EUR"': { replicate: true }
   '"Café Größe"': { key: '"Schlüssel"' }
 copy: { jobs: 2 }
+cutover: { reverse: false }
 YAML
 MOVED=(public.users 'app."Order Items"' public.tags public.devices public.codes public.countries 'public."Prices|EUR"' 'public."Café Größe"')
 

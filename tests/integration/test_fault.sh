@@ -61,7 +61,7 @@ tables:
   public.orders: { key: customer_id }
   public.regions: { replicate: true }
 copy: { jobs: 2 }
-cutover: { mode: manual, freeze: $1, timeout_s: 30, max_lag_bytes: 100000000, switch_command: "sleep 1" }
+cutover: { reverse: false, mode: manual, freeze: $1, timeout_s: 30, max_lag_bytes: 100000000, switch_command: "sleep 1" }
 YAML
 }
 

@@ -113,6 +113,7 @@ sed -e "s|file: ../lua/examples/tenant_pinning.lua|file: $W/hooks.lua|" \
 	"$PLAN" >"$W/cutover.yaml"
 cat >>"$W/cutover.yaml" <<'YAML'
 cutover:
+  reverse: false
   freeze: hook
   switch: switch_traffic
   verify: true

@@ -46,7 +46,7 @@ for via_root in false true; do
 	plan_1to4 racetest ev_pub "  ev.tenants: { key: tenant_id }
   ev.events: { key: tenant_id }
   ev.payments: { key: tenant_id }" "copy: { chunk_rows: 1000, jobs: 2 }
-cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 	expect_rc 0 "$P" plan "$W/plan.yaml"
 	expect_not_contains "$OUT" "events_fr"
 	RACE_DSN=$SRC PGRESHARD_PG_DUMP="$W/pg_dump" expect_rc 0 "$P" apply --yes --until copy "$W/plan.yaml"

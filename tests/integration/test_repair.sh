@@ -15,7 +15,7 @@ W=$(mktemp -d)
 WRITER=
 trap '[ -n "$WRITER" ] && kill $WRITER 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
 
-realistic_move $DB repairtest "$W/plan.yaml" "cutover: { freeze: lock, timeout_s: 60 }"
+realistic_move $DB repairtest "$W/plan.yaml" "cutover: { reverse: false, freeze: lock, timeout_s: 60 }"
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 
 # before anything is different: nothing to repair

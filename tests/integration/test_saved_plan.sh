@@ -38,6 +38,7 @@ tables:
   orders: { key: customer_id }
   countries: { replicate: true }
 copy: { jobs: 2, chunk_rows: 1000 }
+cutover: { reverse: false }
 YAML
 cd "$W/repo"
 js() { jq -r "$1" "$2"; }

@@ -38,7 +38,7 @@ destination: { shards: ["${S0}", "${S1}", "${S2}"] }
 tables:
   orders: { key: customer_id }
 copy: { jobs: 2, chunk_rows: 1000 }
-cutover: { freeze: lock, timeout_s: 30 }
+cutover: { reverse: false, freeze: lock, timeout_s: 30 }
 YAML
 workload() {	# inserts, updates, deletes of the columns that never change
 	local i=0

@@ -34,7 +34,7 @@ write_plan() {	# EXTRA-TABLE-LINE
   ev.events: { key: tenant_id }
   ev.payments: { key: tenant_id }
 $1" "copy: { chunk_rows: 1000 }
-cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 }
 workload() {
 	local i=0 t

@@ -25,7 +25,7 @@ plan_1to4 pgbenchtest bench_pub "  pgbench_accounts: { key: aid }
   pgbench_history: { key: aid }
   pgbench_tellers: { replicate: true }
   pgbench_branches: { replicate: true }" "copy: { chunk_rows: 50000 }
-cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "warning public.pgbench_history: no replica identity: the table is already published"
 expect_not_contains "$OUT" "ERROR"

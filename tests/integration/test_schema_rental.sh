@@ -44,7 +44,7 @@ write_plan() {	# EXTRA-SCHEMA-KEYS
   rental.rental: { key: customer_id }
   rental.payment: { key: customer_id }" "copy: { chunk_rows: 1000 }
 schema: { matviews: refresh$1 }
-cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 }
 
 # plan: the roles that own and are granted objects are missing on the shards:

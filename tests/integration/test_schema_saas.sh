@@ -32,7 +32,7 @@ export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
 plan_1to4 saastest saas_pub "$(for t in tenants users projects tasks audit_log page_views; do
 	echo "  saas.$t: { key: tenant_id }"; done)" "copy: { chunk_rows: 1000 }
-cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "warning saas.page_views: no replica identity: the table is already published, so the source already refuses UPDATE and DELETE on it"

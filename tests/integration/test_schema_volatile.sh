@@ -39,7 +39,7 @@ tables:
   orders: { key: customer_id }
   events: { key: user_id }
 copy: { jobs: 2, chunk_rows: 5000 }
-cutover: { freeze: lock, timeout_s: 30 }
+cutover: { reverse: false, freeze: lock, timeout_s: 30 }
 YAML
 workload() {
 	local i=0

@@ -33,6 +33,7 @@ source: { dsn: "${SRC}", publication: pub }
 destination: { shards: ["${S0}", "${S1}", "${S2}"] }
 tables:
   accounts: { key: id }
+cutover: { reverse: false }
 YAML
 ALL=$W/everything.txt
 : >"$ALL"

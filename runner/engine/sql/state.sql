@@ -215,3 +215,14 @@ CREATE TABLE IF NOT EXISTS pgreshard.verify_chunks (
     done_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (plan_name, table_index, chunk, shard)
 );
+
+-- After the cutover (runner/cutover/reverse.c): what `pgreshard finish` or
+-- `pgreshard rollback` asks the apply that streams the shards back to do
+-- ('finish' | 'rollback', NULL: nothing), and where reverse replication is
+-- (NULL: not begun, 'streaming', 'finished', 'rolled_back').
+ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS reverse_request text;
+ALTER TABLE pgreshard.runs ADD COLUMN IF NOT EXISTS reverse_state text;
+
+-- Rollback attempts (shard 0), the columns of pgreshard.cutovers: how long
+-- writes were held on the shards, the largest shard fence.
+CREATE TABLE IF NOT EXISTS pgreshard.rollbacks (LIKE pgreshard.cutovers INCLUDING ALL);
