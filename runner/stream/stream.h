@@ -198,7 +198,11 @@ typedef struct shard_conn {
 	int			sent_head, sent_len;
 	int			unsynced;		/* statements sent after the last Sync */
 	bool		failed;			/* a statement failed (reported): the stream stops */
-	bool		lost;			/* ... because the session ended: reconnect */
+	bool		lost;			/* ... because the session ended, or it lost a
+								 * deadlock or serialization conflict (with
+								 * another reader applying into the same
+								 * server): reconnect and resume from the slot */
+	bool		conflict;		/* lost was such a conflict (nothing is wrong) */
 	change_run	run;
 } shard_conn;
 
@@ -242,6 +246,7 @@ typedef struct stream_reader {
 	bool		exact;			/* stop right before the first commit at or past target */
 	bool		reached;		/* exact: a transaction committing at/after target arrived */
 	bool		refused;		/* the server refused START_REPLICATION: do not retry */
+	bool		conflict;		/* the last session ended on a conflict (shard_conn) */
 	int64_t		last_status;	/* pgo_now() of the last standby status */
 	double		last_flush;		/* seconds, monotonic */
 	long long	changes;		/* applied since the stream began */

@@ -55,7 +55,7 @@ shard_pipeline_open(stream_reader *r, int s)
 		sc->run_prepared = xcalloc(nprep + 1, sizeof(uint64_t));
 	memset(sc->run_prepared, 0, nprep * sizeof(uint64_t));
 	sc->sent_head = sc->sent_len = sc->unsynced = 0;
-	sc->in_txn = sc->failed = sc->lost = false;
+	sc->in_txn = sc->failed = sc->lost = sc->conflict = false;
 	sc->pending = 0;
 	run_reset(&sc->run);
 	if (r->rounds == NULL)
@@ -194,6 +194,40 @@ session_ended(pgr_conn *c, const PGresult *res)
 		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
 }
 
+/*
+ * The failure is a conflict with another session that a retry resolves: a
+ * deadlock (40P01) or a serialization failure (40001).  Several readers
+ * apply into one server — the reverse streams of every shard into a source,
+ * or the forward streams of N sources into a shard — and a row the
+ * application moved between them (deleted on one, inserted on the other)
+ * is touched by two of them at once.  The group is rolled back whole and
+ * replayed from the slot (the progress rows make that exactly once).
+ */
+static bool
+conflict_lost(const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+}
+
+/* Report a statement's failure on shard s: a conflict as a warning (it is
+ * retried), anything else as the error that stops the stream. */
+static void
+report_failure(stream_reader *r, int s, const char *what, const PGresult *res)
+{
+	shard_conn *sc = &r->shards[s];
+
+	sc->conflict = conflict_lost(res);
+	if (sc->conflict)
+		log_warn("%s: %s: %s (SQLSTATE %s): another stream applying into the same server touched the "
+				 "same rows; retrying from the last committed group", sc->conn->role, what,
+				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	else
+		pgr_report_result(sc->conn, what, res);
+	sc->lost = sc->conflict || session_ended(sc->conn, res);
+}
+
 /* One result of the oldest statement in flight; false after reporting a failure. */
 static bool
 check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
@@ -208,7 +242,8 @@ check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
 			commit_done(r, s, st);
 		return true;
 	}
-	if (!sc->failed && st->rows > 1 && r->deadline == 0 && !session_ended(sc->conn, res))
+	if (!sc->failed && st->rows > 1 && r->deadline == 0 && !session_ended(sc->conn, res) &&
+		!conflict_lost(res))
 	{
 		/* a run refused: the rerun sends it row by row and names the row */
 		log_info("%s: shard %d refused a statement of %d rows; replaying them one by one to find "
@@ -218,8 +253,7 @@ check_result(stream_reader *r, int s, const sent_stmt *st, const PGresult *res)
 	else if (!sc->failed)		/* the first failure only: what follows was aborted */
 	{
 		describe(r, st, what, sizeof(what));
-		pgr_report_result(sc->conn, what, res);
-		sc->lost = session_ended(sc->conn, res);
+		report_failure(r, s, what, res);
 	}
 	sc->failed = true;
 	return false;
@@ -432,8 +466,7 @@ shard_query_now(stream_reader *r, int s, const char *sql, const char *what)
 	extra = PQgetResult(sc->conn->pg);	/* the Sync */
 	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK)
 	{
-		pgr_report_result(sc->conn, what, res);
-		sc->lost = session_ended(sc->conn, res);
+		report_failure(r, s, what, res);
 		PQclear(res);
 		res = NULL;
 		sc->failed = true;
@@ -558,7 +591,7 @@ shards_reset(stream_reader *r)
 		shard_conn *sc = &r->shards[s];
 
 		sc->sent_head = sc->sent_len = sc->unsynced = 0;
-		sc->in_txn = sc->failed = sc->lost = false;
+		sc->in_txn = sc->failed = sc->lost = sc->conflict = false;
 		sc->pending = 0;
 		run_reset(&sc->run);
 	}

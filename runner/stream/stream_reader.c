@@ -519,6 +519,9 @@ stream_session(stream_reader *r, bool *retry)
 		if (ok)
 			ok = send_status(r, false);
 	}
+	r->conflict = false;
+	for (int s = 0; !ok && s < r->dir->ndown; s++)
+		r->conflict = r->conflict || r->shards[s].conflict;
 	if (!ok)
 		*retry = connection_lost(r);
 	disconnect_all(r);
@@ -617,12 +620,19 @@ run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_
 			retry = true;
 			continue;
 		}
-		if (ok || !retry || deadline > 0)
+		/* a drain (deadline) retries only a conflict, at once, while it has time */
+		if (ok || !retry || (deadline > 0 && (!r.conflict || mono_seconds() > deadline)))
 			break;
 		if (mono_seconds() - started > RETRY_MAX_S)
 		{
 			log_error("%s: stream: giving up after %d s of reconnecting", r.role, RETRY_MAX_S);
 			break;
+		}
+		if (r.conflict)
+		{
+			usleep(10000 * (useconds_t) delay);	/* let the other stream commit */
+			delay = delay * 2 > 64 ? 64 : delay * 2;
+			continue;
 		}
 		log_warn("%s: stream: connection lost; reconnecting in %d s and resuming from the slot",
 				 r.role, delay);
