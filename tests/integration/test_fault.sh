@@ -81,7 +81,10 @@ setup_source() {
 		       CASE WHEN g % 50 = 0 THEN (SELECT string_agg(md5(g::text || i), '') FROM generate_series(1, 300) i) END
 		  FROM generate_series(1, 20000) g;
 		INSERT INTO regions SELECT g, 'region ' || g FROM generate_series(1, 20) g;
-		CREATE PUBLICATION pub FOR TABLE items, orders, regions;" >/dev/null
+		CREATE PUBLICATION pub FOR TABLE items, orders, regions;" >/dev/null &&
+	# the application's database exists before the move: durable before the
+	# first crash (committed asynchronously, a crash within ~200 ms lost it)
+	psql_on 0 $DB "CHECKPOINT" >/dev/null
 }
 
 # Small transactions of inserts, updates (some moving a row to another shard,
