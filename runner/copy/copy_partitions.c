@@ -10,7 +10,7 @@
  * partitions are read under the copy's own snapshot — the catalog tables are
  * MVCC, so this is exactly the set whose rows the copy sees — and those a
  * shard lacks are created there.  Partitions made after the snapshot are the
- * stream's (runner/stream/stream_partitions.c): creating them now would put
+ * stream's (runner/follow/stream_partitions.c): creating them now would put
  * their older rows, still in the source's DEFAULT then, in the wrong place.
  */
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * test_leaf_cols.c — a partition's columns mapped onto its table's by name
- * (runner/stream/stream_leaf_cols.c): the same order maps to nothing; an
+ * (runner/follow/stream_leaf_cols.c): the same order maps to nothing; an
  * attached partition's own order is put back in the table's; a name the
  * table does not know takes the place of one the partition lacks (a rename
  * on the source) or goes last (an added column); tuples follow the map.
