@@ -41,8 +41,8 @@ LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(SQL_OBJS)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 
-UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
-UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_SRCS  := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(notdir $(UNIT_SRCS:.c=)))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
@@ -69,9 +69,13 @@ $(BUILD)/obj/%_sql.o: $(BUILD)/gen/%_sql.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DPGR_SOURCE_DIR='"$(CURDIR)"' -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka
+# unit tests in folders by what they test (tests/unit/{common,planner,runner}), one binary each
+define UNIT_RULE
+$$(BUILD)/tests/$(notdir $(1:.c=)): $(1) $$(LIB_OBJS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -I$(dir $(1)) -DPGR_SOURCE_DIR='"$$(CURDIR)"' -o $$@ $$< $$(LIB_OBJS) $$(LDFLAGS) $$(LDLIBS) -lcmocka
+endef
+$(foreach s,$(UNIT_SRCS),$(eval $(call UNIT_RULE,$(s))))
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

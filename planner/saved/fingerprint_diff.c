@@ -3,7 +3,7 @@
  * plain words, one sentence per change (fingerprint.h).
  *
  * A pure function of two JSON documents, so it is unit-tested without a
- * database (tests/unit/test_fingerprint.c).  Each component has its own
+ * database (tests/unit/planner/test_fingerprint.c).  Each component has its own
  * wording; the generic walk below handles "attribute changed (a -> b)" and
  * "member added / removed" for the nested parts (columns of a table, tables
  * of the plan, sequences).
