@@ -18,15 +18,18 @@
  *
  * Streaming back: the finish step calls reverse_stream_until_request(); it
  * runs the stream pipeline in the reverse direction (stream_dir.c), every
- * shard's reader in a thread of its own, catching each up, until a request arrives in
- * pgreshard.runs.reverse_request, or a reverse slot holds more WAL than
- * cutover.reverse_max_retained (then it finishes, with a warning).  The
+ * shard's reader in a thread of its own following its slot on one set of
+ * connections, until a request arrives in pgreshard.runs.reverse_request,
+ * or a reverse slot holds more WAL than cutover.reverse_max_retained (then
+ * it finishes, with a warning).  The rollback's catch-up and its drain to
+ * the fences run the readers to a target instead (reverse_drain_all).  The
  * sources' write guard does not stop it: its sessions apply with
  * session_replication_role = replica, under which the guard's triggers do
  * not fire (runner/engine/apply_session.c), exactly as the forward apply
  * passes user triggers on the shards.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,34 +257,42 @@ reverse_exists(apply_ctx *ctx, bool *exists)
 	return ok;
 }
 
-/* The largest WAL a reverse slot holds back on any shard (bytes). */
-static bool
-most_retained(apply_ctx *ctx, long long *bytes, int *shard)
+/*
+ * The largest WAL a reverse slot holds back on any shard (bytes), over the
+ * connections in conns[] (opened on first use, kept; one that fails is
+ * closed and opened again at the next measure: the readers decide whether a
+ * shard's loss stops the stream).
+ */
+static void
+most_retained(apply_ctx *ctx, pgr_conn **conns, long long *bytes, int *shard)
 {
 	char	   *name = reverse_slot_name(ctx->plan);
 	const char *params[1] = {name};
-	bool		ok = true;
 
 	*bytes = 0;
 	*shard = 0;
-	for (int s = 0; ok && s < ctx->plan->nshards; s++)
+	for (int s = 0; s < ctx->plan->nshards; s++)
 	{
-		pgr_conn   *c = connect_shard(ctx->plan, s);
-		PGresult   *res = c ? pgr_query(c, "measuring the WAL the reverse slot holds",
-										"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
-										"FROM pg_replication_slots WHERE slot_name = $1", 1, params) : NULL;
+		PGresult   *res;
 
-		ok = res != NULL;
-		if (ok && PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) > *bytes)
+		if (conns[s] == NULL && (conns[s] = connect_shard(ctx->plan, s)) == NULL)
+			continue;
+		res = pgr_query(conns[s], "measuring the WAL the reverse slot holds",
+						"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+						"FROM pg_replication_slots WHERE slot_name = $1", 1, params);
+		if (res == NULL)
+		{
+			pgr_disconnect(conns[s]);
+			conns[s] = NULL;
+		}
+		else if (PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) > *bytes)
 		{
 			*bytes = atoll(PQgetvalue(res, 0, 0));
 			*shard = s;
 		}
 		PQclear(res);
-		pgr_disconnect(c);
 	}
 	free(name);
-	return ok;
 }
 
 typedef struct drain_job {
@@ -335,43 +346,123 @@ reverse_drain_all(apply_ctx *ctx, const stream_dir *dir, const uint64_t *fences,
 	return ok;
 }
 
+typedef struct follow_job {
+	apply_ctx  *ctx;
+	const stream_dir *dir;
+	int			shard;
+	bool		ok;
+	atomic_bool ended;
+} follow_job;
+
+static void *
+follow_main(void *arg)
+{
+	follow_job *job = arg;
+
+	job->ok = stream_reverse_follow(job->ctx, job->dir, job->shard);
+	atomic_store(&job->ended, true);
+	return NULL;
+}
+
+/*
+ * Streaming back until a request: every shard's reader follows its slot in
+ * a thread of its own, on one set of connections for as long as it runs
+ * (they were opened anew for every catch-up before, about four per shard
+ * every half second).  Meanwhile this thread reads the request every
+ * REQUEST_POLL_US on the state's connection and the reverse slots'
+ * retained WAL every RETAINED_POLL polls on connections it keeps; then it
+ * stops the readers (each commits what it received and confirms it).  A
+ * reader that ends by itself failed (reported): the others are stopped and
+ * the step fails; a rerun resumes from the slots.
+ */
+#define REQUEST_POLL_US (250 * 1000)
+#define RETAINED_POLL 8
+
 bool
 reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 {
 	const plan *p = ctx->plan;
+	int			n = p->nshards;
 	stream_dir	dir;
+	atomic_bool stop;
+	follow_job *jobs;
+	pthread_t  *threads;
+	pgr_conn  **conns;
 	char		request[32], state[32];
-	bool		ok = true, said = false;
+	bool		ok = true, failed = false;
 
-	stream_dir_reverse(ctx, &dir);
 	*outcome = '\0';
-	while (ok && *outcome == '\0')
+	if (!reverse_read(ctx, request, sizeof(request), state, sizeof(state)))
+		return false;
+	if (strcmp(request, "finish") == 0 || strcmp(request, "rollback") == 0)
+	{
+		*outcome = request[0];
+		return true;
+	}
+	log_info("reverse: streaming the shards' changes back to the source%s until `pgreshard finish %s` "
+			 "or `pgreshard rollback %s`", p->nsources > 1 ? "s" : "", p->path, p->path);
+	atomic_init(&stop, false);
+	stream_dir_reverse(ctx, &dir);
+	dir.stop = &stop;
+	jobs = xcalloc((size_t) n, sizeof(follow_job));
+	threads = xcalloc((size_t) n, sizeof(pthread_t));
+	conns = xcalloc((size_t) n, sizeof(pgr_conn *));
+	for (int s = 0; s < n; s++)
+	{
+		jobs[s] = (follow_job) {.ctx = ctx, .dir = &dir, .shard = s};
+		atomic_init(&jobs[s].ended, false);
+		if (pthread_create(&threads[s], NULL, follow_main, &jobs[s]) != 0)
+		{
+			log_error("reverse: cannot start the reader of shard %d", s);
+			atomic_store(&stop, true);
+			for (int i = 0; i < s; i++)
+				pthread_join(threads[i], NULL);
+			n = 0;
+			ok = false;
+		}
+	}
+	for (int tick = 0; ok && n > 0 && *outcome == '\0'; tick++)
 	{
 		long long	retained = 0;
 		int			worst = 0;
 
-		if (!(ok = reverse_read(ctx, request, sizeof(request), state, sizeof(state))))
+		for (int s = 0; s < n; s++)
+			failed = failed || atomic_load(&jobs[s].ended);
+		if (failed || !(ok = reverse_read(ctx, request, sizeof(request), state, sizeof(state))))
 			break;
 		if (strcmp(request, "finish") == 0 || strcmp(request, "rollback") == 0)
-		{
 			*outcome = request[0];
-			break;
-		}
-		if (!said)
-			log_info("reverse: streaming the shards' changes back to the source%s until `pgreshard finish %s` "
-					 "or `pgreshard rollback %s`", p->nsources > 1 ? "s" : "", p->path, p->path);
-		said = true;
-		ok = reverse_drain_all(ctx, &dir, NULL, 0) && most_retained(ctx, &retained, &worst);
-		if (ok && p->cutover.reverse_max_retained > 0 && retained > p->cutover.reverse_max_retained)
+		else if (p->cutover.reverse_max_retained > 0 && tick % RETAINED_POLL == 0)
 		{
-			log_warn("reverse: shard %d's reverse slot holds %lld bytes of WAL, more than "
-					 "cutover.reverse_max_retained (%lld): finishing reverse replication now; "
-					 "a rollback is no longer possible", worst, retained, p->cutover.reverse_max_retained);
-			*outcome = 'f';
+			most_retained(ctx, conns, &retained, &worst);
+			if (retained > p->cutover.reverse_max_retained)
+			{
+				log_warn("reverse: shard %d's reverse slot holds %lld bytes of WAL, more than "
+						 "cutover.reverse_max_retained (%lld): finishing reverse replication now; "
+						 "a rollback is no longer possible", worst, retained, p->cutover.reverse_max_retained);
+				*outcome = 'f';
+			}
 		}
-		else if (ok)
-			usleep(500 * 1000);
+		if (*outcome == '\0')
+			usleep(REQUEST_POLL_US);
 	}
+	atomic_store(&stop, true);
+	for (int s = 0; s < n; s++)
+	{
+		pthread_join(threads[s], NULL);
+		ok = ok && jobs[s].ok;
+	}
+	if (ok && failed)
+	{
+		log_error("reverse: a reader stopped streaming back without a request; rerun `pgreshard apply %s` "
+				  "to resume from the reverse slots", p->path);
+		ok = false;
+	}
+	for (int s = 0; s < p->nshards; s++)
+		pgr_disconnect(conns[s]);
+	free(conns);
+	free(threads);
+	free(jobs);
 	stream_dir_free(&dir);
 	return ok;
 }

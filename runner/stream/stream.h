@@ -22,6 +22,7 @@
 #ifndef PGR_STREAM_H
 #define PGR_STREAM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -106,6 +107,9 @@ typedef struct stream_dir {
 	char	   *slot;			/* the logical slot on every upstream */
 	char	   *publication;	/* the publication on every upstream */
 	char	   *progress;		/* the progress table on every downstream (SQL) */
+	/* a reader that follows (stream_reverse_follow) ends, cleanly, at the
+	 * first pause after this is set (NULL: never asked to) */
+	const atomic_bool *stop;
 } stream_dir;
 
 void stream_dir_forward(const apply_ctx *ctx, stream_dir *d);
@@ -247,6 +251,7 @@ typedef struct stream_reader {
 	bool		reached;		/* exact: a transaction committing at/after target arrived */
 	bool		refused;		/* the server refused START_REPLICATION: do not retry */
 	bool		conflict;		/* the last session ended on a conflict (shard_conn) */
+	bool		connected;		/* a session started streaming since the last failure */
 	int64_t		last_status;	/* pgo_now() of the last standby status */
 	double		last_flush;		/* seconds, monotonic */
 	long long	changes;		/* applied since the stream began */
@@ -396,5 +401,10 @@ bool stream_drain_exact(apply_ctx *ctx, int source, uint64_t target);
  * WAL is now) or drain to a fence before a deadline (rollback). */
 bool stream_reverse_run(apply_ctx *ctx, const stream_dir *dir, int shard, uint64_t target,
 						double deadline);
+/* The reverse stream from shard s, followed on one set of connections (no
+ * catch-up target) until *dir->stop is set: then what was received is
+ * committed on the sources and confirmed, and it returns true.  A lost
+ * connection is retried with backoff, as ever; false after an error. */
+bool stream_reverse_follow(apply_ctx *ctx, const stream_dir *dir, int shard);
 
 #endif

@@ -253,6 +253,13 @@ wait_socket(stream_reader *r, double seconds)
 	(void) select(fd + 1, &rfds, NULL, NULL, &tv);
 }
 
+/* A follower asked to stop (stream_dir.stop). */
+static bool
+stop_asked(const stream_reader *r)
+{
+	return r->dir->stop != NULL && atomic_load(r->dir->stop);
+}
+
 /* Shards acknowledged more: confirm it to the source. */
 static bool
 confirm_durable(stream_reader *r)
@@ -309,6 +316,10 @@ stream_loop(stream_reader *r)
 				!group_commit(r, r->received, finish))
 				return false;
 		}
+		/* asked to stop (between transactions): commit what was received, wait
+		 * for the shards, confirm it; an open transaction is left to the slot */
+		if (stop_asked(r) && !r->in_txn)
+			return (!(shards_busy(r) || r->received > r->confirmed) || group_commit(r, r->received, true));
 		if (caught_up(r))
 		{
 			log_debug("%s: caught up: received %X/%X, target %X/%X", r->role,
@@ -508,6 +519,7 @@ stream_session(stream_reader *r, bool *retry)
 	*retry = false;
 	r->spill = spill_open(NULL);
 	ok = r->spill != NULL && connect_shards(r) && start_replication(r);
+	r->connected = r->connected || ok;
 	if (ok)
 	{
 		pgo_decoder_init(&r->dec);
@@ -574,6 +586,12 @@ stream_reverse_run(apply_ctx *ctx, const stream_dir *dir, int shard, uint64_t ta
 	return run_reader(ctx, dir, shard, true, target, deadline, false);
 }
 
+bool
+stream_reverse_follow(apply_ctx *ctx, const stream_dir *dir, int shard)
+{
+	return run_reader(ctx, dir, shard, false, 0, 0, false);
+}
+
 static bool
 run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_up, uint64_t target,
 		   double deadline, bool exact)
@@ -623,6 +641,19 @@ run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_
 		/* a drain (deadline) retries only a conflict, at once, while it has time */
 		if (ok || !retry || (deadline > 0 && (!r.conflict || mono_seconds() > deadline)))
 			break;
+		if (r.connected)
+		{
+			/* it streamed before losing the connection: RETRY_MAX_S from now
+			 * (a follower runs for days) */
+			started = mono_seconds();
+			delay = 1;
+			r.connected = false;
+		}
+		if (stop_asked(&r))
+		{
+			ok = true;			/* nothing is lost: the slot keeps the rest */
+			break;
+		}
 		if (mono_seconds() - started > RETRY_MAX_S)
 		{
 			log_error("%s: stream: giving up after %d s of reconnecting", r.role, RETRY_MAX_S);
@@ -636,7 +667,8 @@ run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_
 		}
 		log_warn("%s: stream: connection lost; reconnecting in %d s and resuming from the slot",
 				 r.role, delay);
-		sleep((unsigned) delay);
+		for (int i = 0; i < delay * 4 && !stop_asked(&r); i++)
+			usleep(250 * 1000);
 		delay = delay * 2 > 30 ? 30 : delay * 2;
 	}
 	if (ok && (r.txns > 0 || !dir->reverse))

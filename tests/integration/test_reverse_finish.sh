@@ -1,5 +1,6 @@
 # test_reverse_finish.sh — after the cutover `apply` streams the shards back
-# (a write on a shard reaches the source; status reports the reverse lag and
+# (a write on a shard reaches the source; an idle stream back keeps its
+# connections; status reports the reverse lag and
 # retained WAL, in JSON and for Prometheus) until `pgreshard finish`: then the
 # running apply drops the reverse slots and publications and ends its step
 # finish with exit 0, and the way back is closed (rollback refused).  With
@@ -45,6 +46,17 @@ for _ in $(seq 1 40); do
 	sleep 0.25
 done
 expect_eq "$(psql_on 0 revfin "SELECT v FROM items WHERE id = $id")" "from shard 1" "a shard's write on the source"
+# streaming back keeps its connections: an idle stream opens no session anywhere
+# (it opened about four per shard every half second: ~50 in these 6 s)
+sessions() {	# sessions ever opened to the plan's databases (walsenders aside)
+	local n=0 c
+	for c in 0 1 2; do n=$((n + $(psql_on $c postgres "SELECT sessions FROM pg_stat_database WHERE datname = 'revfin'"))); done
+	echo $n
+}
+before=$(sessions)
+sleep 6
+opened=$(($(sessions) - before))
+[ "$opened" -le 2 ] || fail "streaming back opened $opened sessions in 6 s"
 expect_rc 0 "$P" status --json "$W/revfin.yaml"
 expect_eq "$(echo "$OUT" | jq -r '.reverse.state')" streaming "status reverse.state"
 expect_eq "$(echo "$OUT" | jq -r '.reverse.shards | length')" 2 "status reverse.shards"
