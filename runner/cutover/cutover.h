@@ -24,6 +24,8 @@ bool run_ctx_hook(apply_ctx *ctx, hook_conns **conns, const char *fn, const char
 void hook_conns_close(hook_conns *conns);
 /* The hook's connection to a source when it has a transaction open, else NULL. */
 pgr_conn *hook_conns_open_txn(hook_conns *conns, int source);
+/* The same on a shard (a rollback's freeze hook stops writes there). */
+pgr_conn *hook_conns_open_shard_txn(hook_conns *conns, int shard);
 /* Commit the transactions the hook left open (a successful freeze ends). */
 bool hook_conns_commit(hook_conns *conns);
 

@@ -88,6 +88,14 @@ hook_conns_open_txn(hook_conns *hc, int source)
 	return c != NULL && PQtransactionStatus(c->pg) == PQTRANS_INTRANS ? c : NULL;
 }
 
+pgr_conn *
+hook_conns_open_shard_txn(hook_conns *hc, int shard)
+{
+	pgr_conn   *c = hc ? hc->dst[shard] : NULL;
+
+	return c != NULL && PQtransactionStatus(c->pg) == PQTRANS_INTRANS ? c : NULL;
+}
+
 bool
 hook_conns_commit(hook_conns *hc)
 {
@@ -139,9 +147,9 @@ run_ctx_hook(apply_ctx *ctx, hook_conns **conns, const char *fn, const char *wha
 	lsn_format(fence, lsn, sizeof(lsn));
 	hctx = (hook_ctx) {ctx->plan, fence ? lsn : NULL, *conns, hook_run,
 	ctx->rollback ? "rollback" : "forward"};
-	log_info("cutover: calling the %s hook %s", what, fn);
+	log_info("%s: calling the %s hook %s", ctx->rollback ? "rollback" : "cutover", what, fn);
 	if (hooks_call_ctx(ctx->hooks, fn, &hctx, err, sizeof(err)))
 		return true;
-	log_error("cutover: the %s hook %s failed: %s", what, fn, err);
+	log_error("%s: the %s hook %s failed: %s", ctx->rollback ? "rollback" : "cutover", what, fn, err);
 	return false;
 }

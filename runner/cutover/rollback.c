@@ -8,12 +8,13 @@
  * read each shard's fence; drain every reverse stream exactly to its shard's fence;
  * verify while frozen if cutover.verify; move the sources' sequences past
  * every value any shard handed out; run the switch (PGRESHARD_DIRECTION=
- * rollback); take the write guard off the sources; put it on the shards'
- * moved tables; release.  A read_only freeze is always lifted at the end:
+ * rollback); put the write guard on the shards' moved tables; take it off
+ * the sources; release.  A read_only freeze is always lifted at the end:
  * shard 0 holds the state, so the guard's triggers alone refuse writes.
  *
  * Anything failing, or the freeze outliving cutover.timeout_s, unfreezes
- * the shards, records why in pgreshard.rollbacks and fails: reverse
+ * the shards (their guard removed, the sources' put back if it was being
+ * lifted), records why in pgreshard.rollbacks and fails: reverse
  * replication goes on with the next apply.  Killed half-way, the next
  * rollback undoes the interrupted attempt's freeze (a read_only one
  * outlives the process) and runs again from the start: every part is
@@ -36,6 +37,40 @@ static char *
 shard_role(int s)
 {
 	return xasprintf("shard %d", s);
+}
+
+/*
+ * After an attempt that aborted or was interrupted: the shards serve, so
+ * their write guard goes (a read_only freeze creates it outside the
+ * freeze's transaction), and the sources refuse writes again (`sources`:
+ * their guard may have been lifted already).
+ */
+static bool
+restore_guards(apply_ctx *ctx, bool sources)
+{
+	const plan *p = ctx->plan;
+	bool		ok = true;
+
+	for (int s = 0; s < p->nshards; s++)
+	{
+		pgr_conn   *c = connect_shard(p, s);
+
+		ok = c != NULL && pgr_exec(c, "taking the write guard off the shard",
+								   "SET default_transaction_read_only = off", 0, NULL) &&
+			freeze_remove_guard(ctx, c, false) && ok;
+		pgr_disconnect(c);
+	}
+	for (int i = 0; sources && !p->cutover.leave_source_writable && i < p->nsources; i++)
+	{
+		freeze_session fs = {.source = i, .dsn = p->source_dsns[i], .role = ctx->sources[i].role};
+
+		fs.conn = pgr_connect(fs.dsn, fs.role, 0);
+		ok = fs.conn != NULL && pgr_exec(fs.conn, "guarding the source again",
+										 "SET default_transaction_read_only = off", 0, NULL) &&
+			freeze_install_guard(ctx, &fs, i, NULL) && ok;
+		pgr_disconnect(fs.conn);
+	}
+	return ok;
 }
 
 /* An attempt killed during its freeze: undo it on the shards. */
@@ -67,6 +102,7 @@ recover(apply_ctx *ctx)
 		}
 		free(role);
 	}
+	ok = ok && restore_guards(ctx, true);
 	if (ok)
 		log_warn("rollback: an earlier attempt was interrupted during its freeze; the shards are "
 				 "writable again; trying again");
@@ -96,9 +132,15 @@ lift_source_guards(apply_ctx *ctx)
 	return ok;
 }
 
-/* Between freezing the shards and releasing them; true when switched back. */
+/*
+ * Between freezing the shards and releasing them; true when switched back.
+ * The shards' guard comes before the sources' is lifted (a lock or hook
+ * freeze creates it in its transaction: an abort takes it back); lifting
+ * the sources' guard is the point of no return (*lifted: begun).
+ */
 static bool
-frozen_part(apply_ctx *ctx, freeze_session *fs, char **roles, double deadline, uint64_t *fence)
+frozen_part(apply_ctx *ctx, freeze_session *fs, char **roles, double deadline, uint64_t *fence,
+			bool *lifted)
 {
 	const plan *p = ctx->plan;
 	stream_dir	dir;
@@ -123,11 +165,13 @@ frozen_part(apply_ctx *ctx, freeze_session *fs, char **roles, double deadline, u
 	for (int s = 0; s < p->nshards; s++)
 		*fence = fs[s].fence > *fence ? fs[s].fence : *fence;
 	ok = ok && freeze_within(ctx, deadline, "the switch") && cutover_run_switch(ctx, *fence);
-	ok = ok && lift_source_guards(ctx);
-	/* the shards refuse writes to the moved tables from now on */
+	/* the shards refuse writes to the moved tables from now on (a freeze
+	 * hook's transaction there holds their locks: in it, as forward) */
 	for (int s = 0; ok && s < p->nshards; s++)
-		ok = freeze_install_guard(ctx, &fs[s], s, NULL);
-	return ok && freeze_within(ctx, deadline, "releasing");
+		ok = freeze_install_guard(ctx, &fs[s], s, hook_conns_open_shard_txn(fs[0].hook, s));
+	ok = ok && freeze_within(ctx, deadline, "lifting the sources' write guard");
+	*lifted = ok;
+	return ok && lift_source_guards(ctx);
 }
 
 bool
@@ -141,8 +185,7 @@ rollback_run(apply_ctx *ctx)
 	double		start;
 	long long	ms;
 	int			attempt;
-	bool		ok;
-
+	bool		ok, lifted = false;
 	stream_dir	dir;
 
 	/* catch up before freezing, so that the drain inside the freeze is short */
@@ -156,12 +199,16 @@ rollback_run(apply_ctx *ctx)
 	for (int s = 0; s < p->nshards; s++)
 		roles[s] = shard_role(s);
 	start = mono_seconds();
-	ok = frozen_part(ctx, fs, roles, start + p->cutover.timeout_s, &fence);
+	ok = frozen_part(ctx, fs, roles, start + p->cutover.timeout_s, &fence, &lifted);
 	if (!ok)
 		log_last_error(reason, sizeof(reason));
 	for (int s = 0; s < p->nshards; s++)
 		ok = freeze_end(ctx, &fs[s], ok) && ok;
 	ms = (long long) ((mono_seconds() - start) * 1000);
+	if (!ok && !restore_guards(ctx, lifted))
+		log_error("rollback: could not put the write guards back as they were (see above): check "
+				  "that the shards take writes and the source%s refuse%s them", p->nsources > 1 ? "s" : "",
+				  p->nsources > 1 ? "" : "s");
 	for (int s = 0; s < p->nshards; s++)
 		free(roles[s]);
 	free(roles);

@@ -38,13 +38,15 @@ cutover: { freeze: lock, timeout_s: 20, sequence_gap: 100, switch_command: "echo
 YAML
 export SWITCH_LOG="$W/switch.log"
 
+started() { cat "$W/apply.err" 2>/dev/null | grep -c "reverse: streaming the shards' changes back"; }
 start_apply() {
+	STARTED=$(started)
 	"$P" apply --yes "$W/plan.yaml" >>"$W/apply.out" 2>>"$W/apply.err" &
 	AP=$!
 }
-wait_reverse() {	# until the apply streams back
+wait_reverse() {	# until the apply started last streams back (reverse_state stays 'streaming' after a hand-over)
 	for _ in $(seq 1 120); do
-		[ "$(psql_on 1 $DB "SELECT coalesce(reverse_state, '') FROM pgreshard.runs" 2>/dev/null)" = streaming ] && return 0
+		[ "$(started)" -gt "$STARTED" ] && return 0
 		sleep 0.5
 	done
 	fail "reverse replication did not start: $(tail -5 "$W/apply.err")"
