@@ -39,25 +39,23 @@
  * A change to a sharding key column (dropped, renamed or retyped) is never
  * followed: rows would be routed by another rule; the stream stops and says
  * what to do.
+ *
+ * The reverse stream (after the cutover, shards back to the sources) has
+ * rules of its own: stream_ddl_back.c, which shares the helpers above
+ * (follow_columns.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "follow_columns.h"
 #include "log.h"
 #include "stream.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
-/* A table's columns: names and types (format_type), in attnum order. */
-typedef struct colset {
-	int			n;
-	char	  **names;
-	char	  **types;
-} colset;
-
-static void
-colset_free(colset *c)
+void
+follow_colset_free(colset *c)
 {
 	for (int i = 0; i < c->n; i++)
 	{
@@ -69,8 +67,8 @@ colset_free(colset *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int
-name_in(char *const *names, int n, const char *name)
+int
+follow_name_in(char *const *names, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
 		if (strcmp(names[i], name) == 0)
@@ -79,8 +77,8 @@ name_in(char *const *names, int n, const char *name)
 }
 
 /* The message's columns, with their types written by the source (one query). */
-static bool
-message_columns(pgr_conn *src, const pgo_msg *m, colset *out)
+bool
+follow_message_columns(pgr_conn *src, const pgo_msg *m, colset *out)
 {
 	strbuf		oids, mods;
 	const char *params[2];
@@ -123,8 +121,8 @@ message_columns(pgr_conn *src, const pgo_msg *m, colset *out)
 }
 
 /* Shard s's columns of t, read in its open apply transaction. */
-static bool
-shard_columns(stream_reader *r, int s, const stream_table *t, colset *out)
+bool
+follow_down_columns(stream_reader *r, int s, const stream_table *t, colset *out)
 {
 	pgo_value	v = {.kind = PGO_TEXT, .data = t->qname, .len = (uint32_t) strlen(t->qname)};
 	PGresult   *res;
@@ -163,7 +161,7 @@ map_columns(const colset *have, const colset *want, col_map *cm)
 	cm->kept = xcalloc((size_t) have->n + 1, sizeof(bool));
 	for (int i = 0; i < want->n; i++)
 	{
-		cm->old_of[i] = name_in(have->names, have->n, want->names[i]);
+		cm->old_of[i] = follow_name_in(have->names, have->n, want->names[i]);
 		if (cm->old_of[i] >= 0)
 			cm->kept[cm->old_of[i]] = true;
 	}
@@ -186,7 +184,7 @@ find_renames(pgr_conn *src, const stream_table *t, const colset *have, const col
 		const char *params[3] = {t->qname, i > 0 ? want->names[i - 1] : "", want->names[i]};
 		PGresult   *res;
 
-		if (cm->old_of[i] >= 0 || cm->kept[i] || name_in(want->names, want->n, have->names[i]) >= 0)
+		if (cm->old_of[i] >= 0 || cm->kept[i] || follow_name_in(want->names, want->n, have->names[i]) >= 0)
 			continue;
 		res = pgr_query(src, "telling a renamed column from a new one",
 						"SELECT NOT EXISTS (SELECT FROM pg_attribute d WHERE d.attrelid = $1::regclass "
@@ -221,7 +219,7 @@ check_keys(stream_reader *r, const stream_table *t, const colset *have, const co
 {
 	for (int k = 0; k < t->pt->nkeys; k++)
 	{
-		int			j = name_in(have->names, have->n, t->pt->keys[k]);
+		int			j = follow_name_in(have->names, have->n, t->pt->keys[k]);
 		const char *what = NULL;
 
 		if (j < 0)
@@ -285,8 +283,8 @@ add_stmt(char ***stmts, int *n, char *sql)
 
 /* An added column: with the source's value for existing rows, then its
  * default; *fill: the existing rows' values are to be copied (stream_fill.c). */
-static bool
-add_column(pgr_conn *src, const stream_table *t, const char *name, const char *qc, const char *type,
+bool
+follow_add_column(pgr_conn *src, const stream_table *t, const char *name, const char *qc, const char *type,
 		   char ***stmts, int *n, bool *fill)
 {
 	char	   *missing, *dflt;
@@ -342,15 +340,15 @@ build_ddl(pgr_conn *src, const stream_table *t, const colset *have, const colset
 			add_stmt(stmts, n, xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", t->qname, qc,
 										 want->types[i], qc, want->types[i]));
 		else if (j < 0)
-			ok = add_column(src, t, want->names[i], qc, want->types[i], stmts, n, &fill[i]);
+			ok = follow_add_column(src, t, want->names[i], qc, want->types[i], stmts, n, &fill[i]);
 		free(qc);
 	}
 	return ok;
 }
 
 /* Rebuild the stream's view of t from the source's columns (want). */
-static void
-rebuild_table(stream_reader *r, stream_table *t, const colset *want)
+void
+follow_rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 {
 	pgr_conn   *q = r->shards[0].conn;	/* quoting only */
 	char	  **pks = xcalloc((size_t) t->npk + 1, sizeof(char *));
@@ -368,7 +366,7 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 
 	for (int c = 0; c < t->ncols; c++)
 	{
-		int			w = name_in(want->names, want->n, t->cols[c]);
+		int			w = follow_name_in(want->names, want->n, t->cols[c]);
 
 		if (w >= 0)
 			always[w] = t->always_ident[c];
@@ -396,12 +394,12 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 		t->nsettable += !always[i];
 	}
 	for (int k = 0; k < t->nkeys; k++)
-		t->key_col[k] = name_in(t->cols, t->ncols, t->pt->keys[k]);
+		t->key_col[k] = follow_name_in(t->cols, t->ncols, t->pt->keys[k]);
 	/* a primary key column renamed is no longer found: the table then
 	 * goes without prepared UPDATE/DELETE, as one without a primary key */
 	for (int k = 0; k < t->npk; k++)
 	{
-		t->pk_col[k] = pks[k] ? name_in(t->cols, t->ncols, pks[k]) : -1;
+		t->pk_col[k] = pks[k] ? follow_name_in(t->cols, t->ncols, pks[k]) : -1;
 		free(pks[k]);
 	}
 	free(pks);
@@ -409,7 +407,7 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 	 * changes older than a late chunk are then taken as in it */
 	for (int k = 0; k < t->nck; k++)
 	{
-		t->ck_col[k] = chunk[k] ? name_in(t->cols, t->ncols, chunk[k]) : -1;
+		t->ck_col[k] = chunk[k] ? follow_name_in(t->cols, t->ncols, chunk[k]) : -1;
 		free(chunk[k]);
 	}
 	if (t->lua_route)
@@ -418,7 +416,7 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 		t->route_col = xcalloc((size_t) t->ncols + 1, sizeof(int));
 		t->nroute = 0;
 		for (int i = 0; i < t->ncols; i++)
-			if (t->pt->nreads == 0 || name_in(t->pt->reads, t->pt->nreads, t->cols[i]) >= 0)
+			if (t->pt->nreads == 0 || follow_name_in(t->pt->reads, t->pt->nreads, t->cols[i]) >= 0)
 				t->route_col[t->nroute++] = i;
 	}
 	t->generation++;
@@ -433,8 +431,8 @@ rebuild_table(stream_reader *r, stream_table *t, const colset *want)
 }
 
 /* The stream already knows exactly these columns. */
-static bool
-same_as_table(const stream_table *t, const colset *want)
+bool
+follow_same_as_table(const stream_table *t, const colset *want)
 {
 	if (t->ncols != want->n)
 		return false;
@@ -491,7 +489,7 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 	col_map		cm = {0};
 	char	  **stmts = NULL;
 	int			n = 0;
-	bool		ok = shard_columns(r, s, t, &have);
+	bool		ok = follow_down_columns(r, s, t, &have);
 
 	if (ok)
 	{
@@ -519,17 +517,19 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 		free(stmts[i]);
 	free(stmts);
 	col_map_free(&cm);
-	colset_free(&have);
+	follow_colset_free(&have);
 	return ok;
 }
 
 bool
 stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m)
 {
+	if (r->dir->reverse)
+		return stream_follow_columns_back(r, t, m);
 	colset		want = {0};
 	strbuf		todo;
 	pgr_conn   *src = pgr_connect(r->dir->up_dsns[r->source], r->role, 0);
-	bool		ok = src != NULL && message_columns(src, m, &want);
+	bool		ok = src != NULL && follow_message_columns(src, m, &want);
 	bool	   *fill = xcalloc((size_t) (r->dir->ndown * want.n) + 1, sizeof(bool));
 
 	sb_init(&todo);
@@ -546,9 +546,9 @@ stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m)
 				  "continues from here", r->role, t->display, todo.data);
 		ok = false;
 	}
-	if (ok && !same_as_table(t, &want))
-		rebuild_table(r, t, &want);
+	if (ok && !follow_same_as_table(t, &want))
+		follow_rebuild_table(r, t, &want);
 	sb_free(&todo);
-	colset_free(&want);
+	follow_colset_free(&want);
 	return ok;
 }
