@@ -5,7 +5,9 @@
 # that need quotes is moved 1->2 through the stream under writes; one shard
 # already had one moved table, created empty by the user.  `cleanup
 # --drop-data` drops everything pgreshard created there and empties the
-# user's table (keeping it); a fresh apply on the same
+# user's table (keeping it) — also after a cutover with reverse replication
+# that aborted, which left the reverse slots and publications on the shards
+# and the reverse stream's tables on the source; a fresh apply on the same
 # shards then succeeds and ends exact.  After a cutover --drop-data is
 # refused and a plain cleanup keeps the shards' tables.
 set -u
@@ -69,6 +71,16 @@ psql_on 0 $DB "INSERT INTO app.orders (customer_id, total) SELECT g, g FROM gene
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 expect_contains "$(objects_on 1)" "function app.big_orders(numeric)"
 expect_contains "$(objects_on 1)" "view app.order_totals"
+# a cutover with reverse replication that aborts (its switch fails) leaves the reverse
+# publication and slot on every shard and the reverse stream's tables on the source
+sed -e 's/reverse: false, /switch_command: "exit 3", /' "$W/plan.yaml" >"$W/reverse.yaml"
+expect_rc 1 "$P" apply --yes "$W/reverse.yaml"
+expect_contains "$ERR" "cutover: aborted"
+for c in 1 2; do
+	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgreshard_dropdatatest_back'")" 1 "reverse slot on cluster $c"
+	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_publication")" 1 "reverse publication on cluster $c"
+done
+expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM pg_tables WHERE schemaname = 'pgreshard'")" 4 "the reverse stream's tables on the source (progress, an owner table per sharded table)"
 expect_rc 0 "$P" cleanup --drop-data "$W/plan.yaml"
 expect_contains "$OUT" "objects pgreshard created on the shards dropped"
 expect_contains "$ERR" 'table app."Customer Accounts" dropped'
@@ -81,6 +93,11 @@ expect_eq "$(psql_on 2 $DB "SELECT count(*) FROM app.order_notes")" 0 "rows left
 expect_eq "$(psql_on 2 $DB "SELECT obj_description('app.order_notes'::regclass)")" "the user's own" \
 	"the user's table kept"
 expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM pg_replication_slots")" 0 "slots left"
+for c in 1 2; do
+	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_replication_slots")" 0 "reverse slot left on cluster $c"
+	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_publication")" 0 "reverse publication left on cluster $c"
+done
+expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgreshard'")" 0 "pgreshard schema left on the source"
 expect_rc 0 "$P" cleanup --drop-data "$W/plan.yaml"
 expect_contains "$OUT" "nothing to clean up"
 
