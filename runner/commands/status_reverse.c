@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "units.h"
 #include "xalloc.h"
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -107,6 +108,18 @@ status_reverse_text(FILE *out, const status_report *st)
 			fprintf(out, "  shard %-4d lag %s; the reverse slot holds %s of WAL on the shard\n", s,
 					l->lag_pretty, l->retained_pretty);
 	}
+	if (st->rev != NULL)
+	{
+		char		limit[32];
+
+		if (st->p->cutover.reverse_max_retained > 0)
+			format_bytes((double) st->p->cutover.reverse_max_retained, limit, sizeof(limit));
+		fprintf(out, "  warning: the reverse slots hold the shards' WAL until `pgreshard finish` or `pgreshard "
+				"rollback`; %s%s%s\n", st->p->cutover.reverse_max_retained > 0 ? "cutover.reverse_max_retained "
+				"finishes reverse replication past " : "no cutover.reverse_max_retained bounds it",
+				st->p->cutover.reverse_max_retained > 0 ? limit : "",
+				st->p->cutover.reverse_max_retained > 0 ? " on a shard" : "");
+	}
 	if (r != NULL && PQntuples(r) == 1)
 		fprintf(out, "  last rollback: attempt %s, %s%s%s ms of freeze%s%s\n", PQgetvalue(r, 0, 0),
 				PQgetvalue(r, 0, 1), PQgetisnull(r, 0, 2) ? "" : ", ", PQgetisnull(r, 0, 2) ? "?" : PQgetvalue(r, 0, 2),
@@ -135,8 +148,10 @@ status_reverse_json(const status_report *st)
 												"reachable", st->rev[s].reachable, "slot_exists", st->rev[s].has_slot,
 												"lag_bytes", known(st->rev[s].lag_bytes),
 												"retained_wal_bytes", known(st->rev[s].retained_bytes)));
-	return json_pack("{s:s?, s:s?, s:o, s:o}", "state", st->reverse_state[0] ? st->reverse_state : NULL,
-					 "request", st->reverse_request[0] ? st->reverse_request : NULL, "shards", shards,
+	return json_pack("{s:s?, s:s?, s:o, s:o, s:o}", "state", st->reverse_state[0] ? st->reverse_state : NULL,
+					 "request", st->reverse_request[0] ? st->reverse_request : NULL,
+					 "max_retained_bytes", st->p->cutover.reverse_max_retained > 0 ?
+					 json_integer(st->p->cutover.reverse_max_retained) : json_null(), "shards", shards,
 					 "last_rollback", r == NULL || PQntuples(r) == 0 ? json_null() :
 					 json_pack("{s:i, s:s, s:o, s:s?, s:s?, s:s?, s:s?}", "attempt", atoi(PQgetvalue(r, 0, 0)),
 							   "outcome", PQgetvalue(r, 0, 1),

@@ -60,12 +60,14 @@ opened=$(($(sessions) - before))
 expect_rc 0 "$P" status --json "$W/revfin.yaml"
 expect_eq "$(echo "$OUT" | jq -r '.reverse.state')" streaming "status reverse.state"
 expect_eq "$(echo "$OUT" | jq -r '.reverse.shards | length')" 2 "status reverse.shards"
+expect_eq "$(echo "$OUT" | jq -r '.reverse.max_retained_bytes')" null "status reverse.max_retained_bytes"
 expect_eq "$(echo "$OUT" | jq -r '[.reverse.shards[] | .retained_wal_bytes >= 0 and .lag_bytes >= 0] | all')" true "reverse lag and retained WAL"
 expect_rc 0 "$P" status --prometheus "$W/revfin.yaml"
 expect_contains "$OUT" 'pgreshard_stream_lag_bytes{plan="revfin",shard="1",direction="reverse"}'
 expect_contains "$OUT" 'pgreshard_slot_retained_wal_bytes{plan="revfin",shard="0",slot="pgreshard_revfin_back"}'
 expect_rc 0 "$P" status "$W/revfin.yaml"
 expect_contains "$OUT" "Reverse replication (shards -> source): streaming"
+expect_contains "$OUT" "warning: the reverse slots hold the shards' WAL until \`pgreshard finish\` or \`pgreshard rollback\`; no cutover.reverse_max_retained bounds it"
 expect_rc 0 "$P" finish "$W/revfin.yaml"
 expect_contains "$OUT" "reverse replication ended"
 wait $AP
