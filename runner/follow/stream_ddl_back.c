@@ -26,8 +26,9 @@
  *     default and its UPDATEs leave it alone.  Unless it is NOT NULL
  *     without a default there: the shard's new rows could not be written,
  *     so the stream stops.
- *   a column of another type on the shard: with schema_changes: apply, a
- *     warning with the statement that makes the source's type the same;
+ *   a column of another type on the shard: a warning with the statement
+ *     that makes the source's type the same (whatever schema_changes says:
+ *     nothing is run on the source);
  *     the values go in through the source's type, as PostgreSQL's own
  *     subscriptions do (a shard's changes from before its migration carry
  *     the old type, from after it the new one: the source cannot follow
@@ -37,9 +38,9 @@
  *     gains: no value is lost, and a shard not renamed yet (or its changes
  *     from before the rename) still finds the old name; the warning says
  *     how to merge the two after a rollback.
- *   with schema_changes: stop, any column added or retyped stops the
- *     stream before the first change that needs it, naming the shard, the
- *     table and the statement to run on the source.
+ *   with schema_changes: stop, a column added stops the stream before
+ *     the first change that needs it, naming the shard, the table and the
+ *     statement to run on the source.
  * A stop loses nothing: the shard's reverse slot keeps every change from
  * there, and a rerun of apply continues once the source's table takes them.
  *
@@ -133,11 +134,7 @@ compare_back(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 		int			j = follow_name_in(have.names, have.n, want->names[i]);
 		char	   *qc = pgr_quote_ident(src, want->names[i]);
 
-		if (j >= 0 && strcmp(have.types[j], want->types[i]) != 0 && stop)
-			sb_printf(todo, "\n  column \"%s\" is %s on %s and %s on %s: run on %s: ALTER TABLE %s ALTER "
-					  "COLUMN %s TYPE %s;", want->names[i], want->types[i], r->role, have.types[j], down,
-					  down, t->qname, qc, want->types[i]);
-		else if (j >= 0 && strcmp(have.types[j], want->types[i]) != 0)
+		if (j >= 0 && strcmp(have.types[j], want->types[i]) != 0)
 			log_warn("%s: table %s: column \"%s\" is %s on the shard and %s on %s: its values go in through "
 					 "%s's type (a value it cannot take stops the stream, naming the row; one it takes "
 					 "with less precision is rounded); to keep them exact run the same change on %s: "

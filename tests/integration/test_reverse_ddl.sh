@@ -14,7 +14,9 @@
 #     the old one, with a warning saying how to merge them;
 #   a NOT NULL column without a default dropped on a shard stops the stream
 #     before that shard's first insert, naming the statement to run on the
-#     source; after it, a rerun of apply continues and nothing was lost.
+#     source; after it, a rerun of apply continues and nothing was lost;
+#   with schema_changes: stop, a column added on a shard stops it too, with
+#     the statement to run on the source.
 # Then `rollback` ends with every row of the shards on the source.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
@@ -51,6 +53,13 @@ start_apply() {	# until this apply streams back
 		sleep 0.5
 	done
 	fail "reverse replication did not start: $(tail -5 "$W/apply.err")"
+}
+apply_stops() {	# WHY: the running apply exits 1 within 30 s
+	for _ in $(seq 1 60); do kill -0 $AP 2>/dev/null || break; sleep 0.5; done
+	kill -0 $AP 2>/dev/null && fail "apply did not stop ($1): $(tail -3 "$W/apply.err")"
+	wait $AP
+	expect_eq "$?" 1 "apply stops ($1)"
+	AP=
 }
 on() { psql_on "$@"; }
 key_on() { on $1 $DB "SELECT k FROM items ORDER BY id LIMIT 1"; }	# a key that lives on cluster C
@@ -110,16 +119,30 @@ expect_contains "$(cat "$W/apply.err")" "if a column was renamed on the shards"
 
 # 5: a NOT NULL column without a default dropped on shard 0: the stream back stops, then continues
 on 1 $DB "ALTER TABLE items DROP COLUMN code;
-          INSERT INTO items (k, v, note) VALUES ($k1, 'without code', 'x')" >/dev/null
-wait $AP
-expect_eq "$?" 1 "apply stops"
-AP=
+          INSERT INTO items (k, v, note) VALUES ($k1, 'without code', 'x')" >/dev/null || fail "writes on shard 0"
+apply_stops "a NOT NULL column dropped"
 expect_contains "$(cat "$W/apply.err")" "shard 0: table public.items changed on the shard after the cutover in a way the stream back does not follow"
 expect_contains "$(cat "$W/apply.err")" "Run on source: ALTER TABLE \"public\".\"items\" ALTER COLUMN \"code\" DROP NOT NULL"
 expect_eq "$(on 0 $DB "SELECT count(*) FROM items WHERE v = 'without code'")" 0 "the row waits in the slot"
 on 0 $DB "ALTER TABLE items ALTER COLUMN \"code\" DROP NOT NULL" >/dev/null
 start_apply
 wait_source "SELECT count(*) FROM items WHERE v = 'without code' AND code IS NULL" 1 "the row after the fix"
+
+# 5b: with schema_changes: stop a column added on a shard stops the stream back, with the statement
+kill -9 $AP
+wait $AP 2>/dev/null
+AP=
+sed -i 's/^cutover:/schema_changes: stop\ncutover:/' "$W/plan.yaml"
+start_apply
+on 2 $DB "ALTER TABLE items ADD COLUMN flag int;
+          INSERT INTO items (k, v, code, memo, flag) VALUES ($k2, 'flagged', 'c', 'm', 7)" >/dev/null ||
+	fail "writes on shard 1"
+apply_stops "schema_changes: stop"
+expect_contains "$(cat "$W/apply.err")" "on source: ALTER TABLE \"public\".\"items\" ADD COLUMN \"flag\" integer;"
+expect_eq "$(on 0 $DB "SELECT count(*) FROM items WHERE v = 'flagged'")" 0 "the row waits in the slot"
+on 0 $DB "ALTER TABLE items ADD COLUMN flag integer" >/dev/null
+start_apply
+wait_source "SELECT flag FROM items WHERE v = 'flagged'" 7 "the row once the source has the column"
 
 # 6: back to the source: every row of the shards is there
 on 1 $DB "UPDATE items SET note = 'last' WHERE id = (SELECT min(id) FROM items)" >/dev/null
@@ -131,5 +154,5 @@ rows() { for c in $1; do psql -X -q -At -d "$(dsn $c $DB)" -c "COPY (SELECT id, 
 expect_eq "$(rows 0)" "$(rows "1 2")" "id, k, v: the source vs the union of the shards"
 expect_eq "$(on 0 $DB "SELECT count(*) FROM items WHERE note = 'last'")" 1 "shard 0's last update"
 expect_eq "$(on 0 $DB "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0 AND NOT attisdropped")" \
-	"id,k,v,extra,code,note,memo" "the source's columns: nothing dropped, everything added"
+	"id,k,v,extra,code,note,memo,flag" "the source's columns: nothing dropped, everything added"
 echo ok
