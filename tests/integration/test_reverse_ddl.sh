@@ -21,6 +21,7 @@
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 DB=revddl
 W=$(mktemp -d)
@@ -41,26 +42,7 @@ tables:
   items: { key: k }
 cutover: { timeout_s: 30 }
 YAML
-started() { cat "$W/apply.err" 2>/dev/null | grep -c "reverse: streaming the shards' changes back"; }
-start_apply() {	# until this apply streams back
-	local before
-	before=$(started)
-	"$P" apply --yes "$W/plan.yaml" >>"$W/apply.out" 2>>"$W/apply.err" &
-	AP=$!
-	for _ in $(seq 1 120); do
-		[ "$(started)" -gt "$before" ] && return 0
-		kill -0 $AP 2>/dev/null || fail "apply ended: $(tail -5 "$W/apply.err")"
-		sleep 0.5
-	done
-	fail "reverse replication did not start: $(tail -5 "$W/apply.err")"
-}
-apply_stops() {	# WHY: the running apply exits 1 within 30 s
-	for _ in $(seq 1 60); do kill -0 $AP 2>/dev/null || break; sleep 0.5; done
-	kill -0 $AP 2>/dev/null && fail "apply did not stop ($1): $(tail -3 "$W/apply.err")"
-	wait $AP
-	expect_eq "$?" 1 "apply stops ($1)"
-	AP=
-}
+start_apply() { apply_streaming_back "$W/plan.yaml" "$W/apply.err"; }
 on() { psql_on "$@"; }
 key_on() { on $1 $DB "SELECT k FROM items ORDER BY id LIMIT 1"; }	# a key that lives on cluster C
 wait_source() {	# SQL WANT WHAT: until the source answers WANT
@@ -147,9 +129,7 @@ wait_source "SELECT flag FROM items WHERE v = 'flagged'" 7 "the row once the sou
 # 6: back to the source: every row of the shards is there
 on 1 $DB "UPDATE items SET note = 'last' WHERE id = (SELECT min(id) FROM items)" >/dev/null
 expect_rc 0 "$P" rollback "$W/plan.yaml"
-wait $AP
-expect_eq "$?" 0 "the apply handed over"
-AP=
+apply_handed_over
 rows() { for c in $1; do psql -X -q -At -d "$(dsn $c $DB)" -c "COPY (SELECT id, k, v FROM items) TO STDOUT"; done | LC_ALL=C sort | md5sum; }
 expect_eq "$(rows 0)" "$(rows "1 2")" "id, k, v: the source vs the union of the shards"
 expect_eq "$(on 0 $DB "SELECT count(*) FROM items WHERE note = 'last'")" 1 "shard 0's last update"

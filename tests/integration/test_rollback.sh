@@ -11,6 +11,7 @@
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 DB=rollbacktest
 W=$(mktemp -d)
@@ -38,19 +39,7 @@ cutover: { freeze: lock, timeout_s: 20, sequence_gap: 100, switch_command: "echo
 YAML
 export SWITCH_LOG="$W/switch.log"
 
-started() { cat "$W/apply.err" 2>/dev/null | grep -c "reverse: streaming the shards' changes back"; }
-start_apply() {
-	STARTED=$(started)
-	"$P" apply --yes "$W/plan.yaml" >>"$W/apply.out" 2>>"$W/apply.err" &
-	AP=$!
-}
-wait_reverse() {	# until the apply started last streams back (reverse_state stays 'streaming' after a hand-over)
-	for _ in $(seq 1 120); do
-		[ "$(started)" -gt "$STARTED" ] && return 0
-		sleep 0.5
-	done
-	fail "reverse replication did not start: $(tail -5 "$W/apply.err")"
-}
+start_apply() { apply_streaming_back "$W/plan.yaml" "$W/apply.err"; }
 # a customer id that lives on shard cluster C
 cust_on() { psql_on "$1" $DB "SELECT customer_id FROM orders ORDER BY id LIMIT 1 OFFSET $2"; }
 writes() {	# ROUND: the application's writes on both shards
@@ -77,7 +66,6 @@ digest() {	# CLUSTERS TABLE: count and md5 of the sorted rows of the union
 
 # 1: through the cutover; then the apply streams the shards back
 start_apply
-wait_reverse
 expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgreshard_rollbacktest_back'")" 1 "reverse slot on shard 0"
 expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM pg_replication_slots")" 0 "forward slot dropped once streaming back"
 writes 1
@@ -88,7 +76,6 @@ kill -9 $AP
 wait $AP 2>/dev/null
 writes 3
 start_apply
-wait_reverse
 writes 4
 # the source refuses the application's writes meanwhile
 expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "INSERT INTO customers (name) VALUES ('x')"
@@ -113,7 +100,6 @@ sed -i 's/timeout_s: 2/timeout_s: 20/' "$W/plan.yaml"
 # 4: streaming back again, more writes; a rollback killed -9 in its freeze (during the
 # switch), then the rollback run again finishes it
 start_apply
-wait_reverse
 writes 5
 touch "$SWITCH_LOG.slow"
 "$P" rollback "$W/plan.yaml" >"$W/rb.out" 2>"$W/rb.err" &

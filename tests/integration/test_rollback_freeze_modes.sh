@@ -21,6 +21,7 @@
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 W=$(mktemp -d)
 AP=
@@ -71,18 +72,7 @@ tables:
 cutover: { freeze: $2, timeout_s: 20$3 }
 YAML
 }
-started() { cat "$W/apply.err" 2>/dev/null | grep -c "reverse: streaming the shards' changes back"; }
-start_apply() {	# DB: until this apply streams back (reverse_state stays 'streaming' after a hand-over)
-	local before
-	before=$(started)
-	"$P" apply --yes "$W/$1.yaml" >>"$W/apply.out" 2>>"$W/apply.err" &
-	AP=$!
-	for _ in $(seq 1 120); do
-		[ "$(started)" -gt "$before" ] && return 0
-		sleep 0.5
-	done
-	fail "reverse replication did not start: $(tail -5 "$W/apply.err")"
-}
+start_apply() { apply_streaming_back "$W/$1.yaml" "$W/apply.err"; }	# DB
 writes() {	# DB ROUND: the application's writes on both shards
 	local c
 	for c in 1 2; do
@@ -96,11 +86,6 @@ exact() {	# DB: the source equals the union of the shards
 	local rows
 	rows() { for c in $1; do psql -X -q -At -d "$(dsn $c $2)" -c "COPY (SELECT t::text FROM items t) TO STDOUT"; done | LC_ALL=C sort | md5sum; }
 	expect_eq "$(rows 0 $1)" "$(rows "1 2" $1)" "$1: items on the source vs the union of the shards"
-}
-handed_over() {
-	wait $AP
-	expect_eq "$?" 0 "the apply handed over"
-	AP=
 }
 
 # ---------------------------------------------------------------- freeze: hook
@@ -120,7 +105,7 @@ expect_contains "$ERR" "rollback: the on_freeze hook freeze_writes failed"
 expect_contains "$ERR" "refusing to freeze: maintenance window closed"
 expect_contains "$ERR" "on_unfreeze direction=rollback"
 expect_contains "$ERR" "rollback: aborted after"
-handed_over
+apply_handed_over
 for c in 1 2; do
 	expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn $c $DB)" -c "SET lock_timeout = '2s'; INSERT INTO items (v) VALUES ('after the aborted rollback')"
 done
@@ -136,7 +121,7 @@ start_apply $DB
 writes $DB 2
 expect_rc 0 "$P" rollback "$W/$DB.yaml"
 expect_contains "$OUT" "serves the moved tables again"
-handed_over
+apply_handed_over
 expect_eq "$(psql_on 0 $DB "SELECT string_agg(direction, ',' ORDER BY direction) FROM switch_log")" forward,rollback \
 	"the Lua switch's ctx.direction"
 exact $DB
@@ -160,7 +145,7 @@ touch "$W/switch.fail"
 expect_rc 1 "$P" rollback "$W/$DB.yaml"
 expect_contains "$ERR" "rollback: the switch command failed"
 expect_contains "$ERR" "rollback: aborted after"
-handed_over
+apply_handed_over
 for c in 1 2; do
 	expect_eq "$(ro $c)" off "shard database $c read-only after the aborted rollback"
 	expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn $c $DB)" -c "INSERT INTO items (v) VALUES ('after the aborted rollback')"
@@ -175,7 +160,7 @@ touch "$W/switch.slow"
 sed -i 's/timeout_s: 20/timeout_s: 2/' "$W/$DB.yaml"
 expect_rc 1 "$P" rollback "$W/$DB.yaml"
 expect_contains "$ERR" "passed cutover.timeout_s"
-handed_over
+apply_handed_over
 for c in 1 2; do
 	expect_eq "$(ro $c)" off "shard database $c read-only after the timeout"
 	expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn $c $DB)" -c "INSERT INTO items (v) VALUES ('after the timeout')"
@@ -192,7 +177,7 @@ psql -X -q -d "$(dsn 2 $DB)" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 sleeper=$!
 sleep 0.5
 expect_rc 0 "$P" rollback "$W/$DB.yaml"
-handed_over
+apply_handed_over
 wait $sleeper
 [ $? -ne 0 ] || fail "the application's session on shard 1 outlived the read-only freeze"
 exact $DB
