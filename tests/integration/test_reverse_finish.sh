@@ -5,14 +5,15 @@
 # running apply drops the reverse slots and publications and ends its step
 # finish with exit 0, and the way back is closed (rollback refused).  With
 # cutover.reverse_max_retained passed, apply finishes by itself with a
-# warning.
+# warning.  `finish` with no apply running (after apply --until cutover)
+# does it itself; the next apply completes the step.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
 P=$PGRESHARD
 W=$(mktemp -d)
 AP=
-trap '[ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere revfin; drop_db_everywhere revmax' EXIT
+trap '[ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere revfin; drop_db_everywhere revmax; drop_db_everywhere revidle' EXIT
 
 setup() {	# DB LIMIT
 	fresh_db $1 0 1 2
@@ -91,3 +92,17 @@ expect_rc 0 timeout 120 "$P" apply --yes "$W/revmax.yaml"
 expect_contains "$ERR" "more than cutover.reverse_max_retained"
 expect_contains "$ERR" "step finish: done"
 expect_eq "$(psql_on 1 revmax "SELECT count(*) FROM pg_replication_slots")" 0 "reverse slot after the automatic finish"
+
+# 3: apply --until cutover leaves the reverse slots; finish with no apply running drops them
+# itself, and the next apply completes the step finish
+setup revidle ""
+expect_rc 0 "$P" apply --yes --until cutover "$W/revidle.yaml"
+expect_eq "$(psql_on 2 revidle "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgreshard_revidle_back'")" 1 "reverse slot after --until cutover"
+expect_rc 0 "$P" finish "$W/revidle.yaml"
+expect_contains "$OUT" "run \`pgreshard apply\` to complete the step finish"
+for c in 1 2; do
+	expect_eq "$(psql_on $c revidle "SELECT count(*) FROM pg_replication_slots")" 0 "reverse slot on cluster $c after finish"
+done
+expect_rc 0 "$P" apply --yes "$W/revidle.yaml"
+expect_contains "$ERR" "step finish: done"
+expect_eq "$(psql_on 0 revidle "SELECT count(*) FROM pg_replication_slots")" 0 "the source's slot after the step finish"
