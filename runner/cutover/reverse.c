@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cutover.h"
 #include "log.h"
 #include "state.h"
@@ -209,6 +210,7 @@ reverse_prepare(apply_ctx *ctx)
 
 	for (int i = 0; ok && i < ctx->plan->nsources; i++)
 		ok = setup_source(ctx, i);
+	ok = ok && reverse_clocks_ensure(ctx);
 	for (int s = 0; ok && s < ctx->plan->nshards; s++)
 		ok = publication_on_shard(ctx, s, name);
 	free(name);
@@ -342,9 +344,11 @@ reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 	stream_dir	dir;
 	char		request[32], state[32];
 	bool		ok = true, said = false;
+	double		next_prune = 0;	/* the row clocks (reverse_clock.c): now, then every 5 min */
 
 	stream_dir_reverse(ctx, &dir);
 	*outcome = '\0';
+	ok = reverse_clocks_ensure(ctx);
 	while (ok && *outcome == '\0')
 	{
 		long long	retained = 0;
@@ -362,6 +366,11 @@ reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 					 "or `pgreshard rollback %s`", p->nsources > 1 ? "s" : "", p->path, p->path);
 		said = true;
 		ok = reverse_drain_all(ctx, &dir, NULL, 0) && most_retained(ctx, &retained, &worst);
+		if (ok && mono_seconds() >= next_prune)
+		{
+			ok = reverse_clocks_prune(ctx);
+			next_prune = mono_seconds() + 300;
+		}
 		if (ok && p->cutover.reverse_max_retained > 0 && retained > p->cutover.reverse_max_retained)
 		{
 			log_warn("reverse: shard %d's reverse slot holds %lld bytes of WAL, more than "

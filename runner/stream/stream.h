@@ -70,6 +70,10 @@ typedef struct stream_table {
 	char	   *owner_rel;
 	int			owner_mod, owner_rem;
 	bool		upsert;			/* INSERT ... ON CONFLICT (primary key) DO UPDATE */
+	/* reverse stream with several shards (stream_dir.c): the source's table
+	 * of each key's latest applied commit time, "pgreshard.clock_PLAN_I";
+	 * an INSERT applies only if its commit is not older (NULL: no clock) */
+	char	   *clock_rel;
 	/* invariant 4: chunks copied later than the slot, per shard (may be
 	 * empty); which rows they hold is chunk_member.c's */
 	int			nck;			/* chunk key columns (0: none known) */
@@ -116,6 +120,7 @@ void stream_dir_free(stream_dir *d);
 char *reverse_slot_name(const plan *p);
 char *reverse_owner_table(const plan *p, int ti);	/* unquoted name in schema pgreshard */
 char *reverse_progress_table(const plan *p);		/* unquoted name in schema pgreshard */
+char *reverse_clock_table(const plan *p, int ti);	/* unquoted name in schema pgreshard */
 /* Make t, built for the forward stream, one of the reverse stream from
  * shard `shard`: hash routing over the sources, the owner condition, upsert. */
 void stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard, stream_table *t);
@@ -124,6 +129,9 @@ void stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard
 void stream_owner_cond(strbuf *sb, const stream_table *t, const char *qual);
 /* " ON CONFLICT (pk) DO UPDATE SET ..." when t->upsert. */
 void stream_upsert_clause(strbuf *sb, const stream_table *t);
+/* The reverse INSERT of n rows under the row clock (t->clock_rel): each row
+ * is its columns' values, then its commit time (us since 2000-01-01). */
+void stream_clock_insert(strbuf *sb, const stream_table *t, int n);
 
 /* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
 const char *stream_insert_overriding(const stream_table *t);
