@@ -111,12 +111,44 @@ psql_on 1 $DB "UPDATE orders SET note = 'back home' WHERE $A01" >/dev/null
 
 start_apply
 wait_reverse
+# moves while the apply streams back: a set of rows goes back and forth between the
+# shards (delete first or insert first, at random: the seed is printed), up to the
+# rollback (not into its freeze: a move cut in half by the freeze would leave the
+# application's own data inconsistent, a row on both shards or on neither)
+SEED=${PGR_SEED:-$RANDOM}
+echo "test_reverse_moves: seed $SEED (PGR_SEED=$SEED replays it)"
+LIVE=$(ids 1 7)
+(
+	RANDOM=$SEED
+	at=1
+	while [ ! -e "$W/stop" ]; do
+		to=$((3 - at)) key=$c0
+		[ $to = 2 ] && key=$c1
+		mode=del
+		[ $((RANDOM % 2)) = 0 ] && mode=ins
+		if [ $mode = del ]; then
+			rows=$(psql -X -q -d "$(dsn $at $DB)" -v ON_ERROR_STOP=1 -c "COPY (DELETE FROM orders WHERE $LIVE RETURNING $(printf "$OR" $key)) TO STDOUT" 2>/dev/null) || break
+			printf '%s\n' "$rows" | psql -X -q -d "$(dsn $to $DB)" -v ON_ERROR_STOP=1 -c "COPY orders FROM STDIN" 2>/dev/null || break
+		else
+			rows=$(psql -X -q -d "$(dsn $at $DB)" -v ON_ERROR_STOP=1 -c "COPY (SELECT $(printf "$OR" $key) FROM orders WHERE $LIVE) TO STDOUT" 2>/dev/null) || break
+			printf '%s\n' "$rows" | psql -X -q -d "$(dsn $to $DB)" -v ON_ERROR_STOP=1 -c "COPY orders FROM STDIN" 2>/dev/null || break
+			psql -X -q -d "$(dsn $at $DB)" -v ON_ERROR_STOP=1 -c "DELETE FROM orders WHERE $LIVE" >/dev/null 2>&1 || break
+		fi
+		at=$to
+	done
+) &
+mover=$!
+sleep 4
+touch "$W/stop"
+wait $mover
 expect_rc 0 "$P" rollback "$W/plan.yaml"
 expect_contains "$OUT" "serves the moved tables again"
 wait $AP
 AP=
+expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.rollbacks WHERE outcome = 'done'")" 1 "one rollback"
 for t in orders '"Accounts"'; do
 	src=$(digest 0 "$t") shards=$(digest "1 2" "$t")
+	[ "$src" = "$shards" ] || compare_tables $DB "$t" 0 "1 2" 2>&1 | head -20
 	expect_eq "$src" "$shards" "$t: source vs the union of the shards (count+md5)"
 done
 expect_eq "$(psql_on 0 $DB "SELECT count(*) FILTER (WHERE note = 'back home') || '/' || count(*) FILTER (WHERE note = 'updated after the move') FROM orders")" \
