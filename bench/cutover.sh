@@ -56,7 +56,7 @@ wait_reverse() {
 drain() {
 	local c start
 	kill -9 $AP; wait $AP 2>/dev/null
-	for c in 1 2 3 4; do psql_on $c bench "$1" >/dev/null; done
+	for c in 1 2 3 4; do psql_on $c bench "${1//:shard/$((c - 1))}" >/dev/null; done
 	for c in 1 2 3 4; do target[$c]=$(psql_on $c bench "SELECT pg_current_wal_lsn()"); done
 	start=$(date +%s.%N)
 	"$P" -q apply --yes "$W/plan.yaml" 2>>"$W/apply.log" &
@@ -97,11 +97,14 @@ YAML
 	ms=$(psql_on 1 bench "SELECT freeze_ms FROM pgreshard.cutovers WHERE outcome = 'done'")
 	[ -n "$ms" ] && echo "$ms" >>"$W/freeze"
 	# reverse drain: a burst of 100,000 changes on the shards while no apply runs,
-	# first updates (every account once), then inserts (25,000 history rows per
-	# shard: each INSERT also writes the source's row clock, see README)
+	# first updates (every account once), then inserts (100,000 history rows,
+	# each on the shard its id hashes to, as a router would place them; each
+	# INSERT also writes the source's row clock, see README)
 	drain "UPDATE pgbench_accounts SET abalance = abalance + 1" >>"$W/drain"
-	drain "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime)
-	       SELECT 1, 1, g, 1, now() FROM generate_series(1, 25000) g" >>"$W/drain_ins"
+	drain "CREATE TEMP TABLE h (id bigint) PARTITION BY HASH (id);
+	       INSERT INTO pgbench_history (id, tid, bid, aid, delta, mtime)
+	       SELECT g, 1, 1, g % 100000 + 1, 1, now() FROM generate_series($((run * 1000000)), $((run * 1000000 + 99999))) g
+	       WHERE satisfies_hash_partition('h'::regclass, 4, :shard, g)" >>"$W/drain_ins"
 	drain=$(tail -1 "$W/drain") drain_ins=$(tail -1 "$W/drain_ins")
 	# the rollback, under writes on the shards at the same rate
 	for c in 1 2 3 4; do
