@@ -56,7 +56,7 @@ wait_reverse() {
 drain() {
 	local c start
 	kill -9 $AP; wait $AP 2>/dev/null
-	for c in 1 2 3 4; do psql_on $c bench "${1//:shard/$((c - 1))}" >/dev/null; done
+	for c in 1 2 3 4; do psql_on $c bench "${1//:shard/$((c - 1))}" >/dev/null || { echo "bench/cutover: the burst failed on cluster $c" >&2; exit 1; }; done
 	for c in 1 2 3 4; do target[$c]=$(psql_on $c bench "SELECT pg_current_wal_lsn()"); done
 	start=$(date +%s.%N)
 	"$P" -q apply --yes "$W/plan.yaml" 2>>"$W/apply.log" &
@@ -104,7 +104,7 @@ YAML
 	drain "CREATE TEMP TABLE h (id bigint) PARTITION BY HASH (id);
 	       INSERT INTO pgbench_history (id, tid, bid, aid, delta, mtime)
 	       SELECT g, 1, 1, g % 100000 + 1, 1, now() FROM generate_series($((run * 1000000)), $((run * 1000000 + 99999))) g
-	       WHERE satisfies_hash_partition('h'::regclass, 4, :shard, g)" >>"$W/drain_ins"
+	       WHERE satisfies_hash_partition('h'::regclass, 4, :shard, g::bigint)" >>"$W/drain_ins"
 	drain=$(tail -1 "$W/drain") drain_ins=$(tail -1 "$W/drain_ins")
 	# the rollback, under writes on the shards at the same rate
 	for c in 1 2 3 4; do
