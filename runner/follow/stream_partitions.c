@@ -195,25 +195,17 @@ stream_partition_announced(stream_reader *r, const char *schema, const char *nam
 	}
 	for (int k = 0; k < nchain; k++)
 		pc->everywhere[chain[k]] = true;
+	stream_attach_soon(r);		/* attached with rows?  (stream_attach.c) */
 	return pc->l.v[i].table;
 }
 
 bool
 stream_partitions_at_fence(apply_ctx *ctx, int source)
 {
-	part_list	l;
-	bool		ok;
+	bool		any = false;
 
-	if (!load(ctx->plan, source, ctx->sources[source].role, &l))
-		return false;
-	ok = true;
-	for (int s = 0; ok && s < ctx->plan->nshards && l.n > 0; s++)
-	{
-		pgr_conn   *c = connect_shard(ctx->plan, s);
-
-		ok = c != NULL && apply_session_replica(c) && partitions_create_missing(c, s, &l, -1);
-		pgr_disconnect(c);
-	}
-	partitions_free(&l);
-	return ok;
+	for (int t = 0; t < ctx->plan->ntables && !any; t++)
+		any = catalog_table(ctx->cat, t)->partitioned;
+	/* partitions, their attached rows and their indexes: stream_attach.c */
+	return !any || stream_attach_at_fence(ctx, source);
 }
