@@ -40,49 +40,54 @@ same_table(const leaf_index *a, const leaf_index *b)
 }
 
 /* The shard's unmatched index for source index a: same partition and
- * definition, the same name preferred; -1 when none. */
+ * definition (by_name: and name); -1 when none. */
 static int
-match(const leaf_index *a, const leaf_index_list *shard, const bool *taken)
+match(const leaf_index *a, const leaf_index_list *shard, const bool *taken, bool by_name)
 {
-	int			found = -1;
-
 	for (int j = 0; j < shard->n; j++)
 	{
 		const leaf_index *b = &shard->v[j];
 
-		if (taken[j] || b->constraint || !same_table(a, b) || strcmp(a->def, b->def) != 0)
-			continue;
-		if (strcmp(a->name, b->name) == 0)
+		if (!taken[j] && !b->constraint && same_table(a, b) && strcmp(a->def, b->def) == 0 &&
+			(!by_name || strcmp(a->name, b->name) == 0))
 			return j;
-		if (found < 0)
-			found = j;
 	}
-	return found;
+	return -1;
 }
 
 int
 leaf_index_plan(const leaf_index_list *src, const leaf_index_list *shard, const bool *parent_there,
-				leaf_index_action *out)
+				leaf_index_action *out, int *waiting)
 {
 	bool	   *taken = xcalloc((size_t) shard->n + 1, sizeof(bool));
+	int		   *of = xcalloc((size_t) src->n + 1, sizeof(int));
 	int			n = 0;
 
+	*waiting = 0;
+	/* the same name first, then any name: one to one */
+	for (int i = 0; i < src->n; i++)
+		of[i] = -1;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < src->n; i++)
+			if (!src->v[i].constraint && of[i] < 0 && (of[i] = match(&src->v[i], shard, taken, pass == 0)) >= 0)
+				taken[of[i]] = true;
 	for (int i = 0; i < src->n; i++)
 	{
 		const leaf_index *a = &src->v[i];
-		int			j;
 
 		if (a->constraint)
 			continue;
-		if ((j = match(a, shard, taken)) >= 0)
+		if (of[i] >= 0)
 		{
-			taken[j] = true;
-			if (a->parent && !shard->v[j].parent && parent_there[i])
-				out[n++] = (leaf_index_action) {LEAF_INDEX_ATTACH, i, j};
+			if (a->parent && !shard->v[of[i]].parent && parent_there[i])
+				out[n++] = (leaf_index_action) {LEAF_INDEX_ATTACH, i, of[i]};
 			continue;
 		}
 		if (a->parent && !parent_there[i])
-			continue;			/* the parent index is the schema check's: it brings this one */
+		{
+			(*waiting)++;		/* the parent index is the schema check's: it brings this one */
+			continue;
+		}
 		out[n++] = (leaf_index_action) {LEAF_INDEX_CREATE, i, -1};
 		if (a->parent)
 			out[n++] = (leaf_index_action) {LEAF_INDEX_ATTACH, i, -1};
@@ -90,6 +95,7 @@ leaf_index_plan(const leaf_index_list *src, const leaf_index_list *shard, const 
 	for (int j = 0; j < shard->n; j++)
 		if (!taken[j] && !shard->v[j].constraint && !shard->v[j].parent)
 			out[n++] = (leaf_index_action) {LEAF_INDEX_DROP, -1, j};
+	free(of);
 	free(taken);
 	return n;
 }
@@ -227,12 +233,12 @@ parents_there(pgr_conn *c, const leaf_index_list *src, bool *there)
 }
 
 bool
-leaf_indexes_follow(pgr_conn *c, int s, const leaf_index_list *src, const part_list *parts)
+leaf_indexes_follow(pgr_conn *c, int s, const leaf_index_list *src, const part_list *parts, bool *waiting)
 {
 	leaf_index_list shard = {0};
 	bool	   *there = xcalloc((size_t) src->n + 1, sizeof(bool));
 	leaf_index_action *acts;
-	int			n;
+	int			n, wait = 0;
 	bool		ok = leaf_indexes_read(c, parts, &shard) && parents_there(c, src, there);
 
 	if (!ok)
@@ -241,8 +247,9 @@ leaf_indexes_follow(pgr_conn *c, int s, const leaf_index_list *src, const part_l
 		leaf_indexes_free(&shard);
 		return false;
 	}
-	acts = xcalloc((size_t) (src->n + 2 * shard.n) + 1, sizeof(leaf_index_action));
-	n = leaf_index_plan(src, &shard, there, acts);
+	acts = xcalloc((size_t) (2 * src->n + shard.n) + 1, sizeof(leaf_index_action));
+	n = leaf_index_plan(src, &shard, there, acts, &wait);
+	*waiting = *waiting || wait > 0;
 	for (int i = 0; i < n; i++)
 	{
 		char	   *sql = statement(c, src, &shard, &acts[i]);

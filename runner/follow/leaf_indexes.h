@@ -66,11 +66,12 @@ typedef struct leaf_index_action {
 /*
  * What makes the shard's partition indexes (shard) the source's (src):
  * parent_there[i] says whether source index i's parent index exists on the
- * shard.  Writes at most src->n + 2 * shard->n actions into out (create
- * and attach of one index are two); returns how many.  Pure.
+ * shard.  Writes at most 2 * src->n + shard->n actions into out (create
+ * and attach of one index are two); returns how many.  *waiting: source
+ * indexes left for their parent index to bring (not on the shard yet).  Pure.
  */
 int			leaf_index_plan(const leaf_index_list *src, const leaf_index_list *shard,
-							const bool *parent_there, leaf_index_action *out);
+							const bool *parent_there, leaf_index_action *out, int *waiting);
 
 /* The indexes of the partitions in parts that exist on c (one query). */
 bool		leaf_indexes_read(pgr_conn *c, const part_list *parts, leaf_index_list *out);
@@ -82,8 +83,10 @@ char	   *leaf_indexes_signature(const leaf_index_list *l);
  * Make shard s's partition indexes the source's (src, read at a point the
  * shard has applied).  Each statement runs on its own; one that fails is
  * reported with the statement to run, and the others still run.  False
- * when one failed.
+ * when one failed; *waiting: some wait for the shard to get their parent
+ * index (the cutover's schema check makes it): to be compared again.
  */
-bool		leaf_indexes_follow(pgr_conn *c, int s, const leaf_index_list *src, const part_list *parts);
+bool		leaf_indexes_follow(pgr_conn *c, int s, const leaf_index_list *src, const part_list *parts,
+								bool *waiting);
 
 #endif

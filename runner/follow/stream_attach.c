@@ -16,7 +16,10 @@
  *
  * So the reader polls the source's catalog (the partitions of the moved
  * tables and their own indexes) every POLL_INTERVAL_S, at once after a new
- * partition was announced, and at the start of each of its runs.  A poll
+ * partition was announced, and at the start of each of its runs (the first
+ * run of an apply process follows whatever it finds; a later run of the
+ * same process only what changed since the last one followed: the apply
+ * context keeps that, per source).  A poll
  * records the source's WAL insert position after reading the catalog: any
  * ATTACH, DETACH or index it saw committed before that point.  When the
  * catalog differs from the last poll (or in a run's first poll), the reader
@@ -118,6 +121,7 @@ poll_source(stream_reader *r, struct attach_watch *aw)
 	leaf_index_list idx;
 	uint64_t	lsn = 0;
 	char	   *sig;
+	const char *memo = r->ctx->sources[r->source].partitions_followed;
 
 	if (aw->src == NULL &&
 		(aw->src = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
@@ -129,6 +133,15 @@ poll_source(stream_reader *r, struct attach_watch *aw)
 		return false;
 	}
 	sig = signature(&parts, &idx);
+	/* an earlier run of this apply followed exactly this already ('='), or
+	 * all of it but indexes it could not follow ('!': compared again at the
+	 * fence only); not when some index waited for its parent's ('?') */
+	if (!aw->followed && memo && memo[0] != '?' && strcmp(sig, memo + 1) == 0)
+	{
+		free(aw->sig);
+		aw->sig = xstrdup(sig);
+		aw->followed = true;
+	}
 	if (aw->followed && aw->sig && strcmp(sig, aw->sig) == 0)
 	{
 		free(sig);
@@ -210,10 +223,10 @@ detach_gone(pgr_conn *c, int s, const plan *p, pgr_conn *src, const part_list *p
  */
 static bool
 follow_all(apply_ctx *ctx, int source, const char *role, pgr_conn *src, const part_list *parts,
-		   const leaf_index_list *idx, bool strict, bool *touched)
+		   const leaf_index_list *idx, bool strict, bool *touched, char *left)
 {
 	const plan *p = ctx->plan;
-	bool		ok = true, idx_ok = true;
+	bool		ok = true, idx_ok = true, waiting = false;
 
 	for (int s = 0; ok && s < p->nshards; s++)
 	{
@@ -229,9 +242,10 @@ follow_all(apply_ctx *ctx, int source, const char *role, pgr_conn *src, const pa
 		pgr_conn   *c = connect_shard(p, s);
 
 		ok = c != NULL;
-		idx_ok = ok && leaf_indexes_follow(c, s, idx, parts) && idx_ok;
+		idx_ok = ok && leaf_indexes_follow(c, s, idx, parts, &waiting) && idx_ok;
 		pgr_disconnect(c);
 	}
+	*left = !idx_ok ? '!' : waiting ? '?' : 0;
 	if (ok && !idx_ok && !strict)
 		log_warn("%s: the stream goes on; the partitions' indexes are compared again at its next run "
 				 "and at the cutover, which waits for them", role);
@@ -275,9 +289,10 @@ stream_attach_run(stream_reader *r)
 	const plan *p = r->ctx->plan;
 	bool	   *touched = xcalloc((size_t) p->ntables + 1, sizeof(bool));
 	bool		ok, any = false;
+	char		left = 0;
 
 	aw->pending = false;
-	ok = follow_all(r->ctx, r->source, r->role, aw->src, &aw->parts, &aw->idx, false, touched);
+	ok = follow_all(r->ctx, r->source, r->role, aw->src, &aw->parts, &aw->idx, false, touched, &left);
 	for (int ti = 0; ti < p->ntables; ti++)
 		any = any || touched[ti];
 	if (ok && any)
@@ -295,6 +310,12 @@ stream_attach_run(stream_reader *r)
 		pgr_disconnect(state);
 	}
 	aw->followed = ok;
+	if (ok)
+	{
+		/* the next run of this apply need not follow it again (one reader per source) */
+		free(r->ctx->sources[r->source].partitions_followed);
+		r->ctx->sources[r->source].partitions_followed = xasprintf("%c%s", left ? left : '=', aw->sig);
+	}
 	stream_partitions_forget(r);	/* what is on the shards changed */
 	free(touched);
 	return ok;
@@ -331,10 +352,18 @@ stream_attach_at_fence(apply_ctx *ctx, int source)
 	leaf_index_list idx;
 	uint64_t	lsn;
 	bool		ok = src != NULL && read_source(src, ctx->plan, &parts, &idx, &lsn);
+	char		left;
 
 	if (ok)
 	{
-		ok = follow_all(ctx, source, role, src, &parts, &idx, true, NULL);
+		char	   *sig = signature(&parts, &idx);
+		const char *memo = ctx->sources[source].partitions_followed;
+
+		/* the freeze is on: nothing to do when the stream followed this very
+		 * catalog whole (its partitions, rows and indexes) already */
+		if (memo == NULL || memo[0] != '=' || strcmp(memo + 1, sig) != 0)
+			ok = follow_all(ctx, source, role, src, &parts, &idx, true, NULL, &left);
+		free(sig);
 		partitions_free(&parts);
 		leaf_indexes_free(&idx);
 	}

@@ -16,8 +16,9 @@
  * partition in the shard's DEFAULT partition are deleted first).
  *
  * Once the cutover has drained the stream to its fence, partitions made
- * during the move that never received a row are created too.  A partition
- * detached on the source stays on the shards.
+ * during the move that never received a row are created too.  What
+ * pgoutput does not say — the rows of a table attached as a partition, a
+ * partition detached, a partition's own indexes — is stream_attach.c's.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -143,13 +143,18 @@ run_case() {	# publish_via_partition_root
 	expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM ev.events_fr WHERE pg_column_size(payload) > 2000")" 800 "TOASTed rows in events_fr"
 	plan_1to4 attachtest ev_pub "  ev.tenants: { key: tenant_id }
   ev.events: { key: tenant_id }" "copy: { chunk_rows: 1000, jobs: 2 }
-cutover: { reverse: false, mode: manual, freeze: lock, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { reverse: false, mode: manual, freeze: lock, timeout_s: 60, verify: true }" >"$W/plan.yaml"
 	expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 
 	workload &
 	WL=$!
 	start_apply "$W/run1.log" PGRESHARD_TEST_CHUNK_DELAY_MS=400
-	sleep 2
+	for _ in $(seq 1 600); do	# streaming, verified, waiting for `pgreshard cutover`
+		grep -q "streaming until" "$W/run1.log" && break
+		kill -0 $APPLY 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 1
 	psql_on 0 $DB "ALTER TABLE ev.events ATTACH PARTITION ev.events_fr FOR VALUES IN ('fr')" >/dev/null
 	touch "$W/fr"
 	# kill -9 while the partition's rows are copied in
