@@ -67,8 +67,10 @@ typedef struct copy_job {
 	bool		ctid;			/* a block range (copy_chunks.c), or any chunk of a
 								 * keyless partitioned table: recopied whole */
 	bool	   *need;			/* [nshards]: not yet done on this shard */
-	bool		clear;			/* a late leaf chunk (copy_late.c): the shard's rows
-								 * of it are deleted first, in the chunk's transaction */
+	bool		clear;			/* a leaf's key range: the shard's rows of it are
+								 * deleted first, in the chunk's transaction (none on a
+								 * first copy; on a later one, what the stream applied
+								 * there: copy_late.c) */
 } copy_job;
 
 /* Shared by the workers. */

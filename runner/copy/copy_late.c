@@ -199,9 +199,27 @@ wanted_tables(const copy_run *run, int source, const part_list *allowed, const p
 	return any;
 }
 
-/* Keep the jobs of late leaf chunks of this source (step 2). */
+/* Is the leaf a job reads (quoted) among the leaves of allowed? */
+static bool
+allowed_leaf(pgr_conn *q, const part_list *allowed, const char *leaf)
+{
+	bool		found = false;
+
+	for (int i = 0; i < allowed->n && !found; i++)
+		if (allowed->v[i].leaf)
+		{
+			char	   *name = pgr_quote_qualified(q, allowed->v[i].schema, allowed->v[i].name);
+
+			found = strcmp(name, leaf) == 0;
+			free(name);
+		}
+	return found;
+}
+
+/* Keep the jobs of late leaf chunks of this source (step 2), of leaves
+ * still attached (one planned, then detached before its copy, is not). */
 static void
-keep_late_jobs(copy_run *run, int source, const bool *want)
+keep_late_jobs(copy_run *run, int source, const bool *want, const part_list *allowed)
 {
 	int			n = 0;
 
@@ -209,7 +227,8 @@ keep_late_jobs(copy_run *run, int source, const bool *want)
 	{
 		copy_job   *job = &run->jobs[j];
 
-		if (job->source == source && job->leaf != NULL && want[job->table] && !job->ctid)
+		if (job->source == source && job->leaf != NULL && want[job->table] && !job->ctid &&
+			allowed_leaf(run->ctx->state, allowed, job->leaf))
 		{
 			job->clear = true;
 			run->jobs[n++] = *job;
@@ -253,7 +272,7 @@ copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *tou
 		ok = plan_new(&run, source, allowed, pl, &fresh);
 	ok = ok && copy_jobs_load(&run);
 	if (ok)
-		keep_late_jobs(&run, source, want);
+		keep_late_jobs(&run, source, want, allowed);
 	if (ok && run.njobs > 0)
 	{
 		log_info("%s: copy: %d chunk(s) of partitions attached during the move to copy",

@@ -123,14 +123,22 @@ poll_source(stream_reader *r, struct attach_watch *aw)
 	char	   *sig;
 	const char *memo = r->ctx->sources[r->source].partitions_followed;
 
-	if (aw->src == NULL &&
-		(aw->src = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
-		return false;
-	if (!read_source(aw->src, r->ctx->plan, &parts, &idx, &lsn))
+	/* the connection kept from an earlier poll may have died with a restart
+	 * of the source: then once more on a new one */
+	for (int attempt = 0;; attempt++)
 	{
+		bool		kept = aw->src != NULL;
+
+		if (aw->src == NULL &&
+			(aw->src = pgr_connect(r->dir->up_dsns[r->source], r->role, PGR_CONN_READ_ONLY)) == NULL)
+			return false;
+		if (read_source(aw->src, r->ctx->plan, &parts, &idx, &lsn))
+			break;
+		kept = kept && PQstatus(aw->src->pg) != CONNECTION_OK;
 		pgr_disconnect(aw->src);
 		aw->src = NULL;
-		return false;
+		if (!kept || attempt > 0)
+			return false;
 	}
 	sig = signature(&parts, &idx);
 	/* an earlier run of this apply followed exactly this already ('='), or
