@@ -27,7 +27,7 @@ static const char read_sql[] =
 	"    JOIN pg_class pc ON pc.oid = h.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace "
 	"    WHERE h.inhrelid = i.indexrelid), "
 	"  EXISTS (SELECT FROM pg_constraint co WHERE co.conrelid = c.oid AND co.conindid = i.indexrelid "
-	"    AND co.contype IN ('p', 'u', 'x')), c.relkind = 'p', greatest(c.reltuples, 0) "
+	"    AND co.contype IN ('p', 'u', 'x')), c.relkind = 'p', greatest(c.reltuples, 0), i.indisvalid "
 	"FROM unnest($1::text[]) WITH ORDINALITY AS x(q, o) "
 	"JOIN pg_class c ON c.oid = to_regclass(x.q) JOIN pg_namespace n ON n.oid = c.relnamespace "
 	"JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ic ON ic.oid = i.indexrelid "
@@ -83,6 +83,8 @@ leaf_index_plan(const leaf_index_list *src, const leaf_index_list *shard, const 
 				out[n++] = (leaf_index_action) {LEAF_INDEX_ATTACH, i, of[i]};
 			continue;
 		}
+		if (!a->valid && !a->partitioned)
+			continue;			/* being built on the source: once it is there */
 		if (a->parent && !parent_there[i])
 		{
 			(*waiting)++;		/* the parent index is the schema check's: it brings this one */
@@ -142,6 +144,7 @@ leaf_indexes_read(pgr_conn *c, const part_list *parts, leaf_index_list *out)
 		x->constraint = PQgetvalue(res, r, 6)[0] == 't';
 		x->partitioned = PQgetvalue(res, r, 7)[0] == 't';
 		x->rows = atof(PQgetvalue(res, r, 8));
+		x->valid = PQgetvalue(res, r, 9)[0] == 't';
 	}
 	PQclear(res);
 	return true;
@@ -169,8 +172,9 @@ leaf_indexes_signature(const leaf_index_list *l)
 
 	sb_init(&sb);
 	for (int i = 0; i < l->n; i++)
-		sb_printf(&sb, "%s.%s %s %s %s\n", l->v[i].schema, l->v[i].name, l->v[i].def,
-				  l->v[i].parent ? l->v[i].parent : "-", l->v[i].constraint ? "c" : "");
+		sb_printf(&sb, "%s.%s %s %s %s%s\n", l->v[i].schema, l->v[i].name, l->v[i].def,
+				  l->v[i].parent ? l->v[i].parent : "-", l->v[i].constraint ? "c" : "",
+				  l->v[i].valid ? "" : " invalid");
 	return sb_steal(&sb);
 }
 

@@ -22,7 +22,9 @@
  *    attached there (ALTER INDEX ... ATTACH PARTITION);
  *  - one on the shard alone, attached to nothing, is dropped;
  *  - indexes that back a constraint (a partition's share of its table's
- *    primary key or unique constraint) are the table's business: left out.
+ *    primary key or unique constraint) are the table's business: left out;
+ *  - one not valid on the source (CREATE INDEX CONCURRENTLY under way, or
+ *    failed) is not created elsewhere until it is.
  *
  * leaf_index_plan is the pure matching; the rest talks to the servers.
  */
@@ -43,6 +45,8 @@ typedef struct leaf_index {
 								 * qualified), or NULL */
 	bool		constraint;		/* backs a constraint */
 	bool		partitioned;	/* an index of a sub-partitioned partition */
+	bool		valid;			/* not valid: being built CONCURRENTLY (or such a
+								 * build failed): not created elsewhere until it is */
 	double		rows;			/* the partition's estimated rows */
 } leaf_index;
 

@@ -5,7 +5,8 @@
  * is created, and attached when its parent index is on the shard, left to
  * the parent's creation when it is not; one attached on the source only is
  * attached; one the shard alone has is dropped unless attached to a parent
- * index or backing a constraint; indexes of constraints are never touched.
+ * index or backing a constraint; indexes of constraints are never touched;
+ * one still being built on the source (not valid) is not created yet.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +30,7 @@ ix(char *table, char *name, char *def, char *parent, bool constraint)
 	x.def = def;
 	x.parent = parent;
 	x.constraint = constraint;
+	x.valid = true;
 	return x;
 }
 
@@ -161,6 +163,26 @@ duplicates_match_one_to_one(void **state)
 	assert_int_equal(out[0].src, 0);
 }
 
+static void
+invalid_index_waits(void **state)
+{
+	/* CREATE INDEX CONCURRENTLY still running on the source (or failed):
+	 * not created on the shard, and the shard's own is kept */
+	leaf_index src[] = {
+		ix("events_us", "us_kind", "ev.events_us USING btree (kind)", NULL, false),
+		ix("events_us", "us_at", "ev.events_us USING btree (at)", NULL, false),
+	};
+	leaf_index shard[] = {
+		ix("events_us", "us_at", "ev.events_us USING btree (at)", NULL, false),
+	};
+	bool		there[] = {false, false};
+	leaf_index_action out[16];
+
+	(void) state;
+	src[0].valid = src[1].valid = false;
+	assert_int_equal(run_plan(src, 2, shard, 1, there, out), 0);
+}
+
 int
 main(void)
 {
@@ -170,6 +192,7 @@ main(void)
 		cmocka_unit_test(attached_on_source),
 		cmocka_unit_test(dropped_on_source),
 		cmocka_unit_test(duplicates_match_one_to_one),
+		cmocka_unit_test(invalid_index_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
