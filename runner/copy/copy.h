@@ -67,6 +67,10 @@ typedef struct copy_job {
 	bool		ctid;			/* a block range (copy_chunks.c), or any chunk of a
 								 * keyless partitioned table: recopied whole */
 	bool	   *need;			/* [nshards]: not yet done on this shard */
+	bool		clear;			/* a leaf's key range: the shard's rows of it are
+								 * deleted first, in the chunk's transaction (none on a
+								 * first copy; on a later one, what the stream applied
+								 * there: copy_late.c) */
 } copy_job;
 
 /* Shared by the workers. */
@@ -145,6 +149,10 @@ typedef struct chunk_key {
  * partitioned table with leaves in parts is split leaf by leaf. */
 bool copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
 							const copy_table *t, const part_list *parts);
+/* The same for the leaves in `leaves` only (partitions attached during the
+ * move, copy_late.c), their chunks numbered from first. */
+bool copy_plan_leaf_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
+						   const copy_table *t, const part_list *leaves, int first);
 /* The WHERE condition of a chunk (by: "key", "ctid" or "whole"; lo, hi:
  * NULL when unbounded), quoted for c; NULL for the whole table. */
 char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo,
@@ -160,6 +168,19 @@ bool copy_snapshot_begin(pgr_conn *src, const char *snapshot);
 /* Create on every shard the partitions of the moved tables that existed at
  * the copy's snapshots, before any row is copied. */
 bool copy_partitions_sync(apply_ctx *ctx);
+
+/* Run the plan's copy.jobs workers over run's jobs until done (step_copy.c). */
+bool copy_run_workers(copy_run *run);
+/*
+ * copy_late.c: the leaves among `allowed` (partitions of the moved tables as
+ * the source had them at a point the stream has applied) that the chunk plan
+ * of this source does not have yet — partitions attached (or created) on the
+ * source during the move — are planned and copied under a new snapshot of
+ * their own, with late leaf chunks left unfinished by an earlier run;
+ * touched[ti] (plan->ntables, may be NULL) is set for each table copied.
+ * Runs on connections of its own (any thread).  False after reporting.
+ */
+bool copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *touched);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */
 void *copy_worker_main(void *arg);

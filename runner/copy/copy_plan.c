@@ -366,6 +366,12 @@ copy_jobs_load(copy_run *run)
 		}
 	}
 	PQclear(res);
+	/* a leaf's key range is cleared on the shard first: empty on a first
+	 * copy; on a later one (a partition attached during the move, copy_late.c,
+	 * or a rerun after the stream began) it holds what the stream applied
+	 * there, all of it in the copy */
+	for (int r = 0; r < n; r++)
+		run->jobs[r].clear = run->jobs[r].leaf != NULL && !run->jobs[r].ctid;
 	for (int s = 0; s < p->nshards; s++)
 		if (!load_done(run, s))
 			return false;

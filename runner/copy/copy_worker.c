@@ -93,6 +93,19 @@ chunk_query(const copy_table *t, const copy_job *j)
 	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, only, rel, j->where);
 }
 
+/* A late leaf chunk: the rows of it that the stream applied on this shard
+ * before its snapshot are in the copy, so they go first (same transaction). */
+static bool
+clear_late_rows(pgr_conn *d, const copy_job *j)
+{
+	char	   *sql = j->where ? xasprintf("DELETE FROM ONLY %s WHERE %s", j->leaf, j->where)
+		: xasprintf("DELETE FROM ONLY %s", j->leaf);
+	bool		ok = pgr_exec(d, "clearing a partition's rows before its late copy", sql, 0, NULL);
+
+	free(sql);
+	return ok;
+}
+
 /* Open the source transaction under the snapshot and each needed shard's COPY. */
 static bool
 chunk_begin(worker *w, const copy_job *j, const copy_table *t)
@@ -119,7 +132,8 @@ chunk_begin(worker *w, const copy_job *j, const copy_table *t)
 		w->rows[s] = w->bytes[s] = 0;
 		if (!j->need[s])
 			continue;
-		if ((d = worker_conn(w, false, s)) == NULL || !pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL))
+		if ((d = worker_conn(w, false, s)) == NULL || !pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL) ||
+			(j->clear && !clear_late_rows(d, j)))
 		{
 			ok = false;
 			break;

@@ -59,8 +59,8 @@ watch_workers(copy_run *run, pthread_t *threads, int n)
 	return ok && guard_ok;
 }
 
-static bool
-run_workers(copy_run *run)
+bool
+copy_run_workers(copy_run *run)
 {
 	int			n = run->ctx->plan->copy_jobs;
 	pthread_t  *threads;
@@ -121,7 +121,7 @@ step_copy(apply_ctx *ctx)
 		log_info("copy: %d chunk(s) to copy with %d job(s)", run.njobs, ctx->plan->copy_jobs);
 		for (int s = 0; ok && s < ctx->plan->nsources; s++)
 			ok = source_snapshot(ctx, s);
-		ok = ok && copy_partitions_sync(ctx) && run_workers(&run);
+		ok = ok && copy_partitions_sync(ctx) && copy_run_workers(&run);
 		if (ok)
 			log_summary(&run);
 	}
