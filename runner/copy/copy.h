@@ -114,6 +114,11 @@ typedef struct copy_run {
 	int			next_work;		/* under lock */
 	scan_group **groups;
 	int			ngroups;
+	/* shard sessions of committed groups, kept for the next ones: [nshards]
+	 * stacks of up to pool_cap, under lock */
+	pgr_conn ***pool;
+	int		   *npool;
+	int			pool_cap;
 	pthread_mutex_t lock;
 	atomic_bool abort;
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
@@ -213,6 +218,10 @@ bool copy_sink_put(copy_run *run, copy_job *j, int s, const char *data, size_t l
 /* Every slice of g read: commit each of its chunks on every shard with its
  * chunks_done row (testing delay between chunks). */
 bool copy_group_commit(copy_run *run, scan_group *g);
+/* A shard session for a shared scan's chunk: a kept one, or a new one;
+ * and back when the chunk is committed (closed when the pool is full). */
+pgr_conn   *copy_pool_take(copy_run *run, int s);
+void		copy_pool_give(copy_run *run, int s, pgr_conn *c);
 /* Open a shard session with the copy's settings (copy_worker.c). */
 pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
 /* End one chunk's COPY on each of its shards and commit it there with its

@@ -226,6 +226,15 @@ copy_groups_build(copy_run *run)
 		pgr_disconnect(src[i]);
 	free(src);
 	make_work(run);
+	/* a group's sessions serve the next group: two groups' worth at most */
+	if (run->ngroups > 0)
+	{
+		run->pool_cap = 2 * GROUP_MAX_CHUNKS;
+		run->pool = xcalloc((size_t) p->nshards, sizeof(pgr_conn **));
+		run->npool = xcalloc((size_t) p->nshards, sizeof(int));
+		for (int s = 0; s < p->nshards; s++)
+			run->pool[s] = xcalloc((size_t) run->pool_cap, sizeof(pgr_conn *));
+	}
 	return ok;
 }
 
@@ -267,7 +276,7 @@ copy_group_commit(copy_run *run, scan_group *g)
 			return false;
 		for (int s = 0; s < ctx->plan->nshards; s++)
 		{
-			pgr_disconnect(j->sink[s]);
+			copy_pool_give(run, s, j->sink[s]);
 			j->sink[s] = NULL;
 		}
 		t->chunks_done++;
@@ -282,9 +291,46 @@ copy_group_commit(copy_run *run, scan_group *g)
 	return true;
 }
 
+pgr_conn *
+copy_pool_take(copy_run *run, int s)
+{
+	pgr_conn   *c = NULL;
+
+	pthread_mutex_lock(&run->lock);
+	if (run->npool && run->npool[s] > 0)
+		c = run->pool[s][--run->npool[s]];
+	pthread_mutex_unlock(&run->lock);
+	return c ? c : copy_shard_session(run->ctx, s);
+}
+
+void
+copy_pool_give(copy_run *run, int s, pgr_conn *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&run->lock);
+	if (run->npool && run->npool[s] < run->pool_cap)
+	{
+		run->pool[s][run->npool[s]++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&run->lock);
+	pgr_disconnect(c);
+}
+
 void
 copy_groups_free(copy_run *run)
 {
+	for (int s = 0; run->pool && s < run->ctx->plan->nshards; s++)
+	{
+		for (int i = 0; i < run->npool[s]; i++)
+			pgr_disconnect(run->pool[s][i]);
+		free(run->pool[s]);
+	}
+	free(run->pool);
+	free(run->npool);
+	run->pool = NULL;
+	run->npool = NULL;
 	for (int i = 0; i < run->ngroups; i++)
 	{
 		scan_group *g = run->groups[i];

@@ -172,7 +172,7 @@ sink_open(copy_run *run, copy_job *j)
 	const copy_table *t = &run->tables[j->table];
 
 	for (int s = 0; s < run->ctx->plan->nshards; s++)
-		if (j->need[s] && (j->sink[s] = copy_shard_session(run->ctx, s)) == NULL)
+		if (j->need[s] && (j->sink[s] = copy_pool_take(run, s)) == NULL)
 			return false;
 	for (int s = 0; s < run->ctx->plan->nshards; s++)
 		if (j->need[s] && !shard_copy_begin(j->sink[s], t))
