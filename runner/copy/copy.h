@@ -8,7 +8,10 @@
  * chunk from the source with COPY ... TO STDOUT under the slot's snapshot,
  * routes each row to its shard (replicated tables: every shard), streams it
  * into COPY ... FROM STDIN on that shard, and commits each shard's part with
- * that shard's pgreshard.chunks_done row (DESIGN.md invariant 2).  A chunk
+ * that shard's pgreshard.chunks_done row (DESIGN.md invariant 2).  Chunks of
+ * a key scattered over the heap are read by shared scans instead: all the
+ * workers on a group of neighbouring chunks, each a range of blocks, every
+ * chunk still committed on its own (copy_group.c).  A chunk
  * done on some shards but not others is redone only where it is missing.
  * Memory is bounded by libpq's buffers: no chunk is ever held in memory.
  */

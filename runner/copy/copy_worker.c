@@ -9,6 +9,12 @@
  * committed together with its chunks_done row.  On any error the worker
  * drops its connections (the servers roll back) and tells the others to
  * stop: nothing is left half-written, and a rerun redoes the chunk.
+ *
+ * A worker may instead take one slice of a shared scan (copy_group.c): a
+ * range of the table's blocks within a group of chunks, each row buffered
+ * per chunk and shard and handed to that chunk's COPY, which every slice of
+ * the group feeds under the chunk's lock; whoever reads the last slice
+ * commits the group's chunks.
  */
 #include <stdio.h>
 #include <stdlib.h>
