@@ -10,8 +10,11 @@
 # Each is copied alone 1 -> 4 (copy.jobs 4, chunk_rows ROWS/8), rounds of all
 # four in turn; throughput against dense in the same round, as rows/s and as
 # COPY bytes/s (uuid and slug rows are wider), medians of the rounds.  Then
-# dense and uuid with jobs 1, and dense and uuid with chunks of ROWS/40 (a
-# tenth of the table in flight with 4 jobs).  Then kill -9 of the uuid copy
+# dense and uuid with jobs 1, dense and uuid with chunks of ROWS/40 (a tenth
+# of the table in flight with 4 jobs), and uuid and text without shared scans
+# (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk).  The
+# servers' CPU seconds are given too: steadier than wall time on a shared
+# machine.  Then kill -9 of the uuid copy
 # halfway (half the median uninterrupted copy-step time of the same table and
 # chunk size after the copy step starts), at both chunk sizes, BENCH_KILLS
 # times each (default 3): the share of the table the rerun copies again.
@@ -52,29 +55,53 @@ keyreset() {	# TABLE: no slot, no state, no table on the shards
 	for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS $1" >/dev/null; done
 }
 
-keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds and max RSS (KiB); exits on failure
-	local plan
+# CPU seconds (user + system, in clock ticks) of cluster I so far: its postmaster
+# with the backends it has reaped, and the live ones.  On a machine shared with
+# other work this is steadier than the wall clock.
+cluster_ticks() {
+	local pm t c
+	pm=$(head -1 "$PGR_TEST_ROOT/c$1/postmaster.pid")
+	t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+	for c in $(pgrep -P "$pm"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+	echo "$t"
+}
+shards_ticks() { echo $(($(cluster_ticks 1) + $(cluster_ticks 2) + $(cluster_ticks 3) + $(cluster_ticks 4))); }
+
+keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds, max RSS (KiB), source and
+	# shards CPU seconds of the whole apply; exits on failure
+	local plan s0 h0 s1 h1 hz
 	plan=$(keyplan "$1" "$2" "${3:-}")
 	keyreset "$1"
+	s0=$(cluster_ticks 0) h0=$(shards_ticks)
 	/usr/bin/time -f "%M" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
 		{ cat "$W/k.log" >&2; kill $$; exit 1; }
+	sleep 0.5	# the backends end and are reaped
+	s1=$(cluster_ticks 0) h1=$(shards_ticks) hz=$(getconf CLK_TCK)
 	sed -n 's/.*copy: [0-9]* rows (\([0-9]*\) bytes).*/\1/p' "$W/k.log" >"$W/kbytes_$1"
-	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime")"
+	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime") $(awk -v a=$((s1 - s0)) -v b=$((h1 - h0)) -v hz="$hz" 'BEGIN { printf "%.2f %.2f", a / hz, b / hz }')"
 }
 
 : >"$W/kres"
+: >"$W/kcpu"
 for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
-	line=""
+	line="" cpu=""
 	for t in k_dense k_sparse k_uuid k_text; do
-		read -r sec rss <<<"$(keycopy $t 4)"
+		read -r sec rss scpu hcpu <<<"$(keycopy $t 4)"
 		line="$line $sec $rss"
+		cpu="$cpu $scpu $hcpu"
 	done
+	echo "$cpu" >>"$W/kcpu"
 	read -r d1 _ <<<"$(keycopy k_dense 1)"
 	read -r u1 _ <<<"$(keycopy k_uuid 1)"
 	read -r d40 _ <<<"$(keycopy k_dense 4 $((ROWS / 40)))"
 	read -r u40 _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)))"
-	echo "$line $d1 $u1 $d40 $u40" >>"$W/kres"
-	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s\n", rep, $1, $3, $5, $7, $9, $10, $11, $12 }' <(tail -1 "$W/kres")
+	# the same without shared scans (each worker reads its own chunk)
+	read -r uoff _ uoffs uoffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
+	read -r toff _ toffs toffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
+	echo "$line $d1 $u1 $d40 $u40 $uoff $toff" >>"$W/kres"
+	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh/" "$W/kcpu"
+	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s; no shared scans: uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $9, $10, $11, $12, $13, $14 }' <(tail -1 "$W/kres")
+	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' <(tail -1 "$W/kcpu")
 done
 
 # kill -9 halfway through the uuid copy (by time: half the median copy step of
@@ -106,12 +133,13 @@ done
 # ratios: rows/s against dense in the same round; per byte, the same times the
 # tables' COPY bytes (a wider row is more bytes per row)
 awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" \
-	-v bu="$(cat "$W/kbytes_k_uuid")" -v bt="$(cat "$W/kbytes_k_text")" -v kills="$W/kkill" '
+	-v bu="$(cat "$W/kbytes_k_uuid")" -v bt="$(cat "$W/kbytes_k_text")" -v kills="$W/kkill" -v cpuf="$W/kcpu" '
 	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
 	function lo(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] < m) m = x[i]; return m }
 	function hi(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] > m) m = x[i]; return m }
 	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10; d40[NR] = $11; u40[NR] = $12
 	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5; r40[NR] = $11 / $12
+	  ruo[NR] = $1 / $13; rto[NR] = $1 / $14
 	  for (f = 2; f <= 8; f += 2) if ($f > rss) rss = $f }
 	END {
 		printf "bench/copy keys: %d rows per table, 1 -> 4 shards, jobs 4, chunks of %d rows, median of %d rounds (%d CPUs)\n", rows, rows / 8, NR, cpus
@@ -122,6 +150,10 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  COPY bytes per row:    dense %.1f, sparse %.1f, uuid %.1f, text %.1f\n", bd / rows, bs / rows, bu / rows, bt / rows
 		printf "  jobs 4 vs jobs 1:      dense %.2fx (rounds %.2f-%.2f), uuid %.2fx (rounds %.2f-%.2f)\n", median(jd, NR), lo(jd, NR), hi(jd, NR), median(ju, NR), lo(ju, NR), hi(ju, NR)
 		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f, bytes/s %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(r40, NR) * bu / bd
+		printf "  without shared scans:  uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(ruo, NR), lo(ruo, NR), hi(ruo, NR), median(rto, NR), lo(rto, NR), hi(rto, NR)
+		while ((getline line < cpuf) > 0) { split(line, cc, " "); nc++; for (i = 1; i <= 12; i++) { cv[i, nc] = cc[i] } }
+		for (i = 1; i <= 12; i++) { for (r = 1; r <= nc; r++) tmp[r] = cv[i, r]; cm[i] = median(tmp, nc) }
+		printf "  CPU of the servers (medians; source + 4 shards): dense %.2f + %.2f s, sparse %.2f + %.2f s, uuid %.2f + %.2f s, text %.2f + %.2f s; without shared scans: uuid %.2f + %.2f s, text %.2f + %.2f s\n", cm[1], cm[2], cm[3], cm[4], cm[5], cm[6], cm[7], cm[8], cm[9], cm[10], cm[11], cm[12]
 		printf "  peak memory (max RSS): %6.1f MiB\n", rss / 1024
 		while ((getline line < kills) > 0) { split(line, k, " "); n[k[1]]++; f = (rows - k[3]) / rows; rec[k[1]] = rec[k[1]] sprintf(" %.2f", f); if (f > worst[k[1]]) worst[k[1]] = f }
 		for (c in n) printf "  uuid killed -9 halfway, chunks of %d rows, %d runs: the rerun copied again%s of the table (worst %.2f)\n", c, n[c], rec[c], worst[c] }' "$W/kres"
