@@ -14,9 +14,8 @@
 # of the table in flight with 4 jobs), and uuid and text without shared scans
 # (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk).  The
 # servers' CPU seconds are given too: steadier than wall time on a shared
-# machine.  Then kill -9 of the uuid copy
-# halfway (half the median uninterrupted copy-step time of the same table and
-# chunk size after the copy step starts), at both chunk sizes, BENCH_KILLS
+# machine.  Then kill -9 of the uuid copy halfway (once half of its rows are
+# on the shards, committed or in open COPYs), at both chunk sizes, BENCH_KILLS
 # times each (default 3): the share of the table the rerun copies again.
 # BENCH_KEY_ROUNDS (default 3) rounds.
 echo "bench/copy keys: loading 4 tables of $ROWS rows..."
@@ -104,19 +103,27 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' <(tail -1 "$W/kcpu")
 done
 
-# kill -9 halfway through the uuid copy (by time: half the median copy step of
-# the same chunk size, counted from the copy step's start), then the rerun
-median_col() { awk -v c="$1" '{ print $c }' "$W/kres" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# kill -9 halfway through the uuid copy: once half of the table's rows are on
+# the shards, committed (chunks_done) or in their open COPYs (pg_stat_progress_copy);
+# then the rerun.  What the rerun copies again is what was not committed.
+onshards() {
+	for s in 1 2 3 4; do
+		psql_on $s bench "SELECT coalesce((SELECT sum(rows) FROM pgreshard.chunks_done), 0)
+			+ coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy WHERE command = 'COPY FROM'), 0)" 2>/dev/null || echo 0
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
 : >"$W/kkill"
 for cr in $((ROWS / 8)) $((ROWS / 40)); do
-	half=$(awk -v s="$(median_col $([ "$cr" = $((ROWS / 8)) ] && echo 5 || echo 12))" 'BEGIN { print s / 2 }')
 	for ((k = 1; k <= ${BENCH_KILLS:-3}; k++)); do
 		plan=$(keyplan k_uuid 4 "$cr")
 		keyreset k_uuid
 		"$P" apply --yes --until copy "$plan" 2>"$W/kill.log" &
 		kpid=$!
-		for ((i = 0; i < 6000; i++)); do grep -q "step copy: starting" "$W/kill.log" && break; sleep 0.01; done
-		sleep "$half"
+		for ((i = 0; i < 20000; i++)); do
+			seen=$(onshards)
+			[ "$seen" -ge $((ROWS / 2)) ] && break
+			kill -0 $kpid 2>/dev/null || break
+		done
 		kill -9 $kpid 2>/dev/null || true
 		wait $kpid 2>/dev/null || true
 		before=$(for s in 1 2 3 4; do psql_on $s bench "SELECT coalesce(sum(rows), 0) FROM pgreshard.chunks_done"; done | awk '{s += $1} END {print s}')
@@ -125,8 +132,8 @@ for cr in $((ROWS / 8)) $((ROWS / 40)); do
 		again=$(sed -n 's/.*copy: \([0-9]*\) chunk(s) to copy.*/\1/p' "$W/rerun.log")
 		after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
 		[ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
-		echo "$cr $half $before $again $chunks" >>"$W/kkill"
-		awk -v rows="$ROWS" '{ printf "  kill -9 at %.2f s into the copy (chunks of %d rows): %d rows were on the shards; the rerun copied %d of %d chunks, %.2f of the table again\n", $2, $1, $3, $4, $5, (rows - $3) / rows }' <(tail -1 "$W/kkill")
+		echo "$cr $seen $before $again $chunks" >>"$W/kkill"
+		awk -v rows="$ROWS" '{ printf "  kill -9 with %d rows on the shards (chunks of %d rows): %d committed; the rerun copied %d of %d chunks, %.2f of the table again\n", $2, $1, $3, $4, $5, (rows - $3) / rows }' <(tail -1 "$W/kkill")
 	done
 done
 
