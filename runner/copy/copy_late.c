@@ -234,9 +234,7 @@ keep_late_jobs(copy_run *run, int source, const bool *want, const part_list *all
 			run->jobs[n++] = *job;
 			continue;
 		}
-		free(job->need);
-		free(job->where);
-		free(job->leaf);
+		copy_job_free(job);
 	}
 	run->njobs = n;
 }
@@ -271,8 +269,14 @@ copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *tou
 	if (ok && fresh)
 		ok = plan_new(&run, source, allowed, pl, &fresh);
 	ok = ok && copy_jobs_load(&run);
+	/* the work list points into the jobs: made again for the late ones (leaf
+	 * chunks: never in a shared scan) */
+	copy_groups_free(&run);
 	if (ok)
+	{
 		keep_late_jobs(&run, source, want, allowed);
+		ok = copy_groups_build(&run);
+	}
 	if (ok && run.njobs > 0)
 	{
 		log_info("%s: copy: %d chunk(s) of partitions attached during the move to copy",
@@ -281,12 +285,9 @@ copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *tou
 		for (int j = 0; ok && touched && j < run.njobs; j++)
 			touched[run.jobs[j].table] = true;
 	}
+	copy_groups_free(&run);
 	for (int j = 0; j < run.njobs; j++)
-	{
-		free(run.jobs[j].need);
-		free(run.jobs[j].where);
-		free(run.jobs[j].leaf);
-	}
+		copy_job_free(&run.jobs[j]);
 	free(run.jobs);
 	if (run.tables)
 		copy_tables_free(run.tables, p->ntables);

@@ -259,6 +259,13 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 		 * are recopied whole on a shard where some are missing */
 		j->ctid = j->ctid || PQgetisnull(res, r, 6);
 	}
+	if (strcmp(by, "key") == 0 && !PQgetisnull(res, r, 6) && !PQgetisnull(res, r, 7))
+	{
+		j->key_cols = xstrdup(PQgetvalue(res, r, 6));
+		j->key_types = xstrdup(PQgetvalue(res, r, 7));
+		j->lo_key = PQgetisnull(res, r, 8) ? NULL : xstrdup(PQgetvalue(res, r, 8));
+		j->hi_key = PQgetisnull(res, r, 9) ? NULL : xstrdup(PQgetvalue(res, r, 9));
+	}
 	if (!copy_chunk_where_text(c, by, PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6),
 							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7),
 							   PQgetisnull(res, r, 8) ? NULL : PQgetvalue(res, r, 8),
@@ -390,11 +397,22 @@ copy_jobs_load(copy_run *run)
 		else
 		{
 			run->tables[run->jobs[r].table].chunks_done++;
-			free(run->jobs[r].need);
-			free(run->jobs[r].where);
-			free(run->jobs[r].leaf);
+			copy_job_free(&run->jobs[r]);
 		}
 	}
 	run->njobs = pending;
-	return true;
+	/* tables whose key is scattered over the heap: shared scans */
+	return copy_groups_build(run);
+}
+
+void
+copy_job_free(copy_job *j)
+{
+	free(j->need);
+	free(j->where);
+	free(j->leaf);
+	free(j->key_cols);
+	free(j->key_types);
+	free(j->lo_key);
+	free(j->hi_key);
 }

@@ -67,8 +67,8 @@ copy_run_workers(copy_run *run)
 	progress   *pr;
 	bool		ok = true;
 
-	if (n > run->njobs)
-		n = run->njobs;
+	if (n > run->nwork)
+		n = run->nwork;
 	threads = xcalloc((size_t) n, sizeof(pthread_t));
 	pr = progress_start(run);
 	for (int i = 0; i < n; i++)
@@ -125,12 +125,9 @@ step_copy(apply_ctx *ctx)
 		if (ok)
 			log_summary(&run);
 	}
+	copy_groups_free(&run);
 	for (int j = 0; j < run.njobs; j++)
-	{
-		free(run.jobs[j].need);
-		free(run.jobs[j].where);
-		free(run.jobs[j].leaf);
-	}
+		copy_job_free(&run.jobs[j]);
 	free(run.jobs);
 	copy_tables_free(run.tables, ctx->plan->ntables);
 	pthread_mutex_destroy(&run.lock);
