@@ -5,12 +5,19 @@
 #           over a range 10^9 times wider (snowflake-like), so min..max
 #           arithmetic would put 90% of the table in the first chunk
 #   uuid    gen_random_uuid()
-#   text    a 20-40 character slug under the database's collation (C.UTF-8:
-#           compared by the server)
+#   text    a 20-40 character slug under the database's collation (C.UTF-8, a
+#           libc locale: compared by the server with strcoll, not as bytes)
 # Each is copied alone 1 -> 4 (copy.jobs 4, chunk_rows ROWS/8), rounds of all
-# four in turn, ratios against dense in the same round, medians; then dense
-# and uuid with jobs 1; then the uuid table killed -9 once half of its chunks
-# are on shard 0, and the share of it the rerun copies again.
+# four in turn; throughput against dense in the same round, as rows/s and as
+# COPY bytes/s (uuid and slug rows are wider), medians of the rounds.  Then
+# dense and uuid with jobs 1, dense and uuid with chunks of ROWS/40 (a tenth
+# of the table in flight with 4 jobs), and uuid and text without shared scans
+# (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk).  The
+# servers' CPU seconds are given too: steadier than wall time on a shared
+# machine.  Then kill -9 of the uuid copy halfway (once half of its rows are
+# on the shards, committed or in open COPYs), at both chunk sizes, BENCH_KILLS
+# times each (default 3): the share of the table the rerun copies again.
+# BENCH_KEY_ROUNDS (default 3) rounds.
 echo "bench/copy keys: loading 4 tables of $ROWS rows..."
 psql_on 0 bench "
 CREATE TABLE k_dense (id bigint PRIMARY KEY, n int NOT NULL, payload text);
@@ -29,7 +36,7 @@ CREATE PUBLICATION pub_k_uuid FOR TABLE k_uuid;
 CREATE PUBLICATION pub_k_text FOR TABLE k_text;
 ANALYZE;" >/dev/null
 
-keyplan() {	# TABLE JOBS -> plan file
+keyplan() {	# TABLE JOBS [CHUNK_ROWS] -> plan file
 	cat >"$W/k_$1_$2.yaml" <<YAML
 version: 1
 name: bk_$1_$2
@@ -37,70 +44,123 @@ source: { dsn: "\${SRC}", publication: pub_$1 }
 destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
 tables:
   $1: { key: id }
-copy: { jobs: $2, chunk_rows: $((ROWS / 8)) }
+copy: { jobs: $2, chunk_rows: ${3:-$((ROWS / 8))} }
 YAML
 	echo "$W/k_$1_$2.yaml"
 }
 
-keycopy() {	# TABLE JOBS: prints copy-step seconds and max RSS (KiB); exits on failure
-	local plan
-	plan=$(keyplan "$1" "$2")
+keyreset() {	# TABLE: no slot, no state, no table on the shards
 	drop_slots 0 bench
 	for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS $1" >/dev/null; done
+}
+
+# CPU seconds (user + system, in clock ticks) of cluster I so far: its postmaster
+# with the backends it has reaped, and the live ones.  On a machine shared with
+# other work this is steadier than the wall clock.
+cluster_ticks() {
+	local pm t c
+	pm=$(head -1 "$PGR_TEST_ROOT/c$1/postmaster.pid")
+	t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+	for c in $(pgrep -P "$pm"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+	echo "$t"
+}
+shards_ticks() { echo $(($(cluster_ticks 1) + $(cluster_ticks 2) + $(cluster_ticks 3) + $(cluster_ticks 4))); }
+
+keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds, max RSS (KiB), source and
+	# shards CPU seconds of the whole apply; exits on failure
+	local plan s0 h0 s1 h1 hz
+	plan=$(keyplan "$1" "$2" "${3:-}")
+	keyreset "$1"
+	s0=$(cluster_ticks 0) h0=$(shards_ticks)
 	/usr/bin/time -f "%M" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
 		{ cat "$W/k.log" >&2; kill $$; exit 1; }
+	sleep 0.5	# the backends end and are reaped
+	s1=$(cluster_ticks 0) h1=$(shards_ticks) hz=$(getconf CLK_TCK)
 	sed -n 's/.*copy: [0-9]* rows (\([0-9]*\) bytes).*/\1/p' "$W/k.log" >"$W/kbytes_$1"
-	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime")"
+	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime") $(awk -v a=$((s1 - s0)) -v b=$((h1 - h0)) -v hz="$hz" 'BEGIN { printf "%.2f %.2f", a / hz, b / hz }')"
 }
 
 : >"$W/kres"
-for rep in 1 2 3; do
-	line=""
+: >"$W/kcpu"
+for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
+	line="" cpu=""
 	for t in k_dense k_sparse k_uuid k_text; do
-		read -r sec rss <<<"$(keycopy $t 4)"
+		read -r sec rss scpu hcpu <<<"$(keycopy $t 4)"
 		line="$line $sec $rss"
+		cpu="$cpu $scpu $hcpu"
 	done
+	echo "$cpu" >>"$W/kcpu"
 	read -r d1 _ <<<"$(keycopy k_dense 1)"
 	read -r u1 _ <<<"$(keycopy k_uuid 1)"
-	echo "$line $d1 $u1" >>"$W/kres"
-	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s; jobs 1: dense %.2f s, uuid %.2f s\n", rep, $1, $3, $5, $7, $9, $10 }' <(tail -1 "$W/kres")
+	read -r d40 _ <<<"$(keycopy k_dense 4 $((ROWS / 40)))"
+	read -r u40 _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)))"
+	# the same without shared scans (each worker reads its own chunk)
+	read -r uoff _ uoffs uoffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
+	read -r toff _ toffs toffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
+	echo "$line $d1 $u1 $d40 $u40 $uoff $toff" >>"$W/kres"
+	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh/" "$W/kcpu"
+	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s; no shared scans: uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $9, $10, $11, $12, $13, $14 }' <(tail -1 "$W/kres")
+	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' <(tail -1 "$W/kcpu")
 done
 
-# kill -9 halfway through the uuid table, then the rerun
-plan=$(keyplan k_uuid 4)
-drop_slots 0 bench
-for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS k_uuid" >/dev/null; done
-"$P" apply --yes --until copy "$plan" 2>"$W/kill.log" &
-kpid=$!
-for ((i = 0; i < 6000; i++)); do
-	[ "$(psql_on 1 bench "SELECT count(*) FROM pgreshard.chunks_done" 2>/dev/null || echo 0)" -ge 4 ] && break
-	sleep 0.05
+# kill -9 halfway through the uuid copy: once half of the table's rows are on
+# the shards, committed (chunks_done) or in their open COPYs (pg_stat_progress_copy);
+# then the rerun.  What the rerun copies again is what was not committed.
+onshards() {
+	for s in 1 2 3 4; do
+		psql_on $s bench "SELECT coalesce((SELECT sum(rows) FROM pgreshard.chunks_done), 0)
+			+ coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy WHERE command = 'COPY FROM'), 0)" 2>/dev/null || echo 0
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+: >"$W/kkill"
+for cr in $((ROWS / 8)) $((ROWS / 40)); do
+	for ((k = 1; k <= ${BENCH_KILLS:-3}; k++)); do
+		plan=$(keyplan k_uuid 4 "$cr")
+		keyreset k_uuid
+		"$P" apply --yes --until copy "$plan" 2>"$W/kill.log" &
+		kpid=$!
+		for ((i = 0; i < 20000; i++)); do
+			seen=$(onshards)
+			[ "$seen" -ge $((ROWS / 2)) ] && break
+			kill -0 $kpid 2>/dev/null || break
+		done
+		kill -9 $kpid 2>/dev/null || true
+		wait $kpid 2>/dev/null || true
+		before=$(for s in 1 2 3 4; do psql_on $s bench "SELECT coalesce(sum(rows), 0) FROM pgreshard.chunks_done"; done | awk '{s += $1} END {print s}')
+		chunks=$(psql_on 1 bench "SELECT count(*) FROM pgreshard.chunk_plan")
+		"$P" apply --yes --until copy "$plan" 2>"$W/rerun.log" || { cat "$W/rerun.log" >&2; exit 1; }
+		again=$(sed -n 's/.*copy: \([0-9]*\) chunk(s) to copy.*/\1/p' "$W/rerun.log")
+		after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
+		[ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
+		echo "$cr $seen $before $again $chunks" >>"$W/kkill"
+		awk -v rows="$ROWS" '{ printf "  kill -9 with %d rows on the shards (chunks of %d rows): %d committed; the rerun copied %d of %d chunks, %.2f of the table again\n", $2, $1, $3, $4, $5, (rows - $3) / rows }' <(tail -1 "$W/kkill")
+	done
 done
-kill -9 $kpid 2>/dev/null || true
-wait $kpid 2>/dev/null || true
-before=$(for s in 1 2 3 4; do psql_on $s bench "SELECT coalesce(sum(rows), 0) FROM pgreshard.chunks_done"; done | awk '{s += $1} END {print s}')
-chunks=$(psql_on 1 bench "SELECT count(*) FROM pgreshard.chunk_plan")
-/usr/bin/time -f "%M" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/rerun.log" || { cat "$W/rerun.log" >&2; exit 1; }
-again=$(sed -n 's/.*copy: \([0-9]*\) chunk(s) to copy.*/\1/p' "$W/rerun.log")
-after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
-[ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
 
-# the tables' rows are not equally wide (COPY text of a uuid or slug key is ~30 bytes longer
-# than a bigint's): throughput is also given per byte copied
-awk -v rows="$ROWS" -v before="$before" -v again="$again" -v chunks="$chunks" -v cpus="$(nproc)" \
-	-v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" -v bu="$(cat "$W/kbytes_k_uuid")" \
-	-v bt="$(cat "$W/kbytes_k_text")" '
+# ratios: rows/s against dense in the same round; per byte, the same times the
+# tables' COPY bytes (a wider row is more bytes per row)
+awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" \
+	-v bu="$(cat "$W/kbytes_k_uuid")" -v bt="$(cat "$W/kbytes_k_text")" -v kills="$W/kkill" -v cpuf="$W/kcpu" '
 	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
-	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10
-	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5
+	function lo(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] < m) m = x[i]; return m }
+	function hi(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] > m) m = x[i]; return m }
+	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10; d40[NR] = $11; u40[NR] = $12
+	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5; r40[NR] = $11 / $12
+	  ruo[NR] = $1 / $13; rto[NR] = $1 / $14
 	  for (f = 2; f <= 8; f += 2) if ($f > rss) rss = $f }
 	END {
-		printf "bench/copy keys: %d rows per table, 1 -> 4 shards, jobs 4, 8 chunks, median of %d rounds (%d CPUs)\n", rows, NR, cpus
-		printf "  dense bigint:          %6.2f s\n", median(d, NR)
-		printf "  sparse skewed bigint:  %6.2f s   throughput vs dense %.2f (per byte %.2f)\n", median(s, NR), median(rs, NR), median(rs, NR) * bs / bd
-		printf "  uuid:                  %6.2f s   throughput vs dense %.2f (per byte %.2f)\n", median(u, NR), median(ru, NR), median(ru, NR) * bu / bd
-		printf "  text (C.UTF-8):        %6.2f s   throughput vs dense %.2f (per byte %.2f)\n", median(t, NR), median(rt, NR), median(rt, NR) * bt / bd
-		printf "  COPY bytes per table:  dense %d, sparse %d, uuid %d, text %d\n", bd, bs, bu, bt
-		printf "  jobs 4 vs jobs 1:      dense %.2fx, uuid %.2fx\n", median(jd, NR), median(ju, NR)
+		printf "bench/copy keys: %d rows per table, 1 -> 4 shards, jobs 4, chunks of %d rows, median of %d rounds (%d CPUs)\n", rows, rows / 8, NR, cpus
+		printf "  dense bigint:          %6.2f s   COPY %d bytes\n", median(d, NR), bd
+		printf "  sparse skewed bigint:  %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(s, NR), median(rs, NR), lo(rs, NR), hi(rs, NR), median(rs, NR) * bs / bd
+		printf "  uuid:                  %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(u, NR), median(ru, NR), lo(ru, NR), hi(ru, NR), median(ru, NR) * bu / bd
+		printf "  text (C.UTF-8):        %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(t, NR), median(rt, NR), lo(rt, NR), hi(rt, NR), median(rt, NR) * bt / bd
+		printf "  COPY bytes per row:    dense %.1f, sparse %.1f, uuid %.1f, text %.1f\n", bd / rows, bs / rows, bu / rows, bt / rows
+		printf "  jobs 4 vs jobs 1:      dense %.2fx (rounds %.2f-%.2f), uuid %.2fx (rounds %.2f-%.2f)\n", median(jd, NR), lo(jd, NR), hi(jd, NR), median(ju, NR), lo(ju, NR), hi(ju, NR)
+		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f, bytes/s %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(r40, NR) * bu / bd
+		printf "  without shared scans:  uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(ruo, NR), lo(ruo, NR), hi(ruo, NR), median(rto, NR), lo(rto, NR), hi(rto, NR)
+		while ((getline line < cpuf) > 0) { split(line, cc, " "); nc++; for (i = 1; i <= 12; i++) { cv[i, nc] = cc[i] } }
+		for (i = 1; i <= 12; i++) { for (r = 1; r <= nc; r++) tmp[r] = cv[i, r]; cm[i] = median(tmp, nc) }
+		printf "  CPU of the servers (medians; source + 4 shards): dense %.2f + %.2f s, sparse %.2f + %.2f s, uuid %.2f + %.2f s, text %.2f + %.2f s; without shared scans: uuid %.2f + %.2f s, text %.2f + %.2f s\n", cm[1], cm[2], cm[3], cm[4], cm[5], cm[6], cm[7], cm[8], cm[9], cm[10], cm[11], cm[12]
 		printf "  peak memory (max RSS): %6.1f MiB\n", rss / 1024
-		printf "  uuid killed -9 after %d rows on the shards: rerun copied %d of %d chunks, %.2f of the table again\n", before, again, chunks, (rows - before) / rows }' "$W/kres"
+		while ((getline line < kills) > 0) { split(line, k, " "); n[k[1]]++; f = (rows - k[3]) / rows; rec[k[1]] = rec[k[1]] sprintf(" %.2f", f); if (f > worst[k[1]]) worst[k[1]] = f }
+		for (c in n) printf "  uuid killed -9 halfway, chunks of %d rows, %d runs: the rerun copied again%s of the table (worst %.2f)\n", c, n[c], rec[c], worst[c] }' "$W/kres"

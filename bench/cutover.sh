@@ -50,6 +50,23 @@ wait_reverse() {
 : >"$W/freeze"
 : >"$W/rollback"
 : >"$W/drain"
+: >"$W/drain_ins"
+# drain SQL: kill the apply, run SQL on every shard (100,000 changes in all),
+# start the apply again and print the rate at which the changes reach the source
+drain() {
+	local c start
+	kill -9 $AP; wait $AP 2>/dev/null
+	for c in 1 2 3 4; do psql_on $c bench "${1//:shard/$((c - 1))}" >/dev/null || { echo "bench/cutover: the burst failed on cluster $c" >&2; exit 1; }; done
+	for c in 1 2 3 4; do target[$c]=$(psql_on $c bench "SELECT pg_current_wal_lsn()"); done
+	start=$(date +%s.%N)
+	"$P" -q apply --yes "$W/plan.yaml" 2>>"$W/apply.log" &
+	AP=$!
+	for c in 1 2 3 4; do
+		until [ "$(psql_on $c bench "SELECT coalesce(confirmed_flush_lsn >= '${target[$c]}', false) FROM pg_replication_slots
+		                            WHERE slot_name = 'pgreshard_benchcutover_back'")" = t ]; do sleep 0.05; done
+	done
+	awk "BEGIN {printf \"%.0f\\n\", 100000 / ($(date +%s.%N) - $start)}"
+}
 for run in $(seq 1 "$RUNS"); do
 	fresh_db bench >/dev/null
 	"$PGBENCH" -i -q -s 1 "$(dsn 0 bench)" >"$W/init.log" 2>&1 || { cat "$W/init.log" >&2; exit 1; }
@@ -79,19 +96,16 @@ YAML
 	kill $pgb 2>/dev/null; wait $pgb 2>/dev/null || true
 	ms=$(psql_on 1 bench "SELECT freeze_ms FROM pgreshard.cutovers WHERE outcome = 'done'")
 	[ -n "$ms" ] && echo "$ms" >>"$W/freeze"
-	# reverse drain: a burst of 100,000 changes on the shards while no apply runs
-	kill -9 $AP; wait $AP 2>/dev/null
-	for c in 1 2 3 4; do psql_on $c bench "UPDATE pgbench_accounts SET abalance = abalance + 1" >/dev/null; done
-	for c in 1 2 3 4; do target[$c]=$(psql_on $c bench "SELECT pg_current_wal_lsn()"); done
-	start=$(date +%s.%N)
-	"$P" -q apply --yes "$W/plan.yaml" 2>>"$W/apply.log" &
-	AP=$!
-	for c in 1 2 3 4; do
-		until [ "$(psql_on $c bench "SELECT coalesce(confirmed_flush_lsn >= '${target[$c]}', false) FROM pg_replication_slots
-		                            WHERE slot_name = 'pgreshard_benchcutover_back'")" = t ]; do sleep 0.05; done
-	done
-	drain=$(awk "BEGIN {printf \"%.0f\", 100000 / ($(date +%s.%N) - $start)}")
-	echo "$drain" >>"$W/drain"
+	# reverse drain: a burst of 100,000 changes on the shards while no apply runs,
+	# first updates (every account once), then inserts (100,000 history rows,
+	# each on the shard its id hashes to, as a router would place them; each
+	# INSERT also writes the source's row clock, see README)
+	drain "UPDATE pgbench_accounts SET abalance = abalance + 1" >>"$W/drain"
+	drain "CREATE TEMP TABLE h (id bigint) PARTITION BY HASH (id);
+	       INSERT INTO pgbench_history (id, tid, bid, aid, delta, mtime)
+	       SELECT g, 1, 1, g % 100000 + 1, 1, now() FROM generate_series($((run * 1000000)), $((run * 1000000 + 99999))) g
+	       WHERE satisfies_hash_partition('h'::regclass, 4, :shard, g::bigint)" >>"$W/drain_ins"
+	drain=$(tail -1 "$W/drain") drain_ins=$(tail -1 "$W/drain_ins")
 	# the rollback, under writes on the shards at the same rate
 	for c in 1 2 3 4; do
 		"$PGBENCH" -n -c 1 -j 1 -R "$((TPS / 4))" -T 60 -f "$W/shard_workload.sql" "$(dsn $c bench)" >/dev/null 2>&1 &
@@ -104,7 +118,7 @@ YAML
 	AP=
 	rms=$(psql_on 1 bench "SELECT freeze_ms FROM pgreshard.rollbacks WHERE outcome = 'done'")
 	[ -n "$rms" ] && echo "$rms" >>"$W/rollback"
-	echo "  run $run: cutover freeze ${ms:-failed} ms, reverse drain $drain changes/s, rollback freeze ${rms:-failed} ms"
+	echo "  run $run: cutover freeze ${ms:-failed} ms, reverse drain $drain updates/s, $drain_ins inserts/s, rollback freeze ${rms:-failed} ms"
 	if [ "$run" -eq "$RUNS" ]; then
 		# verify vs a plain count(*) over the same tables on both sides
 		start=$(date +%s.%N)
@@ -126,4 +140,6 @@ sort -n "$W/freeze" | awk -v runs="$RUNS" -v tps="$TPS" -v c="$count_s" -v v="$v
 sort -n "$W/rollback" | awk '{ x[NR] = $1 } END {
 	printf "  rollback freeze (writes held on the shards) median %d ms, min %d ms, max %d ms over %d run(s)\n", x[int((NR + 1) / 2)], x[1], x[NR], NR }'
 sort -n "$W/drain" | awk '{ x[NR] = $1 } END {
-	printf "  reverse drain median %d changes/s (min %d, max %d) from 4 shards back to the source\n", x[int((NR + 1) / 2)], x[1], x[NR] }'
+	printf "  reverse drain median %d updates/s (min %d, max %d) from 4 shards back to the source\n", x[int((NR + 1) / 2)], x[1], x[NR] }'
+sort -n "$W/drain_ins" | awk '{ x[NR] = $1 } END {
+	printf "  reverse drain median %d inserts/s (min %d, max %d), row clocks included\n", x[int((NR + 1) / 2)], x[1], x[NR] }'

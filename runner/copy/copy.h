@@ -8,7 +8,10 @@
  * chunk from the source with COPY ... TO STDOUT under the slot's snapshot,
  * routes each row to its shard (replicated tables: every shard), streams it
  * into COPY ... FROM STDIN on that shard, and commits each shard's part with
- * that shard's pgreshard.chunks_done row (DESIGN.md invariant 2).  A chunk
+ * that shard's pgreshard.chunks_done row (DESIGN.md invariant 2).  Chunks of
+ * a key scattered over the heap are read by shared scans instead: all the
+ * workers on a group of neighbouring chunks, each a range of blocks, every
+ * chunk still committed on its own (copy_group.c).  A chunk
  * done on some shards but not others is redone only where it is missing.
  * Memory is bounded by libpq's buffers: no chunk is ever held in memory.
  */
@@ -67,7 +70,45 @@ typedef struct copy_job {
 	bool		ctid;			/* a block range (copy_chunks.c), or any chunk of a
 								 * keyless partitioned table: recopied whole */
 	bool	   *need;			/* [nshards]: not yet done on this shard */
+	bool		clear;			/* a leaf's key range: the shard's rows of it are
+								 * deleted first, in the chunk's transaction (none on a
+								 * first copy; on a later one, what the stream applied
+								 * there: copy_late.c) */
+	/* a key chunk's bounds as the chunk plan holds them (text[] literals, or
+	 * NULL), for reading it in a shared scan (copy_group.c) */
+	char	   *key_cols, *key_types, *lo_key, *hi_key;
+	struct scan_group *group;	/* the shared scan that reads it, or NULL */
+	/* while a shared scan reads it: its shards' COPY, filled by every slice */
+	pthread_mutex_t sink_lock;
+	pgr_conn  **sink;			/* [nshards] */
+	long long  *sink_rows, *sink_bytes;	/* [nshards] */
 } copy_job;
+
+/*
+ * A shared scan (copy_group.c): a few neighbouring key chunks of one table
+ * read together by every worker, each worker one slice of the table's
+ * blocks (a TID range scan), each row sent to its chunk's transaction on
+ * its shard.  Each chunk still commits on its own with its chunks_done row,
+ * once every slice is read.
+ */
+typedef struct scan_group {
+	copy_job  **jobs;			/* [n], in key order */
+	int			n;
+	char	   *where;			/* key >= first chunk's lo AND key < last chunk's hi */
+	char	   *bucket;			/* CASE giving the chunk 0..n-1 of a row, NULL when n is 1 */
+	long long	nblocks;		/* the table's blocks when the scan was planned */
+	int			nslices;
+	int			slices_done;	/* under lock */
+	bool		failed;			/* under lock */
+	pthread_mutex_t lock;
+} scan_group;
+
+/* What a worker takes next: a chunk, or one slice of a shared scan. */
+typedef struct copy_work {
+	copy_job   *job;
+	scan_group *group;
+	int			slice;
+} copy_work;
 
 /* Shared by the workers. */
 typedef struct copy_run {
@@ -75,7 +116,16 @@ typedef struct copy_run {
 	copy_table *tables;			/* [plan->ntables] */
 	copy_job   *jobs;
 	int			njobs;
-	int			next_job;		/* under lock */
+	copy_work  *work;			/* the chunks and shared-scan slices, in order */
+	int			nwork;
+	int			next_work;		/* under lock */
+	scan_group **groups;
+	int			ngroups;
+	/* shard sessions of committed groups, kept for the next ones: [nshards]
+	 * stacks of up to pool_cap, under lock */
+	pgr_conn ***pool;
+	int		   *npool;
+	int			pool_cap;
 	pthread_mutex_t lock;
 	atomic_bool abort;
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
@@ -131,6 +181,7 @@ long copy_field_end(const char *row, size_t len, int n);
 bool copy_tables_build(apply_ctx *ctx, copy_table **out);
 void copy_tables_free(copy_table *tables, int n);
 bool copy_jobs_load(copy_run *run);
+void copy_job_free(copy_job *j);
 
 /* A table's chunk key as the chunk plan records it. */
 typedef struct chunk_key {
@@ -145,6 +196,10 @@ typedef struct chunk_key {
  * partitioned table with leaves in parts is split leaf by leaf. */
 bool copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
 							const copy_table *t, const part_list *parts);
+/* The same for the leaves in `leaves` only (partitions attached during the
+ * move, copy_late.c), their chunks numbered from first. */
+bool copy_plan_leaf_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
+						   const copy_table *t, const part_list *leaves, int first);
 /* The WHERE condition of a chunk (by: "key", "ctid" or "whole"; lo, hi:
  * NULL when unbounded), quoted for c; NULL for the whole table. */
 char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo,
@@ -160,6 +215,42 @@ bool copy_snapshot_begin(pgr_conn *src, const char *snapshot);
 /* Create on every shard the partitions of the moved tables that existed at
  * the copy's snapshots, before any row is copied. */
 bool copy_partitions_sync(apply_ctx *ctx);
+
+/* Run the plan's copy.jobs workers over run's jobs until done (step_copy.c). */
+bool copy_run_workers(copy_run *run);
+/*
+ * copy_late.c: the leaves among `allowed` (partitions of the moved tables as
+ * the source had them at a point the stream has applied) that the chunk plan
+ * of this source does not have yet — partitions attached (or created) on the
+ * source during the move — are planned and copied under a new snapshot of
+ * their own, with late leaf chunks left unfinished by an earlier run;
+ * touched[ti] (plan->ntables, may be NULL) is set for each table copied.
+ * Runs on connections of its own (any thread).  False after reporting.
+ */
+bool copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *touched);
+/* Shared scans (copy_group.c): group the pending key chunks of tables
+ * whose key is scattered over the heap and make the work list; free them. */
+bool copy_groups_build(copy_run *run);
+void copy_groups_free(copy_run *run);
+/* The SELECT a slice of a shared scan reads (the chunk number first when
+ * the group has several chunks). */
+char *copy_group_slice_query(const copy_table *t, const scan_group *g, int slice);
+/* Send len bytes of rows (nrows of them) to chunk j's COPY on shard s,
+ * opening its shards' transactions first if needed. */
+bool copy_sink_put(copy_run *run, copy_job *j, int s, const char *data, size_t len, long long nrows);
+/* Every slice of g read: commit each of its chunks on every shard with its
+ * chunks_done row (testing delay between chunks). */
+bool copy_group_commit(copy_run *run, scan_group *g);
+/* A shard session for a shared scan's chunk: a kept one, or a new one;
+ * and back when the chunk is committed (closed when the pool is full). */
+pgr_conn   *copy_pool_take(copy_run *run, int s);
+void		copy_pool_give(copy_run *run, int s, pgr_conn *c);
+/* Open a shard session with the copy's settings (copy_worker.c). */
+pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
+/* End one chunk's COPY on each of its shards and commit it there with its
+ * chunks_done row (copy_worker.c). */
+bool copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst,
+								 const long long *rows, const long long *bytes);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */
 void *copy_worker_main(void *arg);

@@ -309,13 +309,15 @@ leaf_rows(pgr_conn *src, const char *qleaf)
 	return n;
 }
 
-bool
-copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t,
-					   const part_list *parts)
+/* The chunks of table t, numbered from first: leaf by leaf when parts holds
+ * leaves of it, else (unless leaves_only) the table as one relation. */
+static bool
+plan_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t,
+			const part_list *parts, int first, bool leaves_only)
 {
 	double		est = t->replicate ? t->est_rows : t->est_rows / p->nsources;
-	int			next = 0;
-	chunk_rel	r = {t->index, t->only, t->qname, NULL, 0, &next};
+	int			next = first;
+	chunk_rel	r = {t->index, t->only, t->qname, NULL, first, &next};
 	chunk_key	k;
 	bool		ok = true, any_leaf = false;
 
@@ -336,10 +338,24 @@ copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source
 			any_leaf = true;
 			free(q);
 		}
-	if (!any_leaf)
+	if (!any_leaf && !leaves_only)
 		ok = plan_rel_chunks(src, state, p, source, &r, &k, est);
 	chunk_key_free(&k);
 	return ok;
+}
+
+bool
+copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t,
+					   const part_list *parts)
+{
+	return plan_chunks(src, state, p, source, t, parts, 0, false);
+}
+
+bool
+copy_plan_leaf_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const copy_table *t,
+					  const part_list *leaves, int first)
+{
+	return plan_chunks(src, state, p, source, t, leaves, first, true);
 }
 
 /* " AND " between conditions. */

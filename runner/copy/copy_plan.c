@@ -259,6 +259,13 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 		 * are recopied whole on a shard where some are missing */
 		j->ctid = j->ctid || PQgetisnull(res, r, 6);
 	}
+	if (strcmp(by, "key") == 0 && !PQgetisnull(res, r, 6) && !PQgetisnull(res, r, 7))
+	{
+		j->key_cols = xstrdup(PQgetvalue(res, r, 6));
+		j->key_types = xstrdup(PQgetvalue(res, r, 7));
+		j->lo_key = PQgetisnull(res, r, 8) ? NULL : xstrdup(PQgetvalue(res, r, 8));
+		j->hi_key = PQgetisnull(res, r, 9) ? NULL : xstrdup(PQgetvalue(res, r, 9));
+	}
 	if (!copy_chunk_where_text(c, by, PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6),
 							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7),
 							   PQgetisnull(res, r, 8) ? NULL : PQgetvalue(res, r, 8),
@@ -366,6 +373,12 @@ copy_jobs_load(copy_run *run)
 		}
 	}
 	PQclear(res);
+	/* a leaf's key range is cleared on the shard first: empty on a first
+	 * copy; on a later one (a partition attached during the move, copy_late.c,
+	 * or a rerun after the stream began) it holds what the stream applied
+	 * there, all of it in the copy */
+	for (int r = 0; r < n; r++)
+		run->jobs[r].clear = run->jobs[r].leaf != NULL && !run->jobs[r].ctid;
 	for (int s = 0; s < p->nshards; s++)
 		if (!load_done(run, s))
 			return false;
@@ -384,11 +397,22 @@ copy_jobs_load(copy_run *run)
 		else
 		{
 			run->tables[run->jobs[r].table].chunks_done++;
-			free(run->jobs[r].need);
-			free(run->jobs[r].where);
-			free(run->jobs[r].leaf);
+			copy_job_free(&run->jobs[r]);
 		}
 	}
 	run->njobs = pending;
-	return true;
+	/* tables whose key is scattered over the heap: shared scans */
+	return copy_groups_build(run);
+}
+
+void
+copy_job_free(copy_job *j)
+{
+	free(j->need);
+	free(j->where);
+	free(j->leaf);
+	free(j->key_cols);
+	free(j->key_types);
+	free(j->lo_key);
+	free(j->hi_key);
 }

@@ -9,6 +9,12 @@
  * committed together with its chunks_done row.  On any error the worker
  * drops its connections (the servers roll back) and tells the others to
  * stop: nothing is left half-written, and a rerun redoes the chunk.
+ *
+ * A worker may instead take one slice of a shared scan (copy_group.c): a
+ * range of the table's blocks within a group of chunks, each row buffered
+ * per chunk and shard and handed to that chunk's COPY, which every slice of
+ * the group feeds under the chunk's lock; whoever reads the last slice
+ * commits the group's chunks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,36 +37,49 @@ typedef struct worker {
 	pgr_conn   *state;			/* shard 0, for validate violations (report mode) */
 } worker;
 
+/* A session to source or shard i with the copy's settings. */
 static pgr_conn *
-worker_conn(worker *w, bool source, int i)
+open_session(apply_ctx *ctx, bool source, int i)
 {
-	const plan *p = w->run->ctx->plan;
-	pgr_conn  **slot = source ? &w->src[i] : &w->dst[i];
-	char	   *role;
+	const plan *p = ctx->plan;
+	char	   *role = source ? xstrdup(ctx->sources[i].role) : xasprintf("shard %d", i);
+	pgr_conn   *c = pgr_connect(source ? p->source_dsns[i] : p->shard_dsns[i], role, 0);
 
-	if (*slot != NULL)
-		return *slot;
-	role = source ? xstrdup(w->run->ctx->sources[i].role) : xasprintf("shard %d", i);
-	*slot = pgr_connect(source ? p->source_dsns[i] : p->shard_dsns[i], role, 0);
 	free(role);
 	/* Rows travel in the servers' own encoding (preflight checked they agree), so
 	 * keys are hashed on the bytes PostgreSQL stores; async commit on shards
 	 * (a lost commit loses the chunk and its ledger row together).  On the
 	 * source, no prefetch advice: a chunk of a key in random heap order (uuid,
-	 * text) is read by a bitmap heap scan that visits most of the table's
-	 * blocks, and one posix_fadvise per block nearly doubled its time on
-	 * cached data (README, "Chunks of any key"). */
-	if (*slot != NULL &&
-		(!pgr_exec(*slot, "setting session options", source ?
+	 * text) read by a bitmap heap scan visits most of the table's blocks, and
+	 * one posix_fadvise per block nearly doubled its time on cached data
+	 * (README, "Chunks of any key"). */
+	if (c != NULL &&
+		(!pgr_exec(c, "setting session options", source ?
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
 				  "set_config('effective_io_concurrency', '0', false)" :
 				  "SELECT set_config('client_encoding', current_setting('server_encoding'), false), "
 				  "set_config('synchronous_commit', 'off', false)", 0, NULL) ||
-		 (!source && !apply_session_replica(*slot))))
+		 (!source && !apply_session_replica(c))))
 	{
-		pgr_disconnect(*slot);
-		*slot = NULL;
+		pgr_disconnect(c);
+		c = NULL;
 	}
+	return c;
+}
+
+pgr_conn *
+copy_shard_session(apply_ctx *ctx, int s)
+{
+	return open_session(ctx, false, s);
+}
+
+static pgr_conn *
+worker_conn(worker *w, bool source, int i)
+{
+	pgr_conn  **slot = source ? &w->src[i] : &w->dst[i];
+
+	if (*slot == NULL)
+		*slot = open_session(w->run->ctx, source, i);
 	return *slot;
 }
 
@@ -93,37 +112,48 @@ chunk_query(const copy_table *t, const copy_job *j)
 	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, only, rel, j->where);
 }
 
-/* Open the source transaction under the snapshot and each needed shard's COPY. */
+/* A late leaf chunk: the rows of it that the stream applied on this shard
+ * before its snapshot are in the copy, so they go first (same transaction). */
 static bool
-chunk_begin(worker *w, const copy_job *j, const copy_table *t)
+clear_late_rows(pgr_conn *d, const copy_job *j)
+{
+	char	   *sql = j->where ? xasprintf("DELETE FROM ONLY %s WHERE %s", j->leaf, j->where)
+		: xasprintf("DELETE FROM ONLY %s", j->leaf);
+	bool		ok = pgr_exec(d, "clearing a partition's rows before its late copy", sql, 0, NULL);
+
+	free(sql);
+	return ok;
+}
+
+/* The source's transaction under the copy's snapshot. */
+static bool
+source_begin(worker *w, int source)
 {
 	apply_ctx  *ctx = w->run->ctx;
-	pgr_conn   *src = worker_conn(w, true, j->source);
-	char	   *lit, *sql, *copy_in;
+	pgr_conn   *src = worker_conn(w, true, source);
+	char	   *lit, *sql;
 	bool		ok;
 
 	if (src == NULL)
 		return false;
-	lit = PQescapeLiteral(src->pg, ctx->sources[j->source].snapshot,
-						  strlen(ctx->sources[j->source].snapshot));
+	lit = PQescapeLiteral(src->pg, ctx->sources[source].snapshot, strlen(ctx->sources[source].snapshot));
 	sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s", lit);
 	PQfreemem(lit);
 	ok = pgr_exec(src, "starting the copy transaction under the slot's snapshot", sql, 0, NULL);
 	free(sql);
-	copy_in = xasprintf("COPY %s (%s) FROM STDIN", t->qname, t->insert_list);
-	for (int s = 0; ok && s < ctx->plan->nshards; s++)
-	{
-		pgr_conn   *d;
-		PGresult   *res;
+	return ok;
+}
 
-		w->rows[s] = w->bytes[s] = 0;
-		if (!j->need[s])
-			continue;
-		if ((d = worker_conn(w, false, s)) == NULL || !pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL))
-		{
-			ok = false;
-			break;
-		}
+/* BEGIN (and job j's clearing, j->clear) and COPY FROM STDIN on shard connection d. */
+static bool
+shard_copy_begin(pgr_conn *d, const copy_table *t, const copy_job *j)
+{
+	char	   *copy_in = xasprintf("COPY %s (%s) FROM STDIN", t->qname, t->insert_list);
+	PGresult   *res;
+	bool		ok = pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL) && (!j->clear || clear_late_rows(d, j));
+
+	if (ok)
+	{
 		res = PQexec(d->pg, copy_in);
 		if (PQresultStatus(res) != PGRES_COPY_IN)
 		{
@@ -133,6 +163,61 @@ chunk_begin(worker *w, const copy_job *j, const copy_table *t)
 		PQclear(res);
 	}
 	free(copy_in);
+	return ok;
+}
+
+/* Open the source transaction under the snapshot and each needed shard's COPY. */
+static bool
+chunk_begin(worker *w, const copy_job *j, const copy_table *t)
+{
+	apply_ctx  *ctx = w->run->ctx;
+	bool		ok = source_begin(w, j->source);
+
+	for (int s = 0; ok && s < ctx->plan->nshards; s++)
+	{
+		pgr_conn   *d;
+
+		w->rows[s] = w->bytes[s] = 0;
+		if (j->need[s])
+			ok = (d = worker_conn(w, false, s)) != NULL && shard_copy_begin(d, t, j);
+	}
+	return ok;
+}
+
+/* Open chunk j's COPY on every shard that needs it (a shared scan's sink). */
+static bool
+sink_open(copy_run *run, copy_job *j)
+{
+	const copy_table *t = &run->tables[j->table];
+
+	for (int s = 0; s < run->ctx->plan->nshards; s++)
+		if (j->need[s] && (j->sink[s] = copy_pool_take(run, s)) == NULL)
+			return false;
+	for (int s = 0; s < run->ctx->plan->nshards; s++)
+		if (j->need[s] && !shard_copy_begin(j->sink[s], t, j))
+			return false;
+	return true;
+}
+
+bool
+copy_sink_put(copy_run *run, copy_job *j, int s, const char *data, size_t len, long long nrows)
+{
+	bool		ok = true;
+
+	pthread_mutex_lock(&j->sink_lock);
+	if (j->sink[s] == NULL)
+		ok = sink_open(run, j);
+	if (ok && len > 0 && PQputCopyData(j->sink[s]->pg, data, (int) len) != 1)
+	{
+		pgr_report_conn(j->sink[s], "sending rows");
+		ok = false;
+	}
+	if (ok)
+	{
+		j->sink_rows[s] += nrows;
+		j->sink_bytes[s] += (long long) len;
+	}
+	pthread_mutex_unlock(&j->sink_lock);
 	return ok;
 }
 
@@ -180,35 +265,49 @@ validate_row(worker *w, const copy_table *t, const copy_job *j, row_router *rout
 	return ok;
 }
 
+/* Route and check one row: its shard (0 for a replicated table), and *len
+ * shortened to drop generated columns read only for routing. */
 static bool
-forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int len,
-			row_router *router)
+prepare_row(worker *w, const copy_table *t, const copy_job *j, char *row, int *len,
+			row_router *router, uint32_t *shard)
 {
 	const plan *p = w->run->ctx->plan;
-	uint32_t	shard = 0;
 	char		err[HOOK_ERR_LEN];
 	long		cut;
 
+	*shard = 0;
 	row_router_next(router);
-	if (!t->replicate && !route_copy_row(router, row, (size_t) len, &shard, err, sizeof(err)))
+	if (!t->replicate && !route_copy_row(router, row, (size_t) *len, shard, err, sizeof(err)))
 	{
 		strbuf		key;
 
 		sb_init(&key);
-		copy_row_key(router, row, (size_t) len, &key);
+		copy_row_key(router, row, (size_t) *len, &key);
 		log_error("copy: table %s, chunk %d, key %s: cannot route the row: %s", t->display,
 				  j->chunk + 1, key.data, err);
 		sb_free(&key);
 		return false;
 	}
-	if (w->hooks && p->hooks.validate && !validate_row(w, t, j, router, row, len))
+	if (w->hooks && p->hooks.validate && !validate_row(w, t, j, router, row, *len))
 		return false;
-	if (t->nselect > t->nsend && (cut = copy_field_end(row, (size_t) len, t->nsend - 1)) >= 0 &&
+	if (t->nselect > t->nsend && (cut = copy_field_end(row, (size_t) *len, t->nsend - 1)) >= 0 &&
 		row[cut] == '\t')
 	{
 		row[cut] = '\n';		/* drop generated columns read only for routing */
-		len = (int) cut + 1;
+		*len = (int) cut + 1;
 	}
+	return true;
+}
+
+static bool
+forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int len,
+			row_router *router)
+{
+	const plan *p = w->run->ctx->plan;
+	uint32_t	shard;
+
+	if (!prepare_row(w, t, j, row, &len, router, &shard))
+		return false;
 	for (int s = t->replicate ? 0 : (int) shard; s < p->nshards; s++)
 	{
 		if (j->need[s])
@@ -227,19 +326,74 @@ forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int le
 	return true;
 }
 
-/* Read the source's COPY and forward every row. */
+/* A shared-scan slice's rows on their way: one buffer per chunk and shard,
+ * handed to the chunk's COPY (copy_sink_put) when full. */
+typedef struct slice_bufs {
+	scan_group *g;
+	int			nshards;
+	strbuf	   *buf;			/* [g->n * nshards] */
+	long long  *nrows;			/* [g->n * nshards] */
+	size_t		flush_at;
+} slice_bufs;
+
 static bool
-chunk_stream(worker *w, const copy_job *j, copy_table *t)
+slice_flush(copy_run *run, slice_bufs *sb, int i)
+{
+	bool		ok = sb->buf[i].len == 0 ||
+		copy_sink_put(run, sb->g->jobs[i / sb->nshards], i % sb->nshards, sb->buf[i].data,
+					  sb->buf[i].len, sb->nrows[i]);
+
+	sb_reset(&sb->buf[i]);
+	sb->nrows[i] = 0;
+	return ok;
+}
+
+/* One row of a slice: "chunk\t" (when the group has several) then the row. */
+static bool
+slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_router *router)
+{
+	scan_group *g = sb->g;
+	const copy_job *j;
+	int			b = 0, off = 0, i;
+	uint32_t	shard;
+
+	if (g->n > 1)
+	{
+		while (off < len && row[off] >= '0' && row[off] <= '9')
+			b = b * 10 + (row[off++] - '0');
+		if (off == 0 || off >= len || row[off] != '\t' || b >= g->n)
+		{
+			log_error("copy: table %s: a shared scan returned a row without its chunk", t->display);
+			return false;
+		}
+		off++;
+	}
+	j = g->jobs[b];
+	row += off;
+	len -= off;
+	t->bytes_done += len;
+	if (!prepare_row(w, t, j, row, &len, router, &shard))
+		return false;
+	if (!j->need[shard])
+		return true;			/* that chunk is already on that shard */
+	i = b * sb->nshards + (int) shard;
+	sb_append_len(&sb->buf[i], row, (size_t) len);
+	sb->nrows[i]++;
+	return sb->buf[i].len < sb->flush_at || slice_flush(w->run, sb, i);
+}
+
+/* Read the source's COPY (sql) and forward every row: to the chunk's own
+ * shard COPYs (sb NULL), or into a shared scan's buffers. */
+static bool
+chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice_bufs *sb)
 {
 	pgr_conn   *src = w->src[j->source];
-	char	   *sql = chunk_query(t, j);
 	PGresult   *res = PQexec(src->pg, sql);
 	row_router	router;
 	char	   *row;
 	int			len;
 	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT;
 
-	free(sql);
 	if (!ok)
 		pgr_report_result(src, "reading the chunk", res);
 	PQclear(res);
@@ -247,9 +401,14 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t)
 					w->run->ctx->plan->hooks.validate != NULL);
 	while (ok && (len = PQgetCopyData(src->pg, &row, 0)) > 0)
 	{
-		ok = forward_row(w, t, j, row, len, &router);
 		t->rows_done++;
-		t->bytes_done += len;
+		if (sb)
+			ok = slice_row(w, t, sb, row, len, &router);
+		else
+		{
+			t->bytes_done += len;
+			ok = forward_row(w, t, j, row, len, &router);
+		}
 		PQfreemem(row);
 		if (atomic_load(&w->run->abort))
 			ok = false;
@@ -272,14 +431,15 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t)
 		while ((res = PQgetResult(src->pg)) != NULL)
 			PQclear(res);
 	}
+	for (int i = 0; ok && sb && i < sb->g->n * sb->nshards; i++)
+		ok = slice_flush(w->run, sb, i);
 	return ok;
 }
 
-/* End each shard's COPY, record the chunk, commit. */
-static bool
-chunk_commit(worker *w, const copy_job *j)
+bool
+copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst,
+							const long long *rows, const long long *bytes)
 {
-	apply_ctx  *ctx = w->run->ctx;
 	char		lsn[32], src_s[16], ti_s[16], chunk_s[16], rows_s[32], bytes_s[32];
 	const char *params[7] = {ctx->plan->name, src_s, ti_s, chunk_s, rows_s, bytes_s, lsn};
 
@@ -289,7 +449,7 @@ chunk_commit(worker *w, const copy_job *j)
 	snprintf(chunk_s, sizeof(chunk_s), "%d", j->chunk);
 	for (int s = 0; s < ctx->plan->nshards; s++)
 	{
-		pgr_conn   *d = w->dst[s];
+		pgr_conn   *d = dst[s];
 		PGresult   *res;
 		bool		ok;
 
@@ -307,22 +467,33 @@ chunk_commit(worker *w, const copy_job *j)
 		PQclear(res);
 		while ((res = PQgetResult(d->pg)) != NULL)
 			PQclear(res);
-		snprintf(rows_s, sizeof(rows_s), "%lld", w->rows[s]);
-		snprintf(bytes_s, sizeof(bytes_s), "%lld", w->bytes[s]);
+		snprintf(rows_s, sizeof(rows_s), "%lld", rows[s]);
+		snprintf(bytes_s, sizeof(bytes_s), "%lld", bytes[s]);
 		if (!ok || !pgr_exec(d, "recording the chunk",
 							 "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, "
 							 "rows, bytes, snapshot_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, params) ||
 			!pgr_exec(d, "committing the chunk", "COMMIT", 0, NULL))
 			return false;
 	}
-	return pgr_exec(w->src[j->source], "ending the source transaction", "COMMIT", 0, NULL);
+	return true;
+}
+
+/* End each shard's COPY, record the chunk, commit. */
+static bool
+chunk_commit(worker *w, const copy_job *j)
+{
+	return copy_commit_chunk_on_shards(w->run->ctx, j, w->dst, w->rows, w->bytes) &&
+		pgr_exec(w->src[j->source], "ending the source transaction", "COMMIT", 0, NULL);
 }
 
 static bool
 copy_chunk(worker *w, const copy_job *j)
 {
 	copy_table *t = &w->run->tables[j->table];
-	bool		ok = chunk_begin(w, j, t) && chunk_stream(w, j, t) && chunk_commit(w, j);
+	char	   *sql = chunk_query(t, j);
+	bool		ok = chunk_begin(w, j, t) && chunk_stream(w, j, t, sql, NULL) && chunk_commit(w, j);
+
+	free(sql);
 
 	if (!ok)
 	{
@@ -342,16 +513,69 @@ copy_chunk(worker *w, const copy_job *j)
 	return true;
 }
 
-static copy_job *
-next_job(copy_run *run)
+/*
+ * One slice of a shared scan: the group's key range in one range of the
+ * table's blocks, under the copy's snapshot, each row into its chunk's
+ * COPY.  The worker that reads the last slice commits the group's chunks.
+ */
+static bool
+group_slice(worker *w, scan_group *g, int slice)
 {
-	copy_job   *j = NULL;
+	copy_run   *run = w->run;
+	const copy_job *j0 = g->jobs[0];
+	copy_table *t = &run->tables[j0->table];
+	int			nbuf = g->n * run->ctx->plan->nshards;
+	slice_bufs	sb = {g, run->ctx->plan->nshards, xcalloc((size_t) nbuf, sizeof(strbuf)),
+		xcalloc((size_t) nbuf, sizeof(long long)), 0};
+	char	   *sql = copy_group_slice_query(t, g, slice);
+	bool		ok, last;
+
+	/* at most ~2 MiB buffered per worker, whatever the shards and chunks */
+	sb.flush_at = (size_t) (2 << 20) / (size_t) nbuf;
+	sb.flush_at = sb.flush_at < 4096 ? 4096 : sb.flush_at > 65536 ? 65536 : sb.flush_at;
+	for (int i = 0; i < nbuf; i++)
+		sb_init(&sb.buf[i]);
+	/* the slice's block range: a TID range scan, never the key's index */
+	ok = source_begin(w, j0->source) &&
+		pgr_exec(w->src[j0->source], "reading a block range",
+				 "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), "
+				 "set_config('enable_indexscan', 'off', true), set_config('enable_indexonlyscan', 'off', true)",
+				 0, NULL) &&
+		chunk_stream(w, j0, t, sql, &sb) &&
+		pgr_exec(w->src[j0->source], "ending the source transaction", "COMMIT", 0, NULL);
+	free(sql);
+	for (int i = 0; i < nbuf; i++)
+		sb_free(&sb.buf[i]);
+	free(sb.buf);
+	free(sb.nrows);
+	pthread_mutex_lock(&g->lock);
+	g->failed = g->failed || !ok;
+	last = ++g->slices_done == g->nslices && !g->failed;
+	pthread_mutex_unlock(&g->lock);
+	if (last)
+		ok = copy_group_commit(run, g);
+	if (!ok)
+	{
+		log_error("copy: table %s, chunks %d to %d (read together) failed; a rerun of apply redoes them",
+				  t->display, j0->chunk + 1, g->jobs[g->n - 1]->chunk + 1);
+		worker_drop_connections(w);
+	}
+	return ok;
+}
+
+static bool
+next_work(copy_run *run, copy_work *out)
+{
+	bool		got = false;
 
 	pthread_mutex_lock(&run->lock);
-	if (run->next_job < run->njobs && !atomic_load(&run->abort))
-		j = &run->jobs[run->next_job++];
+	if (run->next_work < run->nwork && !atomic_load(&run->abort))
+	{
+		*out = run->work[run->next_work++];
+		got = true;
+	}
 	pthread_mutex_unlock(&run->lock);
-	return j;
+	return got;
 }
 
 void *
@@ -359,7 +583,7 @@ copy_worker_main(void *arg)
 {
 	worker		w = {0};
 	const plan *p;
-	copy_job   *j;
+	copy_work	work;
 	bool		ok = true;
 
 	w.run = arg;
@@ -373,8 +597,8 @@ copy_worker_main(void *arg)
 		ok = false;
 		atomic_store(&w.run->abort, true);
 	}
-	while (ok && (j = next_job(w.run)) != NULL)
-		if (!(ok = copy_chunk(&w, j)))
+	while (ok && next_work(w.run, &work))
+		if (!(ok = work.group ? group_slice(&w, work.group, work.slice) : copy_chunk(&w, work.job)))
 			atomic_store(&w.run->abort, true);
 	worker_drop_connections(&w);
 	pgr_disconnect(w.state);

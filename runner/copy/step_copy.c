@@ -59,16 +59,16 @@ watch_workers(copy_run *run, pthread_t *threads, int n)
 	return ok && guard_ok;
 }
 
-static bool
-run_workers(copy_run *run)
+bool
+copy_run_workers(copy_run *run)
 {
 	int			n = run->ctx->plan->copy_jobs;
 	pthread_t  *threads;
 	progress   *pr;
 	bool		ok = true;
 
-	if (n > run->njobs)
-		n = run->njobs;
+	if (n > run->nwork)
+		n = run->nwork;
 	threads = xcalloc((size_t) n, sizeof(pthread_t));
 	pr = progress_start(run);
 	for (int i = 0; i < n; i++)
@@ -121,16 +121,13 @@ step_copy(apply_ctx *ctx)
 		log_info("copy: %d chunk(s) to copy with %d job(s)", run.njobs, ctx->plan->copy_jobs);
 		for (int s = 0; ok && s < ctx->plan->nsources; s++)
 			ok = source_snapshot(ctx, s);
-		ok = ok && copy_partitions_sync(ctx) && run_workers(&run);
+		ok = ok && copy_partitions_sync(ctx) && copy_run_workers(&run);
 		if (ok)
 			log_summary(&run);
 	}
+	copy_groups_free(&run);
 	for (int j = 0; j < run.njobs; j++)
-	{
-		free(run.jobs[j].need);
-		free(run.jobs[j].where);
-		free(run.jobs[j].leaf);
-	}
+		copy_job_free(&run.jobs[j]);
 	free(run.jobs);
 	copy_tables_free(run.tables, ctx->plan->ntables);
 	pthread_mutex_destroy(&run.lock);

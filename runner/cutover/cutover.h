@@ -95,6 +95,12 @@ bool reverse_drain_all(apply_ctx *ctx, const struct stream_dir *dir, const uint6
 /* Stream the shards back until a request: *outcome 'f' (finish: requested,
  * or cutover.reverse_max_retained passed) or 'r' (rollback requested). */
 bool reverse_stream_until_request(apply_ctx *ctx, char *outcome);
+/* reverse_clock.c: the row clock tables on every source, made where missing
+ * (called wherever the reverse streams start). */
+bool reverse_clocks_ensure(apply_ctx *ctx);
+/* Delete the clock rows older than every shard's applied commits (less a
+ * minute): they can no longer refuse anything. */
+bool reverse_clocks_prune(apply_ctx *ctx);
 
 /* rollback.c: the fenced switch back to the sources; true when the sources
  * serve again (reverse_state 'rolled_back'), false after reporting why (the

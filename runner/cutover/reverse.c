@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cutover.h"
 #include "log.h"
 #include "state.h"
@@ -212,6 +213,7 @@ reverse_prepare(apply_ctx *ctx)
 
 	for (int i = 0; ok && i < ctx->plan->nsources; i++)
 		ok = setup_source(ctx, i);
+	ok = ok && reverse_clocks_ensure(ctx);
 	for (int s = 0; ok && s < ctx->plan->nshards; s++)
 		ok = publication_on_shard(ctx, s, name);
 	free(name);
@@ -390,9 +392,10 @@ reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 	pgr_conn  **conns;
 	char		request[32], state[32];
 	bool		ok = true, failed = false;
+	double		next_prune = 0;	/* the row clocks (reverse_clock.c): now, then every 5 min */
 
 	*outcome = '\0';
-	if (!reverse_read(ctx, request, sizeof(request), state, sizeof(state)))
+	if (!reverse_read(ctx, request, sizeof(request), state, sizeof(state)) || !reverse_clocks_ensure(ctx))
 		return false;
 	if (strcmp(request, "finish") == 0 || strcmp(request, "rollback") == 0)
 	{
@@ -432,7 +435,13 @@ reverse_stream_until_request(apply_ctx *ctx, char *outcome)
 			break;
 		if (strcmp(request, "finish") == 0 || strcmp(request, "rollback") == 0)
 			*outcome = request[0];
-		else if (p->cutover.reverse_max_retained > 0 && tick % RETAINED_POLL == 0)
+		else if (mono_seconds() >= next_prune)
+		{
+			/* the readers apply meanwhile: a prune that loses a lock conflict
+			 * with one of them is only tried again sooner */
+			next_prune = mono_seconds() + (reverse_clocks_prune(ctx) ? 300 : 30);
+		}
+		if (*outcome == '\0' && p->cutover.reverse_max_retained > 0 && tick % RETAINED_POLL == 0)
 		{
 			most_retained(ctx, conns, &retained, &worst);
 			if (retained > p->cutover.reverse_max_retained)

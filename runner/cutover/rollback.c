@@ -190,7 +190,7 @@ rollback_run(apply_ctx *ctx)
 
 	/* catch up before freezing, so that the drain inside the freeze is short */
 	stream_dir_reverse(ctx, &dir);
-	ok = recover(ctx) && reverse_drain_all(ctx, &dir, NULL, 0);
+	ok = recover(ctx) && reverse_clocks_ensure(ctx) && reverse_drain_all(ctx, &dir, NULL, 0);
 	stream_dir_free(&dir);
 	if (!ok || (attempt = freeze_attempt_begin(ctx, "pgreshard.rollbacks")) < 0)
 		return false;

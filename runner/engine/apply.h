@@ -30,6 +30,10 @@ typedef struct source_session {
 	char	   *snapshot;		/* exported snapshot name, or NULL */
 	uint64_t	snapshot_lsn;	/* the snapshot's consistent point */
 	bool		temp_slot;		/* snapshot comes from a temporary slot (rerun) */
+	char	   *partitions_followed;	/* the source's partitions and their indexes as the
+										 * stream last followed them on the shards, after
+										 * a character saying how completely, or NULL
+										 * (runner/follow/stream_attach.c) */
 } source_session;
 
 typedef struct apply_ctx {

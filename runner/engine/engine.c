@@ -226,7 +226,10 @@ apply_ctx_close(apply_ctx *ctx)
 {
 	source_sessions_close(ctx);
 	for (int i = 0; i < ctx->plan->nsources; i++)
+	{
 		free(ctx->sources[i].role);
+		free(ctx->sources[i].partitions_followed);
+	}
 	free(ctx->sources);
 	pgr_disconnect(ctx->state);
 	catalog_free(ctx->cat);

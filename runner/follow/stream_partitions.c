@@ -16,8 +16,9 @@
  * partition in the shard's DEFAULT partition are deleted first).
  *
  * Once the cutover has drained the stream to its fence, partitions made
- * during the move that never received a row are created too.  A partition
- * detached on the source stays on the shards.
+ * during the move that never received a row are created too.  What
+ * pgoutput does not say — the rows of a table attached as a partition, a
+ * partition detached, a partition's own indexes — is stream_attach.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -195,25 +196,17 @@ stream_partition_announced(stream_reader *r, const char *schema, const char *nam
 	}
 	for (int k = 0; k < nchain; k++)
 		pc->everywhere[chain[k]] = true;
+	stream_attach_soon(r);		/* attached with rows?  (stream_attach.c) */
 	return pc->l.v[i].table;
 }
 
 bool
 stream_partitions_at_fence(apply_ctx *ctx, int source)
 {
-	part_list	l;
-	bool		ok;
+	bool		any = false;
 
-	if (!load(ctx->plan, source, ctx->sources[source].role, &l))
-		return false;
-	ok = true;
-	for (int s = 0; ok && s < ctx->plan->nshards && l.n > 0; s++)
-	{
-		pgr_conn   *c = connect_shard(ctx->plan, s);
-
-		ok = c != NULL && apply_session_replica(c) && partitions_create_missing(c, s, &l, -1);
-		pgr_disconnect(c);
-	}
-	partitions_free(&l);
-	return ok;
+	for (int t = 0; t < ctx->plan->ntables && !any; t++)
+		any = catalog_table(ctx->cat, t)->partitioned;
+	/* partitions, their attached rows and their indexes: stream_attach.c */
+	return !any || stream_attach_at_fence(ctx, source);
 }

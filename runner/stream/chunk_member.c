@@ -288,8 +288,9 @@ merge_late(stream_table *t, int nshards)
 	t->nlate = n;
 }
 
-bool
-stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables)
+/* The late chunks of this source's tables (only >= 0: of that table only). */
+static bool
+late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables, int only)
 {
 	const plan *p = ctx->plan;
 	char		src[16];
@@ -321,7 +322,8 @@ stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 			int			ti = atoi(PQgetvalue(res, r, 0)), chunk = atoi(PQgetvalue(res, r, 1));
 			struct late_chunk *lc;
 
-			if (ti < 0 || ti >= p->ntables || !lsn_parse(PQgetvalue(res, r, 2), &lsn) || lsn <= slot_lsn)
+			if (ti < 0 || ti >= p->ntables || (only >= 0 && ti != only) ||
+				!lsn_parse(PQgetvalue(res, r, 2), &lsn) || lsn <= slot_lsn)
 				continue;
 			lc = late_find(ctx, &tables[ti], source, chunk, plan_rows, &ok);
 			lc->lsn[s] = lsn;
@@ -334,7 +336,7 @@ stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 	}
 	PQclear(plan_rows);
 	for (int ti = 0; ok && ti < p->ntables; ti++)
-		if (tables[ti].nlate > 0)
+		if (tables[ti].nlate > 0 && (only < 0 || ti == only))
 		{
 			stream_table *t = &tables[ti];
 			int			nchunks = t->nlate;
@@ -348,6 +350,26 @@ stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 					 "by the key", whole ? "" : nchunks == t->nlate ? "" : " (neighbours merged)");
 		}
 	return ok;
+}
+
+bool
+stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables)
+{
+	return late_load(ctx, state, source, slot_lsn, tables, -1);
+}
+
+bool
+stream_late_reload(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn, stream_table *tables,
+				   int ti)
+{
+	stream_table *t = &tables[ti];
+
+	stream_late_free(t);
+	t->late = NULL;
+	t->nlate = t->nleaves = t->nck = 0;
+	t->late_max = 0;
+	t->ck_sql = t->leaf_sql = NULL;
+	return late_load(ctx, state, source, slot_lsn, tables, ti);
 }
 
 void

@@ -71,6 +71,10 @@ typedef struct stream_table {
 	char	   *owner_rel;
 	int			owner_mod, owner_rem;
 	bool		upsert;			/* INSERT ... ON CONFLICT (primary key) DO UPDATE */
+	/* reverse stream with several shards (stream_dir.c): the source's table
+	 * of each key's latest applied commit time, "pgreshard.clock_PLAN_I";
+	 * an INSERT applies only if its commit is not older (NULL: no clock) */
+	char	   *clock_rel;
 	/* invariant 4: chunks copied later than the slot, per shard (may be
 	 * empty); which rows they hold is chunk_member.c's */
 	int			nck;			/* chunk key columns (0: none known) */
@@ -120,6 +124,7 @@ void stream_dir_free(stream_dir *d);
 char *reverse_slot_name(const plan *p);
 char *reverse_owner_table(const plan *p, int ti);	/* unquoted name in schema pgreshard */
 char *reverse_progress_table(const plan *p);		/* unquoted name in schema pgreshard */
+char *reverse_clock_table(const plan *p, int ti);	/* unquoted name in schema pgreshard */
 /* Make t, built for the forward stream, one of the reverse stream from
  * shard `shard`: hash routing over the sources, the owner condition, upsert. */
 void stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard, stream_table *t);
@@ -128,6 +133,9 @@ void stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard
 void stream_owner_cond(strbuf *sb, const stream_table *t, const char *qual);
 /* " ON CONFLICT (pk) DO UPDATE SET ..." when t->upsert. */
 void stream_upsert_clause(strbuf *sb, const stream_table *t);
+/* The reverse INSERT of n rows under the row clock (t->clock_rel): each row
+ * is its columns' values, then its commit time (us since 2000-01-01). */
+void stream_clock_insert(strbuf *sb, const stream_table *t, int n);
 
 /* " OVERRIDING SYSTEM VALUE" when t has a GENERATED ALWAYS identity, else "". */
 const char *stream_insert_overriding(const stream_table *t);
@@ -262,6 +270,7 @@ typedef struct stream_reader {
 	pgr_conn   *member;			/* the source, to place keys in late chunks (chunk_member.c) */
 	const stream_rel *cur_rel;	/* the relation of the change being applied */
 	struct part_cache *parts;	/* the source's partitions (stream_partitions.c) */
+	struct attach_watch *attach;	/* the source's catalog, polled (stream_attach.c) */
 	bool		member_failed;	/* that failed (reported): the change fails */
 	long long	violations;
 	long long	txns;
@@ -279,6 +288,23 @@ bool stream_partitions_at_fence(apply_ctx *ctx, int source);
 int stream_partition_announced(stream_reader *r, const char *schema, const char *name);
 /* Drop the session's knowledge of the partitions (a new session checks again). */
 void stream_partitions_forget(stream_reader *r);
+
+/* stream_attach.c: the partitions' changes pgoutput does not carry —
+ * attached rows, detached partitions, a partition's own indexes */
+/* Between two transactions: 1 when the reader is to commit everything on
+ * every shard and call stream_attach_run now; 0 not now; -1 after an error
+ * (reported).  Polls the source's catalog when it is time. */
+int stream_attach_due(stream_reader *r);
+bool stream_attach_run(stream_reader *r);
+/* A new partition was announced: poll at the next transaction boundary. */
+void stream_attach_soon(stream_reader *r);
+void stream_attach_forget(stream_reader *r);
+/* The same at the fence, strictly (stream_partitions_at_fence). */
+bool stream_attach_at_fence(apply_ctx *ctx, int source);
+
+/* stream_reader.c: every transaction before lsn has been received (a
+ * position just past a WAL page header counts as the page's start) */
+bool stream_received_past(const stream_reader *r, uint64_t lsn);
 
 /* stream_batch.c: per-shard pipelines and the group commit */
 bool shard_pipeline_open(stream_reader *r, int s);
@@ -364,6 +390,10 @@ void stream_tables_free(stream_table *t, int n, int nshards);
  * consistent point slot_lsn (state: shard 0). */
 bool stream_late_load(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
 					  stream_table *tables);
+/* The same again for table ti alone, after more of its chunks were copied
+ * late (partitions attached during the move: runner/copy/copy_late.c). */
+bool stream_late_reload(apply_ctx *ctx, pgr_conn *state, int source, uint64_t slot_lsn,
+						stream_table *tables, int ti);
 /* Does a late chunk on shard s already hold the current transaction's change
  * to row tup?  On a failure to tell, reports it, sets r->member_failed and
  * says yes (the change then fails). */

@@ -29,6 +29,24 @@
  * the key's types, pgreshard.owner_PLAN_I on the source): B's newer version
  * is never overwritten or deleted by A's older changes, whatever the order.
  * With Lua routing that test cannot be written in SQL; the README says so.
+ *
+ * That alone loses a row moved there and back (A -> B -> A): if A's stream
+ * applies its DELETE and its later INSERT first, B's older INSERT then
+ * overwrites A's version, and B's DELETE removes it.  So with several shards
+ * the source keeps a row clock per table, pgreshard.clock_PLAN_I (the
+ * primary key's columns and the commit time of the INSERT last applied for
+ * that key, us since 2000-01-01, from the shard's Begin message): a reverse
+ * INSERT upserts the clock row only if its commit is not older, and writes
+ * the table's row only if it did (one statement, stream_clock_insert()).
+ * The clock row is locked by that upsert, so two shards' streams applying
+ * the same key wait for each other and the later commit time wins in either
+ * order.  UPDATEs and DELETEs need no clock: the row they act on exists on
+ * their shard, so it was inserted there after every other shard's copy of
+ * it, and the owner condition above already keeps them off a row that a
+ * later INSERT gave to another shard.  Commit times come from different
+ * servers: the order is right as long as their clocks differ by less than
+ * the time between two moves of one row (NTP keeps them within
+ * milliseconds; the README says so).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +133,12 @@ reverse_owner_table(const plan *p, int ti)
 }
 
 char *
+reverse_clock_table(const plan *p, int ti)
+{
+	return xasprintf("clock_%s_%d", p->name, ti);
+}
+
+char *
 reverse_progress_table(const plan *p)
 {
 	return xasprintf("progress_%s", p->name);
@@ -141,6 +165,15 @@ stream_table_reverse(const apply_ctx *ctx, const stream_dir *dir, int shard, str
 	}
 	t->nlate = 0;
 	t->upsert = t->npk > 0 && !t->replicate;
+	if (t->upsert && p->nshards > 1)
+	{
+		char	   *name = reverse_clock_table(p, t->index);
+
+		free(t->clock_rel);
+		/* plan names are [a-z0-9_]: no quoting needed */
+		t->clock_rel = xasprintf("pgreshard.%s", name);
+		free(name);
+	}
 	if (!t->replicate && p->nshards > 1 && p->sharding == SHARD_FN_HASH && t->nkeys > 0)
 	{
 		char	   *name = reverse_owner_table(p, t->index);
@@ -180,4 +213,53 @@ stream_upsert_clause(strbuf *sb, const stream_table *t)
 			sb_printf(sb, "%s%s = excluded.%s", set++ ? ", " : "UPDATE SET ", t->qcols[i], t->qcols[i]);
 	if (set == 0)
 		sb_append(sb, "NOTHING");
+}
+
+/*
+ * WITH v (c1.., ts) AS (VALUES ($1::type, .., $k::bigint), ..),
+ *   won AS (INSERT INTO clock AS k (pk.., pgreshard_commit_us) SELECT .. FROM v
+ *           ON CONFLICT (pk..) DO UPDATE SET pgreshard_commit_us = excluded...
+ *           WHERE k.pgreshard_commit_us <= excluded.pgreshard_commit_us
+ *           RETURNING k.pk..)
+ * INSERT INTO t (cols) SELECT v.c.. FROM v JOIN won ON (pk) ON CONFLICT ...
+ */
+void
+stream_clock_insert(strbuf *sb, const stream_table *t, int n)
+{
+	int			w = t->ncols + 1;
+
+	sb_append(sb, "WITH v (");
+	for (int i = 0; i < t->ncols; i++)
+		sb_printf(sb, "c%d, ", i + 1);
+	sb_append(sb, "ts) AS (VALUES ");
+	for (int row = 0; row < n; row++)
+	{
+		sb_append(sb, row ? ", (" : "(");
+		for (int i = 0; i < t->ncols; i++)
+			sb_printf(sb, "$%d::%s, ", row * w + i + 1, t->types[i]);
+		sb_printf(sb, "$%d::bigint)", row * w + w);
+	}
+	sb_printf(sb, "), won AS (INSERT INTO %s AS k (", t->clock_rel);
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(sb, "%s, ", t->qcols[t->pk_col[k]]);
+	sb_append(sb, "pgreshard_commit_us) SELECT ");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(sb, "v.c%d, ", t->pk_col[k] + 1);
+	sb_append(sb, "v.ts FROM v ON CONFLICT (");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(sb, "%s%s", k ? ", " : "", t->qcols[t->pk_col[k]]);
+	sb_append(sb, ") DO UPDATE SET pgreshard_commit_us = excluded.pgreshard_commit_us "
+			  "WHERE k.pgreshard_commit_us <= excluded.pgreshard_commit_us RETURNING ");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(sb, "%sk.%s", k ? ", " : "", t->qcols[t->pk_col[k]]);
+	sb_printf(sb, ") INSERT INTO %s (", t->qname);
+	for (int i = 0; i < t->ncols; i++)
+		sb_printf(sb, "%s%s", i ? ", " : "", t->qcols[i]);
+	sb_printf(sb, ")%s SELECT ", stream_insert_overriding(t));
+	for (int i = 0; i < t->ncols; i++)
+		sb_printf(sb, "%sv.c%d", i ? ", " : "", i + 1);
+	sb_append(sb, " FROM v JOIN won ON ");
+	for (int k = 0; k < t->npk; k++)
+		sb_printf(sb, "%sv.c%d = won.%s", k ? " AND " : "", t->pk_col[k] + 1, t->qcols[t->pk_col[k]]);
+	stream_upsert_clause(sb, t);
 }

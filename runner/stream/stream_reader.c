@@ -80,6 +80,21 @@ pending_changes(const stream_reader *r)
 	return n;
 }
 
+/*
+ * Between two transactions: follow what the source's catalog changed in the
+ * partitions that pgoutput does not carry (stream_attach.c), once every
+ * shard has committed every transaction received so far.
+ */
+static bool
+attach_point(stream_reader *r)
+{
+	int			due = r->in_txn ? 0 : stream_attach_due(r);
+
+	if (due <= 0)
+		return due == 0;
+	return group_commit(r, r->received, true) && stream_attach_run(r);
+}
+
 /* A source transaction ended (Commit or Stream Commit) at end_lsn. */
 static bool
 on_commit(stream_reader *r, uint64_t end_lsn)
@@ -88,8 +103,8 @@ on_commit(stream_reader *r, uint64_t end_lsn)
 	r->received = end_lsn;
 	r->txns++;
 	if (mono_seconds() - r->last_flush >= FLUSH_INTERVAL_S || pending_changes(r) >= FLUSH_PENDING)
-		return group_commit(r, end_lsn, false);
-	return true;
+		return group_commit(r, end_lsn, false) && attach_point(r);
+	return attach_point(r);
 }
 
 typedef struct replay_arg {
@@ -192,18 +207,22 @@ on_message(stream_reader *r, const char *payload, size_t len)
  * end reads as the page boundary, so that counts as reached too (default 8 kB
  * pages and 16 MB segments: short header 24 bytes, long header 40).
  */
+bool
+stream_received_past(const stream_reader *r, uint64_t lsn)
+{
+	if (lsn % (16 * 1024 * 1024) == 40)
+		lsn -= 40;
+	else if (lsn % 8192 == 24)
+		lsn -= 24;
+	return !r->in_txn && r->received >= lsn;
+}
+
 static bool
 target_reached(const stream_reader *r)
 {
-	uint64_t	target = r->target;
-
-	if (target % (16 * 1024 * 1024) == 40)
-		target -= 40;
-	else if (target % 8192 == 24)
-		target -= 24;
 	if (r->exact && r->reached)
 		return true;
-	return r->target != 0 && !r->in_txn && r->received >= target;
+	return r->target != 0 && stream_received_past(r, r->target);
 }
 
 /* ... and every shard has committed it (the slot is confirmed there). */
@@ -320,6 +339,8 @@ stream_loop(stream_reader *r)
 		 * for the shards, confirm it; an open transaction is left to the slot */
 		if (stop_asked(r) && !r->in_txn)
 			return (!(shards_busy(r) || r->received > r->confirmed) || group_commit(r, r->received, true));
+		if (!attach_point(r))
+			return false;
 		if (caught_up(r))
 		{
 			log_debug("%s: caught up: received %X/%X, target %X/%X", r->role,
@@ -674,6 +695,7 @@ run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_
 	if (ok && (r.txns > 0 || !dir->reverse))
 		log_info("%s: %sstream caught up: %lld transaction(s), %lld change(s) applied", r.role,
 				 dir->reverse ? "reverse " : "", r.txns, r.changes);
+	stream_attach_forget(&r);
 	stream_hooks_close(&r);
 	shards_free(&r);
 	pgr_disconnect(r.member);

@@ -68,7 +68,9 @@ run_sql(const stream_table *t, int kind, int n)
 	for (int i = 0; i < t->ncols; i++)
 		all[i] = i;
 	sb_init(&sb);
-	if (kind == STMT_INSERT)
+	if (kind == STMT_INSERT && t->clock_rel != NULL)
+		stream_clock_insert(&sb, t, n);
+	else if (kind == STMT_INSERT)
 	{
 		sb_printf(&sb, "INSERT INTO %s (", t->qname);
 		for (int i = 0; i < t->ncols; i++)

@@ -199,6 +199,13 @@ shard_insert_row(stream_reader *r, int s, const stream_table *t, const pgo_tuple
 		}
 		params_add(&r->params, v);
 	}
+	if (t->clock_rel != NULL)	/* the row clock's commit time (stream_dir.c) */
+	{
+		char		ts[24];
+		int			n = snprintf(ts, sizeof(ts), "%lld", (long long) r->txn_commit_ts);
+
+		params_add(&r->params, &(pgo_value) {PGO_TEXT, ts, (uint32_t) n});
+	}
 	key_text(t, tup, key, sizeof(key));
 	if (fill == NULL)			/* no unchanged value then: it would have failed above */
 		return run_add(r, s, t, STMT_INSERT, key);

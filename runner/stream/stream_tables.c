@@ -73,14 +73,19 @@ stream_table_statements(stream_table *t)
 	for (int k = 0; k < t->npk; k++)
 		pk_ok = pk_ok && t->pk_col[k] >= 0;
 	sb_init(&sb);
-	sb_printf(&sb, "INSERT INTO %s (", t->qname);
-	for (int i = 0; i < t->ncols; i++)
-		sb_printf(&sb, "%s%s", i ? ", " : "", t->qcols[i]);
-	sb_printf(&sb, ")%s VALUES (", stream_insert_overriding(t));
-	for (int i = 0; i < t->ncols; i++)
-		sb_printf(&sb, "%s$%d", i ? ", " : "", i + 1);
-	sb_append(&sb, ")");
-	stream_upsert_clause(&sb, t);
+	if (t->clock_rel != NULL)
+		stream_clock_insert(&sb, t, 1);
+	else
+	{
+		sb_printf(&sb, "INSERT INTO %s (", t->qname);
+		for (int i = 0; i < t->ncols; i++)
+			sb_printf(&sb, "%s%s", i ? ", " : "", t->qcols[i]);
+		sb_printf(&sb, ")%s VALUES (", stream_insert_overriding(t));
+		for (int i = 0; i < t->ncols; i++)
+			sb_printf(&sb, "%s$%d", i ? ", " : "", i + 1);
+		sb_append(&sb, ")");
+		stream_upsert_clause(&sb, t);
+	}
 	t->sql[STMT_INSERT] = sb_steal(&sb);
 	if (pk_ok && t->nsettable > 0)
 	{
@@ -230,6 +235,7 @@ stream_tables_free(stream_table *tables, int n, int nshards)
 		free(t->display);
 		free(t->qname);
 		free(t->owner_rel);
+		free(t->clock_rel);
 	}
 	free(tables);
 }

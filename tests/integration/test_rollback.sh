@@ -53,10 +53,7 @@ writes() {	# ROUND: the application's writes on both shards
 		  DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id DESC LIMIT 2 OFFSET 5)" >/dev/null ||
 			fail "writes on cluster $c"
 	done
-	# Not here: rows moved between the shards (deleted on one, inserted with the same id on
-	# the other). The streams back of two shards are not ordered with each other, and this
-	# test lost such rows on the source now and then (README, "Reverse replication": known
-	# limit; verify at the rollback reports it).
+	# rows moved between the shards under the same id: test_reverse_moves.sh
 }
 digest() {	# CLUSTERS TABLE: count and md5 of the sorted rows of the union
 	local c

@@ -88,7 +88,7 @@ psql_on 2 $DB "TRUNCATE events" >/dev/null
 
 expect_rc 0 "$P" rollback "$W/plan.yaml"
 wait $AP
-expect_eq "$?" 0 "the apply handed over"
+expect_eq "$?" 0 "the apply handed over: $(grep -v "^pgreshard: .*caught up" "$W/apply.err" | tail -5)"
 AP=
 rows() { for c in $1; do psql -X -q -At -d "$(dsn $c $DB)" -c "COPY (SELECT t::text FROM $2 t) TO STDOUT"; done | LC_ALL=C sort | md5sum; }
 for t in accounts events; do

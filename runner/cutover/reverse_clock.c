@@ -1,0 +1,158 @@
+/*
+ * reverse_clock.c — the row clocks on the sources that order the shards'
+ * streams back (why and how they are used: runner/stream/stream_dir.c).
+ *
+ * One table per moved table with a primary key, when there are several
+ * shards: pgreshard.clock_PLAN_I, the primary key's columns (made by CREATE
+ * TABLE AS from the table itself, so their types, typmods and collations are
+ * the table's own and equality is the primary key's) and
+ * pgreshard_commit_us, the commit time of the INSERT last applied for that
+ * key.  Ledgered first, so cleanup drops them; made where missing each time
+ * the reverse streams start (the cutover's set-up, the apply streaming back,
+ * a rollback), so a plan cut over by an older pgreshard gets them too.
+ *
+ * They grow by one row per key inserted on the shards after the cutover, so
+ * the apply streaming back prunes them every few minutes: a clock row only
+ * ever refuses an INSERT older than itself, and every shard's stream applies
+ * commits in commit order, so once each shard's stream has applied a commit
+ * later than the clock row (pgreshard.progress_PLAN.commit_ts on the source,
+ * one row per shard) nothing can arrive that it would refuse.  Commit times
+ * within one server are taken just before the commit record is written, so
+ * two concurrent commits can be out of order by a little: the prune keeps a
+ * minute more.  A shard that has applied nothing to a source yet (no
+ * progress row) keeps that source's clocks whole.  Cleanup drops them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cutover.h"
+#include "log.h"
+#include "state.h"
+#include "stream.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+/* CREATE TABLE pgreshard.clock_PLAN_I AS SELECT pk.. FROM t WITH NO DATA; + its key */
+static char *
+clock_sql(apply_ctx *ctx, pgr_conn *c, int ti, const char *name)
+{
+	const plan_table *pt = &ctx->plan->tables[ti];
+	const src_table *st = catalog_table(ctx->cat, ti);
+	char	   *table = pgr_quote_qualified(c, pt->schema, pt->relname);
+	strbuf		cols, sb;
+
+	sb_init(&cols);
+	for (int k = 0; k < st->npk; k++)
+	{
+		char	   *q = pgr_quote_ident(c, st->pk[k]);
+
+		sb_printf(&cols, "%s%s", k ? ", " : "", q);
+		free(q);
+	}
+	sb_init(&sb);
+	sb_printf(&sb, "BEGIN; CREATE TABLE pgreshard.%s AS SELECT %s FROM %s WITH NO DATA; "
+			  "ALTER TABLE pgreshard.%s ADD COLUMN pgreshard_commit_us bigint NOT NULL, "
+			  "ADD PRIMARY KEY (%s); COMMIT", name, cols.data, table, name, cols.data);
+	sb_free(&cols);
+	free(table);
+	return sb_steal(&sb);
+}
+
+static bool
+ensure_on_source(apply_ctx *ctx, int i)
+{
+	const plan *p = ctx->plan;
+	const char *role = ctx->sources[i].role;
+	pgr_conn   *c = NULL;
+	bool		ok = true;
+
+	for (int ti = 0; ok && ti < p->ntables; ti++)
+	{
+		char	   *name, *qualified;
+		const char *params[1];
+		PGresult   *res;
+
+		if (p->nshards < 2 || p->tables[ti].replicate || catalog_table(ctx->cat, ti)->npk == 0)
+			continue;
+		name = reverse_clock_table(p, ti);
+		qualified = xasprintf("pgreshard.%s", name);
+		params[0] = qualified;
+		ok = state_ledger_add(ctx->state, p, "table", name, role) &&
+			(c != NULL || (c = pgr_connect(p->source_dsns[i], role, 0)) != NULL) &&
+			pgr_exec(c, "allowing pgreshard's own tables to be written", "SET default_transaction_read_only = off",
+					 0, NULL);
+		res = ok ? pgr_query(c, "looking for a row clock table", "SELECT to_regclass($1) IS NULL", 1, params) : NULL;
+		ok = res != NULL;
+		if (ok && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		{
+			char	   *sql = clock_sql(ctx, c, ti, name);
+
+			ok = pgr_exec(c, "creating the row clock table of the streams back", sql, 0, NULL);
+			free(sql);
+		}
+		PQclear(res);
+		free(qualified);
+		free(name);
+	}
+	pgr_disconnect(c);
+	return ok;
+}
+
+/* Forget the clock rows that no shard's stream can contradict any more. */
+static bool
+prune_on_source(apply_ctx *ctx, int i)
+{
+	const plan *p = ctx->plan;
+	const char *role = ctx->sources[i].role;
+	char	   *progress = reverse_progress_table(p), nshards[16];
+	const char *params[2] = {p->name, nshards};
+	pgr_conn   *c = NULL;
+	bool		ok = true;
+
+	snprintf(nshards, sizeof(nshards), "%d", p->nshards);
+	for (int ti = 0; ok && ti < p->ntables; ti++)
+	{
+		char	   *name, *sql;
+
+		if (p->nshards < 2 || p->tables[ti].replicate || catalog_table(ctx->cat, ti)->npk == 0)
+			continue;
+		if (c == NULL &&
+			((c = pgr_connect(p->source_dsns[i], role, 0)) == NULL ||
+			 !pgr_exec(c, "allowing pgreshard's own tables to be written",
+					   "SET default_transaction_read_only = off", 0, NULL)))
+			ok = false;
+		name = reverse_clock_table(p, ti);
+		/* plan names are [a-z0-9_]: no quoting needed */
+		sql = xasprintf("DELETE FROM pgreshard.%s WHERE pgreshard_commit_us < ("
+						"SELECT CASE WHEN count(commit_ts) = $2::int THEN (extract(epoch FROM min(commit_ts) - "
+						"timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint - 60000000 END "
+						"FROM pgreshard.%s WHERE plan_name = $1)", name, progress);
+		ok = ok && pgr_exec(c, "pruning a row clock table of the streams back", sql, 2, params);
+		free(sql);
+		free(name);
+	}
+	pgr_disconnect(c);
+	free(progress);
+	return ok;
+}
+
+bool
+reverse_clocks_prune(apply_ctx *ctx)
+{
+	bool		ok = true;
+
+	for (int i = 0; ok && i < ctx->plan->nsources; i++)
+		ok = prune_on_source(ctx, i);
+	return ok;
+}
+
+bool
+reverse_clocks_ensure(apply_ctx *ctx)
+{
+	bool		ok = true;
+
+	for (int i = 0; ok && i < ctx->plan->nsources; i++)
+		ok = ensure_on_source(ctx, i);
+	return ok;
+}
