@@ -99,6 +99,28 @@ ensure_on_source(apply_ctx *ctx, int i)
 	return ok;
 }
 
+/*
+ * One clock table's DELETE.  The readers upsert clock rows meanwhile: a
+ * deadlock or a lock wait past lock_timeout is not an error but a prune
+ * deferred (a warning; the caller tries again soon).
+ */
+static bool
+prune_one(pgr_conn *c, const char *sql, const char *const *params)
+{
+	PGresult   *res = PQexecParams(c->pg, sql, 2, NULL, params, NULL, NULL, 0);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok && state &&
+		(strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "55P03") == 0))
+		log_warn("%s: pruning a row clock table of the streams back: deferred (SQLSTATE %s, the "
+				 "streams hold its rows)", c->role, state);
+	else if (!ok)
+		pgr_report_result(c, "pruning a row clock table of the streams back", res);
+	PQclear(res);
+	return ok;
+}
+
 /* Forget the clock rows that no shard's stream can contradict any more. */
 static bool
 prune_on_source(apply_ctx *ctx, int i)
@@ -120,7 +142,7 @@ prune_on_source(apply_ctx *ctx, int i)
 		if (c == NULL &&
 			((c = pgr_connect(p->source_dsns[i], role, 0)) == NULL ||
 			 !pgr_exec(c, "allowing pgreshard's own tables to be written",
-					   "SET default_transaction_read_only = off", 0, NULL)))
+					   "SET default_transaction_read_only = off; SET lock_timeout = '2s'", 0, NULL)))
 			ok = false;
 		name = reverse_clock_table(p, ti);
 		/* plan names are [a-z0-9_]: no quoting needed */
@@ -128,7 +150,7 @@ prune_on_source(apply_ctx *ctx, int i)
 						"SELECT CASE WHEN count(commit_ts) = $2::int THEN (extract(epoch FROM min(commit_ts) - "
 						"timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint - 60000000 END "
 						"FROM pgreshard.%s WHERE plan_name = $1)", name, progress);
-		ok = ok && pgr_exec(c, "pruning a row clock table of the streams back", sql, 2, params);
+		ok = ok && prune_one(c, sql, params);
 		free(sql);
 		free(name);
 	}
