@@ -16,7 +16,12 @@ fail() {
 	[ -n "${PGR_FAIL_DUMP:-}" ] && printf "%s\n%s\n" "$OUT" "$ERR" >"$PGR_FAIL_DUMP"
 	echo "FAIL: $*" >&2
 	[ -n "$OUT" ] && printf '  stdout (end): %s\n' "$(printf '%s' "$OUT" | tail -c 1500)" >&2
-	[ -n "$ERR" ] && printf '  stderr: %s\n' "$(printf '%s' "$ERR" | head -c 2000)" >&2
+	# the start says what ran, the end (usually) why it failed
+	if [ ${#ERR} -gt 3500 ]; then
+		printf '  stderr: %s\n  [...]\n%s\n' "$(printf '%s' "$ERR" | head -c 1000)" "$(printf '%s' "$ERR" | tail -c 2500)" >&2
+	elif [ -n "$ERR" ]; then
+		printf '  stderr: %s\n' "$ERR" >&2
+	fi
 	exit 1
 }
 
