@@ -12,6 +12,7 @@
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 DB=revmoves
 W=$(mktemp -d)
@@ -38,17 +39,6 @@ tables:
 cutover: { freeze: lock, timeout_s: 30, sequence_gap: 100 }
 YAML
 
-start_apply() {
-	"$P" apply --yes "$W/plan.yaml" >>"$W/apply.out" 2>>"$W/apply.err" &
-	AP=$!
-}
-wait_reverse() {
-	for _ in $(seq 1 120); do
-		[ "$(psql_on 1 $DB "SELECT coalesce(reverse_state, '') FROM pgreshard.runs" 2>/dev/null)" = streaming ] && return 0
-		sleep 0.5
-	done
-	fail "reverse replication did not start: $(tail -5 "$W/apply.err")"
-}
 digest() {	# CLUSTERS TABLE
 	local c
 	for c in $1; do psql -X -q -At -d "$(dsn $c $DB)" -c "COPY (SELECT t::text FROM $2 t) TO STDOUT"; done |
@@ -72,8 +62,7 @@ move() {
 	[ -n "$rows" ] || fail "move: no rows of $t matched $where on $from"
 }
 
-start_apply
-wait_reverse
+apply_streaming_back "$W/plan.yaml" "$W/apply.err"
 # a sharding key value on each shard, and the id sets (fixed before any move)
 c0=$(psql_on 1 $DB "SELECT min(customer_id) FROM orders")
 c1=$(psql_on 2 $DB "SELECT min(customer_id) FROM orders")
@@ -109,8 +98,7 @@ move orders 2 1 "$GONE" "$(printf "$OR" $c0)" ins
 psql_on 1 $DB "DELETE FROM orders WHERE $GONE" >/dev/null
 psql_on 1 $DB "UPDATE orders SET note = 'back home' WHERE $A01" >/dev/null
 
-start_apply
-wait_reverse
+apply_streaming_back "$W/plan.yaml" "$W/apply.err"
 # moves while the apply streams back: a set of rows goes back and forth between the
 # shards (delete first or insert first, at random: the seed is printed), up to the
 # rollback (not into its freeze: a move cut in half by the freeze would leave the
@@ -143,8 +131,7 @@ touch "$W/stop"
 wait $mover
 expect_rc 0 "$P" rollback "$W/plan.yaml"
 expect_contains "$OUT" "serves the moved tables again"
-wait $AP
-AP=
+apply_handed_over
 expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.rollbacks WHERE outcome = 'done'")" 1 "one rollback"
 for t in orders '"Accounts"'; do
 	src=$(digest 0 "$t") shards=$(digest "1 2" "$t")
