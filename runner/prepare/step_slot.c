@@ -14,6 +14,7 @@
  * that LSN so the stream does not replay older changes over them
  * (invariant 4).  The temporary slot disappears with its connection.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,16 +168,30 @@ step_slot(apply_ctx *ctx)
 	return ok;
 }
 
+/* How many temporary slots this process made (their names, source_snapshot). */
+static atomic_uint snap_seq;
+
 bool
 source_snapshot(apply_ctx *ctx, int i)
 {
 	source_session *ss = &ctx->sources[i];
 	char	   *name;
+	unsigned int seq;
 	bool		ok;
 
 	if (ss->snapshot != NULL)
 		return true;
-	name = xasprintf("pgreshard_%s_snap_%d", ctx->plan->name, (int) getpid());
+	/*
+	 * A name of its own per slot, not per process: a temporary slot is
+	 * dropped by its backend as that exits, after our PQfinish returned, so
+	 * the next snapshot of this process (the verify's, right after a late
+	 * copy's) could find the old one still there ("already exists").  The
+	 * PID times 64 plus a wrapping count, in hex, keeps the name within 63
+	 * bytes for a 40-character plan name; a name comes back only 64 slots
+	 * later, long after its backend is gone.
+	 */
+	seq = atomic_fetch_add(&snap_seq, 1u) % 64u;
+	name = xasprintf("pgreshard_%s_snap_%x", ctx->plan->name, (unsigned int) getpid() * 64u + seq);
 	ok = create_slot(ctx, ss, name, true);
 	free(name);
 	return ok;
