@@ -59,6 +59,30 @@ clock_sql(apply_ctx *ctx, pgr_conn *c, int ti, const char *name)
 	return sb_steal(&sb);
 }
 
+/* Moved table ti has a row clock: several shards, a primary key, not replicated. */
+static bool
+has_clock(const apply_ctx *ctx, int ti)
+{
+	return ctx->plan->nshards > 1 && !ctx->plan->tables[ti].replicate && catalog_table(ctx->cat, ti)->npk > 0;
+}
+
+/* A session on source i that may write pgreshard's own tables there (its
+ * write guard may make it read-only), with the given extra settings. */
+static pgr_conn *
+clock_session(apply_ctx *ctx, int i, const char *settings)
+{
+	pgr_conn   *c = pgr_connect(ctx->plan->source_dsns[i], ctx->sources[i].role, 0);
+	char	   *sql = xasprintf("SET default_transaction_read_only = off%s", settings);
+
+	if (c != NULL && !pgr_exec(c, "allowing pgreshard's own tables to be written", sql, 0, NULL))
+	{
+		pgr_disconnect(c);
+		c = NULL;
+	}
+	free(sql);
+	return c;
+}
+
 static bool
 ensure_on_source(apply_ctx *ctx, int i)
 {
@@ -73,15 +97,13 @@ ensure_on_source(apply_ctx *ctx, int i)
 		const char *params[1];
 		PGresult   *res;
 
-		if (p->nshards < 2 || p->tables[ti].replicate || catalog_table(ctx->cat, ti)->npk == 0)
+		if (!has_clock(ctx, ti))
 			continue;
 		name = reverse_clock_table(p, ti);
 		qualified = xasprintf("pgreshard.%s", name);
 		params[0] = qualified;
 		ok = state_ledger_add(ctx->state, p, "table", name, role) &&
-			(c != NULL || (c = pgr_connect(p->source_dsns[i], role, 0)) != NULL) &&
-			pgr_exec(c, "allowing pgreshard's own tables to be written", "SET default_transaction_read_only = off",
-					 0, NULL);
+			(c != NULL || (c = clock_session(ctx, i, "")) != NULL);
 		res = ok ? pgr_query(c, "looking for a row clock table", "SELECT to_regclass($1) IS NULL", 1, params) : NULL;
 		ok = res != NULL;
 		if (ok && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
@@ -126,7 +148,6 @@ static bool
 prune_on_source(apply_ctx *ctx, int i)
 {
 	const plan *p = ctx->plan;
-	const char *role = ctx->sources[i].role;
 	char	   *progress = reverse_progress_table(p), nshards[16];
 	const char *params[2] = {p->name, nshards};
 	pgr_conn   *c = NULL;
@@ -137,13 +158,13 @@ prune_on_source(apply_ctx *ctx, int i)
 	{
 		char	   *name, *sql;
 
-		if (p->nshards < 2 || p->tables[ti].replicate || catalog_table(ctx->cat, ti)->npk == 0)
+		if (!has_clock(ctx, ti))
 			continue;
-		if (c == NULL &&
-			((c = pgr_connect(p->source_dsns[i], role, 0)) == NULL ||
-			 !pgr_exec(c, "allowing pgreshard's own tables to be written",
-					   "SET default_transaction_read_only = off; SET lock_timeout = '2s'", 0, NULL)))
+		if (c == NULL && (c = clock_session(ctx, i, "; SET lock_timeout = '2s'")) == NULL)
+		{
 			ok = false;
+			break;
+		}
 		name = reverse_clock_table(p, ti);
 		/* plan names are [a-z0-9_]: no quoting needed */
 		sql = xasprintf("DELETE FROM pgreshard.%s WHERE pgreshard_commit_us < ("
