@@ -108,6 +108,21 @@ start_apply() {	# LOG [env...]
 	APPLY=$!
 }
 
+# DDL on the source under the workload: a deadlock with its transactions or
+# a lock timeout aborts it whole (nothing attached): tried again, and the
+# test fails when it never goes through.
+source_ddl() {	# SQL
+	local try err
+	for try in $(seq 1 20); do
+		err=$(psql_on 0 $DB "SET lock_timeout = '2s'; $1" 2>&1 >/dev/null) && return 0
+		case "$err" in
+		*"deadlock detected"* | *"lock timeout"*) echo "(source DDL retried after: ${err%%$'\n'*})"; sleep 0.2 ;;
+		*) fail "DDL on the source: $err" ;;
+		esac
+	done
+	fail "DDL on the source never got its locks: $err"
+}
+
 kill_apply() {
 	kill -9 $APPLY 2>/dev/null
 	wait $APPLY 2>/dev/null
@@ -155,7 +170,7 @@ cutover: { reverse: false, mode: manual, freeze: lock, timeout_s: 60, verify: tr
 		sleep 0.1
 	done
 	sleep 1
-	psql_on 0 $DB "ALTER TABLE ev.events ATTACH PARTITION ev.events_fr FOR VALUES IN ('fr')" >/dev/null
+	source_ddl "ALTER TABLE ev.events ATTACH PARTITION ev.events_fr FOR VALUES IN ('fr')"
 	touch "$W/fr"
 	# kill -9 while the partition's rows are copied in
 	for _ in $(seq 1 1200); do
@@ -175,14 +190,14 @@ cutover: { reverse: false, mode: manual, freeze: lock, timeout_s: 60, verify: tr
 	# indexes made, dropped and attached, a partition detached
 	touch "$W/no_us"
 	sleep 1
-	psql_on 0 $DB "ALTER TABLE ev.events ATTACH PARTITION ev.events_apac FOR VALUES IN ('au', 'nz');
+	source_ddl "ALTER TABLE ev.events ATTACH PARTITION ev.events_apac FOR VALUES IN ('au', 'nz');
 		CREATE UNIQUE INDEX events_eu_0_uq ON ev.events_eu_0 (id, tenant_id);
 		CREATE INDEX events_fr_kind ON ev.events_fr (kind) WHERE kind <> 'x';
 		DROP INDEX ev.events_eu_1_kind;
 		CREATE INDEX events_kind_p ON ONLY ev.events (kind);
 		CREATE INDEX events_other_kind ON ev.events_other (kind);
 		ALTER INDEX ev.events_kind_p ATTACH PARTITION ev.events_other_kind;
-		ALTER TABLE ev.events DETACH PARTITION ev.events_us" >/dev/null
+		ALTER TABLE ev.events DETACH PARTITION ev.events_us"
 	touch "$W/apac"
 	start_apply "$W/run2.log"
 	for _ in $(seq 1 1200); do
