@@ -12,7 +12,8 @@
 # COPY bytes/s (uuid and slug rows are wider), medians of the rounds.  Then
 # dense and uuid with jobs 1, dense and uuid with chunks of ROWS/40 (a tenth
 # of the table in flight with 4 jobs), and uuid and text without shared scans
-# (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk).  The
+# (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk), and dense,
+# uuid and text in COPY text format (PGRESHARD_COPY_FORMAT=text).  The
 # servers' CPU seconds are given too: steadier than wall time on a shared
 # machine.  Then kill -9 of the uuid copy halfway (once half of its rows are
 # on the shards, committed or in open COPYs), at both chunk sizes, BENCH_KILLS
@@ -76,7 +77,8 @@ keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds, max RSS (KiB), 
 		{ cat "$W/k.log" >&2; kill $$; exit 1; }
 	sleep 0.5	# the backends end and are reaped
 	s1=$(cluster_ticks 0) h1=$(shards_ticks) hz=$(getconf CLK_TCK)
-	sed -n 's/.*copy: [0-9]* rows (\([0-9]*\) bytes).*/\1/p' "$W/k.log" >"$W/kbytes_$1"
+	[ "${PGRESHARD_COPY_FORMAT:-}" = text ] ||	# the bytes of the default (binary) format
+		sed -n 's/.*copy: [0-9]* rows (\([0-9]*\) bytes).*/\1/p' "$W/k.log" >"$W/kbytes_$1"
 	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime") $(awk -v a=$((s1 - s0)) -v b=$((h1 - h0)) -v hz="$hz" 'BEGIN { printf "%.2f %.2f", a / hz, b / hz }')"
 }
 
@@ -97,9 +99,13 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	# the same without shared scans (each worker reads its own chunk)
 	read -r uoff _ uoffs uoffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
 	read -r toff _ toffs toffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
-	echo "$line $d1 $u1 $d40 $u40 $uoff $toff" >>"$W/kres"
+	# the same in COPY's text format (every table before 0.8.0)
+	read -r dtx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_dense 4)"
+	read -r utx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_uuid 4)"
+	read -r ttx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_text 4)"
+	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx" >>"$W/kres"
 	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh/" "$W/kcpu"
-	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s; no shared scans: uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $9, $10, $11, $12, $13, $14 }' <(tail -1 "$W/kres")
+	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s; no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $9, $10, $11, $12, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
 	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' <(tail -1 "$W/kcpu")
 done
 
@@ -147,6 +153,7 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10; d40[NR] = $11; u40[NR] = $12
 	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5; r40[NR] = $11 / $12
 	  ruo[NR] = $1 / $13; rto[NR] = $1 / $14
+	  xu[NR] = $15 / $16; xt[NR] = $15 / $17; bd2[NR] = $15 / $1; bu2[NR] = $16 / $5; bt2[NR] = $17 / $7
 	  for (f = 2; f <= 8; f += 2) if ($f > rss) rss = $f }
 	END {
 		printf "bench/copy keys: %d rows per table, 1 -> 4 shards, jobs 4, chunks of %d rows, median of %d rounds (%d CPUs)\n", rows, rows / 8, NR, cpus
@@ -158,6 +165,8 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  jobs 4 vs jobs 1:      dense %.2fx (rounds %.2f-%.2f), uuid %.2fx (rounds %.2f-%.2f)\n", median(jd, NR), lo(jd, NR), hi(jd, NR), median(ju, NR), lo(ju, NR), hi(ju, NR)
 		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f, bytes/s %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(r40, NR) * bu / bd
 		printf "  without shared scans:  uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(ruo, NR), lo(ruo, NR), hi(ruo, NR), median(rto, NR), lo(rto, NR), hi(rto, NR)
+		printf "  in COPY text format:   uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(xu, NR), lo(xu, NR), hi(xu, NR), median(xt, NR), lo(xt, NR), hi(xt, NR)
+		printf "  binary vs text format: dense %.2fx, uuid %.2fx, text %.2fx faster\n", median(bd2, NR), median(bu2, NR), median(bt2, NR)
 		while ((getline line < cpuf) > 0) { split(line, cc, " "); nc++; for (i = 1; i <= 12; i++) { cv[i, nc] = cc[i] } }
 		for (i = 1; i <= 12; i++) { for (r = 1; r <= nc; r++) tmp[r] = cv[i, r]; cm[i] = median(tmp, nc) }
 		printf "  CPU of the servers (medians; source + 4 shards): dense %.2f + %.2f s, sparse %.2f + %.2f s, uuid %.2f + %.2f s, text %.2f + %.2f s; without shared scans: uuid %.2f + %.2f s, text %.2f + %.2f s\n", cm[1], cm[2], cm[3], cm[4], cm[5], cm[6], cm[7], cm[8], cm[9], cm[10], cm[11], cm[12]

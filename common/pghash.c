@@ -344,9 +344,59 @@ pg_hash_key_text(key_type t, const char *val, size_t len, uint64_t *hash,
 	return false;
 }
 
+/* Big-endian integer of n bytes (COPY BINARY, the types' send functions). */
+static uint64_t
+load_be(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
 bool
-shard_of_values(const key_type *types, const key_value *vals, int ncols,
-				uint32_t nshards, uint32_t *shard, char *err, size_t errlen)
+pg_hash_key_binary(key_type t, const unsigned char *val, size_t len, uint64_t *hash,
+				   char *err, size_t errlen)
+{
+	size_t want = t == KEY_INT2 ? 2 : t == KEY_INT4 ? 4 : t == KEY_INT8 ? 8 : t == KEY_UUID ? 16 : 0;
+
+	if (want != 0 && len != want)
+	{
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "binary %s value of %zu bytes (expected %zu)", key_type_name(t), len, want);
+		return false;
+	}
+	switch (t)
+	{
+		case KEY_INT2:
+			*hash = pg_hash_int4((int32_t) (int16_t) (uint16_t) load_be(val, 2), PG_HASH_PARTITION_SEED);
+			return true;
+		case KEY_INT4:
+			*hash = pg_hash_int4((int32_t) (uint32_t) load_be(val, 4), PG_HASH_PARTITION_SEED);
+			return true;
+		case KEY_INT8:
+			*hash = pg_hash_int8((int64_t) load_be(val, 8), PG_HASH_PARTITION_SEED);
+			return true;
+		case KEY_TEXT:
+		case KEY_UUID:
+			/* text: the bytes (no terminator); uuid: its 16 bytes */
+			*hash = pg_hash_bytes_extended(val, len, PG_HASH_PARTITION_SEED);
+			return true;
+		case KEY_BPCHAR:
+			*hash = hash_bpchar((const char *) val, len, PG_HASH_PARTITION_SEED);
+			return true;
+		case KEY_UNSUPPORTED:
+			break;
+	}
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "key type is not supported for hashing");
+	return false;
+}
+
+static bool
+shard_of(const key_type *types, const key_value *vals, int ncols, bool binary,
+		 uint32_t nshards, uint32_t *shard, char *err, size_t errlen)
 {
 	uint64_t row_hash = 0;
 
@@ -363,13 +413,28 @@ shard_of_values(const key_type *types, const key_value *vals, int ncols,
 
 		if (vals[i].isnull)
 			continue;
-		if (!pg_hash_key_text(types[i], vals[i].text, vals[i].len, &col_hash,
-							  err, errlen))
+		if (!(binary ? pg_hash_key_binary(types[i], (const unsigned char *) vals[i].text, vals[i].len,
+										  &col_hash, err, errlen)
+			  : pg_hash_key_text(types[i], vals[i].text, vals[i].len, &col_hash, err, errlen)))
 			return false;
 		row_hash = pg_hash_combine64(row_hash, col_hash);
 	}
 	*shard = (uint32_t) (row_hash % nshards);
 	return true;
+}
+
+bool
+shard_of_values(const key_type *types, const key_value *vals, int ncols,
+				uint32_t nshards, uint32_t *shard, char *err, size_t errlen)
+{
+	return shard_of(types, vals, ncols, false, nshards, shard, err, errlen);
+}
+
+bool
+shard_of_binary_values(const key_type *types, const key_value *vals, int ncols,
+					   uint32_t nshards, uint32_t *shard, char *err, size_t errlen)
+{
+	return shard_of(types, vals, ncols, true, nshards, shard, err, errlen);
 }
 
 /* ---- type names ------------------------------------------------------ */

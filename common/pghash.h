@@ -59,7 +59,15 @@ uint64_t pg_hash_int4(int32_t v, uint64_t seed);
 bool pg_hash_key_text(key_type t, const char *val, size_t len, uint64_t *hash,
 					  char *err, size_t errlen);
 
-/* One key column's value in text form; isnull for SQL NULL. */
+/*
+ * The same for a value in the type's binary form (its send function, what
+ * COPY BINARY carries): big-endian integers, a uuid's 16 bytes, a string's
+ * bytes.  False with err when the length does not fit the type.
+ */
+bool pg_hash_key_binary(key_type t, const unsigned char *val, size_t len, uint64_t *hash,
+						char *err, size_t errlen);
+
+/* One key column's value in text (or binary) form; isnull for SQL NULL. */
 typedef struct key_value {
 	const char *text;
 	size_t len;
@@ -73,5 +81,8 @@ typedef struct key_value {
  */
 bool shard_of_values(const key_type *types, const key_value *vals, int ncols,
 					 uint32_t nshards, uint32_t *shard, char *err, size_t errlen);
+/* The same with the values in binary form (pg_hash_key_binary). */
+bool shard_of_binary_values(const key_type *types, const key_value *vals, int ncols,
+							uint32_t nshards, uint32_t *shard, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,8 @@ typedef struct src_column {
 	char	   *type;			/* format_type() */
 	unsigned int base_oid;		/* type OID with domains resolved */
 	bool		notnull;
+	bool		binary_io;		/* COPY BINARY carries it between databases as is
+								 * (SQL_COLUMN_BINARY_IO) */
 	bool		generated;		/* GENERATED ALWAYS AS (...) STORED */
 	char		identity;		/* 'a', 'd' or '\0' */
 	char	   *default_expr;	/* pg_get_expr of the default, or NULL */
@@ -175,6 +177,26 @@ void catalog_add_finding(catalog *cat, finding_level level, const char *where,
 	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid" \
 	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base" \
 	"   WHERE d.typtype = 'd') SELECT oid FROM d WHERE typtype <> 'd' LIMIT 1), "
+
+/*
+ * Whether a column's values travel in COPY BINARY from one database to
+ * another unchanged: its type, domains resolved, is a built-in type with
+ * binary I/O (or an enum: sent as its label) whose element type, if any, is
+ * built-in too.  Not the reg* types (their binary form is an OID that
+ * differs between databases; their text form is a name), nor types of
+ * extensions (their binary form may change between versions), nor arrays,
+ * composites or ranges of user types (their binary form carries the
+ * element types' OIDs).  One boolean column.
+ */
+#define SQL_COLUMN_BINARY_IO \
+	"(WITH RECURSIVE d(oid, base, typtype) AS (" \
+	"   SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t WHERE t.oid = a.atttypid" \
+	"   UNION ALL SELECT t.oid, t.typbasetype, t.typtype FROM pg_type t JOIN d ON t.oid = d.base" \
+	"   WHERE d.typtype = 'd') SELECT coalesce(bool_and(" \
+	"     (b.oid < 16384 OR (b.typtype = 'e' AND b.typelem = 0)) AND b.typsend <> 0 AND b.typreceive <> 0" \
+	"     AND b.typname !~ '^_?reg' AND (b.typelem = 0 OR EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = b.typelem" \
+	"       AND e.oid < 16384 AND e.typsend <> 0 AND e.typreceive <> 0 AND e.typname !~ '^reg'))), false)" \
+	"   FROM d JOIN pg_type b ON b.oid = d.oid WHERE d.typtype <> 'd'), "
 
 /*
  * The column copy chunks are ranges of (index into t->cols): the primary key

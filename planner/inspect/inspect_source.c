@@ -53,7 +53,9 @@ static const char *const SQL_PARTITIONS =
 static const char *const SQL_COLUMNS =
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
 	SQL_COLUMN_BASE_TYPE
-	"a.attnotnull, a.attgenerated <> '', a.attidentity, pg_get_expr(d.adbin, d.adrelid) "
+	"a.attnotnull, a.attgenerated <> '', a.attidentity, pg_get_expr(d.adbin, d.adrelid), "
+	SQL_COLUMN_BINARY_IO
+	"0 "
 	"FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped "
 	"ORDER BY a.attnum";
 
@@ -240,6 +242,7 @@ read_columns(pgr_conn *c, const char *oid, src_table *t)
 		col->generated = PQgetvalue(res, i, 4)[0] == 't';
 		col->identity = PQgetvalue(res, i, 5)[0];
 		col->default_expr = PQgetisnull(res, i, 6) ? NULL : xstrdup(PQgetvalue(res, i, 6));
+		col->binary_io = PQgetvalue(res, i, 7)[0] == 't';
 	}
 	PQclear(res);
 	return true;

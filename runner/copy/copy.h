@@ -50,6 +50,7 @@ typedef struct copy_table {
 								 * written before key chunks: bigint lo/hi) */
 	const plan_table *pt;
 	bool		lua_route;		/* routed by the plan's Lua hook */
+	bool		binary;			/* copied in COPY's binary format (copy_binary.c) */
 	const char **field_names;	/* [nselect] column names (the catalog's) */
 	bool	   *route_field;	/* [nselect]: the Lua route reads this field */
 	/* progress */
@@ -177,6 +178,29 @@ bool copy_field_decode(const char *f, size_t len, strbuf *out, bool *isnull);
 /* Offset of the end of field n (0-based) in row, i.e. of its '\t' or '\n'. */
 long copy_field_end(const char *row, size_t len, int n);
 
+/* COPY BINARY (copy_binary.c): the file header every shard's COPY starts
+ * with, the trailer it ends with. */
+#define COPY_BINARY_HEADER_LEN 19
+extern const char copy_binary_header[COPY_BINARY_HEADER_LEN];
+extern const char copy_binary_trailer[2];
+/* Where the rows start in the source's first message (past its file
+ * header), -1 when it has none; is this message the trailer? */
+long copy_binary_header_end(const char *buf, size_t len);
+bool copy_binary_is_trailer(const char *buf, size_t len);
+/* The shard of one binary tuple by the table's key fields (t->binary). */
+bool route_binary_row(const copy_table *t, uint32_t nshards, const char *tup, size_t len, uint32_t *shard,
+					  char *err, size_t errlen);
+/* The tuple's key as "(col, ...)=(value, ...)" for messages. */
+void copy_binary_row_key(const copy_table *t, const char *tup, size_t len, strbuf *out);
+/* Keep the first n fields of a tuple (in place); false when malformed. */
+bool copy_binary_keep_fields(char *tup, size_t *len, int n);
+/* A shared scan's tuple: its first field (the chunk, int4) in *bucket; the
+ * rest made a tuple of its own in place, starting at the offset returned
+ * (-1: malformed). */
+long copy_binary_take_bucket(char *tup, size_t len, int *bucket);
+/* Set t->binary: whether table t is copied in binary (see copy_binary.c). */
+void copy_binary_choose(pgr_conn *shard0, const plan *p, const src_table *st, copy_table *t);
+
 /* Chunk plan and pending work (copy_plan.c). */
 bool copy_tables_build(apply_ctx *ctx, copy_table **out);
 void copy_tables_free(copy_table *tables, int n);
@@ -249,7 +273,7 @@ void		copy_pool_give(copy_run *run, int s, pgr_conn *c);
 pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
 /* End one chunk's COPY on each of its shards and commit it there with its
  * chunks_done row (copy_worker.c). */
-bool copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst,
+bool copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
 								 const long long *rows, const long long *bytes);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */

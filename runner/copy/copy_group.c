@@ -251,8 +251,9 @@ copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
 		sb_printf(&w, "%sctid < '(%lld,0)'::tid", w.len ? " AND " : "", g->nblocks * (slice + 1) / g->nslices);
 	if (g->where)
 		sb_printf(&w, "%s%s", w.len ? " AND " : "", g->where);
-	sql = xasprintf("COPY (SELECT %s%s%s FROM ONLY %s%s%s) TO STDOUT", g->bucket ? g->bucket : "",
-					g->bucket ? ", " : "", t->select_list, t->qname, w.len ? " WHERE " : "", w.len ? w.data : "");
+	sql = xasprintf("COPY (SELECT %s%s%s FROM ONLY %s%s%s) TO STDOUT%s", g->bucket ? g->bucket : "",
+					g->bucket ? ", " : "", t->select_list, t->qname, w.len ? " WHERE " : "", w.len ? w.data : "",
+					t->binary ? " (FORMAT binary)" : "");
 	sb_free(&w);
 	return sql;
 }
@@ -272,7 +273,7 @@ copy_group_commit(copy_run *run, scan_group *g)
 		for (int s = 0; ok && s < ctx->plan->nshards; s++)
 			if (j->need[s] && j->sink[s] == NULL)
 				ok = copy_sink_put(run, j, s, "", 0, 0);
-		if (!ok || !copy_commit_chunk_on_shards(ctx, j, j->sink, j->sink_rows, j->sink_bytes))
+		if (!ok || !copy_commit_chunk_on_shards(ctx, t, j, j->sink, j->sink_rows, j->sink_bytes))
 			return false;
 		for (int s = 0; s < ctx->plan->nshards; s++)
 		{

@@ -264,6 +264,10 @@ copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *tou
 	pthread_mutex_init(&run.lock, NULL);
 	ok = lctx.state != NULL && copy_tables_build(&lctx, &run.tables) &&
 		(pl = read_planned(lctx.state, p, source)) != NULL;
+	/* in text: the source's column types may have changed since the catalog
+	 * this apply read (a change the stream follows), text converts */
+	for (int i = 0; ok && i < p->ntables; i++)
+		run.tables[i].binary = false;
 	if (ok)
 		fresh = wanted_tables(&run, source, allowed, pl, want);
 	if (ok && fresh)

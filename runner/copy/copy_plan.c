@@ -77,6 +77,7 @@ build_table(pgr_conn *c, const plan *p, const plan_table *pt, const src_table *s
 	memcpy(t->key_types, st->key_types, sizeof(key_type) * (size_t) pt->nkeys);
 	if ((chunk = src_table_chunk_col(st)) >= 0)
 		t->chunk_col = pgr_quote_ident(c, st->cols[chunk].name);
+	copy_binary_choose(c, p, st, t);
 }
 
 bool

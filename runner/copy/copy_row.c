@@ -225,6 +225,11 @@ copy_row_key(row_router *r, const char *row, size_t len, strbuf *out)
 	char		err[128];
 	int			n = r->t->replicate || r->nkeys == 0 ? 0 : r->nkeys;
 
+	if (r->t->binary)
+	{
+		copy_binary_row_key(r->t, row, len, out);
+		return;
+	}
 	if (r->fields == NULL || (!r->all_decoded && !split_fields(r, row, len, NULL, err, sizeof(err))))
 	{
 		sb_printf(out, "(row) %.*s", (int) (len > 200 ? 200 : len), row);
@@ -261,6 +266,8 @@ route_copy_row(row_router *r, const char *row, size_t len, uint32_t *shard,
 
 	if (r->t->lua_route)
 		return route_lua(r, row, len, shard, err, errlen);
+	if (r->t->binary)
+		return route_binary_row(r->t, r->nshards, row, len, shard, err, errlen);
 	if (len > 0 && end[-1] == '\n')
 		end--;
 	for (int f = 0; found < r->nkeys; f++)

@@ -108,8 +108,10 @@ chunk_query(const copy_table *t, const copy_job *j)
 	const char *only = j->leaf ? "ONLY " : t->only, *rel = j->leaf ? j->leaf : t->qname;
 
 	if (j->where == NULL)
-		return xasprintf("COPY (SELECT %s FROM %s%s) TO STDOUT", t->select_list, only, rel);
-	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT", t->select_list, only, rel, j->where);
+		return xasprintf("COPY (SELECT %s FROM %s%s) TO STDOUT%s", t->select_list, only, rel,
+						 t->binary ? " (FORMAT binary)" : "");
+	return xasprintf("COPY (SELECT %s FROM %s%s WHERE %s) TO STDOUT%s", t->select_list, only, rel, j->where,
+					 t->binary ? " (FORMAT binary)" : "");
 }
 
 /* A late leaf chunk: the rows of it that the stream applied on this shard
@@ -148,7 +150,8 @@ source_begin(worker *w, int source)
 static bool
 shard_copy_begin(pgr_conn *d, const copy_table *t, const copy_job *j)
 {
-	char	   *copy_in = xasprintf("COPY %s (%s) FROM STDIN", t->qname, t->insert_list);
+	char	   *copy_in = xasprintf("COPY %s (%s) FROM STDIN%s", t->qname, t->insert_list,
+									t->binary ? " (FORMAT binary)" : "");
 	PGresult   *res;
 	bool		ok = pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL) && (!j->clear || clear_late_rows(d, j));
 
@@ -158,6 +161,11 @@ shard_copy_begin(pgr_conn *d, const copy_table *t, const copy_job *j)
 		if (PQresultStatus(res) != PGRES_COPY_IN)
 		{
 			pgr_report_result(d, "starting COPY into the shard", res);
+			ok = false;
+		}
+		else if (t->binary && PQputCopyData(d->pg, copy_binary_header, COPY_BINARY_HEADER_LEN) != 1)
+		{
+			pgr_report_conn(d, "sending rows");
 			ok = false;
 		}
 		PQclear(res);
@@ -290,7 +298,18 @@ prepare_row(worker *w, const copy_table *t, const copy_job *j, char *row, int *l
 	}
 	if (w->hooks && p->hooks.validate && !validate_row(w, t, j, router, row, *len))
 		return false;
-	if (t->nselect > t->nsend && (cut = copy_field_end(row, (size_t) *len, t->nsend - 1)) >= 0 &&
+	if (t->nselect > t->nsend && t->binary)
+	{
+		size_t		l = (size_t) *len;
+
+		if (!copy_binary_keep_fields(row, &l, t->nsend))
+		{
+			log_error("copy: table %s, chunk %d: a malformed binary row from the source", t->display, j->chunk + 1);
+			return false;
+		}
+		*len = (int) l;			/* drop generated columns read only for routing */
+	}
+	else if (t->nselect > t->nsend && (cut = copy_field_end(row, (size_t) *len, t->nsend - 1)) >= 0 &&
 		row[cut] == '\t')
 	{
 		row[cut] = '\n';		/* drop generated columns read only for routing */
@@ -357,7 +376,18 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 	int			b = 0, off = 0, i;
 	uint32_t	shard;
 
-	if (g->n > 1)
+	if (g->n > 1 && t->binary)
+	{
+		long		at = copy_binary_take_bucket(row, (size_t) len, &b);
+
+		if (at < 0 || b < 0 || b >= g->n)
+		{
+			log_error("copy: table %s: a shared scan returned a row without its chunk", t->display);
+			return false;
+		}
+		off = (int) at;
+	}
+	else if (g->n > 1)
 	{
 		while (off < len && row[off] >= '0' && row[off] <= '9')
 			b = b * 10 + (row[off++] - '0');
@@ -390,17 +420,39 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 	pgr_conn   *src = w->src[j->source];
 	PGresult   *res = PQexec(src->pg, sql);
 	row_router	router;
-	char	   *row;
+	char	   *buf, *row;
 	int			len;
-	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT;
+	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT, header = !t->binary;
 
 	if (!ok)
 		pgr_report_result(src, "reading the chunk", res);
 	PQclear(res);
 	row_router_init(&router, t, (uint32_t) w->run->ctx->plan->nshards, w->hooks,
 					w->run->ctx->plan->hooks.validate != NULL);
-	while (ok && (len = PQgetCopyData(src->pg, &row, 0)) > 0)
+	while (ok && (len = PQgetCopyData(src->pg, &buf, 0)) > 0)
 	{
+		row = buf;
+		if (!header)
+		{
+			long		at = copy_binary_header_end(row, (size_t) len);
+
+			if (at < 0)
+			{
+				log_error("copy: table %s, chunk %d: the source's binary COPY has no header", t->display,
+						  j->chunk + 1);
+				ok = false;
+				PQfreemem(buf);
+				break;
+			}
+			header = true;
+			row += at;
+			len -= (int) at;
+		}
+		if (t->binary && (len == 0 || copy_binary_is_trailer(row, (size_t) len)))
+		{
+			PQfreemem(buf);
+			continue;
+		}
 		t->rows_done++;
 		if (sb)
 			ok = slice_row(w, t, sb, row, len, &router);
@@ -409,7 +461,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 			t->bytes_done += len;
 			ok = forward_row(w, t, j, row, len, &router);
 		}
-		PQfreemem(row);
+		PQfreemem(buf);
 		if (atomic_load(&w->run->abort))
 			ok = false;
 	}
@@ -437,7 +489,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 }
 
 bool
-copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst,
+copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
 							const long long *rows, const long long *bytes)
 {
 	char		lsn[32], src_s[16], ti_s[16], chunk_s[16], rows_s[32], bytes_s[32];
@@ -455,7 +507,8 @@ copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst,
 
 		if (!j->need[s])
 			continue;
-		if (PQputCopyEnd(d->pg, NULL) != 1)
+		if ((t->binary && PQputCopyData(d->pg, copy_binary_trailer, sizeof(copy_binary_trailer)) != 1) ||
+			PQputCopyEnd(d->pg, NULL) != 1)
 		{
 			pgr_report_conn(d, "finishing COPY");
 			return false;
@@ -482,7 +535,7 @@ copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst,
 static bool
 chunk_commit(worker *w, const copy_job *j)
 {
-	return copy_commit_chunk_on_shards(w->run->ctx, j, w->dst, w->rows, w->bytes) &&
+	return copy_commit_chunk_on_shards(w->run->ctx, &w->run->tables[j->table], j, w->dst, w->rows, w->bytes) &&
 		pgr_exec(w->src[j->source], "ending the source transaction", "COMMIT", 0, NULL);
 }
 

@@ -118,7 +118,12 @@ step_copy(apply_ctx *ctx)
 		log_info("copy: every chunk is already on every shard");
 	else if (ok)
 	{
-		log_info("copy: %d chunk(s) to copy with %d job(s)", run.njobs, ctx->plan->copy_jobs);
+		int			nbin = 0;
+
+		for (int i = 0; i < ctx->plan->ntables; i++)
+			nbin += run.tables[i].binary;
+		log_info("copy: %d chunk(s) to copy with %d job(s); %d of %d table(s) in binary format",
+				 run.njobs, ctx->plan->copy_jobs, nbin, ctx->plan->ntables);
 		for (int s = 0; ok && s < ctx->plan->nsources; s++)
 			ok = source_snapshot(ctx, s);
 		ok = ok && copy_partitions_sync(ctx) && copy_run_workers(&run);
