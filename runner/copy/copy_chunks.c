@@ -201,14 +201,73 @@ insert_chunk(pgr_conn *state, const char *plan_name, int source, int ti, long lo
 	return ok;
 }
 
+/*
+ * With several sources, a table (not a leaf) of a later source takes source
+ * 0's key ranges when source 0 split it by the same key: every source's
+ * chunk c is then the same key range, so a verify unit (source 0's bounds,
+ * runner/verify/verify_chunks.h) is one chunk of every source, and repair
+ * re-copies it alone, from each source, on the shard where it differs.  The
+ * sources of an N->M move hold subsets of one key space (split by a hash or
+ * a rule on the key), so source 0's quantiles split the others about as
+ * evenly.  1: taken (*n chunks), 0: not available, -1: error (reported).
+ */
+static int
+take_source0_bounds(pgr_conn *state, const char *plan_name, int source, const chunk_rel *t,
+					const chunk_key *k, int *n)
+{
+	char		src_s[16], ti_s[16];
+	strbuf		cols, types;
+	const char *params[5];
+	PGresult   *res;
+
+	if (source == 0 || t->leaf != NULL || t->first != 0)
+		return 0;
+	snprintf(src_s, sizeof(src_s), "%d", source);
+	snprintf(ti_s, sizeof(ti_s), "%d", t->index);
+	sb_init(&cols);
+	sb_init(&types);
+	pgarray_encode(&cols, k->cols, k->n);
+	pgarray_encode(&types, k->types, k->n);
+	params[0] = plan_name;
+	params[1] = src_s;
+	params[2] = ti_s;
+	params[3] = cols.data;
+	params[4] = types.data;
+	res = pgr_query(state, "taking source 0's chunk bounds",
+					"INSERT INTO pgreshard.chunk_plan (plan_name, source, table_index, chunk, chunk_by, key_cols, "
+					"key_types, key_colls, lo_key, hi_key, est_rows) "
+					"SELECT plan_name, $2::int, table_index, chunk, chunk_by, key_cols, key_types, key_colls, "
+					"lo_key, hi_key, est_rows FROM pgreshard.chunk_plan c WHERE plan_name = $1 AND source = 0 "
+					"AND table_index = $3::int AND leaf_name IS NULL AND chunk_by = 'key' "
+					"AND key_cols = $4::text[] AND key_types = $5::text[] AND (SELECT count(*) "
+					"FROM pgreshard.chunk_plan o WHERE o.plan_name = $1 AND o.source = 0 AND o.table_index = $3::int) > 1 "
+					"AND NOT EXISTS (SELECT FROM pgreshard.chunk_plan o WHERE o.plan_name = $1 AND o.source = 0 "
+					"AND o.table_index = $3::int AND (o.chunk_by IS DISTINCT FROM 'key' OR o.leaf_name IS NOT NULL)) "
+					"RETURNING chunk", 5, params);
+	sb_free(&cols);
+	sb_free(&types);
+	if (res == NULL)
+		return -1;
+	*n = PQntuples(res);
+	PQclear(res);
+	return *n > 0 ? 1 : 0;
+}
+
 static bool
 plan_key_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int source,
 				const chunk_rel *t, const chunk_key *k, double est, long long nchunks)
 {
-	PGresult   *res = key_boundaries(src, t, k, est, nchunks);
-	int			n;
+	PGresult   *res;
+	int			n, taken = take_source0_bounds(state, plan_name, source, t, k, &n);
 	bool		ok = true;
 
+	if (taken != 0)
+	{
+		if (taken > 0)
+			t->next_chunk[0] += n;
+		return taken > 0;
+	}
+	res = key_boundaries(src, t, k, est, nchunks);
 	if (res == NULL)
 		return false;
 	n = PQntuples(res) + 1;

@@ -17,6 +17,8 @@
  * finish: drop the slots (and a publication pgreshard created), marking
  * them dropped in the ledger; the state stays as the record of the run.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,26 +57,83 @@ cutover_requested(apply_ctx *ctx, bool *req)
 	return true;
 }
 
-/* Manual mode: keep the shards current until someone asks for the cutover. */
+/* One source's stream followed while a manual cutover waits. */
+typedef struct follower {
+	apply_ctx  *ctx;
+	int			source;
+	const atomic_bool *stop;
+	atomic_bool ended;
+	bool		ok;
+} follower;
+
+static void *
+follower_main(void *arg)
+{
+	follower   *f = arg;
+
+	f->ok = stream_follow_source(f->ctx, f->source, f->stop);
+	atomic_store(&f->ended, true);
+	return NULL;
+}
+
+/*
+ * Manual mode: keep the shards current until someone asks for the cutover.
+ * One reader per source follows its stream on one session the whole time
+ * (a wait of days costs one replication connection per source, not one a
+ * second); the request is read every second.  A reader that ends on its
+ * own failed (it reconnects by itself first): the others are stopped.
+ */
 static bool
 wait_for_request(apply_ctx *ctx)
 {
-	bool		req = false;
+	int			n = ctx->plan->nsources;
+	atomic_bool stop = false;
+	follower   *fs;
+	pthread_t  *threads;
+	bool	   *started;
+	bool		req = false, ok = true, ended = false;
 
 	if (ctx->plan->cutover.mode != CUTOVER_MANUAL)
 		return true;
 	if (!cutover_requested(ctx, &req))
 		return false;
-	if (!req)
-		log_info("cutover: manual mode: streaming until `pgreshard cutover %s` is run", ctx->plan->path);
-	while (!req)
+	if (req)
+		return true;
+	log_info("cutover: manual mode: streaming until `pgreshard cutover %s` is run", ctx->plan->path);
+	fs = xcalloc((size_t) n, sizeof(follower));
+	threads = xcalloc((size_t) n, sizeof(pthread_t));
+	started = xcalloc((size_t) n, sizeof(bool));
+	for (int i = 0; i < n && ok; i++)
 	{
-		if (!catch_up_all(ctx) || !cutover_requested(ctx, &req))
-			return false;
-		if (!req)
-			sleep(1);
+		fs[i].ctx = ctx;
+		fs[i].source = i;
+		fs[i].stop = &stop;
+		atomic_init(&fs[i].ended, false);
+		started[i] = ok = pthread_create(&threads[i], NULL, follower_main, &fs[i]) == 0;
+		if (!ok)
+			log_error("cutover: cannot start the stream of %s", ctx->sources[i].role);
 	}
-	return true;
+	while (ok && !req && !ended)
+	{
+		sleep(1);
+		for (int i = 0; i < n; i++)
+			ended = ended || atomic_load(&fs[i].ended);
+		if (!ended)
+			ok = cutover_requested(ctx, &req);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < n; i++)
+		if (started[i])
+		{
+			pthread_join(threads[i], NULL);
+			ok = ok && fs[i].ok;
+		}
+	if (ok && !req)
+		log_error("cutover: a source's stream ended while waiting for `pgreshard cutover`");
+	free(started);
+	free(threads);
+	free(fs);
+	return ok && req;
 }
 
 /* Bytes the slowest source's slot is behind its WAL. */

@@ -419,6 +419,10 @@ void stream_hooks_close(stream_reader *r);
 
 /* stream_reader.c */
 bool stream_run_source(apply_ctx *ctx, int source, bool until_caught_up);
+/* Follow source's stream on one session (reconnecting as needed) until
+ * *stop is set, then commit what was received and return true (a manual
+ * cutover's wait); false after an error. */
+bool stream_follow_source(apply_ctx *ctx, int source, const atomic_bool *stop);
 /* Drain to an explicit target (the cutover's fence) before a deadline
  * (monotonic seconds); no reconnecting: a lost connection fails. */
 bool stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline);

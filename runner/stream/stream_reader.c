@@ -589,6 +589,19 @@ stream_run_source(apply_ctx *ctx, int source, bool until_caught_up)
 }
 
 bool
+stream_follow_source(apply_ctx *ctx, int source, const atomic_bool *stop)
+{
+	stream_dir	d;
+	bool		ok;
+
+	stream_dir_forward(ctx, &d);
+	d.stop = stop;
+	ok = run_reader(ctx, &d, source, false, 0, 0, false);
+	stream_dir_free(&d);
+	return ok;
+}
+
+bool
 stream_drain_exact(apply_ctx *ctx, int source, uint64_t target)
 {
 	return run_forward(ctx, source, true, target, 0, true);

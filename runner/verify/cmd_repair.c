@@ -5,11 +5,13 @@
  * Nobody should be stuck with "differences found" (a shard restored from an
  * older backup, rows written on a shard by hand, a bug): repair re-copies
  * from the source what differs, and the move continues.  A table the copy
- * split into key ranges (a plan with one source) is repaired chunk by chunk:
- * only the chunks an exact verify found different are re-copied, and only on
- * the shards where they differ (verify compares with the copy's own chunks,
- * verify_chunks.h).  Any other table, and a table named on the command line,
- * is re-copied whole on every shard.
+ * split into key ranges that are the same for every source (one source, or
+ * several whose chunk plans are source 0's: chunks_aligned) is repaired
+ * chunk by chunk: only the chunks an exact verify found different are
+ * re-copied, from every source, and only on the shards where they differ
+ * (verify compares with the copy's own chunks, verify_chunks.h).  Any other
+ * table, and a table named on the command line, is re-copied whole on every
+ * shard.
  *
  * It reuses the copy and its rule for chunks copied later than the slot
  * (DESIGN.md invariant 4), so the stream applies nothing twice and loses
@@ -81,6 +83,34 @@ typedef struct repair_set {
 	int			nchunk_tables;	/* tables repaired by chunk */
 } repair_set;
 
+/*
+ * Whether chunk c of table t is the same key range for every source that
+ * copies it (one source; a replicated table, copied from source 0 only; or
+ * several sources whose chunk plans are source 0's, copy_chunks.c): then
+ * the verify unit c is chunk c of each of them, and re-copying it from each
+ * source fills exactly the rows removed.
+ */
+static bool
+chunks_aligned(apply_ctx *ctx, int t, bool *aligned)
+{
+	const plan *p = ctx->plan;
+	char		ti[16], ns[16];
+	const char *params[3] = {p->name, ti, ns};
+	PGresult   *res;
+
+	snprintf(ti, sizeof(ti), "%d", t);
+	snprintf(ns, sizeof(ns), "%d", p->tables[t].replicate ? 1 : p->nsources);
+	res = pgr_query(ctx->state, "comparing the sources' chunk plans",
+					"SELECT count(*) > 0 AND bool_and(n = $3::int) FROM (SELECT count(*) n FROM pgreshard.chunk_plan "
+					"WHERE plan_name = $1 AND table_index = $2::int "
+					"GROUP BY chunk, chunk_by, lo_key, hi_key, leaf_name) x", 3, params);
+	if (res == NULL)
+		return false;
+	*aligned = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return true;
+}
+
 /* No TABLE given: what an exact verify finds different. */
 static bool
 tables_from_verify(apply_ctx *ctx, repair_set *rs)
@@ -90,11 +120,15 @@ tables_from_verify(apply_ctx *ctx, repair_set *rs)
 
 	for (int t = 0; ok && t < r.ntables; t++)
 	{
+		bool		aligned = false;
+
 		if (r.tables[t].differences == 0)
 			continue;
 		log_info("repair: verify found %d difference(s) in table %s", r.tables[t].differences,
 				 ctx->plan->tables[t].spec);
-		if (ctx->plan->nsources > 1 || r.nchunks[t] <= 1)
+		if (r.nchunks[t] > 1 && !(ok = chunks_aligned(ctx, t, &aligned)))
+			break;
+		if (r.nchunks[t] <= 1 || !aligned)
 		{
 			rs->whole[t] = true;
 			rs->nwhole++;
@@ -140,7 +174,7 @@ clear_chunk(apply_ctx *ctx, pgr_conn *c, const verify_chunks *vc, const verify_c
 					q, vc[d->table].where[d->chunk]);
 	ok = pgr_exec(c, "removing the chunk's rows to re-copy", sql, 0, NULL) &&
 		pgr_exec(c, "forgetting the chunk",
-				 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND source = 0 "
+				 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 "
 				 "AND table_index = $2::int AND chunk = $3::int", 3, params);
 	free(sql);
 	free(q);
