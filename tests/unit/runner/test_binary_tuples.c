@@ -90,15 +90,15 @@ test_binary_hash_agrees_with_text(void **state)
 	(void) state;
 	for (int i = 0; i < 5000; i++)
 	{
-		int64_t		v = ((int64_t) rand() << 33) ^ ((int64_t) rand() << 2) ^ rand();
-		int32_t		v4 = (int32_t) v;
-		int16_t		v2 = (int16_t) v;
+		/* every bit pattern: negative values included (top bits set) */
+		uint64_t	u = ((uint64_t) rand() << 33) ^ ((uint64_t) rand() << 2) ^ (uint64_t) rand();
+		int64_t		v = i % 3 == 0 ? (int64_t) (u >> (i % 50)) : (int64_t) u;
+		int32_t		v4 = (int32_t) (uint32_t) u;
+		int16_t		v2 = (int16_t) (uint16_t) (u >> 7);
 		unsigned char b[16];
 		char		txt[64];
 		uint32_t	n = 2 + (uint32_t) (rand() % 15);
 
-		if (i % 3 == 0)
-			v = -v;
 		snprintf(txt, sizeof(txt), "%lld", (long long) v);
 		be(b, (uint64_t) v, 8);
 		assert_int_equal(shard_bin(KEY_INT8, b, 8, n), shard_text(KEY_INT8, txt, n));
