@@ -59,6 +59,7 @@ typedef struct copy_table {
 	atomic_llong bytes_done;
 	atomic_int	chunks_done;
 	int			chunks_total;
+	atomic_bool rewritten;		/* rewritten on the source after the snapshot (copy_rewrite.c) */
 } copy_table;
 
 /* One chunk to copy, with the shards it is still missing on. */
@@ -131,6 +132,7 @@ typedef struct copy_run {
 	atomic_bool abort;
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
 	atomic_llong violations;	/* rows the validate hook rejected (report mode) */
+	atomic_bool rewritten;		/* a table was rewritten since the snapshot: a new one, again */
 } copy_run;
 
 /*
@@ -198,6 +200,14 @@ bool copy_binary_keep_fields(char *tup, size_t *len, int n);
  * rest made a tuple of its own in place, starting at the offset returned
  * (-1: malformed). */
 long copy_binary_take_bucket(char *tup, size_t len, int *bucket);
+/* After a chunk's COPY out of rel (quoted) on src, in its transaction: true
+ * when the table was not rewritten or truncated since the snapshot; else
+ * false, with t->rewritten and run->rewritten set and the workers stopped
+ * (copy_rewrite.c; step_copy.c goes on under a new snapshot). */
+bool copy_source_unchanged(copy_run *run, copy_table *t, pgr_conn *src, const char *rel);
+/* Warn when the source's column types of a table rewritten during the copy
+ * now differ from shard 0's (copy_rewrite.c). */
+void copy_rewrite_check_types(apply_ctx *ctx, const char *display, const char *qname);
 /* Set t->binary: whether table t is copied in binary (see copy_binary.c). */
 void copy_binary_choose(pgr_conn *shard0, const plan *p, const src_table *st, copy_table *t);
 

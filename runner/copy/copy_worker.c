@@ -483,6 +483,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 		while ((res = PQgetResult(src->pg)) != NULL)
 			PQclear(res);
 	}
+	ok = ok && copy_source_unchanged(w->run, t, src, j->leaf ? j->leaf : t->qname);
 	for (int i = 0; ok && sb && i < sb->g->n * sb->nshards; i++)
 		ok = slice_flush(w->run, sb, i);
 	return ok;
@@ -550,8 +551,9 @@ copy_chunk(worker *w, const copy_job *j)
 
 	if (!ok)
 	{
-		log_error("copy: table %s, chunk %d of %d failed; a rerun of apply redoes it", t->display,
-				  j->chunk + 1, t->chunks_total);
+		if (!atomic_load(&w->run->rewritten))
+			log_error("copy: table %s, chunk %d of %d failed; a rerun of apply redoes it", t->display,
+					  j->chunk + 1, t->chunks_total);
 		worker_drop_connections(w);
 		return false;
 	}
@@ -609,8 +611,9 @@ group_slice(worker *w, scan_group *g, int slice)
 		ok = copy_group_commit(run, g);
 	if (!ok)
 	{
-		log_error("copy: table %s, chunks %d to %d (read together) failed; a rerun of apply redoes them",
-				  t->display, j0->chunk + 1, g->jobs[g->n - 1]->chunk + 1);
+		if (!atomic_load(&run->rewritten))
+			log_error("copy: table %s, chunks %d to %d (read together) failed; a rerun of apply redoes them",
+					  t->display, j0->chunk + 1, g->jobs[g->n - 1]->chunk + 1);
 		worker_drop_connections(w);
 	}
 	return ok;

@@ -103,17 +103,23 @@ log_summary(const copy_run *run)
 				 "`pgreshard status`)", (long long) run->violations, VIOLATIONS_KEPT);
 }
 
-bool
-step_copy(apply_ctx *ctx)
+/* One pass over the chunks still missing.  text[t]: table t goes in text
+ * format (rewritten in an earlier pass); *again: the pass stopped because a
+ * table was rewritten since the snapshot (set in text[]). */
+static bool
+copy_missing(apply_ctx *ctx, bool *text, bool *again)
 {
 	copy_run	run = {0};
 	const char *delay = getenv("PGRESHARD_TEST_CHUNK_DELAY_MS");
 	bool		ok;
 
+	*again = false;
 	run.ctx = ctx;
 	run.chunk_delay_ms = delay ? atoi(delay) : 0;
 	pthread_mutex_init(&run.lock, NULL);
 	ok = copy_tables_build(ctx, &run.tables) && copy_jobs_load(&run);
+	for (int i = 0; ok && i < ctx->plan->ntables; i++)
+		run.tables[i].binary = run.tables[i].binary && !text[i];
 	if (ok && run.njobs == 0)
 		log_info("copy: every chunk is already on every shard");
 	else if (ok)
@@ -129,6 +135,14 @@ step_copy(apply_ctx *ctx)
 		ok = ok && copy_partitions_sync(ctx) && copy_run_workers(&run);
 		if (ok)
 			log_summary(&run);
+		*again = !ok && atomic_load(&run.rewritten);
+		for (int i = 0; i < ctx->plan->ntables; i++)
+			if (atomic_load(&run.tables[i].rewritten))
+			{
+				if (!text[i])
+					copy_rewrite_check_types(ctx, run.tables[i].display, run.tables[i].qname);
+				text[i] = true;
+			}
 	}
 	copy_groups_free(&run);
 	for (int j = 0; j < run.njobs; j++)
@@ -136,5 +150,35 @@ step_copy(apply_ctx *ctx)
 	free(run.jobs);
 	copy_tables_free(run.tables, ctx->plan->ntables);
 	pthread_mutex_destroy(&run.lock);
+	return ok;
+}
+
+/*
+ * A table rewritten on the source after the snapshot stops the pass
+ * (copy_rewrite.c); the chunks committed so far stay, and the others are
+ * copied under a new snapshot, as a rerun would.  A table rewritten over
+ * and over (a migration in a loop) fails after COPY_REWRITE_TRIES.
+ */
+#define COPY_REWRITE_TRIES 5
+
+bool
+step_copy(apply_ctx *ctx)
+{
+	bool	   *text = xcalloc((size_t) ctx->plan->ntables + 1, sizeof(bool));
+	bool		ok = false, again = true;
+
+	for (int attempt = 1; again && attempt <= COPY_REWRITE_TRIES; attempt++)
+	{
+		if (attempt > 1)
+		{
+			log_info("copy: taking a new snapshot (attempt %d of %d)", attempt, COPY_REWRITE_TRIES);
+			source_sessions_close(ctx);
+		}
+		ok = copy_missing(ctx, text, &again);
+	}
+	if (!ok && again)
+		log_error("copy: tables were rewritten on the source during each of %d snapshots; run apply "
+				  "again once the schema change is done", COPY_REWRITE_TRIES);
+	free(text);
 	return ok;
 }

@@ -1,0 +1,117 @@
+# test_copy_rewrite.sh — the source's table rewritten while the copy runs
+# (runner/copy/copy_rewrite.c).
+#
+# `ALTER TABLE ... ALTER COLUMN ... TYPE` rewrites a table, and a transaction
+# whose snapshot is older then sees it empty: before 0.8.0 the chunks read
+# after the ALTER were copied with no rows and recorded done (an apply left
+# 20,136 of 60,000 rows on the shards, and succeeded).  Here a table of 12
+# chunks (copied two at a time, slowly) is rewritten mid-copy by an ALTER
+# COLUMN TYPE under a write workload, a second table by a TRUNCATE and
+# refill; then a uuid-keyed table read by shared scans is rewritten
+# mid-copy to a numeric of a larger scale, and rows updated right after.
+# The copy must notice, go on under a new snapshot (the rewritten tables in
+# text format), name the column whose type the shards do not have yet, and
+# the move must end exact (after a repair of what the old type rounded):
+# per shard, the rows PostgreSQL's hash partitioning puts there, with the
+# new column types.
+set -u
+source "$(dirname "$0")/../lib/clusters.sh"
+source "$(dirname "$0")/../lib/assert.sh"
+source "$(dirname "$0")/../lib/reshard_checks.sh"
+P=$PGRESHARD
+DB=rewritetest
+W=$(mktemp -d)
+WL=
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB' EXIT
+
+fresh_db $DB 0 1 2
+psql_on 0 $DB "CREATE SCHEMA rw;
+	CREATE TABLE rw.orders (id bigint PRIMARY KEY, qty int NOT NULL, note text);
+	INSERT INTO rw.orders SELECT g, g % 1000, repeat('n', g % 40) FROM generate_series(1, 60000) g;
+	CREATE TABLE rw.tags (id int PRIMARY KEY, tag text);
+	INSERT INTO rw.tags SELECT g, 'tag ' || g FROM generate_series(1, 20000) g;
+	CREATE TABLE rw.sessions (id uuid PRIMARY KEY, n int, v numeric(10, 2));
+	INSERT INTO rw.sessions SELECT gen_random_uuid(), g, g / 7.0 FROM generate_series(1, 40000) g;
+	ANALYZE;
+	CREATE PUBLICATION pub FOR TABLE rw.orders, rw.tags, rw.sessions" >/dev/null
+export SRC S0 S1
+SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB)
+cat >"$W/plan.yaml" <<'YAML'
+version: 1
+name: rewritetest
+source: { dsn: "${SRC}", publication: pub }
+destination: { shards: ["${S0}", "${S1}"] }
+tables:
+  rw.orders: { key: id }
+  rw.tags: { key: id }
+  rw.sessions: { key: id }
+copy: { jobs: 2, chunk_rows: 5000 }
+cutover: { reverse: false }
+YAML
+
+workload() {
+	local i=0
+	while [ ! -e "$W/stop" ]; do
+		i=$((i + 1))
+		psql -X -q -d "$SRC" -c "INSERT INTO rw.orders VALUES (100000 + $i, $i, 'new');
+			UPDATE rw.orders SET note = 'upd $i' WHERE id = $i * 37 % 60000 + 1;
+			DELETE FROM rw.orders WHERE id = $i * 53 % 60000 + 1" >/dev/null 2>&1
+		sleep 0.02
+	done
+}
+done_chunks() { psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunks_done WHERE table_index = $1" 2>/dev/null || echo 0; }
+
+workload &
+WL=$!
+PGRESHARD_TEST_CHUNK_DELAY_MS=150 "$P" apply --yes --until copy "$W/plan.yaml" >"$W/copy1.out" 2>"$W/copy1.log" &
+APPLY=$!
+for _ in $(seq 1 400); do [ "$(done_chunks 0)" -ge 3 ] && break; sleep 0.05; done
+psql_on 0 $DB "ALTER TABLE rw.orders ALTER COLUMN qty TYPE bigint" >/dev/null
+for _ in $(seq 1 400); do [ "$(done_chunks 1)" -ge 1 ] && break; sleep 0.05; done
+psql_on 0 $DB "BEGIN; TRUNCATE rw.tags; INSERT INTO rw.tags SELECT g, 'again ' || g FROM generate_series(1, 15000) g; COMMIT" >/dev/null
+wait $APPLY || { cat "$W/copy1.log" >&2; fail "the copy under a rewrite"; }
+grep -q "table rw.orders was rewritten or truncated on the source after the copy's snapshot" "$W/copy1.log" ||
+	{ cat "$W/copy1.log" >&2; fail "the rewrite of rw.orders is noticed"; }
+grep -q "table rw.tags was rewritten or truncated" "$W/copy1.log" ||
+	{ cat "$W/copy1.log" >&2; fail "the truncate of rw.tags is noticed"; }
+grep -q "copy: taking a new snapshot" "$W/copy1.log" || fail "a new snapshot"
+expect_not_contains "$(cat "$W/copy1.log")" "error: "
+
+# shared scans of a uuid key, rewritten between two groups
+expect_rc 0 "$P" cleanup --drop-data "$W/plan.yaml"
+PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_TEST_CHUNK_DELAY_MS=300 "$P" apply --yes --until copy "$W/plan.yaml" \
+	>"$W/copy2.out" 2>"$W/copy2.log" &
+APPLY=$!
+for _ in $(seq 1 400); do [ "$(done_chunks 2)" -ge 1 ] && break; sleep 0.05; done
+psql_on 0 $DB "ALTER TABLE rw.sessions ALTER COLUMN v TYPE numeric(12, 3)" >/dev/null
+# a change after it: the stream learns the new type from it (and follows it on the shards)
+psql_on 0 $DB "UPDATE rw.sessions SET v = v + 0.001 WHERE n <= 10" >/dev/null
+wait $APPLY || { cat "$W/copy2.log" >&2; fail "the shared-scan copy under a rewrite"; }
+grep -q "table rw.sessions was rewritten or truncated" "$W/copy2.log" ||
+	{ cat "$W/copy2.log" >&2; fail "the rewrite of rw.sessions is noticed"; }
+
+grep -q "table rw.sessions: the source changed the type of v (numeric(12,3) on the source, numeric(10,2) on the shards)" \
+	"$W/copy2.log" || { cat "$W/copy2.log" >&2; fail "the retyped column is named"; }
+
+# the stream follows the new column types; what the old type rounded on the
+# way in (rows updated between the ALTER and the new snapshot) verify finds
+# and repair copies again; the end is exact
+expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+touch "$W/stop"
+wait $WL
+WL=
+expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+expect_rc 0 "$P" repair "$W/plan.yaml"
+echo "repair: $(printf '%s\n' "$OUT" | head -1)"
+expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+expect_rc 0 "$P" verify "$W/plan.yaml"
+expect_contains "$OUT" "source and shards match"
+for t in rw.orders rw.tags rw.sessions; do
+	compare_tables $DB "$t" 0 "1 2" || fail "rows of $t"
+done
+check_placement $DB rw.orders "id bigint" id 2 1 2 || fail "placement of rw.orders"
+check_placement $DB rw.sessions "id uuid" id 2 1 2 || fail "placement of rw.sessions"
+for c in 1 2; do
+	expect_eq "$(psql_on $c $DB "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'rw.orders'::regclass AND attname = 'qty'")" bigint "qty's type on cluster $c"
+done
+echo "ok: $(psql_on 0 $DB "SELECT count(*) FROM rw.orders") orders, $(psql_on 0 $DB "SELECT count(*) FROM rw.tags") tags"
