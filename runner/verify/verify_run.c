@@ -58,6 +58,41 @@ snapshot_and_drain(apply_ctx *ctx)
 	return true;
 }
 
+/*
+ * After a unit of table t was read under the snapshot: was the table
+ * rewritten or truncated on a source since (its file number under the
+ * snapshot is not the current one)?  Then the snapshot sees it empty
+ * (TRUNCATE and rewriting ALTER TABLE are not MVCC-safe), and comparing
+ * would report every row missing: the verify stops and says to run it
+ * again, which resumes after the units already compared, under a new
+ * snapshot (runner/copy/copy_rewrite.c has the same check for the copy).
+ */
+static bool
+sources_unchanged(vstate *v, int t)
+{
+	const plan *p = v->ctx->plan;
+	bool		ok = true;
+
+	for (int i = 0; ok && i < (p->tables[t].replicate ? 1 : p->nsources); i++)
+	{
+		char	   *q = pgr_quote_qualified(v->src[i], p->tables[t].schema, p->tables[t].relname);
+		const char *params[1] = {q};
+		PGresult   *res = pgr_query(v->src[i], "checking that the table was not rewritten since the snapshot",
+									"SELECT c.relfilenode <> pg_relation_filenode(c.oid) FROM pg_class c "
+									"WHERE c.oid = $1::regclass AND c.relkind IN ('r', 'm')", 1, params);
+
+		ok = res != NULL && !(PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't');
+		if (res != NULL && !ok)
+			log_error("verify: table %s was rewritten or truncated on %s after the verify's snapshot "
+					  "(ALTER TABLE ... TYPE, TRUNCATE, VACUUM FULL, ...): the snapshot no longer sees its "
+					  "rows; run verify again (it resumes after the chunks already compared)",
+					  p->tables[t].spec, v->ctx->sources[i].role);
+		PQclear(res);
+		free(q);
+	}
+	return ok;
+}
+
 /* Exact mode: chunk by chunk, each recorded once compared (a rerun resumes
  * at the first chunk not recorded); lsn: the comparison's snapshot. */
 static bool
@@ -80,7 +115,7 @@ compare_exact(vstate *v, const verify_chunks *vc, bool **done, uint64_t lsn, ver
 			v->where = vc[t].where ? vc[t].where[c] : NULL;
 			v->chunk = c;
 			v->nchunks = vc[t].n;
-			ok = verify_aggregate_table(v, t) && verify_compare_unit(v, t, &cr, out) &&
+			ok = verify_aggregate_table(v, t) && sources_unchanged(v, t) && verify_compare_unit(v, t, &cr, out) &&
 				verify_progress_add(v->ctx, t, c, &cr, lsn) && test_pause();
 			now += ok;
 		}
