@@ -200,6 +200,9 @@ bool copy_binary_keep_fields(char *tup, size_t *len, int n);
  * rest made a tuple of its own in place, starting at the offset returned
  * (-1: malformed). */
 long copy_binary_take_bucket(char *tup, size_t len, int *bucket);
+/* Whether rel (quoted) was rewritten or truncated since the snapshot of
+ * src's open transaction (copy_rewrite.c); false after an error. */
+bool copy_rel_rewritten(pgr_conn *src, const char *rel, bool *rewritten);
 /* After a chunk's COPY out of rel (quoted) on src, in its transaction: true
  * when the table was not rewritten or truncated since the snapshot; else
  * false, with t->rewritten and run->rewritten set and the workers stopped

@@ -44,18 +44,27 @@
 #include "log.h"
 
 bool
-copy_source_unchanged(copy_run *run, copy_table *t, pgr_conn *src, const char *rel)
+copy_rel_rewritten(pgr_conn *src, const char *rel, bool *rewritten)
 {
 	const char *params[1] = {rel};
 	PGresult   *res = pgr_query(src, "checking that the table was not rewritten since the snapshot",
 								"SELECT c.relfilenode <> pg_relation_filenode(c.oid) FROM pg_class c "
 								"WHERE c.oid = $1::regclass AND c.relkind IN ('r', 'm')", 1, params);
-	bool		rewritten;
 
 	if (res == NULL)
 		return false;
-	rewritten = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	*rewritten = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
+	return true;
+}
+
+bool
+copy_source_unchanged(copy_run *run, copy_table *t, pgr_conn *src, const char *rel)
+{
+	bool		rewritten;
+
+	if (!copy_rel_rewritten(src, rel, &rewritten))
+		return false;
 	if (!rewritten)
 		return true;
 	if (!atomic_exchange(&t->rewritten, true))

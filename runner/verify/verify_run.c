@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "copy.h"
 #include "log.h"
 #include "stream.h"
 #include "verify_chunks.h"
@@ -76,18 +77,14 @@ sources_unchanged(vstate *v, int t)
 	for (int i = 0; ok && i < (p->tables[t].replicate ? 1 : p->nsources); i++)
 	{
 		char	   *q = pgr_quote_qualified(v->src[i], p->tables[t].schema, p->tables[t].relname);
-		const char *params[1] = {q};
-		PGresult   *res = pgr_query(v->src[i], "checking that the table was not rewritten since the snapshot",
-									"SELECT c.relfilenode <> pg_relation_filenode(c.oid) FROM pg_class c "
-									"WHERE c.oid = $1::regclass AND c.relkind IN ('r', 'm')", 1, params);
+		bool		rewritten = false;
 
-		ok = res != NULL && !(PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't');
-		if (res != NULL && !ok)
+		ok = copy_rel_rewritten(v->src[i], q, &rewritten) && !rewritten;
+		if (rewritten)
 			log_error("verify: table %s was rewritten or truncated on %s after the verify's snapshot "
 					  "(ALTER TABLE ... TYPE, TRUNCATE, VACUUM FULL, ...): the snapshot no longer sees its "
 					  "rows; run verify again (it resumes after the chunks already compared)",
 					  p->tables[t].spec, v->ctx->sources[i].role);
-		PQclear(res);
 		free(q);
 	}
 	return ok;
