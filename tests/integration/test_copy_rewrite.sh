@@ -72,8 +72,14 @@ psql_on 0 $DB "BEGIN; TRUNCATE rw.tags; INSERT INTO rw.tags SELECT g, 'again ' |
 wait $APPLY || { cat "$W/copy1.log" >&2; fail "the copy under a rewrite"; }
 grep -q "table rw.orders was rewritten or truncated on the source after the copy's snapshot" "$W/copy1.log" ||
 	{ cat "$W/copy1.log" >&2; fail "the rewrite of rw.orders is noticed"; }
-grep -q "table rw.tags was rewritten or truncated" "$W/copy1.log" ||
-	{ cat "$W/copy1.log" >&2; fail "the truncate of rw.tags is noticed"; }
+# the TRUNCATE is noticed when it lands under a snapshot still reading rw.tags;
+# when it lands between two snapshots the later one reads the new rows: either
+# way the end must be exact (checked below)
+if grep -q "table rw.tags was rewritten or truncated" "$W/copy1.log"; then
+	echo "the truncate of rw.tags landed under a snapshot and was noticed"
+else
+	echo "the truncate of rw.tags landed before the new snapshot"
+fi
 grep -q "copy: taking a new snapshot" "$W/copy1.log" || fail "a new snapshot"
 expect_not_contains "$(cat "$W/copy1.log")" "error: "
 
