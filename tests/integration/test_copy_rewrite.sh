@@ -63,7 +63,7 @@ done_chunks() { psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunks_done WHERE 
 
 workload &
 WL=$!
-PGRESHARD_TEST_CHUNK_DELAY_MS=150 "$P" apply --yes --until copy "$W/plan.yaml" >"$W/copy1.out" 2>"$W/copy1.log" &
+PGRESHARD_TEST_CHUNK_DELAY_MS=300 "$P" apply --yes --until copy "$W/plan.yaml" >"$W/copy1.out" 2>"$W/copy1.log" &
 APPLY=$!
 for _ in $(seq 1 400); do [ "$(done_chunks 0)" -ge 3 ] && break; sleep 0.05; done
 psql_on 0 $DB "ALTER TABLE rw.orders ALTER COLUMN qty TYPE bigint" >/dev/null
@@ -85,7 +85,7 @@ expect_not_contains "$(cat "$W/copy1.log")" "error: "
 
 # shared scans of a uuid key, rewritten between two groups
 expect_rc 0 "$P" cleanup --drop-data "$W/plan.yaml"
-PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_TEST_CHUNK_DELAY_MS=300 "$P" apply --yes --until copy "$W/plan.yaml" \
+PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_TEST_CHUNK_DELAY_MS=400 "$P" apply --yes --until copy "$W/plan.yaml" \
 	>"$W/copy2.out" 2>"$W/copy2.log" &
 APPLY=$!
 for _ in $(seq 1 400); do [ "$(done_chunks 2)" -ge 1 ] && break; sleep 0.05; done
