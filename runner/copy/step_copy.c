@@ -4,7 +4,10 @@
  * Builds the per-table copy descriptions, loads the chunk plan and what is
  * already done, makes sure each source has a snapshot (the slot's, or a new
  * one from a temporary slot on a rerun), and runs copy.jobs workers until
- * every chunk is on every shard.  See copy.h for the chunk protocol.
+ * every chunk is on every shard.  A table rewritten on the source after the
+ * snapshot stops the workers (copy_rewrite.c): the chunks still missing are
+ * then copied under a new snapshot, as a rerun would.  See copy.h for the
+ * chunk protocol.
  */
 #include <stdio.h>
 #include <stdlib.h>
