@@ -209,7 +209,15 @@ cutover: { reverse: false, mode: manual, freeze: lock, timeout_s: 60, verify: tr
 	sleep 1
 	kill_apply	# after the late copies
 	expect_eq "$done" "$total" "events_apac's late chunks done before the second kill"
-	grep -q "partition ev.events_apac_0 was attached during the move" "$W/run2.log" || { cat "$W/run2.log" >&2; fail "events_apac copied in"; }
+	grep -q "partition ev.events_apac_0 was attached during the move" "$W/run2.log" || {
+		cat "$W/run2.log" >&2
+		# said last, so that a log cut in the middle still shows it
+		echo "events_apac's parent on the source: $(psql_on 0 $DB "SELECT coalesce((SELECT inhparent::regclass::text
+			FROM pg_inherits WHERE inhrelid = 'ev.events_apac'::regclass), 'none')" 2>&1);" \
+			"late chunks of events_apac planned: $total; apply lines about partitions:" >&2
+		grep -i "partition\|attach\|error" "$W/run2.log" | tail -5 >&2
+		fail "events_apac copied in"
+	}
 	grep -q "partition ev.events_us was detached on the source during the move: detached here too" "$W/run2.log" ||
 		{ cat "$W/run2.log" >&2; fail "events_us detached on the shards"; }
 
