@@ -91,8 +91,7 @@ void
 copy_rewrite_check_types(apply_ctx *ctx, const char *display, const char *qname)
 {
 	pgr_conn   *src = pgr_connect(ctx->plan->source_dsns[0], ctx->sources[0].role, PGR_CONN_READ_ONLY);
-	pgr_conn   *shard = src ? connect_shard(ctx->plan, 0) : NULL;
-	PGresult   *a = shard ? column_types(src, qname) : NULL, *b = a ? column_types(shard, qname) : NULL;
+	PGresult   *a = src ? column_types(src, qname) : NULL, *b = a ? column_types(ctx->state, qname) : NULL;
 	strbuf		diff;
 
 	sb_init(&diff);
@@ -112,6 +111,5 @@ copy_rewrite_check_types(apply_ctx *ctx, const char *display, const char *qname)
 	sb_free(&diff);
 	PQclear(a);
 	PQclear(b);
-	pgr_disconnect(shard);
 	pgr_disconnect(src);
 }

@@ -422,7 +422,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 	row_router	router;
 	char	   *buf, *row;
 	int			len;
-	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT, header = !t->binary;
+	bool		ok = PQresultStatus(res) == PGRES_COPY_OUT, header_done = !t->binary;
 
 	if (!ok)
 		pgr_report_result(src, "reading the chunk", res);
@@ -432,7 +432,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 	while (ok && (len = PQgetCopyData(src->pg, &buf, 0)) > 0)
 	{
 		row = buf;
-		if (!header)
+		if (!header_done)
 		{
 			long		at = copy_binary_header_end(row, (size_t) len);
 
@@ -444,7 +444,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 				PQfreemem(buf);
 				break;
 			}
-			header = true;
+			header_done = true;
 			row += at;
 			len -= (int) at;
 		}
