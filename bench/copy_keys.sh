@@ -1,5 +1,7 @@
 # bench/copy_keys.sh — sourced by bench/copy.sh (its clusters, $P, $W, $ROWS):
-# chunks of any key.  Four tables of ROWS rows with the same payload, keyed by
+# chunks of any key.  Four tables of the same size — ROWS rows, and the same
+# bytes: each row's key and payload together are 80 bytes, the payload
+# shortened by what a wider key takes — keyed by
 #   dense   bigint 1..ROWS
 #   sparse  bigint, skewed: 90% of the rows packed at the start, 10% spread
 #           over a range 10^9 times wider (snowflake-like), so min..max
@@ -7,6 +9,8 @@
 #   uuid    gen_random_uuid()
 #   text    a 20-40 character slug under the database's collation (C.UTF-8, a
 #           libc locale: compared by the server with strcoll, not as bytes)
+# BENCH_KEY_WIDTH=natural gives every table the same 64-character payload
+# instead (uuid rows 1.09 and slug rows 1.31 times as wide as dense ones).
 # Each is copied alone 1 -> 4 (copy.jobs 4, chunk_rows ROWS/8), rounds of all
 # four in turn; throughput against dense in the same round, as rows/s and as
 # COPY bytes/s (uuid and slug rows are wider), medians of the rounds.  Then
@@ -25,17 +29,23 @@ CREATE TABLE k_dense (id bigint PRIMARY KEY, n int NOT NULL, payload text);
 CREATE TABLE k_sparse (id bigint PRIMARY KEY, n int NOT NULL, payload text);
 CREATE TABLE k_uuid (id uuid PRIMARY KEY, n int NOT NULL, payload text);
 CREATE TABLE k_text (id text PRIMARY KEY, n int NOT NULL, payload text);
-INSERT INTO k_dense SELECT g, g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, $ROWS) g;
+-- payload(g, key bytes): 80 - key bytes of a repeated md5 (64 characters with BENCH_KEY_WIDTH=natural)
+CREATE FUNCTION pg_temp.payload(g int, kb int) RETURNS text LANGUAGE sql IMMUTABLE
+    RETURN left(repeat(md5(g::text), 3), CASE WHEN '${BENCH_KEY_WIDTH:-same}' = 'natural' THEN 64 ELSE 80 - kb END);
+INSERT INTO k_dense SELECT g, g % 1000, pg_temp.payload(g, 8) FROM generate_series(1, $ROWS) g;
 INSERT INTO k_sparse SELECT CASE WHEN g % 10 = 0 THEN 1000000000000 + g::bigint * 1000000000 ELSE g END,
-       g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, $ROWS) g;
-INSERT INTO k_uuid SELECT gen_random_uuid(), g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, $ROWS) g;
-INSERT INTO k_text SELECT substr(md5(g::text), 1, 20 + g % 20) || '-' || g, g % 1000, repeat(md5(g::text), 2)
-       FROM generate_series(1, $ROWS) g;
+       g % 1000, pg_temp.payload(g, 8) FROM generate_series(1, $ROWS) g;
+INSERT INTO k_uuid SELECT gen_random_uuid(), g % 1000, pg_temp.payload(g, 16) FROM generate_series(1, $ROWS) g;
+INSERT INTO k_text SELECT k, g % 1000, pg_temp.payload(g, octet_length(k))
+       FROM (SELECT g, substr(md5(g::text), 1, 20 + g % 20) || '-' || g AS k FROM generate_series(1, $ROWS) g) s;
 CREATE PUBLICATION pub_k_dense FOR TABLE k_dense;
 CREATE PUBLICATION pub_k_sparse FOR TABLE k_sparse;
 CREATE PUBLICATION pub_k_uuid FOR TABLE k_uuid;
 CREATE PUBLICATION pub_k_text FOR TABLE k_text;
 ANALYZE;" >/dev/null
+psql_on 0 bench "VACUUM" >/dev/null	# hint bits and the visibility map set, as on a table at rest
+ksizes=$(psql_on 0 bench "SELECT string_agg(format('%s %s MB', relname, pg_relation_size(oid) / 1000000), ', ' ORDER BY relname)
+	FROM pg_class WHERE relname IN ('k_dense', 'k_sparse', 'k_uuid', 'k_text')")
 
 keyplan() {	# TABLE JOBS [CHUNK_ROWS] -> plan file
 	cat >"$W/k_$1_$2.yaml" <<YAML
@@ -146,7 +156,8 @@ done
 # ratios: rows/s against dense in the same round; per byte, the same times the
 # tables' COPY bytes (a wider row is more bytes per row)
 awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" \
-	-v bu="$(cat "$W/kbytes_k_uuid")" -v bt="$(cat "$W/kbytes_k_text")" -v kills="$W/kkill" -v cpuf="$W/kcpu" '
+	-v bu="$(cat "$W/kbytes_k_uuid")" -v bt="$(cat "$W/kbytes_k_text")" -v kills="$W/kkill" -v cpuf="$W/kcpu" \
+	-v width="${BENCH_KEY_WIDTH:-same}" -v sizes="$ksizes" '
 	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
 	function lo(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] < m) m = x[i]; return m }
 	function hi(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] > m) m = x[i]; return m }
@@ -156,7 +167,7 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 	  xu[NR] = $15 / $16; xt[NR] = $15 / $17; bd2[NR] = $15 / $1; bu2[NR] = $16 / $5; bt2[NR] = $17 / $7
 	  for (f = 2; f <= 8; f += 2) if ($f > rss) rss = $f }
 	END {
-		printf "bench/copy keys: %d rows per table, 1 -> 4 shards, jobs 4, chunks of %d rows, median of %d rounds (%d CPUs)\n", rows, rows / 8, NR, cpus
+		printf "bench/copy keys: %d rows per table (%s payloads: %s), 1 -> 4 shards, jobs 4, chunks of %d rows, median of %d rounds (%d CPUs)\n", rows, width, sizes, rows / 8, NR, cpus
 		printf "  dense bigint:          %6.2f s   COPY %d bytes\n", median(d, NR), bd
 		printf "  sparse skewed bigint:  %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(s, NR), median(rs, NR), lo(rs, NR), hi(rs, NR), median(rs, NR) * bs / bd
 		printf "  uuid:                  %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(u, NR), median(ru, NR), lo(ru, NR), hi(ru, NR), median(ru, NR) * bu / bd
