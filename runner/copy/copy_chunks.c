@@ -333,22 +333,31 @@ plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sour
 	return ok;
 }
 
+/*
+ * How many chunks a relation of est rows gets: about chunk_rows each; more
+ * than jobs of them, a multiple of jobs, the nearest, so no worker idles
+ * through a last round of one chunk, and a scattered key's shared scans
+ * (copy_group.c: jobs chunks a pass) read no extra pass over the whole table
+ * for it (9 chunks with 4 jobs were 3 passes; 8 are 2).  Chunks then stay
+ * within 0.67 and 1.5 times chunk_rows.
+ */
+long long
+copy_chunk_count(double est, long long chunk_rows, int jobs)
+{
+	long long	n = (long long) ceil(est / (double) (chunk_rows > 0 ? chunk_rows : 1));
+
+	if (jobs > 1 && n > jobs)
+		n = llround((double) n / jobs) * jobs;
+	return n;
+}
+
 /* The chunks of one relation: the table, or one leaf partition of it. */
 static bool
 plan_rel_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const chunk_rel *r,
 				const chunk_key *k, double est)
 {
-	long long	nchunks = (long long) ceil(est / (double) p->copy_chunk_rows);
+	long long	nchunks = copy_chunk_count(est, p->copy_chunk_rows, p->copy_jobs);
 
-	/*
-	 * More chunks than workers: a multiple of copy.jobs, the nearest, so no
-	 * worker idles through a last round of one chunk, and a scattered key's
-	 * shared scans (copy_group.c: copy.jobs chunks a pass) read no extra pass
-	 * over the whole table for it (9 chunks with 4 jobs were 3 passes; 8 are
-	 * 2).  Chunks stay within 0.67 and 1.5 times copy.chunk_rows.
-	 */
-	if (p->copy_jobs > 1 && nchunks > p->copy_jobs)
-		nchunks = llround((double) nchunks / p->copy_jobs) * p->copy_jobs;
 	if (nchunks <= 1)
 	{
 		/* a leaf of a keyed table is a key chunk without bounds: rows of that leaf */

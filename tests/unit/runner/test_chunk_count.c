@@ -1,0 +1,84 @@
+/*
+ * test_chunk_count.c — how many chunks a table gets (runner/copy/copy_chunks.c
+ * copy_chunk_count): about copy.chunk_rows rows each; with more chunks than
+ * copy.jobs, a multiple of copy.jobs (the nearest), so no worker idles through
+ * a last round and a scattered key's shared scans read no extra pass; chunks
+ * stay within 0.67 and 1.5 times chunk_rows.  Randomized: the seed is printed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "copy.h"
+
+static void
+test_examples(void **state)
+{
+	(void) state;
+	/* one chunk, and fewer chunks than workers, as estimated */
+	assert_int_equal(copy_chunk_count(0, 1000000, 4), 0);
+	assert_int_equal(copy_chunk_count(10, 1000000, 4), 1);
+	assert_int_equal(copy_chunk_count(2000000, 1000000, 4), 2);
+	assert_int_equal(copy_chunk_count(4000000, 1000000, 4), 4);
+	/* 2,000,100 rows in chunks of 250,000: 9 chunks were 3 passes, now 8 */
+	assert_int_equal(copy_chunk_count(2000100, 250000, 4), 8);
+	assert_int_equal(copy_chunk_count(2000000, 250000, 4), 8);
+	assert_int_equal(copy_chunk_count(2000000, 50000, 4), 40);
+	/* 5 -> 4 (1.25x), 6 -> 8 (0.75x), 7 -> 8 */
+	assert_int_equal(copy_chunk_count(5, 1, 4), 4);
+	assert_int_equal(copy_chunk_count(6, 1, 4), 8);
+	assert_int_equal(copy_chunk_count(7, 1, 4), 8);
+	/* one worker: as estimated */
+	assert_int_equal(copy_chunk_count(9, 1, 1), 9);
+}
+
+static void
+test_random(void **state)
+{
+	unsigned	seed = (unsigned) time(NULL);
+	const char *env = getenv("PGR_TEST_SEED");
+
+	(void) state;
+	if (env)
+		seed = (unsigned) strtoul(env, NULL, 10);
+	printf("test_chunk_count: seed %u (PGR_TEST_SEED=%u replays it)\n", seed, seed);
+	srand(seed);
+	for (int i = 0; i < 100000; i++)
+	{
+		long long	rows = 1 + rand() % 5000;
+		int			jobs = 1 + rand() % 16;
+		double		est = (double) (rand() % 2000000);
+		long long	plain = (long long) ((est + (double) rows - 1) / (double) rows);
+		long long	n = copy_chunk_count(est, rows, jobs);
+
+		if (jobs == 1 || plain <= jobs)
+		{
+			assert_true(n == plain || n == plain + 1);	/* ceil, whatever the rounding of est */
+			continue;
+		}
+		assert_int_equal(n % jobs, 0);
+		assert_true(n >= jobs);
+		/* the nearest multiple: within half a round of the plain count */
+		assert_true(2 * llabs(n - plain) <= jobs);
+		/* chunk sizes stay within 0.67 and 1.5 times the asked size */
+		assert_true(est / (double) n <= 1.5 * (double) rows + 1e-9);
+		assert_true(est / (double) n >= 0.66 * (double) rows * ((double) plain - 1) / (double) plain - 1e-9);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_random),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
