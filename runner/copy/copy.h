@@ -78,7 +78,7 @@ typedef struct copy_job {
 								 * there: copy_late.c) */
 	/* a key chunk's bounds as the chunk plan holds them (text[] literals, or
 	 * NULL), for reading it in a shared scan (copy_group.c) */
-	char	   *key_cols, *key_types, *lo_key, *hi_key;
+	char	   *key_cols, *key_types, *key_colls, *lo_key, *hi_key;
 	struct scan_group *group;	/* the shared scan that reads it, or NULL */
 	/* while a shared scan reads it: its shards' COPY, filled by every slice */
 	pthread_mutex_t sink_lock;
@@ -97,7 +97,10 @@ typedef struct scan_group {
 	copy_job  **jobs;			/* [n], in key order */
 	int			n;
 	char	   *where;			/* key >= first chunk's lo AND key < last chunk's hi */
-	char	   *bucket;			/* CASE giving the chunk 0..n-1 of a row, NULL when n is 1 */
+	char	   *bucket;			/* CASE giving the chunk 0..n-1 of a row, NULL when n is 1
+								 * or bk places the rows */
+	struct copy_bucketer *bk;	/* the runner places each row in its chunk itself
+								 * (copy_bucket.c), or NULL */
 	long long	nblocks;		/* the table's blocks when the scan was planned */
 	int			nslices;
 	int			slices_done;	/* under lock */
@@ -194,6 +197,9 @@ bool route_binary_row(const copy_table *t, uint32_t nshards, const char *tup, si
 					  char *err, size_t errlen);
 /* The tuple's key as "(col, ...)=(value, ...)" for messages. */
 void copy_binary_row_key(const copy_table *t, const char *tup, size_t len, strbuf *out);
+/* Walk the fields of a binary tuple; at[f] (f < n) gets each field's offset
+ * (of its length word).  Returns the number of fields, -1 when malformed. */
+int copy_binary_walk(const char *tup, size_t len, size_t *at, int n);
 /* Keep the first n fields of a tuple (in place); false when malformed. */
 bool copy_binary_keep_fields(char *tup, size_t *len, int n);
 /* A shared scan's tuple: its first field (the chunk, int4) in *bucket; the
@@ -211,6 +217,15 @@ bool copy_source_unchanged(copy_run *run, copy_table *t, pgr_conn *src, const ch
 /* Warn when the source's column types of a table rewritten during the copy
  * now differ from shard 0's (copy_rewrite.c). */
 void copy_rewrite_check_types(apply_ctx *ctx, const char *display, const char *qname);
+/* copy_bucket.c: the rows of a binary shared scan placed in their chunks by
+ * the runner, for keys it compares exactly as the server (integers, uuid,
+ * text/varchar under C).  copy_bucket_new: NULL where the source's CASE
+ * must do it.  copy_bucket_of: the chunk (0..n-1) of a tuple, -1 when it is
+ * malformed or its key NULL. */
+typedef struct copy_bucketer copy_bucketer;
+copy_bucketer *copy_bucket_new(const copy_table *t, const scan_group *g);
+int copy_bucket_of(const copy_bucketer *bk, const char *tup, size_t len);
+void copy_bucket_free(copy_bucketer *bk);
 /* Set t->binary: whether table t is copied in binary (see copy_binary.c). */
 void copy_binary_choose(pgr_conn *shard0, const plan *p, const src_table *st, copy_table *t);
 

@@ -81,10 +81,8 @@ copy_binary_is_trailer(const char *buf, size_t len)
 	return len == 2 && get16(buf) == -1;
 }
 
-/* Walk the fields of a tuple; at[f] (f < n) gets each field's offset (of
- * its length word).  Returns the number of fields, -1 when malformed. */
-static int
-walk(const char *tup, size_t len, size_t *at, int n)
+int
+copy_binary_walk(const char *tup, size_t len, size_t *at, int n)
 {
 	size_t		off = 2;
 	int			nf;
@@ -120,7 +118,7 @@ binary_keys(const copy_table *t, const char *tup, size_t len, key_value *vals, c
 		want = t->key_field[k] + 1 > want ? t->key_field[k] + 1 : want;
 	if (want > 64)
 		at = xcalloc((size_t) want, sizeof(size_t));
-	nf = walk(tup, len, at, want);
+	nf = copy_binary_walk(tup, len, at, want);
 	for (int k = 0; nf >= want && k < t->nkeys; k++)
 	{
 		const char *f = tup + at[t->key_field[k]];

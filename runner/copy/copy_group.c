@@ -90,15 +90,16 @@ wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *
 	return yes;
 }
 
-/* The group's key range and, with several chunks, its CASE. */
+/* The group's key range and, with several chunks, how a row's chunk is
+ * told: by the runner (copy_bucket.c) where it can, else the source's CASE. */
 static bool
-group_conditions(pgr_conn *c, scan_group *g)
+group_conditions(const copy_table *t, pgr_conn *c, scan_group *g)
 {
 	const copy_job *a = g->jobs[0], *z = g->jobs[g->n - 1];
 	strbuf		sb;
 	bool		ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, a->lo_key, z->hi_key, &g->where);
 
-	if (!ok || g->n == 1)
+	if (!ok || g->n == 1 || (g->bk = copy_bucket_new(t, g)) != NULL)
 		return ok;
 	sb_init(&sb);
 	sb_append(&sb, "CASE");
@@ -157,7 +158,7 @@ group_run(copy_run *run, pgr_conn *src, int r, long long nblocks, bool *ok)
 	g = group_new(run, r, n, nblocks);
 	run->groups = xrealloc(run->groups, sizeof(scan_group *) * (size_t) (run->ngroups + 1));
 	run->groups[run->ngroups++] = g;
-	*ok = group_conditions(src, g);
+	*ok = group_conditions(&run->tables[g->jobs[0]->table], src, g);
 	return n;
 }
 
@@ -190,7 +191,7 @@ copy_groups_build(copy_run *run)
 	pgr_conn  **src = xcalloc((size_t) p->nsources, sizeof(pgr_conn *));
 	bool		ok = true;
 	int			last_table = -1, last_source = -1;
-	bool		table_shared = false;
+	bool		table_shared = false, announce = false;
 	long long	nblocks = 0;
 
 	for (int r = 0; ok && p->copy_jobs > 1 && strcmp(mode, "off") != 0 && r < run->njobs;)
@@ -213,14 +214,22 @@ copy_groups_build(copy_run *run)
 			}
 			last_table = j->table;
 			last_source = j->source;
-			table_shared = wants_shared(src[j->source], &run->tables[j->table], j, mode, &nblocks);
-			if (table_shared)
-				log_info("copy: table %s: its key is scattered over the table; %d workers read %d "
-						 "neighbouring chunks at a time together, each a range of its blocks",
-						 run->tables[j->table].display, p->copy_jobs,
-						 p->copy_jobs < GROUP_MAX_CHUNKS ? p->copy_jobs : GROUP_MAX_CHUNKS);
+			table_shared = announce = wants_shared(src[j->source], &run->tables[j->table], j, mode, &nblocks);
 		}
-		r += table_shared ? group_run(run, src[j->source], r, nblocks, &ok) : 1;
+		if (!table_shared)
+		{
+			r++;
+			continue;
+		}
+		r += group_run(run, src[j->source], r, nblocks, &ok);
+		if (announce)
+			log_info("copy: table %s: its key is scattered over the table; %d workers read %d "
+					 "neighbouring chunks at a time together, each a range of its blocks; %s",
+					 run->tables[j->table].display, p->copy_jobs,
+					 p->copy_jobs < GROUP_MAX_CHUNKS ? p->copy_jobs : GROUP_MAX_CHUNKS,
+					 run->groups[run->ngroups - 1]->bk ? "pgreshard places each row in its chunk by its key"
+					 : "the source names each row's chunk");
+		announce = false;
 	}
 	for (int i = 0; i < p->nsources; i++)
 		pgr_disconnect(src[i]);
@@ -351,6 +360,7 @@ copy_groups_free(copy_run *run)
 		free(g->jobs);
 		free(g->where);
 		free(g->bucket);
+		copy_bucket_free(g->bk);
 		free(g);
 	}
 	free(run->groups);

@@ -266,6 +266,7 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 		j->key_types = xstrdup(PQgetvalue(res, r, 7));
 		j->lo_key = PQgetisnull(res, r, 8) ? NULL : xstrdup(PQgetvalue(res, r, 8));
 		j->hi_key = PQgetisnull(res, r, 9) ? NULL : xstrdup(PQgetvalue(res, r, 9));
+		j->key_colls = PQgetisnull(res, r, 12) ? NULL : xstrdup(PQgetvalue(res, r, 12));
 	}
 	if (!copy_chunk_where_text(c, by, PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6),
 							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7),
@@ -348,7 +349,7 @@ copy_jobs_load(copy_run *run)
 			return false;
 	res = pgr_query(ctx->state, "reading the chunk plan",
 					"SELECT source, table_index, chunk, lo, hi, chunk_by, key_cols, key_types, "
-					"lo_key, hi_key, leaf_schema, leaf_name FROM pgreshard.chunk_plan "
+					"lo_key, hi_key, leaf_schema, leaf_name, key_colls FROM pgreshard.chunk_plan "
 					"WHERE plan_name = $1 ORDER BY est_rows DESC, source, table_index, chunk", 1, params);
 	if (res == NULL)
 		return false;
@@ -414,6 +415,7 @@ copy_job_free(copy_job *j)
 	free(j->leaf);
 	free(j->key_cols);
 	free(j->key_types);
+	free(j->key_colls);
 	free(j->lo_key);
 	free(j->hi_key);
 }

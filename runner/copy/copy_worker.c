@@ -367,7 +367,9 @@ slice_flush(copy_run *run, slice_bufs *sb, int i)
 	return ok;
 }
 
-/* One row of a slice: "chunk\t" (when the group has several) then the row. */
+/* One row of a slice: its chunk placed by the runner (g->bk), or given by
+ * the source in front of it ("chunk\t", or an int4 field in binary) when
+ * the group has several. */
 static bool
 slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_router *router)
 {
@@ -376,7 +378,16 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 	int			b = 0, off = 0, i;
 	uint32_t	shard;
 
-	if (g->n > 1 && t->binary)
+	if (g->bk)
+	{
+		if ((b = copy_bucket_of(g->bk, row, (size_t) len)) < 0)
+		{
+			log_error("copy: table %s: a shared scan returned a malformed row (its key could not be read)",
+					  t->display);
+			return false;
+		}
+	}
+	else if (g->n > 1 && t->binary)
 	{
 		long		at = copy_binary_take_bucket(row, (size_t) len, &b);
 

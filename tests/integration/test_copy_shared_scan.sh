@@ -1,6 +1,9 @@
 # test_copy_shared_scan.sh — shared scans (runner/copy/copy_group.c) keep every
 # row in its own chunk.  A uuid table, a text table under an ICU collation and
-# a composite key, ~10 chunks each, are copied 1 -> 4 with copy.jobs 3 (groups
+# a composite key (an integer with negative values, text under "C"), ~10
+# chunks each — the uuid and composite rows placed in their chunks by
+# pgreshard itself (runner/copy/copy_bucket.c), the ICU slugs by the source's
+# CASE — are copied 1 -> 4 with copy.jobs 3 (groups
 # of 3 chunks read together by 3 block ranges) while a workload inserts,
 # updates, re-keys (rows move between chunks and shards) and deletes; apply is
 # killed -9 six times, between the commits of a group's chunks too (so a group
@@ -27,12 +30,12 @@ psql_on 5 $DB "
 CREATE SCHEMA ss;
 CREATE TABLE ss.uu (id uuid PRIMARY KEY, n int NOT NULL, v text);
 CREATE TABLE ss.\"Slugs\" (\"Slug\" text COLLATE \"en-US-x-icu\" PRIMARY KEY, n int NOT NULL, v text);
-CREATE TABLE ss.comp (tenant int, name text, n int NOT NULL, v text, PRIMARY KEY (tenant, name));
+CREATE TABLE ss.comp (tenant int, name text COLLATE \"C\", n int NOT NULL, v text, PRIMARY KEY (tenant, name));
 INSERT INTO ss.uu SELECT gen_random_uuid(), g, 'v' || g FROM generate_series(1, 10000) g;
 -- mixed case and accents: ICU order is not byte order
 INSERT INTO ss.\"Slugs\" SELECT (ARRAY['a', 'B', 'é', 'Z', 'ä'])[1 + g % 5] || md5(g::text), g, 'v' || g
   FROM generate_series(1, 10000) g;
-INSERT INTO ss.comp SELECT g % 5, (ARRAY['x', 'Y', 'é'])[1 + g % 3] || md5(g::text), g, 'v' || g
+INSERT INTO ss.comp SELECT g % 5 - 2, (ARRAY['x', 'Y', 'é'])[1 + g % 3] || md5(g::text), g, 'v' || g
   FROM generate_series(1, 10000) g;
 ANALYZE;
 CREATE PUBLICATION pub FOR TABLE ss.uu, ss.\"Slugs\", ss.comp" >/dev/null
@@ -99,6 +102,11 @@ cat "$W"/run*.log >"$W/all.log"
 echo "$ERR" >>"$W/all.log"
 grep -q 'table ss.uu: its key is scattered' "$W/all.log" || fail "no shared scan of ss.uu: $(head -20 "$W/run2.log")"
 grep -q 'table ss."Slugs": its key is scattered' "$W/all.log" || fail "no shared scan of ss.\"Slugs\""
+# who places the rows in their chunks: pgreshard for uuid and (int, text under
+# "C"), the source's CASE for a text key under ICU
+grep -q 'table ss.uu: its key is scattered.*pgreshard places each row' "$W/all.log" || fail "ss.uu's rows not placed by pgreshard"
+grep -q 'table ss.comp: its key is scattered.*pgreshard places each row' "$W/all.log" || fail "ss.comp's rows not placed by pgreshard"
+grep -q 'table ss."Slugs": its key is scattered.*the source names' "$W/all.log" || fail "ss.\"Slugs\" not placed by the source"
 total=$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan")
 [ "$total" -ge 24 ] || fail "expected ~10 chunks per table, the plan has $total"
 # groups were split by the kills: some table has chunks under several snapshots
