@@ -120,9 +120,12 @@ copy_missing(apply_ctx *ctx, bool *text, bool *again)
 	run.ctx = ctx;
 	run.chunk_delay_ms = delay ? atoi(delay) : 0;
 	pthread_mutex_init(&run.lock, NULL);
-	ok = copy_tables_build(ctx, &run.tables) && copy_jobs_load(&run);
+	ok = copy_tables_build(ctx, &run.tables);
+	/* before the chunks and their shared scans are planned: a scan of a
+	 * binary table may place its rows itself (copy_bucket.c) */
 	for (int i = 0; ok && i < ctx->plan->ntables; i++)
 		run.tables[i].binary = run.tables[i].binary && !text[i];
+	ok = ok && copy_jobs_load(&run);
 	if (ok && run.njobs == 0)
 		log_info("copy: every chunk is already on every shard");
 	else if (ok)
