@@ -1,6 +1,6 @@
 # test_rollback.sh — after the cutover the application writes to the shards
-# (inserts with each shard's own sequence ids, deletes, TOASTed values
-# updated around); the apply
+# (inserts with each shard's own sequence ids, deletes, TOASTed values —
+# stored out of line — left unchanged by updates of other columns); the apply
 # streaming them back is killed -9 and started again; a rollback killed -9
 # during its freeze is run again and finishes; `pgreshard rollback` ends with the
 # source equal to the union of the shards (count + md5 of the sorted rows,
@@ -42,13 +42,17 @@ export SWITCH_LOG="$W/switch.log"
 start_apply() { apply_streaming_back "$W/plan.yaml" "$W/apply.err"; }
 # a customer id that lives on shard cluster C
 cust_on() { psql_on "$1" $DB "SELECT customer_id FROM orders ORDER BY id LIMIT 1 OFFSET $2"; }
+# SQL for a text of 6,400 random-looking characters: too big to stay in the row
+# and too random to compress, so it is stored out of line (TOASTed) and an
+# UPDATE that leaves it alone sends it as 'unchanged' in pgoutput
+big() { echo "(SELECT string_agg(md5(g::text || $1), '') FROM generate_series(1, 200) g)"; }
 writes() {	# ROUND: the application's writes on both shards
 	local r=$1 c
 	for c in 1 2; do
 		psql_on $c $DB "INSERT INTO orders (customer_id, total, note) VALUES ($(cust_on $c 0), $r, 'r$r shard $c'),
-		                  ($(cust_on $c 1), $r, repeat(md5('$r$c'), 400));
+		                  ($(cust_on $c 1), $r, $(big "'$r$c'"));
 		  INSERT INTO customers (name) SELECT 'new r$r s$c' FROM generate_series(1, 3);
-		  UPDATE orders SET note = repeat(md5(id::text || '$r'), 300) WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT 3 OFFSET $((r * 3)));
+		  UPDATE orders SET note = $(big "id::text || '$r'") WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT 3 OFFSET $((r * 3)));
 		  UPDATE orders SET total = total + 1 WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT 3 OFFSET $((r * 3)));
 		  DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id DESC LIMIT 2 OFFSET 5)" >/dev/null ||
 			fail "writes on cluster $c"
@@ -74,6 +78,8 @@ wait $AP 2>/dev/null
 writes 3
 start_apply
 writes 4
+# the notes the writes made are stored out of line on the shards
+expect_eq "$(psql_on 1 $DB "SELECT count(*) >= 6 FROM orders WHERE pg_column_size(note) > 6000")" t "TOASTed notes on shard 0"
 # the source refuses the application's writes meanwhile
 expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "INSERT INTO customers (name) VALUES ('x')"
 expect_contains "$ERR" "was moved to shards"
