@@ -16,15 +16,20 @@
 # about its partitions; the monthly partition job makes next month's
 # partition while the stream runs and it reaches every shard before its
 # rows; an ENABLE REPLICA trigger fires on the shards for the rows pgreshard
-# applies, never on the source.
+# applies, never on the source.  After the cutover (reverse replication on,
+# the default) the application writes to the shards — triggers stamping,
+# cascades, payments in three months' partitions — and `rollback` ends with
+# the source equal to the union of the shards, writable, the shards refusing.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
 source "$(dirname "$0")/../lib/reshard_checks.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 DB=rentaltest
 W=$(mktemp -d)
 WL=
+AP=
 drop_roles() {	# the shards' roles of this test (roles are per cluster; the source keeps its own)
 	local s
 	for s in 1 2 3 4; do psql_on $s postgres "DO \$\$ BEGIN
@@ -34,7 +39,7 @@ drop_roles() {	# the shards' roles of this test (roles are per cluster; the sour
 		END IF;
 		DROP ROLE IF EXISTS rental_app; DROP ROLE IF EXISTS rental_owner; END \$\$" >/dev/null; done
 }
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_roles' EXIT
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; [ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_roles' EXIT
 
 fresh_db $DB 0 1 2 3 4
 drop_roles
@@ -50,7 +55,7 @@ write_plan() {	# EXTRA-SCHEMA-KEYS
   rental.rental: { key: customer_id }
   rental.payment: { key: customer_id }" "copy: { chunk_rows: 1000 }
 schema: { matviews: refresh$1 }
-cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 }
 
 # plan: the roles that own and are granted objects are missing on the shards:
@@ -146,7 +151,9 @@ expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 touch "$W/go"
 while [ ! -e "$W/created" ]; do sleep 0.2; done
 sleep 1
-expect_rc 0 "$P" apply --yes "$W/plan.yaml"
+# through the cutover; then apply streams the shards' changes back (cutover.reverse)
+apply_streaming_back "$W/plan.yaml" "$W/apply.err"
+ERR=$(cat "$W/apply.err")
 expect_contains "$ERR" "cutover: done"
 expect_contains "$ERR" "partition rental.payment_2030_01 created (made on the source during the move)"
 expect_contains "$ERR" "shard 3: materialized view rental.rentals_per_customer refreshed"
@@ -195,3 +202,32 @@ after=$(psql_on 2 $DB "UPDATE rental.customer SET email = 'AFTER@X.ORG' WHERE cu
 [ "${after%|*}" != "$before" ] || fail "last_update trigger did not fire after the cutover"
 expect_eq "${after#*|}" "after@x.org" "ENABLE ALWAYS trigger after the cutover"
 expect_eq "$(psql_on 3 $DB "SELECT has_table_privilege('rental_app', 'rental.customer', 'INSERT')")" t "grant on a shard"
+
+# the application on the shards, then a rollback: the source ends equal to the
+# union of the shards, every change streamed back once, in replica mode (the
+# source's last_update triggers would stamp other times; the cascades there
+# would act twice), into the partitions of the month it belongs to
+for s in 1 2 3 4; do
+	psql_on $s $DB "BEGIN;
+		UPDATE rental.customer SET visits = visits + 10, tags = tags || 'shard'::text
+			WHERE customer_id IN (SELECT customer_id FROM rental.customer ORDER BY customer_id LIMIT 5);
+		INSERT INTO rental.payment (customer_id, amount, payment_date)
+			SELECT customer_id, 2, d FROM (SELECT customer_id FROM rental.customer ORDER BY customer_id LIMIT 3) c,
+			(VALUES (timestamptz '2024-03-15'), ('2030-01-20'), (now())) v(d);
+		INSERT INTO rental.rental (customer_id, inventory_id) SELECT max(customer_id), 1 FROM rental.customer;
+		UPDATE rental.rental SET return_date = now() WHERE customer_id = (SELECT max(customer_id) FROM rental.customer);
+		DELETE FROM rental.customer WHERE customer_id = (SELECT customer_id FROM rental.customer ORDER BY customer_id LIMIT 1 OFFSET 7);
+		COMMIT" >/dev/null || fail "the application's writes on cluster $s"
+done
+expect_rc 0 "$P" rollback "$W/plan.yaml"
+expect_contains "$OUT" "serves the moved tables again"
+apply_handed_over
+for t in customer rental payment; do
+	compare_tables $DB rental.$t 0 "1 2 3 4" || fail "rental.$t after the rollback"
+done
+for t in payment_2024_03 payment_default payment_2030_01; do
+	compare_tables $DB "ONLY rental.$t" 0 "1 2 3 4" || fail "partition rental.$t after the rollback"
+done
+expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn 0 $DB)" -c "INSERT INTO rental.payment (customer_id, amount) SELECT min(customer_id), 1 FROM rental.customer"
+expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn 1 $DB)" -c "UPDATE rental.customer SET visits = 0"
+expect_contains "$ERR" "was moved to shards"
