@@ -2,7 +2,8 @@
 -- Several schemas, a quoted mixed-case table name, an enum, a domain, jsonb,
 -- numeric, an identity column, a generated column, a replicated table, an
 -- updated_at stamp kept by a trigger (fires on the source only: the shards
--- receive the stamped rows) and payments partitioned by month.
+-- receive the stamped rows) and payments range-partitioned by date (an old
+-- partition and a DEFAULT one).
 CREATE SCHEMA shop;
 CREATE TYPE shop.order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled');
 CREATE DOMAIN shop.email AS text CHECK (VALUE LIKE '%@%');

@@ -229,7 +229,7 @@ ctx_free(ddl_ctx *c)
 {
 	ddl_map    *maps[] = {&c->moved, &c->relations, &c->needed_seqs,
 		&c->kept_indexes, &c->pkeys, &c->parents, &c->dropped, &c->kept_views,
-		&c->view_defs};
+		&c->view_defs, &c->owned_seqs};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		ddl_map_free(maps[i]);

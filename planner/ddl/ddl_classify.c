@@ -229,7 +229,11 @@ keep_trigger(ddl_ctx *c, const ddl_parsed *p, const PgQuery__CreateTrigStmt *ct)
 
 /*
  * CREATE SEQUENCE, or ALTER SEQUENCE (alter set), of a needed sequence; its
- * table_index is the moved table that owns or uses it.
+ * table_index is the moved table that owns or uses it.  A sequence no table
+ * owns and no moved table draws from in a default (a counter functions use)
+ * is not created, and said so: a copy on every shard would hand out the same
+ * values there.  The serial sequences of tables that stay go unmentioned,
+ * like their tables.
  */
 static void
 keep_sequence(ddl_ctx *c, const ddl_parsed *p, const PgQuery__RangeVar *rv,
@@ -238,6 +242,15 @@ keep_sequence(ddl_ctx *c, const ddl_parsed *p, const PgQuery__RangeVar *rv,
 	const ddl_map_entry *e = ddl_map_get_rv(&c->needed_seqs, rv);
 	char	   *disp;
 
+	if (e == NULL && alter == NULL && !ddl_map_get_rv(&c->owned_seqs, rv))
+	{
+		disp = ddl_display(ddl_rv_schema(rv), rv->relname);
+		ddl_report_dropped(c, xasprintf("sequence %s", disp),
+						   xstrdup("no moved table owns it or draws from it in a default, and a copy on every "
+								   "shard would hand out the same values there; create it on the shards "
+								   "yourself if functions there need it"));
+		free(disp);
+	}
 	if (e == NULL ||
 		(alter && ddl_owned_by(alter) &&
 		 ddl_owner_moved(c, ddl_owned_by(alter)) < 0))

@@ -9,6 +9,8 @@
  *   relations     every relation the dump creates: only those count as
  *                 references to relations that are not moved;
  *   needed_seqs   the sequences moved tables own or use in defaults;
+ *   owned_seqs    the sequences OWNED BY a column of any table (serial):
+ *                 one neither needed nor owned is reported as left out;
  *   kept_indexes  the indexes of moved tables, their own and those behind
  *                 PRIMARY KEY, UNIQUE and EXCLUDE constraints (for ALTER
  *                 INDEX and COMMENT ON INDEX);
@@ -132,6 +134,9 @@ ddl_collect(ddl_ctx *c, const ddl_parsed *p)
 		case STMT(ALTER_TABLE_STMT):
 			collect_alter(c, n->alter_table_stmt); break;
 		case STMT(ALTER_SEQ_STMT):
+			if (ddl_owned_by(n->alter_seq_stmt) && ddl_owned_by(n->alter_seq_stmt)->n_items >= 3)
+				ddl_map_put_rel(&c->owned_seqs, ddl_rv_schema(n->alter_seq_stmt->sequence),
+								n->alter_seq_stmt->sequence->relname, 0, NULL);
 			if (ddl_owner_moved(c, ddl_owned_by(n->alter_seq_stmt)) >= 0)
 				ddl_map_put_rel(&c->needed_seqs,
 								ddl_rv_schema(n->alter_seq_stmt->sequence),

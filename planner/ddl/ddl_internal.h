@@ -79,6 +79,7 @@ typedef struct ddl_ctx {
 	ddl_map		moved;			/* rel key -> table index */
 	ddl_map		relations;		/* every relation the dump creates */
 	ddl_map		needed_seqs;	/* sequences moved tables need -> table index */
+	ddl_map		owned_seqs;		/* sequences OWNED BY a column of any table */
 	ddl_map		kept_indexes;	/* index rel key -> its moved table's index */
 	ddl_map		pkeys;			/* moved table -> its PK Constraint/ColumnDef */
 	ddl_map		parents;		/* moved table -> parent RangeVar (inherits,

@@ -32,19 +32,26 @@
 /* Copy throughput assumed for the WAL estimate: bench/copy does ~60 MB/s on 2 cores. */
 #define COPY_BYTES_PER_SECOND (32.0 * 1024 * 1024)
 
-/* One row per column pair of every foreign key, in key order. */
+/* One row per column pair of every foreign key, in key order.  A partition
+ * stands for its root partitioned table (the table the plan lists), and the
+ * copies PostgreSQL makes of a partitioned table's key on its partitions
+ * (conparentid set) are left out: the root's own key says it all. */
 static const char *const SQL_FKEYS =
 	"SELECT con.oid, con.conname, cn.nspname, cc.relname, pn.nspname, pc.relname, ca.attname, pa.attname "
 	"FROM pg_constraint con "
-	"JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace "
-	"JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace "
+	"JOIN pg_class cc ON cc.oid = coalesce(pg_partition_root(con.conrelid), con.conrelid) "
+	"JOIN pg_namespace cn ON cn.oid = cc.relnamespace "
+	"JOIN pg_class pc ON pc.oid = coalesce(pg_partition_root(con.confrelid), con.confrelid) "
+	"JOIN pg_namespace pn ON pn.oid = pc.relnamespace "
 	"CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY k(ckey, pkey, ord) "
 	"JOIN pg_attribute ca ON ca.attrelid = con.conrelid AND ca.attnum = k.ckey "
 	"JOIN pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.pkey "
-	"WHERE con.contype = 'f' AND cn.nspname NOT IN ('pg_catalog', 'information_schema') "
+	"WHERE con.contype = 'f' AND con.conparentid = 0 AND cn.nspname NOT IN ('pg_catalog', 'information_schema') "
 	"ORDER BY con.oid, k.ord";
 
-/* Sequences feeding a column: through its default (serial, nextval) or as its identity. */
+/* Sequences feeding a column: through its default (serial, nextval) or as its
+ * identity.  A partition's copy of its parent's default counts as the root
+ * partitioned table's (the table the plan lists), once. */
 static const char *const SQL_SEQUENCES =
 	"WITH uses AS ("
 	"  SELECT d.refobjid AS seq, ad.adrelid AS rel, ad.adnum AS col FROM pg_attrdef ad"
@@ -52,10 +59,10 @@ static const char *const SQL_SEQUENCES =
 	"   AND d.refclassid = 'pg_class'::regclass"
 	"  UNION SELECT d.objid, d.refobjid, d.refobjsubid FROM pg_depend d"
 	"  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i') "
-	"SELECT sn.nspname, s.relname, format_type(q.seqtypid, NULL), q.seqincrement, tn.nspname, t.relname, a.attname "
+	"SELECT DISTINCT sn.nspname, s.relname, format_type(q.seqtypid, NULL), q.seqincrement, tn.nspname, t.relname, a.attname "
 	"FROM uses u JOIN pg_class s ON s.oid = u.seq AND s.relkind = 'S' "
 	"JOIN pg_namespace sn ON sn.oid = s.relnamespace JOIN pg_sequence q ON q.seqrelid = s.oid "
-	"JOIN pg_class t ON t.oid = u.rel JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+	"JOIN pg_class t ON t.oid = coalesce(pg_partition_root(u.rel), u.rel) JOIN pg_namespace tn ON tn.oid = t.relnamespace "
 	"JOIN pg_attribute a ON a.attrelid = u.rel AND a.attnum = u.col "
 	"ORDER BY 1, 2, 5, 6, 7";
 

@@ -37,17 +37,25 @@
 
 /* Triggers that fire in origin mode only (ENABLE; ALWAYS ones fire on the
  * shards in either mode, REPLICA ones never in origin mode), and foreign-key
- * actions, of every table. */
+ * actions, of every table.  The first two columns name the table the plan
+ * lists: a partition's root (a trigger made on one partition fires for the
+ * rows routed there); the copies PostgreSQL makes of a partitioned table's
+ * triggers and keys on its partitions are left out (the root's own count). */
 static const char *const SQL_TRIGGERS =
-	"SELECT n.nspname, c.relname, format('trigger %I on %I.%I', t.tgname, n.nspname, c.relname) "
+	"SELECT rn.nspname, r.relname, format('trigger %I on %I.%I', t.tgname, n.nspname, c.relname) "
 	"FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace "
 	"WHERE NOT t.tgisinternal AND t.tgenabled = 'O' AND " USER_SCHEMA("n.nspname") " "
+	"AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid "
+	"AND d.deptype = 'P') "
 	"UNION ALL "
-	"SELECT n.nspname, c.relname, format('foreign key %I on %I.%I (ON %s)', con.conname, n.nspname, c.relname, "
+	"SELECT rn.nspname, r.relname, format('foreign key %I on %I.%I (ON %s)', con.conname, n.nspname, c.relname, "
 	"concat_ws(', ', CASE WHEN con.confdeltype NOT IN ('a', 'r') THEN 'DELETE' END, "
 	"CASE WHEN con.confupdtype NOT IN ('a', 'r') THEN 'UPDATE' END)) "
 	"FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"WHERE con.contype = 'f' AND (con.confdeltype NOT IN ('a', 'r') OR con.confupdtype NOT IN ('a', 'r')) "
+	"JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace "
+	"WHERE con.contype = 'f' AND con.conparentid = 0 "
+	"AND (con.confdeltype NOT IN ('a', 'r') OR con.confupdtype NOT IN ('a', 'r')) "
 	"ORDER BY 3";
 
 static const char *const SQL_RLS_TABLES =

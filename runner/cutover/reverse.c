@@ -4,7 +4,10 @@
  * `pgreshard rollback`.
  *
  * Set-up, before the cutover's freeze: on every shard a publication of the
- * moved tables (published via their partitioned roots), on every source a
+ * moved tables (published via their partitioned roots, and publishing the
+ * operations the source's publication publishes: with an insert-only one, a
+ * table without a replica identity took UPDATE and DELETE on the source, and
+ * must on the shards too), on every source a
  * progress table (pgreshard.progress_PLAN) that the reverse stream commits
  * with each shard's changes and the empty hash-partitioned tables that say
  * which shard owns a row (runner/stream/stream_dir.c); all in the ledger
@@ -47,14 +50,38 @@
 	"(plan_name text NOT NULL, source int NOT NULL, lsn pg_lsn NOT NULL, commit_ts timestamptz, " \
 	"updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (plan_name, source))"
 
-/* The publication on shard s; the slot is only ledgered (made in the freeze). */
+/* The operations the plan's publication publishes on source 0, as CREATE
+ * PUBLICATION's publish option lists them (malloc'd), or NULL on error. */
+static char *
+source_publish(apply_ctx *ctx)
+{
+	const plan *p = ctx->plan;
+	const char *params[1] = {p->publication};
+	pgr_conn   *c = pgr_connect(p->source_dsns[0], ctx->sources[0].role, 0);
+	PGresult   *res;
+	char	   *ops;
+
+	if (c == NULL)
+		return NULL;
+	res = pgr_query(c, "reading what the publication publishes",
+					"SELECT concat_ws(', ', CASE WHEN pubinsert THEN 'insert' END, CASE WHEN pubupdate THEN 'update' END, "
+					"CASE WHEN pubdelete THEN 'delete' END, CASE WHEN pubtruncate THEN 'truncate' END) "
+					"FROM pg_publication WHERE pubname = $1", 1, params);
+	ops = res == NULL ? NULL : xstrdup(PQntuples(res) ? PQgetvalue(res, 0, 0) : "insert, update, delete, truncate");
+	PQclear(res);
+	pgr_disconnect(c);
+	return ops;
+}
+
+/* The publication on shard s, publishing ops; the slot is only ledgered
+ * (made in the freeze). */
 static bool
-publication_on_shard(apply_ctx *ctx, int s, const char *name)
+publication_on_shard(apply_ctx *ctx, int s, const char *name, const char *ops)
 {
 	const plan *p = ctx->plan;
 	char		role[32];
 	pgr_conn   *c;
-	char	   *qpub, *tables, *sql;
+	char	   *qpub, *qops, *tables, *sql;
 	strbuf		sb;
 	bool		ok;
 
@@ -63,6 +90,7 @@ publication_on_shard(apply_ctx *ctx, int s, const char *name)
 		!state_ledger_add(ctx->state, p, "slot", name, role) || (c = connect_shard(p, s)) == NULL)
 		return false;
 	qpub = pgr_quote_ident(c, name);
+	qops = pgr_quote_literal(c, ops);
 	sb_init(&sb);
 	for (int i = 0; i < p->ntables; i++)
 	{
@@ -73,10 +101,11 @@ publication_on_shard(apply_ctx *ctx, int s, const char *name)
 	}
 	tables = sb_steal(&sb);
 	sql = xasprintf("DROP PUBLICATION IF EXISTS %s; CREATE PUBLICATION %s FOR TABLE %s "
-					"WITH (publish_via_partition_root = true)", qpub, qpub, tables);
+					"WITH (publish_via_partition_root = true, publish = %s)", qpub, qpub, tables, qops);
 	ok = pgr_exec(c, "creating the reverse publication", sql, 0, NULL);
 	free(sql);
 	free(tables);
+	free(qops);
 	free(qpub);
 	pgr_disconnect(c);
 	return ok;
@@ -209,13 +238,15 @@ bool
 reverse_prepare(apply_ctx *ctx)
 {
 	char	   *name = reverse_slot_name(ctx->plan);
+	char	   *ops = NULL;
 	bool		ok = true;
 
 	for (int i = 0; ok && i < ctx->plan->nsources; i++)
 		ok = setup_source(ctx, i);
-	ok = ok && reverse_clocks_ensure(ctx);
+	ok = ok && reverse_clocks_ensure(ctx) && (ops = source_publish(ctx)) != NULL;
 	for (int s = 0; ok && s < ctx->plan->nshards; s++)
-		ok = publication_on_shard(ctx, s, name);
+		ok = publication_on_shard(ctx, s, name, ops);
+	free(ops);
 	free(name);
 	return ok;
 }

@@ -6,7 +6,9 @@
 # by the parent's rule) and once on.  Every shard gets the same parents and
 # partitions; the oracle compares every parent and every partition with the
 # source (compare_tables), placement, and the catalog (check_schema_objects).
-# A partition listed on its own is refused with a message to list its parent.
+# A partition listed on its own is refused with a message to list its parent;
+# a trigger of one partition counts as its parent's for the preflight's check
+# of a shard role that may not set session_replication_role.
 # In both modes, partitions made on the source while the stream runs reach the
 # shards before their rows: one created, one attached with its columns in
 # another order than the parent's, one split off the DEFAULT partition the way
@@ -21,7 +23,11 @@ P=$PGRESHARD
 DB=parttest
 W=$(mktemp -d)
 WL=
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB
+drop_role() {
+	psql_on 4 postgres "DO \$\$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgr_part_nosuper') THEN
+		REVOKE ALL ON DATABASE $DB FROM pgr_part_nosuper; DROP ROLE pgr_part_nosuper; END IF; END \$\$" >/dev/null
+}
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_role
 	psql_on 0 postgres "ALTER SYSTEM RESET logical_decoding_work_mem" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
 # the split of the DEFAULT partition is a transaction larger than this: streamed
 # before it commits, with the new partition announced inside it
@@ -114,6 +120,14 @@ for via_root in false true; do
 	expect_rc 0 "$P" plan "$W/plan.yaml"
 	echo "$OUT" | grep -Eq '^  ev\.events +tenant_id \(integer\)' || fail "the parent with its key in the plan"
 	expect_contains "$OUT" "partitioned: 4 partition(s) move with it"
+	# a shard role that may not set session_replication_role: the trigger of one
+	# partition would fire a second time there (the partition stands for its
+	# parent, which the plan lists)
+	drop_role
+	psql_on 4 postgres "CREATE ROLE pgr_part_nosuper LOGIN; GRANT ALL ON DATABASE $DB TO pgr_part_nosuper" >/dev/null
+	S3="$S3 user=pgr_part_nosuper" expect_rc 1 "$P" plan "$W/plan.yaml"
+	expect_contains "$OUT" "may not set session_replication_role, so the copy and the stream would fire 1 trigger(s) and foreign-key action(s) of moved tables a second time on the shards (trigger keep_kind on ev.events_us)"
+	drop_role
 	expect_rc 0 "$P" plan --json "$W/plan.yaml"
 	expect_eq "$(echo "$OUT" | jq -r '.tables[] | select(.name == "ev.payments") | .partitions')" 4 "payments' partitions in --json"
 	expect_rc 0 "$P" plan "$W/plan.yaml"

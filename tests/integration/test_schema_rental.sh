@@ -8,17 +8,28 @@
 # check_placement on every table, and the schema's objects (views, the
 # materialized view, functions, types, triggers, owners, grants, comments)
 # compared catalog by catalog.  Also: plan lists the schema objects besides
-# the tables and refuses shards that lack the roles owning them
-# (schema.skip_owners lifts that); preflight refuses a shard role that may
-# not set session_replication_role while triggers would fire twice.
+# the tables (a sequence no moved table uses is listed as not created), warns
+# about shards that lack the roles owning them (schema.skip_owners lifts
+# that), refuses an extension the shards cannot install (naming each shard)
+# and a shard role that may not set session_replication_role while triggers
+# would fire twice.  payment is range-partitioned by month: no false finding
+# about its partitions; the monthly partition job makes next month's
+# partition while the stream runs and it reaches every shard before its
+# rows; an ENABLE REPLICA trigger fires on the shards for the rows pgreshard
+# applies, never on the source.  After the cutover (reverse replication on,
+# the default) the application writes to the shards — triggers stamping,
+# cascades, payments in three months' partitions — and `rollback` ends with
+# the source equal to the union of the shards, writable, the shards refusing.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
 source "$(dirname "$0")/../lib/reshard_checks.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 DB=rentaltest
 W=$(mktemp -d)
 WL=
+AP=
 drop_roles() {	# the shards' roles of this test (roles are per cluster; the source keeps its own)
 	local s
 	for s in 1 2 3 4; do psql_on $s postgres "DO \$\$ BEGIN
@@ -28,7 +39,7 @@ drop_roles() {	# the shards' roles of this test (roles are per cluster; the sour
 		END IF;
 		DROP ROLE IF EXISTS rental_app; DROP ROLE IF EXISTS rental_owner; END \$\$" >/dev/null; done
 }
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_roles' EXIT
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; [ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_roles' EXIT
 
 fresh_db $DB 0 1 2 3 4
 drop_roles
@@ -44,7 +55,7 @@ write_plan() {	# EXTRA-SCHEMA-KEYS
   rental.rental: { key: customer_id }
   rental.payment: { key: customer_id }" "copy: { chunk_rows: 1000 }
 schema: { matviews: refresh$1 }
-cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 }
 
 # plan: the roles that own and are granted objects are missing on the shards:
@@ -60,6 +71,11 @@ expect_contains "$OUT" "+ materialized view rental.rentals_per_customer: created
 expect_contains "$OUT" "+ function rental.customer_by_email: created on every shard"
 expect_contains "$OUT" "+ trigger last_update on rental.customer: created on every shard (schema-post)"
 expect_contains "$OUT" "- view rental.staff_list: not created: it needs rental.staff, which is not moved"
+expect_contains "$OUT" "- sequence public.replica_applied: not created: no moved table owns it or draws from it in a default"
+# a moved partitioned table's partitions are moved with it: no foreign key or
+# sequence of theirs is reported as staying on the source
+expect_not_contains "$OUT" "(not moved) references it"
+expect_not_contains "$OUT" "which stays on the source"
 expect_rc 0 "$P" plan --json "$W/plan.yaml"
 expect_eq "$(echo "$OUT" | jq -r '.schema_objects[] | select(.object == "view rental.staff_list") | "\(.created) \(.reason)"')" \
 	"false it needs rental.staff, which is not moved" "staff_list in --json"
@@ -75,6 +91,19 @@ write_plan ""
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "+ owner of rental.customer: created on every shard (schema-post)"
 expect_not_contains "$OUT" "do not exist here"
+# the ENABLE REPLICA trigger's counter, which plan says is not created there
+for s in 1 2 3 4; do psql_on $s $DB "CREATE SEQUENCE public.replica_applied" >/dev/null; done
+
+# an extension of the source that the shards cannot install: preflight names each
+# shard (the source's catalog row renamed, as if its package were missing there)
+psql_on 0 $DB "UPDATE pg_extension SET extname = 'pgr_not_installable' WHERE extname = 'btree_gist'" >/dev/null
+expect_rc 1 "$P" plan "$W/plan.yaml"
+expect_contains "$OUT" "ERROR   shard 0: extension(s) pgr_not_installable cannot be installed here"
+expect_contains "$OUT" "ERROR   shard 3: extension(s) pgr_not_installable cannot be installed here"
+psql_on 0 $DB "UPDATE pg_extension SET extname = 'btree_gist' WHERE extname = 'pgr_not_installable'" >/dev/null
+expect_rc 0 "$P" plan "$W/plan.yaml"
+expect_not_contains "$OUT" "cannot be installed"
+expect_contains "$OUT" "+ table rental.payment_2024_03: created on every shard (schema-pre); a partition, moved with its parent"
 
 # a shard role that may not set session_replication_role, with triggers to fire twice
 psql_on 4 postgres "CREATE ROLE pgr_rental_nosuper LOGIN; GRANT ALL ON DATABASE $DB TO pgr_rental_nosuper" >/dev/null
@@ -100,6 +129,17 @@ workload() {	# each transaction fires triggers and cascades on the source
 			UPDATE rental.customer SET email = 'Changed$i@Example.ORG' WHERE customer_id = $((c + 1));
 			DELETE FROM rental.customer WHERE customer_id = $d;
 			COMMIT" >/dev/null 2>>"$W/refused" || true
+		# the monthly partition job, while the stream runs: next month's
+		# partition, then payments in it
+		if [ -e "$W/go" ] && [ ! -e "$W/created" ]; then
+			psql -X -q -d "$(dsn 0 $DB)" -c "CREATE TABLE rental.payment_2030_01 PARTITION OF rental.payment
+				FOR VALUES FROM ('2030-01-01') TO ('2030-02-01')" >/dev/null 2>>"$W/refused" ||
+				echo "creating the partition failed: $(tail -3 "$W/refused")" >&2
+			touch "$W/created"
+		fi
+		[ -e "$W/created" ] && psql -X -q -d "$(dsn 0 $DB)" -c "INSERT INTO rental.payment (customer_id, amount, payment_date)
+			SELECT $r, 1, timestamptz '2030-01-01' + $i * interval '1 minute' WHERE EXISTS (SELECT FROM rental.customer WHERE customer_id = $r)" \
+			>/dev/null 2>>"$W/refused"
 		i=$((i + 1))
 	done
 }
@@ -107,8 +147,15 @@ workload() {	# each transaction fires triggers and cascades on the source
 workload &
 WL=$!
 sleep 1
-expect_rc 0 "$P" apply --yes "$W/plan.yaml"
+expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+touch "$W/go"
+while [ ! -e "$W/created" ]; do sleep 0.2; done
+sleep 1
+# through the cutover; then apply streams the shards' changes back (cutover.reverse)
+apply_streaming_back "$W/plan.yaml" "$W/apply.err"
+ERR=$(cat "$W/apply.err")
 expect_contains "$ERR" "cutover: done"
+expect_contains "$ERR" "partition rental.payment_2030_01 created (made on the source during the move)"
 expect_contains "$ERR" "shard 3: materialized view rental.rentals_per_customer refreshed"
 touch "$W/stop"
 wait $WL
@@ -127,12 +174,27 @@ done
 for t in customer rental payment; do
 	check_placement $DB rental.$t "customer_id int" customer_id 4 1 2 3 4 || fail "placement of rental.$t"
 done
+for t in payment_2024_01 payment_2024_06 payment_default payment_2030_01; do
+	compare_tables $DB "ONLY rental.$t" 0 "1 2 3 4" || fail "partition rental.$t"
+done
+[ "$(psql_on 0 $DB "SELECT count(*) FROM ONLY rental.payment_2030_01")" -gt 0 ] || fail "no payments in the new partition"
 check_schema_objects $DB rental 0 "1 2 3 4" 'staff|pgreshard_moved' || fail "schema objects"
 # the materialized view holds each shard's own rows
 for s in 1 2 3 4; do
 	expect_eq "$(psql_on $s $DB "SELECT (SELECT count(*) FROM rental.rentals_per_customer) =
 		(SELECT count(DISTINCT customer_id) FROM rental.rental)")" t "matview on cluster $s"
 done
+# the ENABLE REPLICA trigger fired on the shards for the rows the stream applied
+# there (in replica mode; the copy's rows are written before schema-post
+# creates triggers, as pg_restore does), never on the source, and not for the
+# application's inserts on a shard after the cutover (origin mode)
+expect_eq "$(psql_on 0 $DB "SELECT is_called FROM public.replica_applied")" f "ENABLE REPLICA trigger on the source"
+for s in 1 2 3 4; do
+	expect_eq "$(psql_on $s $DB "SELECT is_called FROM public.replica_applied")" t "ENABLE REPLICA trigger fired by the stream on cluster $s"
+done
+fired=$(psql_on 2 $DB "SELECT last_value FROM public.replica_applied")
+psql_on 2 $DB "INSERT INTO rental.payment (customer_id, amount) SELECT min(customer_id), 1 FROM rental.customer" >/dev/null
+expect_eq "$(psql_on 2 $DB "SELECT last_value FROM public.replica_applied")" "$fired" "ENABLE REPLICA trigger in origin mode"
 # after the cutover the application's sessions fire the triggers again
 before=$(psql_on 2 $DB "SELECT last_update FROM rental.customer ORDER BY customer_id LIMIT 1")
 after=$(psql_on 2 $DB "UPDATE rental.customer SET email = 'AFTER@X.ORG' WHERE customer_id =
@@ -140,3 +202,32 @@ after=$(psql_on 2 $DB "UPDATE rental.customer SET email = 'AFTER@X.ORG' WHERE cu
 [ "${after%|*}" != "$before" ] || fail "last_update trigger did not fire after the cutover"
 expect_eq "${after#*|}" "after@x.org" "ENABLE ALWAYS trigger after the cutover"
 expect_eq "$(psql_on 3 $DB "SELECT has_table_privilege('rental_app', 'rental.customer', 'INSERT')")" t "grant on a shard"
+
+# the application on the shards, then a rollback: the source ends equal to the
+# union of the shards, every change streamed back once, in replica mode (the
+# source's last_update triggers would stamp other times; the cascades there
+# would act twice), into the partitions of the month it belongs to
+for s in 1 2 3 4; do
+	psql_on $s $DB "BEGIN;
+		UPDATE rental.customer SET visits = visits + 10, tags = tags || 'shard'::text
+			WHERE customer_id IN (SELECT customer_id FROM rental.customer ORDER BY customer_id LIMIT 5);
+		INSERT INTO rental.payment (customer_id, amount, payment_date)
+			SELECT customer_id, 2, d FROM (SELECT customer_id FROM rental.customer ORDER BY customer_id LIMIT 3) c,
+			(VALUES (timestamptz '2024-03-15'), ('2030-01-20'), (now())) v(d);
+		INSERT INTO rental.rental (customer_id, inventory_id) SELECT max(customer_id), 1 FROM rental.customer;
+		UPDATE rental.rental SET return_date = now() WHERE customer_id = (SELECT max(customer_id) FROM rental.customer);
+		DELETE FROM rental.customer WHERE customer_id = (SELECT customer_id FROM rental.customer ORDER BY customer_id LIMIT 1 OFFSET 7);
+		COMMIT" >/dev/null || fail "the application's writes on cluster $s"
+done
+expect_rc 0 "$P" rollback "$W/plan.yaml"
+expect_contains "$OUT" "serves the moved tables again"
+apply_handed_over
+for t in customer rental payment; do
+	compare_tables $DB rental.$t 0 "1 2 3 4" || fail "rental.$t after the rollback"
+done
+for t in payment_2024_03 payment_default payment_2030_01; do
+	compare_tables $DB "ONLY rental.$t" 0 "1 2 3 4" || fail "partition rental.$t after the rollback"
+done
+expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn 0 $DB)" -c "INSERT INTO rental.payment (customer_id, amount) SELECT min(customer_id), 1 FROM rental.customer"
+expect_rc 1 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn 1 $DB)" -c "UPDATE rental.customer SET visits = 0"
+expect_contains "$ERR" "was moved to shards"

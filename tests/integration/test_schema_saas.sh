@@ -9,20 +9,24 @@
 # insert-only log without a replica identity (a warning, not an error).  The
 # oracle is compare_tables / check_placement on every table and the catalog
 # comparison of check_schema_objects, independent of pgreshard verify.
+# After the cutover (reverse replication on, the default) the application
+# writes to the shards and `rollback` brings every change back once.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
 source "$(dirname "$0")/../lib/reshard_checks.sh"
+source "$(dirname "$0")/../lib/reverse.sh"
 P=$PGRESHARD
 DB=saastest
 W=$(mktemp -d)
 WL=
+AP=
 drop_role() {
 	psql_on 4 postgres "DO \$\$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgr_saas_norls') THEN
 		REVOKE SET ON PARAMETER session_replication_role FROM pgr_saas_norls; DROP ROLE pgr_saas_norls;
 		END IF; END \$\$" >/dev/null
 }
-trap '[ -n "$WL" ] && kill $WL 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_role' EXIT
+trap '[ -n "$WL" ] && kill $WL 2>/dev/null; [ -n "$AP" ] && kill -9 $AP 2>/dev/null; rm -rf "$W"; drop_db_everywhere $DB; drop_role' EXIT
 drop_role
 
 fresh_db $DB 0 1 2 3 4
@@ -32,7 +36,7 @@ export SRC S0 S1 S2 S3
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB) S2=$(dsn 3 $DB) S3=$(dsn 4 $DB)
 plan_1to4 saastest saas_pub "$(for t in tenants users projects tasks audit_log page_views; do
 	echo "  saas.$t: { key: tenant_id }"; done)" "copy: { chunk_rows: 1000 }
-cutover: { reverse: false, verify: true, timeout_s: 60 }" >"$W/plan.yaml"
+cutover: { verify: true, timeout_s: 60 }" >"$W/plan.yaml"
 
 expect_rc 0 "$P" plan "$W/plan.yaml"
 expect_contains "$OUT" "warning saas.page_views: no replica identity: the table is already published, so the source already refuses UPDATE and DELETE on it"
@@ -73,8 +77,9 @@ workload() {
 workload &
 WL=$!
 sleep 1
-expect_rc 0 "$P" apply --yes "$W/plan.yaml"
-expect_contains "$ERR" "cutover: done"
+# through the cutover; then apply streams the shards' changes back (cutover.reverse)
+apply_streaming_back "$W/plan.yaml" "$W/apply.err"
+expect_contains "$(cat "$W/apply.err")" "cutover: done"
 touch "$W/stop"
 wait $WL
 WL=
@@ -95,3 +100,27 @@ expect_eq "$(psql_on 2 $DB "SELECT count(*) FROM saas.audit_log WHERE op = 'INSE
 	AND row_id = (SELECT id FROM saas.users WHERE email = 'after@cutover')")" 1 "audit trigger after the cutover"
 # row-level security holds on the shards
 expect_eq "$(psql_on 2 $DB "SET ROLE saas_app; SET app.tenant_id = '$t'; SELECT count(DISTINCT tenant_id) FROM saas.users")" 1 "RLS on a shard"
+
+# the application on the shards, then a rollback: identity ids drawn on every
+# shard, the audit trigger writing on the shards (not again on the source),
+# SET id = DEFAULT, a cascade, the insert-only log; the source ends equal to
+# the union of the shards
+for s in 1 2 3 4; do
+	psql_on $s $DB "BEGIN;
+		INSERT INTO saas.users (tenant_id, email, attrs) SELECT min(tenant_id), 'Back$s@X.COM', 'role=>back' FROM saas.tenants;
+		UPDATE saas.tasks SET done = NOT done, labels = labels || 'Back'::citext
+			WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM saas.tasks ORDER BY tenant_id, id LIMIT 3);
+		UPDATE saas.tasks SET id = DEFAULT
+			WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM saas.tasks ORDER BY tenant_id, id DESC LIMIT 1);
+		DELETE FROM saas.users WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM saas.users ORDER BY tenant_id, id LIMIT 1);
+		INSERT INTO saas.page_views (tenant_id, path) SELECT min(tenant_id), '/back/$s' FROM saas.tenants;
+		COMMIT" >/dev/null || fail "the application's writes on cluster $s"
+done
+expect_rc 0 "$P" rollback "$W/plan.yaml"
+expect_contains "$OUT" "serves the moved tables again"
+apply_handed_over
+for t in tenants users projects tasks audit_log page_views; do
+	compare_tables $DB saas.$t 0 "1 2 3 4" || fail "saas.$t after the rollback"
+done
+# identity columns keep working on the source (its sequences past every shard's)
+expect_rc 0 psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn 0 $DB)" -c "INSERT INTO saas.users (tenant_id, email) SELECT min(tenant_id), 'after@rollback' FROM saas.tenants"

@@ -2,7 +2,8 @@
 -- an event log LIST-partitioned by region with one region sub-partitioned by
 -- HASH and a DEFAULT partition, and payments RANGE-partitioned by month with
 -- a DEFAULT partition.  Both are sharded by tenant_id, which is not their
--- partition key; every shard gets the same parents and partitions.
+-- partition key; every shard gets the same parents and partitions.  One
+-- partition has a trigger of its own.
 CREATE SCHEMA ev;
 CREATE TABLE ev.tenants (tenant_id integer PRIMARY KEY, name text NOT NULL);
 CREATE TABLE ev.events (
@@ -20,6 +21,9 @@ CREATE TABLE ev.events_eu_1 PARTITION OF ev.events_eu FOR VALUES WITH (MODULUS 2
 CREATE TABLE ev.events_us PARTITION OF ev.events FOR VALUES IN ('us');
 CREATE TABLE ev.events_other PARTITION OF ev.events DEFAULT;
 CREATE INDEX events_tenant_at ON ev.events (tenant_id, at);
+-- a trigger of one partition only: it fires for the rows routed there
+CREATE FUNCTION ev.keep_kind() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER keep_kind BEFORE UPDATE ON ev.events_us FOR EACH ROW EXECUTE FUNCTION ev.keep_kind();
 ALTER TABLE ev.events ADD CONSTRAINT events_kind_check CHECK (kind <> '');
 
 CREATE TABLE ev.payments (

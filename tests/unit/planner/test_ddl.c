@@ -369,6 +369,22 @@ test_shop_dropped(void **state)
 									strstr(s.dropped[i].reason, "archive.old_orders") != NULL);
 		assert_true(reported);
 	}
+	/* a sequence no table owns and no moved table uses is reported; an
+	 * unmoved table's serial goes unmentioned like its table */
+	{
+		bool		unused = false, other = false;
+
+		for (int i = 0; i < s.ndropped; i++)
+		{
+			unused = unused || (strcmp(s.dropped[i].what, "sequence shop.unused_seq") == 0 &&
+								strstr(s.dropped[i].reason, "no moved table owns it") != NULL);
+			other = other || strstr(s.dropped[i].what, "old_orders_id_seq") != NULL ||
+				strstr(s.dropped[i].what, "invoice_no_seq") != NULL;
+		}
+		assert_true(unused);
+		assert_false(other);
+	}
+	must_not_mention(&s, "unused_seq");
 	/* SQL-body function reading an unmoved table; SETOF an unmoved row type */
 	must_not_mention(&s, "count_old");
 	must_not_mention(&s, "archive.recent");
