@@ -217,6 +217,8 @@ bool copy_source_unchanged(copy_run *run, copy_table *t, pgr_conn *src, const ch
 /* Warn when the source's column types of a table rewritten during the copy
  * now differ from shard 0's (copy_rewrite.c). */
 void copy_rewrite_check_types(apply_ctx *ctx, const char *display, const char *qname);
+/* The value of a hex digit, -1 for another character (copy_row.c). */
+int copy_hexval(char c);
 /* copy_bucket.c: the rows of a binary shared scan placed in their chunks by
  * the runner, for keys it compares exactly as the server (integers, uuid,
  * text/varchar under C).  copy_bucket_new: NULL where the source's CASE

@@ -57,18 +57,6 @@ struct copy_bucketer {
 	bucket_val *bound;			/* [nbounds * ncols], bound b column c at b * ncols + c */
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A uuid's text form (32 hex digits, dashes between) into 16 bytes. */
 static bool
 uuid_bytes(const char *s, char *out)
@@ -81,7 +69,7 @@ uuid_bytes(const char *s, char *out)
 
 		if (*s == '-')
 			continue;
-		if ((h = hexval(*s)) < 0)
+		if ((h = copy_hexval(*s)) < 0)
 			return false;
 		if (n % 2 == 0)
 			out[n / 2] = (char) (h << 4);
@@ -212,16 +200,6 @@ get_int(const unsigned char *p, size_t len)
 	return (long long) u;
 }
 
-static int
-bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int			c = memcmp(a, b, alen < blen ? alen : blen);
-
-	if (c != 0)
-		return c < 0 ? -1 : 1;
-	return alen < blen ? -1 : alen > blen;
-}
-
 /* Key (its fields' values) against bound b, as a row comparison. */
 static int
 key_cmp(const copy_bucketer *bk, const char *const *val, const size_t *len, const long long *ival, int b)
@@ -230,7 +208,7 @@ key_cmp(const copy_bucketer *bk, const char *const *val, const size_t *len, cons
 	{
 		const bucket_val *v = &bk->bound[b * bk->ncols + c];
 		int			r = bk->kind[c] == BK_INT ? (ival[c] < v->i ? -1 : ival[c] > v->i)
-			: bytes_cmp(val[c], len[c], v->b, v->blen);
+			: keycmp_bytes(val[c], len[c], v->b, v->blen);
 
 		if (r != 0)
 			return r;

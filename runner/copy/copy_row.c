@@ -14,8 +14,8 @@
 #include "copy.h"
 #include "xalloc.h"
 
-static int
-hexval(char c)
+int
+copy_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -42,8 +42,8 @@ decode_escape(const char *f, size_t len, size_t *i, strbuf *out)
 		case 't': sb_append_char(out, '\t'); break;
 		case 'v': sb_append_char(out, '\v'); break;
 		case 'x':
-			while (n < 2 && *i + 1 < len && hexval(f[*i + 1]) >= 0)
-				v = v * 16 + hexval(f[++*i]), n++;
+			while (n < 2 && *i + 1 < len && copy_hexval(f[*i + 1]) >= 0)
+				v = v * 16 + copy_hexval(f[++*i]), n++;
 			if (n == 0)
 				sb_append_char(out, 'x');
 			else

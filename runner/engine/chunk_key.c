@@ -34,8 +34,8 @@ keycmp_of(const char *type, const char *coll)
 	return KEYCMP_SERVER;
 }
 
-static int
-bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+int
+keycmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 {
 	int			c = memcmp(a, b, alen < blen ? alen : blen);
 
@@ -70,7 +70,7 @@ keycmp_value(keycmp_kind kind, const char *a, size_t alen, const char *b)
 		if (parse_int(a, alen, &x) && parse_int(b, blen, &y))
 			return x < y ? -1 : x > y;
 	}
-	return bytes_cmp(a, alen, b, blen);
+	return keycmp_bytes(a, alen, b, blen);
 }
 
 int

@@ -39,6 +39,10 @@ keycmp_kind keycmp_of(const char *type, const char *coll);
  * parse compares as its text. */
 int			keycmp_value(keycmp_kind kind, const char *a, size_t alen, const char *b);
 
+/* Compare two byte strings as PostgreSQL compares uuids and strings under
+ * C: memcmp over the shorter length, then the shorter first. */
+int			keycmp_bytes(const char *a, size_t alen, const char *b, size_t blen);
+
 /* Compare key row a (n values, alen[i] bytes each) with bound row b
  * lexicographically, as PostgreSQL's row comparison does. */
 int			keycmp_row(const keycmp_kind *kinds, int n, const char *const *a, const size_t *alen,
