@@ -273,6 +273,12 @@ copy_group_commit(copy_run *run, scan_group *g)
 	apply_ctx  *ctx = run->ctx;
 	copy_table *t = &run->tables[g->jobs[0]->table];
 
+	/*
+	 * Every chunk's COPY ended on every shard first: each shard finishes the
+	 * rows it still has of all of them at once, where ending them one after
+	 * the other waited for each in turn while the next group's rows were
+	 * already arriving (a kill -9 then lost both groups).
+	 */
 	for (int i = 0; i < g->n; i++)
 	{
 		copy_job   *j = g->jobs[i];
@@ -282,7 +288,14 @@ copy_group_commit(copy_run *run, scan_group *g)
 		for (int s = 0; ok && s < ctx->plan->nshards; s++)
 			if (j->need[s] && j->sink[s] == NULL)
 				ok = copy_sink_put(run, j, s, "", 0, 0);
-		if (!ok || !copy_commit_chunk_on_shards(ctx, t, j, j->sink, j->sink_rows, j->sink_bytes))
+		if (!ok || !copy_end_chunk_on_shards(t, j, j->sink, ctx->plan->nshards))
+			return false;
+	}
+	for (int i = 0; i < g->n; i++)
+	{
+		copy_job   *j = g->jobs[i];
+
+		if (!copy_record_chunk_on_shards(ctx, j, j->sink, j->sink_rows, j->sink_bytes))
 			return false;
 		for (int s = 0; s < ctx->plan->nshards; s++)
 		{

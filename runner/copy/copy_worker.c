@@ -501,8 +501,22 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 }
 
 bool
-copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
-							const long long *rows, const long long *bytes)
+copy_end_chunk_on_shards(const copy_table *t, const copy_job *j, pgr_conn **dst, int nshards)
+{
+	for (int s = 0; s < nshards; s++)
+		if (j->need[s] &&
+			((t->binary && PQputCopyData(dst[s]->pg, copy_binary_trailer, sizeof(copy_binary_trailer)) != 1) ||
+			 PQputCopyEnd(dst[s]->pg, NULL) != 1))
+		{
+			pgr_report_conn(dst[s], "finishing COPY");
+			return false;
+		}
+	return true;
+}
+
+bool
+copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, const long long *rows,
+							const long long *bytes)
 {
 	char		lsn[32], src_s[16], ti_s[16], chunk_s[16], rows_s[32], bytes_s[32];
 	const char *params[7] = {ctx->plan->name, src_s, ti_s, chunk_s, rows_s, bytes_s, lsn};
@@ -519,12 +533,6 @@ copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job 
 
 		if (!j->need[s])
 			continue;
-		if ((t->binary && PQputCopyData(d->pg, copy_binary_trailer, sizeof(copy_binary_trailer)) != 1) ||
-			PQputCopyEnd(d->pg, NULL) != 1)
-		{
-			pgr_report_conn(d, "finishing COPY");
-			return false;
-		}
 		res = PQgetResult(d->pg);
 		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		if (!ok)
@@ -541,6 +549,14 @@ copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job 
 			return false;
 	}
 	return true;
+}
+
+bool
+copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
+							const long long *rows, const long long *bytes)
+{
+	return copy_end_chunk_on_shards(t, j, dst, ctx->plan->nshards) &&
+		copy_record_chunk_on_shards(ctx, j, dst, rows, bytes);
 }
 
 /* End each shard's COPY, record the chunk, commit. */
