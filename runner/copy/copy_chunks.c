@@ -57,7 +57,10 @@ static const char key_sql[] =
 	"  ORDER BY i.indisreplident DESC, i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), cn.nspname, co.collname, "
 	"  a.attcollation = 100 AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' "
-	"    AND d.datcollate IN ('C', 'POSIX') "
+	"    AND d.datcollate IN ('C', 'POSIX'), "
+	"  pg_encoding_to_char(d.encoding) = 'UTF8' AND a.atttypid IN ('text'::regtype, 'varchar'::regtype) "
+	"    AND lower(CASE WHEN a.attcollation = 100 THEN CASE WHEN coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' "
+	"      THEN d.datcollate END WHEN co.collprovider = 'c' THEN co.collcollate END) IN ('c.utf-8', 'c.utf8') "
 	"FROM k, generate_series(0, k.indnkeyatts - 1) p "
 	"JOIN pg_attribute a ON a.attrelid = $1::regclass "
 	"LEFT JOIN pg_collation co ON co.oid = a.attcollation "
@@ -80,11 +83,54 @@ chunk_key_free(chunk_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/*
+ * Strings whose order tells a collation that orders as bytes (code point
+ * order, for UTF-8) from one that does not: case and punctuation (any
+ * linguistic collation puts 'a' before 'B' or ignores '-' at first), accents
+ * and combining marks, and code points of every UTF-8 length -- among them
+ * U+0378, unassigned, which the C.UTF-8 locales that Debian and Fedora
+ * shipped before glibc 2.35 sort after every assigned character (their
+ * collation listed assigned code points, UNDEFINED last).
+ */
+static const char *const byte_order_probe =
+	"{a,B,b,A,_,-,\" \",\"a b\",ab,a-b,a_b,Z,z,0,9,~,1,a1,a10,a2,e,f,ss,st,"
+	"\xc3\xa9,\xc3\x89,e\xcc\x81,\xc3\x9f,\xcd\xb8,\xce\x84,\xce\xa9,\xd7\x90,"
+	"\xe0\xa4\x85,\xe4\xb8\x80,\xee\x80\x80,\xef\xbf\xbd,\xf0\x90\x80\x80,"
+	"\xf0\x9f\x98\x80,\xf3\xa0\x82\x80,\xf4\x8f\xbf\xbd}";
+
+/*
+ * Does collation coll (SQL-quoted; a libc C.UTF-8 locale in a UTF-8
+ * database) order text exactly as bytes on this source?  glibc 2.35 and
+ * later compare under C.UTF-8 with strcmp (its "codepoint_collation"); older
+ * C.UTF-8 locales differ for unassigned code points, which the probe holds.
+ * A key compared so is recorded under "C": the client then places rows and
+ * changes in chunks itself, and the source compares bounds with memcmp
+ * instead of strcoll.  The chunks' own reads keep the column's collation
+ * (its index serves them), which orders the same.
+ */
+static bool
+orders_as_bytes(pgr_conn *src, const char *coll, bool *yes)
+{
+	const char *params[1] = {byte_order_probe};
+	char	   *sql = xasprintf("SELECT coalesce(array_agg(s ORDER BY s COLLATE %s) = "
+								"array_agg(s ORDER BY s COLLATE \"C\"), false) FROM unnest($1::text[]) s",
+								coll);
+	PGresult   *res = pgr_query(src, "checking whether the key's collation orders as bytes", sql, 1, params);
+
+	free(sql);
+	if (res == NULL)
+		return false;
+	*yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
 static bool
 find_key(pgr_conn *src, const copy_table *t, chunk_key *k)
 {
 	const char *params[1] = {t->qname};
 	PGresult   *res = pgr_query(src, "finding the table's key to split it into chunks", key_sql, 1, params);
+	bool		ok = true;
 
 	memset(k, 0, sizeof(*k));
 	if (res == NULL)
@@ -102,8 +148,25 @@ find_key(pgr_conn *src, const copy_table *t, chunk_key *k)
 		else if (!PQgetisnull(res, i, 3))
 			k->colls[i] = pgr_quote_qualified(src, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
 	}
+	for (int i = 0; ok && i < k->n; i++)
+		if (strcmp(PQgetvalue(res, i, 5), "t") == 0 && k->colls[i] != NULL)
+		{
+			bool		bytes = false;
+
+			ok = orders_as_bytes(src, k->colls[i], &bytes);
+			if (ok && bytes)
+			{
+				log_info("copy: table %s: key column %s is compared as under collation \"C\": "
+						 "its collation %s orders as bytes on the source (a C.UTF-8 locale of glibc 2.35 or later)",
+						 t->display, k->cols[i], k->colls[i]);
+				free(k->colls[i]);
+				k->colls[i] = xstrdup("\"pg_catalog\".\"C\"");
+			}
+		}
 	PQclear(res);
-	return true;
+	if (!ok)
+		chunk_key_free(k);
+	return ok;
 }
 
 /* "k1, k2" (cast ::text when as_text) of the key's quoted columns. */

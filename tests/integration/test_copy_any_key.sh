@@ -91,6 +91,10 @@ expect_eq "$(psql_on 1 $DB "SELECT string_agg(DISTINCT table_index || ':' || chu
 expect_eq "$(psql_on 1 $DB "SELECT count(*) FILTER (WHERE n < 3) FROM (SELECT count(*) n FROM pgreshard.chunk_plan GROUP BY table_index) c")" 0 "3+ chunks per table"
 expect_eq "$(psql_on 1 $DB "SELECT key_cols::text || ' ' || key_colls::text FROM pgreshard.chunk_plan WHERE table_index = 2 LIMIT 1")" \
 	'{Slug} {"\"pg_catalog\".\"en-US-x-icu\""}' "ICU key recorded"
+# C.UTF-8 (the database's default, and the C.utf8 collation) orders as bytes here
+expect_eq "$(psql_on 1 $DB "SELECT string_agg(key_colls::text, ' ' ORDER BY table_index) FROM pgreshard.chunk_plan WHERE chunk = (SELECT min(chunk) FROM pgreshard.chunk_plan c WHERE c.table_index = chunk_plan.table_index) AND table_index IN (4, 5)")" \
+	'{NULL,"\"pg_catalog\".\"C\""} {"\"pg_catalog\".\"C\""}' "C.UTF-8 keys recorded as C"
+expect_contains "$(cat "$W/run0.log")" 'table k.uniq: key column code is compared as under collation "C": its collation "pg_catalog"."C.utf8" orders as bytes'
 # the skewed ids split evenly: boundaries are quantiles of the data, not of min..max
 expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan WHERE table_index = 0")" 6 "chunks of k.skew"
 bounds=$(psql_on 1 $DB "SELECT string_agg(format('(%s::bigint, %s::bigint)', coalesce(lo_key[1], 'NULL'),

@@ -1,13 +1,15 @@
 -- anykey_schema.sql — tables of every kind of chunk key (test_copy_any_key.sh):
 -- uuid, text under a linguistic ICU collation, text under "C", a composite key
 -- (integer, text under the database's C.UTF-8), a unique NOT NULL key without a
--- primary key, and a table with no key at all (REPLICA IDENTITY FULL).
+-- primary key (text under the C.utf8 collation), and a table with no key at all
+-- (REPLICA IDENTITY FULL).  Both C.UTF-8 keys order as bytes on glibc 2.35 and
+-- later: pgreshard records them as under "C" and compares them itself.
 CREATE SCHEMA k;
 CREATE TABLE k.uu (id uuid PRIMARY KEY, n int NOT NULL, v text);
 CREATE TABLE k."Slugs" ("Slug" text COLLATE "en-US-x-icu" PRIMARY KEY, n int NOT NULL, v text);
 CREATE TABLE k.cslug (slug varchar(64) COLLATE "C" PRIMARY KEY, n int NOT NULL, v text);
 CREATE TABLE k.comp (tenant int, name text, n int NOT NULL, v text, PRIMARY KEY (tenant, name));
-CREATE TABLE k.uniq (code text NOT NULL UNIQUE, n int NOT NULL, v text);
+CREATE TABLE k.uniq (code text COLLATE "C.utf8" NOT NULL UNIQUE, n int NOT NULL, v text);
 ALTER TABLE k.uniq REPLICA IDENTITY USING INDEX uniq_code_key;
 CREATE TABLE k.nokey (a bigint NOT NULL, b text);
 ALTER TABLE k.nokey REPLICA IDENTITY FULL;
