@@ -262,9 +262,14 @@ bool copy_plan_leaf_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int so
 char *copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *lo,
 					   char *const *hi);
 /* The same from a chunk plan row's text[] literals (key_cols, key_types,
- * lo_key, hi_key; NULL for SQL NULL) into *where; false when malformed. */
+ * lo_key, hi_key; NULL for SQL NULL) into *where; false when malformed.
+ * colls (key_colls, or NULL): each bound compared under its recorded
+ * collation, for a read no index serves (shared scans): the same order as
+ * the column's own, cheaper where it was recorded as "C" (copy_chunks.c,
+ * orders_as_bytes).  NULL keeps the column's collation, which its index
+ * serves. */
 bool copy_chunk_where_text(pgr_conn *c, const char *by, const char *cols, const char *types,
-						   const char *lo, const char *hi, char **where);
+						   const char *colls, const char *lo, const char *hi, char **where);
 void chunk_key_free(chunk_key *k);
 
 /* copy_partitions.c: begin a read-only transaction on src under snapshot. */

@@ -13,8 +13,8 @@
  * So where the table travels in COPY's binary format and every column of
  * its chunk key is of a kind the client orders exactly as the server
  * (chunk_key.h, keycmp_of: smallint, integer and bigint as numbers; uuid,
- * and text or varchar under the C or POSIX collation, as bytes, shorter
- * first), the runner compares each row's key fields with the group's upper
+ * and text or varchar under the C or POSIX collation -- or a C.UTF-8 one
+ * recorded as C --, as bytes, shorter first), the runner compares each row's key fields with the group's upper
  * bounds itself: the row's chunk is the first whose upper bound its key is
  * below (the last chunk has none) — the same bounds, compared in the same
  * order, as the CASE, found by a binary search.  The group's own range

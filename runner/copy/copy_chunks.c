@@ -272,15 +272,18 @@ insert_chunk(pgr_conn *state, const char *plan_name, int source, int ti, long lo
  * re-copies it alone, from each source, on the shard where it differs.  The
  * sources of an N->M move hold subsets of one key space (split by a hash or
  * a rule on the key), so source 0's quantiles split the others about as
- * evenly.  1: taken (*n chunks), 0: not available, -1: error (reported).
+ * evenly.  Only with the same key columns, types and collations as
+ * recorded for this source (a collation recorded as "C" on one source and
+ * not on another compares the same bounds in another order).  1: taken (*n
+ * chunks), 0: not available, -1: error (reported).
  */
 static int
 take_source0_bounds(pgr_conn *state, const char *plan_name, int source, const chunk_rel *t,
 					const chunk_key *k, int *n)
 {
 	char		src_s[16], ti_s[16];
-	strbuf		cols, types;
-	const char *params[5];
+	strbuf		cols, types, colls;
+	const char *params[6];
 	PGresult   *res;
 
 	if (source == 0 || t->leaf != NULL || t->first != 0)
@@ -289,26 +292,31 @@ take_source0_bounds(pgr_conn *state, const char *plan_name, int source, const ch
 	snprintf(ti_s, sizeof(ti_s), "%d", t->index);
 	sb_init(&cols);
 	sb_init(&types);
+	sb_init(&colls);
 	pgarray_encode(&cols, k->cols, k->n);
 	pgarray_encode(&types, k->types, k->n);
+	pgarray_encode(&colls, k->colls, k->n);
 	params[0] = plan_name;
 	params[1] = src_s;
 	params[2] = ti_s;
 	params[3] = cols.data;
 	params[4] = types.data;
+	params[5] = colls.data;
 	res = pgr_query(state, "taking source 0's chunk bounds",
 					"INSERT INTO pgreshard.chunk_plan (plan_name, source, table_index, chunk, chunk_by, key_cols, "
 					"key_types, key_colls, lo_key, hi_key, est_rows) "
 					"SELECT plan_name, $2::int, table_index, chunk, chunk_by, key_cols, key_types, key_colls, "
 					"lo_key, hi_key, est_rows FROM pgreshard.chunk_plan c WHERE plan_name = $1 AND source = 0 "
 					"AND table_index = $3::int AND leaf_name IS NULL AND chunk_by = 'key' "
-					"AND key_cols = $4::text[] AND key_types = $5::text[] AND (SELECT count(*) "
+					"AND key_cols = $4::text[] AND key_types = $5::text[] AND key_colls IS NOT DISTINCT FROM $6::text[] "
+					"AND (SELECT count(*) "
 					"FROM pgreshard.chunk_plan o WHERE o.plan_name = $1 AND o.source = 0 AND o.table_index = $3::int) > 1 "
 					"AND NOT EXISTS (SELECT FROM pgreshard.chunk_plan o WHERE o.plan_name = $1 AND o.source = 0 "
 					"AND o.table_index = $3::int AND (o.chunk_by IS DISTINCT FROM 'key' OR o.leaf_name IS NOT NULL)) "
-					"RETURNING chunk", 5, params);
+					"RETURNING chunk", 6, params);
 	sb_free(&cols);
 	sb_free(&types);
+	sb_free(&colls);
 	if (res == NULL)
 		return -1;
 	*n = PQntuples(res);
@@ -518,6 +526,8 @@ row_cond(pgr_conn *c, strbuf *sb, const chunk_key *k, const char *op, char *cons
 			char	   *q = pass == 0 ? pgr_quote_ident(c, k->cols[i]) : pgr_quote_literal(c, vals[i]);
 
 			sb_printf(sb, "%s%s%s%s", i ? ", " : "", q, pass ? "::" : "", pass ? k->types[i] : "");
+			if (pass && k->colls && k->colls[i])
+				sb_printf(sb, " COLLATE %s", k->colls[i]);
 			free(q);
 		}
 		sb_append(sb, k->n > 1 ? ")" : "");
@@ -559,21 +569,24 @@ copy_chunk_where(pgr_conn *c, const char *by, const chunk_key *k, char *const *l
 
 bool
 copy_chunk_where_text(pgr_conn *c, const char *by, const char *cols, const char *types,
-					  const char *lo, const char *hi, char **where)
+					  const char *colls, const char *lo, const char *hi, char **where)
 {
 	chunk_key	k = {0};
 	char	  **lov = NULL, **hiv = NULL;
-	int			ntypes = 0, nlo = 0, nhi = 0, nb;
+	int			ntypes = 0, ncolls = 0, nlo = 0, nhi = 0, nb;
 	bool		ok = (cols == NULL || pgarray_decode(cols, &k.cols, &k.n)) &&
 		(types == NULL || pgarray_decode(types, &k.types, &ntypes)) &&
+		(colls == NULL || pgarray_decode(colls, &k.colls, &ncolls)) &&
 		(lo == NULL || pgarray_decode(lo, &lov, &nlo)) &&
 		(hi == NULL || pgarray_decode(hi, &hiv, &nhi));
 
 	nb = strcmp(by, "ctid") == 0 ? 1 : k.n;
-	ok = ok && ntypes == k.n && (lov == NULL || nlo == nb) && (hiv == NULL || nhi == nb);
+	ok = ok && ntypes == k.n && (colls == NULL || ncolls == k.n) && (lov == NULL || nlo == nb) &&
+		(hiv == NULL || nhi == nb);
 	*where = ok ? copy_chunk_where(c, by, &k, lov, hiv) : NULL;
 	pgarray_free(k.cols, k.n);
 	pgarray_free(k.types, ntypes);
+	pgarray_free(k.colls, ncolls);
 	pgarray_free(lov, nlo);
 	pgarray_free(hiv, nhi);
 	return ok;

@@ -97,7 +97,8 @@ group_conditions(const copy_table *t, pgr_conn *c, scan_group *g)
 {
 	const copy_job *a = g->jobs[0], *z = g->jobs[g->n - 1];
 	strbuf		sb;
-	bool		ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, a->lo_key, z->hi_key, &g->where);
+	bool		ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, a->key_colls, a->lo_key, z->hi_key,
+										&g->where);
 
 	if (!ok || g->n == 1 || (g->bk = copy_bucket_new(t, g)) != NULL)
 		return ok;
@@ -108,7 +109,8 @@ group_conditions(const copy_table *t, pgr_conn *c, scan_group *g)
 		char	   *below = NULL;
 
 		/* the chunk's own upper bound, as its WHERE compares it */
-		ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, NULL, g->jobs[i]->hi_key, &below);
+		ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, a->key_colls, NULL, g->jobs[i]->hi_key,
+								   &below);
 		if (ok)
 			sb_printf(&sb, " WHEN %s THEN %d", below, i);
 		free(below);

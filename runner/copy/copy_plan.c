@@ -269,7 +269,7 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 		j->key_colls = PQgetisnull(res, r, 12) ? NULL : xstrdup(PQgetvalue(res, r, 12));
 	}
 	if (!copy_chunk_where_text(c, by, PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6),
-							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7),
+							   PQgetisnull(res, r, 7) ? NULL : PQgetvalue(res, r, 7), NULL,
 							   PQgetisnull(res, r, 8) ? NULL : PQgetvalue(res, r, 8),
 							   PQgetisnull(res, r, 9) ? NULL : PQgetvalue(res, r, 9), &j->where))
 	{

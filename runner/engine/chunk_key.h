@@ -10,7 +10,9 @@
  * and collations.  The client compares a row's key with a bound itself only
  * where that is exactly the server's order: integers, uuids (their text is
  * fixed-width lowercase hex, so byte order is uuid order), and text or
- * varchar under the C (or POSIX) collation.  Anything else is "server":
+ * varchar under the C (or POSIX) collation -- which the chunk plan also
+ * records for a C.UTF-8 collation the source was found to order as bytes
+ * (copy_chunks.c, orders_as_bytes).  Anything else is "server":
  * the stream asks the source (chunk_member.c in runner/stream).
  */
 #ifndef PGR_CHUNK_KEY_H

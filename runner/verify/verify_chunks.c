@@ -15,7 +15,7 @@ static bool
 row_where(pgr_conn *c, const PGresult *res, int r, char **where)
 {
 	return !PQgetisnull(res, r, 3) && !PQgetisnull(res, r, 4) &&
-		copy_chunk_where_text(c, "key", PQgetvalue(res, r, 3), PQgetvalue(res, r, 4),
+		copy_chunk_where_text(c, "key", PQgetvalue(res, r, 3), PQgetvalue(res, r, 4), NULL,
 							  PQgetisnull(res, r, 5) ? NULL : PQgetvalue(res, r, 5),
 							  PQgetisnull(res, r, 6) ? NULL : PQgetvalue(res, r, 6), where) &&
 		*where != NULL;
