@@ -22,8 +22,8 @@
 # of the table in flight with 4 jobs), and uuid and text without shared scans
 # (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk), and dense,
 # uuid and text in COPY text format (PGRESHARD_COPY_FORMAT=text).  The
-# servers' CPU seconds are given too: steadier than wall time on a shared
-# machine.  Then kill -9 of the uuid copy halfway (once half of its rows are
+# servers' and pgreshard's CPU seconds are given too, and the CPU of all per
+# row against dense: steadier than wall time on a shared machine.  Then kill -9 of the uuid copy halfway (once half of its rows are
 # on the shards, committed or in open COPYs), at both chunk sizes, BENCH_KILLS
 # times each (default 3): the share of the table the rerun copies again.
 # BENCH_KEY_ROUNDS (default 3) rounds.
@@ -84,29 +84,30 @@ cluster_ticks() {
 }
 shards_ticks() { echo $(($(cluster_ticks 1) + $(cluster_ticks 2) + $(cluster_ticks 3) + $(cluster_ticks 4))); }
 
-keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds, max RSS (KiB), source and
-	# shards CPU seconds of the whole apply; exits on failure
+keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds, max RSS (KiB), source,
+	# shards and pgreshard CPU seconds of the whole apply; exits on failure
 	local plan s0 h0 s1 h1 hz
 	plan=$(keyplan "$1" "$2" "${3:-}")
 	keyreset "$1"
 	s0=$(cluster_ticks 0) h0=$(shards_ticks)
-	/usr/bin/time -f "%M" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
+	/usr/bin/time -f "%M %U %S" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
 		{ cat "$W/k.log" >&2; kill $$; exit 1; }
 	sleep 0.5	# the backends end and are reaped
 	s1=$(cluster_ticks 0) h1=$(shards_ticks) hz=$(getconf CLK_TCK)
 	[ "${PGRESHARD_COPY_FORMAT:-}" = text ] ||	# the bytes of the default (binary) format
 		sed -n 's/.*copy: [0-9]* rows (\([0-9]*\) bytes).*/\1/p' "$W/k.log" >"$W/kbytes_$1"
-	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(cat "$W/ktime") $(awk -v a=$((s1 - s0)) -v b=$((h1 - h0)) -v hz="$hz" 'BEGIN { printf "%.2f %.2f", a / hz, b / hz }')"
+	echo "$(sed -n 's/.*step copy: done in \([0-9.]*\) s.*/\1/p' "$W/k.log") $(awk '{ print $1 }' "$W/ktime") $(awk -v a=$((s1 - s0)) -v b=$((h1 - h0)) -v hz="$hz" 'BEGIN { printf "%.2f %.2f", a / hz, b / hz }') $(awk '{ printf "%.2f", $2 + $3 }' "$W/ktime")"
 }
 
 : >"$W/kres"
 : >"$W/kcpu"
 for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
-	line="" cpu=""
+	line="" cpu="" rcpus=""
 	for t in k_dense k_sparse k_uuid k_text; do
-		read -r sec rss scpu hcpu <<<"$(keycopy $t 4)"
+		read -r sec rss scpu hcpu rcpu <<<"$(keycopy $t 4)"
 		line="$line $sec $rss"
 		cpu="$cpu $scpu $hcpu"
+		rcpus="$rcpus $rcpu"
 	done
 	echo "$cpu" >>"$W/kcpu"
 	read -r d1 _ <<<"$(keycopy k_dense 1)"
@@ -114,18 +115,18 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r d40 _ <<<"$(keycopy k_dense 4 $((ROWS / 40)))"
 	read -r u40 _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)))"
 	# the same without shared scans (each worker reads its own chunk)
-	read -r uoff _ uoffs uoffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
-	read -r toff _ toffs toffh <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
+	read -r uoff _ uoffs uoffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
+	read -r toff _ toffs toffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
 	# the same in COPY's text format (every table before 0.8.0)
 	read -r dtx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_dense 4)"
 	read -r utx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_uuid 4)"
 	read -r ttx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_text 4)"
 	# the linguistic collation
-	read -r isec irss iscpu ihcpu <<<"$(keycopy k_icu 4)"
+	read -r isec irss iscpu ihcpu ircpu <<<"$(keycopy k_icu 4)"
 	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx $isec $irss" >>"$W/kres"
-	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh $iscpu $ihcpu/" "$W/kcpu"
+	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh $iscpu $ihcpu$rcpus $ircpu/" "$W/kcpu"
 	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s; no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $18, $9, $10, $11, $12, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
-	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f, ICU text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $13, $14, $9, $10, $11, $12 }' <(tail -1 "$W/kcpu")
+	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f, ICU text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f; pgreshard: dense %.2f, sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $13, $14, $9, $10, $11, $12, $15, $16, $17, $18, $19 }' <(tail -1 "$W/kcpu")
 done
 
 # kill -9 halfway through the uuid copy: once half of the table's rows are on
@@ -202,9 +203,12 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  without shared scans:  uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(ruo, NR), lo(ruo, NR), hi(ruo, NR), median(rto, NR), lo(rto, NR), hi(rto, NR)
 		printf "  in COPY text format:   uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(xu, NR), lo(xu, NR), hi(xu, NR), median(xt, NR), lo(xt, NR), hi(xt, NR)
 		printf "  binary vs text format: dense %.2fx, uuid %.2fx, text %.2fx faster\n", median(bd2, NR), median(bu2, NR), median(bt2, NR)
-		while ((getline line < cpuf) > 0) { split(line, cc, " "); nc++; for (i = 1; i <= 14; i++) { cv[i, nc] = cc[i] } }
-		for (i = 1; i <= 14; i++) { for (r = 1; r <= nc; r++) tmp[r] = cv[i, r]; cm[i] = median(tmp, nc) }
+		while ((getline line < cpuf) > 0) { split(line, cc, " "); nc++; for (i = 1; i <= 19; i++) { cv[i, nc] = cc[i] } }
+		for (i = 1; i <= 19; i++) { for (r = 1; r <= nc; r++) tmp[r] = cv[i, r]; cm[i] = median(tmp, nc) }
 		printf "  CPU of the servers (medians; source + 4 shards): dense %.2f + %.2f s, sparse %.2f + %.2f s, uuid %.2f + %.2f s, text %.2f + %.2f s, ICU text %.2f + %.2f s; without shared scans: uuid %.2f + %.2f s, text %.2f + %.2f s\n", cm[1], cm[2], cm[3], cm[4], cm[5], cm[6], cm[7], cm[8], cm[13], cm[14], cm[9], cm[10], cm[11], cm[12]
+		printf "  CPU of pgreshard (medians): dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s\n", cm[15], cm[16], cm[17], cm[18], cm[19]
+		dc = cm[1] + cm[2] + cm[15]
+		printf "  CPU of all (servers + pgreshard) per row, dense over each: sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f (steadier than the wall clock on a shared machine)\n", dc / (cm[3] + cm[4] + cm[16]), dc / (cm[5] + cm[6] + cm[17]), dc / (cm[7] + cm[8] + cm[18]), dc / (cm[13] + cm[14] + cm[19])
 		printf "  peak memory (max RSS): %6.1f MiB\n", rss / 1024
 		while ((getline line < kills) > 0) { split(line, k, " "); n[k[1]]++; f = (rows - k[3]) / rows; rec[k[1]] = rec[k[1]] sprintf(" %.2f", f); if (f > worst[k[1]]) worst[k[1]] = f }
 		for (c in n) printf "  uuid killed -9 halfway, chunks of %d rows, %d runs: the rerun copied again%s of the table (worst %.2f)\n", c, n[c], rec[c], worst[c] }' "$W/kres"

@@ -30,6 +30,10 @@ bool inspect_schema_source(const plan *p, pgr_conn *c, catalog *cat);
 bool inspect_schema_destination(const plan *p, pgr_conn *c, catalog *cat, const char *role);
 /* The schema objects besides the tables and what happens to each (source 0). */
 bool inspect_schema_objects(const plan *p, catalog *cat);
+/* The reads of the source a copy of a scattered key would cost (lint_copy.c,
+ * source 0, after its tables are read): a warning when a table would be
+ * read more than 4 times, with the copy.chunk_rows that reads it twice. */
+bool lint_copy_reads(const plan *p, pgr_conn *c, const server_info *s, catalog *cat);
 /* After every source is inspected: the WAL each slot will hold during the copy. */
 void lint_wal_headroom(const plan *p, catalog *cat);
 

@@ -364,5 +364,5 @@ lint_source(const plan *p, pgr_conn *c, int src_index, catalog *cat)
 	lint_reverse(p, cat);
 	return lint_foreign_keys(p, c, cat) && lint_large_objects(p, c, cat) &&
 		read_sequences(p, c, cat) && read_wal_rate(c, &cat->sources[0]) &&
-		inspect_schema_source(p, c, cat);
+		lint_copy_reads(p, c, &cat->sources[0], cat) && inspect_schema_source(p, c, cat);
 }

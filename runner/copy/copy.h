@@ -250,9 +250,6 @@ typedef struct chunk_key {
  * partitioned table with leaves in parts is split leaf by leaf. */
 bool copy_plan_table_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,
 							const copy_table *t, const part_list *parts);
-/* How many chunks a relation of est rows gets (about chunk_rows each; more
- * than jobs of them rounded to the nearest multiple of jobs). */
-long long copy_chunk_count(double est, long long chunk_rows, int jobs);
 /* The same for the leaves in `leaves` only (partitions attached during the
  * move, copy_late.c), their chunks numbered from first. */
 bool copy_plan_leaf_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source,

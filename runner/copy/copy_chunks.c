@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "chunk_key.h"
+#include "chunking.h"
 #include "copy.h"
 #include "log.h"
 #include "shard_partitions.h"
@@ -48,13 +49,7 @@ typedef struct chunk_rel {
 
 /* The chunk key of table qname on the source: PK, else unique NOT NULL. */
 static const char key_sql[] =
-	"WITH k AS (SELECT i.indkey, i.indnkeyatts FROM pg_index i "
-	"  WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid "
-	"    AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS ("
-	"      SELECT FROM pg_attribute a WHERE a.attrelid = i.indrelid "
-	"        AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]) "
-	"        AND (NOT a.attnotnull OR a.attgenerated <> '')) "
-	"  ORDER BY i.indisreplident DESC, i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
+	CHUNK_KEY_INDEX_CTE
 	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), cn.nspname, co.collname, "
 	"  a.attcollation = 100 AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' "
 	"    AND d.datcollate IN ('C', 'POSIX'), "
@@ -404,30 +399,12 @@ plan_ctid_chunks(pgr_conn *src, pgr_conn *state, const char *plan_name, int sour
 	return ok;
 }
 
-/*
- * How many chunks a relation of est rows gets: about chunk_rows each; more
- * than jobs of them, a multiple of jobs, the nearest, so no worker idles
- * through a last round of one chunk, and a scattered key's shared scans
- * (copy_group.c: jobs chunks a pass) read no extra pass over the whole table
- * for it (9 chunks with 4 jobs were 3 passes; 8 are 2).  Chunks then stay
- * within 0.67 and 1.5 times chunk_rows.
- */
-long long
-copy_chunk_count(double est, long long chunk_rows, int jobs)
-{
-	long long	n = (long long) ceil(est / (double) (chunk_rows > 0 ? chunk_rows : 1));
-
-	if (jobs > 1 && n > jobs)
-		n = llround((double) n / jobs) * jobs;
-	return n;
-}
-
 /* The chunks of one relation: the table, or one leaf partition of it. */
 static bool
 plan_rel_chunks(pgr_conn *src, pgr_conn *state, const plan *p, int source, const chunk_rel *r,
 				const chunk_key *k, double est)
 {
-	long long	nchunks = copy_chunk_count(est, p->copy_chunk_rows, p->copy_jobs);
+	long long	nchunks = chunk_count(est, p->copy_chunk_rows, p->copy_jobs);
 
 	if (nchunks <= 1)
 	{

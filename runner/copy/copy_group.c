@@ -26,11 +26,10 @@
 #include <time.h>
 
 #include "chunk_key.h"
+#include "chunking.h"
 #include "copy.h"
 #include "log.h"
 #include "xalloc.h"
-
-#define GROUP_MAX_CHUNKS 16
 
 /* Whether job j can be read by a shared scan at all. */
 static bool
@@ -71,14 +70,17 @@ wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *
 		return false;
 	}
 	{
-		const char *params[4] = {t->pt->schema, t->pt->relname, cols[0], t->qname};
+		char		thr[32];
+		const char *params[5] = {t->pt->schema, t->pt->relname, cols[0], t->qname, thr};
+
+		snprintf(thr, sizeof(thr), "%g", CHUNK_SCATTERED_CORRELATION);
 
 		res = pgr_query(src, "looking at the key's order in the table",
 						"SELECT current_setting('server_version_num')::int >= 140000, "
-						"(SELECT abs(correlation) < 0.5 FROM pg_stats WHERE schemaname = $1 AND tablename = $2 "
+						"(SELECT abs(correlation) < $5::float8 FROM pg_stats WHERE schemaname = $1 AND tablename = $2 "
 						"  AND attname = $3 LIMIT 1), "
 						"pg_relation_size($4::regclass) / current_setting('block_size')::bigint",
-						4, params);
+						5, params);
 	}
 	pgarray_free(cols, ncols);
 	if (res == NULL)
@@ -150,7 +152,7 @@ group_new(copy_run *run, int first, int n, long long nblocks)
 static int
 group_run(copy_run *run, pgr_conn *src, int r, long long nblocks, bool *ok)
 {
-	int			max = run->ctx->plan->copy_jobs < GROUP_MAX_CHUNKS ? run->ctx->plan->copy_jobs : GROUP_MAX_CHUNKS;
+	int			max = run->ctx->plan->copy_jobs < CHUNK_GROUP_MAX ? run->ctx->plan->copy_jobs : CHUNK_GROUP_MAX;
 	int			n = 1;
 	scan_group *g;
 
@@ -228,7 +230,7 @@ copy_groups_build(copy_run *run)
 			log_info("copy: table %s: its key is scattered over the table; %d workers read %d "
 					 "neighbouring chunks at a time together, each a range of its blocks; %s",
 					 run->tables[j->table].display, p->copy_jobs,
-					 p->copy_jobs < GROUP_MAX_CHUNKS ? p->copy_jobs : GROUP_MAX_CHUNKS,
+					 p->copy_jobs < CHUNK_GROUP_MAX ? p->copy_jobs : CHUNK_GROUP_MAX,
 					 run->groups[run->ngroups - 1]->bk ? "pgreshard places each row in its chunk by its key"
 					 : "the source names each row's chunk");
 		announce = false;
@@ -240,7 +242,7 @@ copy_groups_build(copy_run *run)
 	/* a group's sessions serve the next group: two groups' worth at most */
 	if (run->ngroups > 0)
 	{
-		run->pool_cap = 2 * GROUP_MAX_CHUNKS;
+		run->pool_cap = 2 * CHUNK_GROUP_MAX;
 		run->pool = xcalloc((size_t) p->nshards, sizeof(pgr_conn **));
 		run->npool = xcalloc((size_t) p->nshards, sizeof(int));
 		for (int s = 0; s < p->nshards; s++)

@@ -105,6 +105,29 @@ expect_rc 0 "$P" plan "$W/big.yaml"
 expect_contains "$OUT" "skewed: shard"
 psql_on 0 $DB "DROP PUBLICATION bigpub; DROP TABLE app.big, app.skewed, hp_big, hp_sk" >/dev/null
 
+# --- a scattered chunk key read many times over: sessions keyed by a random uuid
+# (sharded by user), 40 chunks with 4 jobs are 10 shared-scan passes over the
+# table; the warning names the chunk_rows that reads it twice.  A serial key is
+# read once whatever its chunks, and chunks of an eighth raise nothing.
+psql_on 0 $DB "CREATE TABLE app.sessions (id uuid PRIMARY KEY, user_id bigint NOT NULL, data text);
+	INSERT INTO app.sessions SELECT gen_random_uuid(), g % 5000, 'x' FROM generate_series(1, 100000) g;
+	CREATE TABLE app.ledger (id bigint PRIMARY KEY, amount numeric);
+	INSERT INTO app.ledger SELECT g, g FROM generate_series(1, 100000) g;
+	ANALYZE app.sessions, app.ledger; CREATE PUBLICATION scatpub FOR TABLE app.sessions, app.ledger" >/dev/null
+write_plan "$W/scat.yaml" "  app.sessions: { key: user_id }
+  app.ledger: { key: id }" scatpub
+echo "copy: { jobs: 4, chunk_rows: 2500 }" >>"$W/scat.yaml"
+expect_rc 0 "$P" plan --json "$W/scat.yaml"
+msg=$(jq -r '.findings[] | select(.where == "app.sessions") | .severity + ": " + .message + " / " + .fix' <<<"$OUT")
+expect_contains "$msg" "warning: its chunk key (id) is scattered over the table"
+expect_contains "$msg" "40 chunks of copy.chunk_rows 2500, read by shared scans of copy.jobs chunks a pass, are 10 passes"
+expect_contains "$msg" "set copy.chunk_rows to about 125"
+expect_eq "$(jq '[.findings[] | select(.where == "app.ledger")] | length' <<<"$OUT")" 0 "no finding on the serial key"
+sed -i 's/chunk_rows: 2500/chunk_rows: 12500/' "$W/scat.yaml"
+expect_rc 0 "$P" plan --json "$W/scat.yaml"
+expect_eq "$(jq '[.findings[] | select(.message | test("scattered"))] | length' <<<"$OUT")" 0 "no warning at 2 passes"
+psql_on 0 $DB "DROP PUBLICATION scatpub; DROP TABLE app.sessions, app.ledger" >/dev/null
+
 # --- lint: events has no primary key (warning), but the plan is OK
 expect_contains "$(jq -r '.findings[].message' "$W/plan.json")" "no primary key"
 expect_eq "$(jq -r .ok "$W/plan.json")" true "plan ok"

@@ -1,6 +1,6 @@
 /*
- * test_chunk_count.c — how many chunks a table gets (runner/copy/copy_chunks.c
- * copy_chunk_count): about copy.chunk_rows rows each; with more chunks than
+ * test_chunk_count.c — how many chunks a table gets (common/chunking.c
+ * chunk_count, used by the copy's chunk plan and by plan's read estimate): about copy.chunk_rows rows each; with more chunks than
  * copy.jobs, a multiple of copy.jobs (the nearest), so no worker idles through
  * a last round and a scattered key's shared scans read no extra pass; chunks
  * stay within 0.67 and 1.5 times chunk_rows.  Randomized: the seed is printed.
@@ -15,27 +15,27 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "copy.h"
+#include "chunking.h"
 
 static void
 test_examples(void **state)
 {
 	(void) state;
 	/* one chunk, and fewer chunks than workers, as estimated */
-	assert_int_equal(copy_chunk_count(0, 1000000, 4), 0);
-	assert_int_equal(copy_chunk_count(10, 1000000, 4), 1);
-	assert_int_equal(copy_chunk_count(2000000, 1000000, 4), 2);
-	assert_int_equal(copy_chunk_count(4000000, 1000000, 4), 4);
+	assert_int_equal(chunk_count(0, 1000000, 4), 0);
+	assert_int_equal(chunk_count(10, 1000000, 4), 1);
+	assert_int_equal(chunk_count(2000000, 1000000, 4), 2);
+	assert_int_equal(chunk_count(4000000, 1000000, 4), 4);
 	/* 2,000,100 rows in chunks of 250,000: 9 chunks were 3 passes, now 8 */
-	assert_int_equal(copy_chunk_count(2000100, 250000, 4), 8);
-	assert_int_equal(copy_chunk_count(2000000, 250000, 4), 8);
-	assert_int_equal(copy_chunk_count(2000000, 50000, 4), 40);
+	assert_int_equal(chunk_count(2000100, 250000, 4), 8);
+	assert_int_equal(chunk_count(2000000, 250000, 4), 8);
+	assert_int_equal(chunk_count(2000000, 50000, 4), 40);
 	/* 5 -> 4 (1.25x), 6 -> 8 (0.75x), 7 -> 8 */
-	assert_int_equal(copy_chunk_count(5, 1, 4), 4);
-	assert_int_equal(copy_chunk_count(6, 1, 4), 8);
-	assert_int_equal(copy_chunk_count(7, 1, 4), 8);
+	assert_int_equal(chunk_count(5, 1, 4), 4);
+	assert_int_equal(chunk_count(6, 1, 4), 8);
+	assert_int_equal(chunk_count(7, 1, 4), 8);
 	/* one worker: as estimated */
-	assert_int_equal(copy_chunk_count(9, 1, 1), 9);
+	assert_int_equal(chunk_count(9, 1, 1), 9);
 }
 
 static void
@@ -55,7 +55,7 @@ test_random(void **state)
 		int			jobs = 1 + rand() % 16;
 		double		est = (double) (rand() % 2000000);
 		long long	plain = (long long) ((est + (double) rows - 1) / (double) rows);
-		long long	n = copy_chunk_count(est, rows, jobs);
+		long long	n = chunk_count(est, rows, jobs);
 
 		if (jobs == 1 || plain <= jobs)
 		{

@@ -1,0 +1,52 @@
+/*
+ * chunking.h — how a table is cut into copy chunks, shared by the planner
+ * (which warns when a copy would read a table too many times) and the runner
+ * (which makes the chunk plan and reads it: runner/copy/copy_chunks.c,
+ * copy_group.c).
+ */
+#ifndef PGR_CHUNKING_H
+#define PGR_CHUNKING_H
+
+#include <stdbool.h>
+
+/*
+ * The chunk key of table $1 (a regclass): the unique NOT NULL key without
+ * expressions, predicate or generated columns -- the replica identity's
+ * index first, else the primary key, else the one with the fewest columns.
+ * A CTE "k" of one row (indkey, indnkeyatts), for a query to go on with.
+ */
+#define CHUNK_KEY_INDEX_CTE \
+	"WITH k AS (SELECT i.indkey, i.indnkeyatts FROM pg_index i " \
+	"  WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indisvalid " \
+	"    AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS (" \
+	"      SELECT FROM pg_attribute a WHERE a.attrelid = i.indrelid " \
+	"        AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]) " \
+	"        AND (NOT a.attnotnull OR a.attgenerated <> '')) " \
+	"  ORDER BY i.indisreplident DESC, i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
+
+/* A key whose first column's |pg_stats.correlation| is below this is
+ * scattered over the heap: its chunks are read by shared scans. */
+#define CHUNK_SCATTERED_CORRELATION 0.5
+
+/* Chunks a shared scan reads in one pass at most (and at most copy.jobs). */
+#define CHUNK_GROUP_MAX 16
+
+/*
+ * How many chunks a relation of est rows gets: about chunk_rows each; more
+ * than jobs of them, a multiple of jobs, the nearest, so no worker idles
+ * through a last round of one chunk, and a scattered key's shared scans
+ * (jobs chunks a pass) read no extra pass over the whole table for it (9
+ * chunks with 4 jobs were 3 passes; 8 are 2).  Chunks then stay within 0.67
+ * and 1.5 times chunk_rows.
+ */
+long long	chunk_count(double est, long long chunk_rows, int jobs);
+
+/*
+ * How many times the copy reads a table of nchunks chunks whose key is
+ * scattered over its heap: shared (shared scans: groups of up to jobs
+ * chunks, CHUNK_GROUP_MAX at most, one pass each), else each chunk read
+ * alone visits nearly every block.
+ */
+long long	chunk_scattered_passes(long long nchunks, int jobs, bool shared);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * lint_copy.c — what the copy will read from the source.
+ *
+ * A table whose chunk key is scattered over its heap (uuid, hashes, slugs:
+ * |pg_stats.correlation| below 0.5) has rows of every key range on nearly
+ * every block, so reading one chunk means reading the whole table.  The
+ * copy reads such a table by shared scans (runner/copy/copy_group.c): a
+ * group of up to copy.jobs chunks per pass over all of its blocks.  A table
+ * of many chunks is then read many times over -- a 100 GB uuid-keyed table
+ * in chunks of 1M rows with 4 jobs, ~250 times -- where a chunk_rows of a
+ * table's rows / (2 x jobs) reads it twice (and a kill -9 then loses up to
+ * half of it, in flight).  plan says so, with the copy.chunk_rows that reads
+ * it twice, when a table would be read more than MAX_PASSES times.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "chunking.h"
+#include "inspect.h"
+#include "units.h"
+#include "xalloc.h"
+
+#define MAX_PASSES 4
+
+static const char sql_key_order[] =
+	CHUNK_KEY_INDEX_CTE
+	"SELECT a.attname, s.correlation FROM k "
+	"JOIN pg_attribute a ON a.attrelid = $1::regclass AND a.attnum = k.indkey[0] "
+	"LEFT JOIN pg_stats s ON s.schemaname = $2 AND s.tablename = $3 AND s.attname = a.attname "
+	"  AND NOT s.inherited";
+
+static bool
+lint_table_reads(const plan *p, pgr_conn *c, const server_info *s, int ti, catalog *cat)
+{
+	const plan_table *pt = &p->tables[ti];
+	const src_table *t = &cat->tables[ti];
+	int			nsrc = pt->replicate ? 1 : p->nsources;
+	double		rows = t->rows / nsrc;
+	long long	n = chunk_count(rows, p->copy_chunk_rows, p->copy_jobs);
+	char	   *q;
+	const char *params[3];
+	PGresult   *res;
+
+	if (!t->exists || t->partitioned || n <= 1)
+		return true;
+	q = pgr_quote_qualified(c, pt->schema, pt->relname);
+	params[0] = q;
+	params[1] = pt->schema;
+	params[2] = pt->relname;
+	res = pgr_query(c, "reading the order of the table's chunk key", sql_key_order, 3, params);
+	free(q);
+	if (res == NULL)
+		return false;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) &&
+		fabs(atof(PQgetvalue(res, 0, 1))) < CHUNK_SCATTERED_CORRELATION)
+	{
+		bool		shared = s->version_num >= 140000 && !pt->replicate && p->copy_jobs > 1;
+		long long	passes = chunk_scattered_passes(n, p->copy_jobs, shared);
+		int			group = !shared ? 1 : p->copy_jobs < CHUNK_GROUP_MAX ? p->copy_jobs : CHUNK_GROUP_MAX;
+
+		if (passes > MAX_PASSES)
+		{
+			char	   *name = table_display(pt);
+			char		b1[32], b2[32];
+			char	   *fix = xasprintf("set copy.chunk_rows to about %.0f: %d chunk(s) read in 2 passes (a kill -9 "
+										"then loses up to half of the table, in flight); or keep smaller chunks for "
+										"finer checkpoints, at the cost of the reads",
+										ceil(rows / (2.0 * group)), 2 * group);
+
+			catalog_add_finding(cat, FINDING_WARNING, name, fix,
+								"its chunk key (%s) is scattered over the table (pg_stats.correlation %.2f), so "
+								"every pass reads all of its blocks: %lld chunks of copy.chunk_rows %lld, %s, are "
+								"%lld passes over its %s%s -- %s read from %s",
+								PQgetvalue(res, 0, 0), atof(PQgetvalue(res, 0, 1)), n, (long long) p->copy_chunk_rows,
+								shared ? "read by shared scans of copy.jobs chunks a pass" : "each read alone",
+								passes, format_bytes((double) t->bytes / nsrc, b1, sizeof(b1)),
+								nsrc > 1 ? " per source" : "",
+								format_bytes((double) passes * (double) t->bytes / nsrc, b2, sizeof(b2)),
+								nsrc > 1 ? "each source" : "the source");
+			free(fix);
+			free(name);
+		}
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+lint_copy_reads(const plan *p, pgr_conn *c, const server_info *s, catalog *cat)
+{
+	bool		ok = true;
+
+	for (int ti = 0; ok && ti < p->ntables; ti++)
+		ok = lint_table_reads(p, c, s, ti, cat);
+	return ok;
+}
