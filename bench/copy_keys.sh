@@ -18,12 +18,15 @@
 # Each is copied alone 1 -> 4 (copy.jobs 4, chunk_rows ROWS/8), rounds of all
 # four in turn; throughput against dense in the same round, as rows/s and as
 # COPY bytes/s (uuid and slug rows are wider), medians of the rounds.  Then
-# dense and uuid with jobs 1, dense and uuid with chunks of ROWS/40 (a tenth
-# of the table in flight with 4 jobs), and uuid and text without shared scans
+# dense and uuid with jobs 1, dense and uuid with chunks of ROWS/40 (uuid:
+# 40 chunks, 4 passes of 10 with the default copy.scan_passes 4, a quarter of
+# the table in flight; and with copy.scan_passes 10: 10 passes of 4, a tenth,
+# as every version before 0.8.2 read it), and uuid and text without shared scans
 # (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk), and dense,
 # uuid and text in COPY text format (PGRESHARD_COPY_FORMAT=text).  The
 # servers' and pgreshard's CPU seconds are given too, and the CPU of all per
-# row against dense: steadier than wall time on a shared machine.  Then kill -9 of the uuid copy halfway (once half of its rows are
+# row against dense: steadier than wall time on a shared machine.  Then kill
+# -9 of the uuid copy halfway (once half of its rows are
 # on the shards, committed or in open COPYs), at both chunk sizes, BENCH_KILLS
 # times each (default 3): the share of the table the rerun copies again.
 # BENCH_KEY_ROUNDS (default 3) rounds.
@@ -54,7 +57,7 @@ psql_on 0 bench "VACUUM" >/dev/null	# hint bits and the visibility map set, as o
 ksizes=$(psql_on 0 bench "SELECT string_agg(format('%s %s MB', relname, pg_relation_size(oid) / 1000000), ', ' ORDER BY relname)
 	FROM pg_class WHERE relname IN ('k_dense', 'k_sparse', 'k_uuid', 'k_text', 'k_icu')")
 
-keyplan() {	# TABLE JOBS [CHUNK_ROWS] -> plan file
+keyplan() {	# TABLE JOBS [CHUNK_ROWS] [SCAN_PASSES] -> plan file
 	cat >"$W/k_$1_$2.yaml" <<YAML
 version: 1
 name: bk_$1_$2
@@ -62,7 +65,7 @@ source: { dsn: "\${SRC}", publication: pub_$1 }
 destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
 tables:
   $1: { key: id }
-copy: { jobs: $2, chunk_rows: ${3:-$((ROWS / 8))} }
+copy: { jobs: $2, chunk_rows: ${3:-$((ROWS / 8))}, scan_passes: ${4:-4} }
 YAML
 	echo "$W/k_$1_$2.yaml"
 }
@@ -84,10 +87,10 @@ cluster_ticks() {
 }
 shards_ticks() { echo $(($(cluster_ticks 1) + $(cluster_ticks 2) + $(cluster_ticks 3) + $(cluster_ticks 4))); }
 
-keycopy() {	# TABLE JOBS [CHUNK_ROWS]: prints copy-step seconds, max RSS (KiB), source,
+keycopy() {	# TABLE JOBS [CHUNK_ROWS] [SCAN_PASSES]: prints copy-step seconds, max RSS (KiB), source,
 	# shards and pgreshard CPU seconds of the whole apply; exits on failure
 	local plan s0 h0 s1 h1 hz
-	plan=$(keyplan "$1" "$2" "${3:-}")
+	plan=$(keyplan "$1" "$2" "${3:-}" "${4:-}")
 	keyreset "$1"
 	s0=$(cluster_ticks 0) h0=$(shards_ticks)
 	/usr/bin/time -f "%M %U %S" -o "$W/ktime" "$P" apply --yes --until copy "$plan" 2>"$W/k.log" ||
@@ -114,6 +117,7 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r u1 _ <<<"$(keycopy k_uuid 1)"
 	read -r d40 _ <<<"$(keycopy k_dense 4 $((ROWS / 40)))"
 	read -r u40 _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)))"
+	read -r u40p _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)) 10)"
 	# the same without shared scans (each worker reads its own chunk)
 	read -r uoff _ uoffs uoffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
 	read -r toff _ toffs toffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
@@ -123,9 +127,9 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r ttx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_text 4)"
 	# the linguistic collation
 	read -r isec irss iscpu ihcpu ircpu <<<"$(keycopy k_icu 4)"
-	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx $isec $irss" >>"$W/kres"
+	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx $isec $irss $u40p" >>"$W/kres"
 	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh $iscpu $ihcpu$rcpus $ircpu/" "$W/kcpu"
-	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s; no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $18, $9, $10, $11, $12, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
+	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s (10 passes: %.2f s); no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $18, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
 	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f, ICU text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f; pgreshard: dense %.2f, sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $13, $14, $9, $10, $11, $12, $15, $16, $17, $18, $19 }' <(tail -1 "$W/kcpu")
 done
 
@@ -186,7 +190,7 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 	function hi(x, n,   i, m) { m = x[1]; for (i = 2; i <= n; i++) if (x[i] > m) m = x[i]; return m }
 	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10; d40[NR] = $11; u40[NR] = $12
 	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5; r40[NR] = $11 / $12
-	  ruo[NR] = $1 / $13; rto[NR] = $1 / $14; ic[NR] = $18; ri[NR] = $1 / $18
+	  ruo[NR] = $1 / $13; rto[NR] = $1 / $14; ic[NR] = $18; ri[NR] = $1 / $18; u40p[NR] = $20; r40p[NR] = $11 / $20
 	  xu[NR] = $15 / $16; xt[NR] = $15 / $17; bd2[NR] = $15 / $1; bu2[NR] = $16 / $5; bt2[NR] = $17 / $7
 	  for (f = 2; f <= 8; f += 2) if ($f > rss) rss = $f
 	  if ($19 > rss) rss = $19 }
@@ -199,7 +203,7 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  text (en-US ICU):      %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f): compared by the source\n", median(ic, NR), median(ri, NR), lo(ri, NR), hi(ri, NR)
 		printf "  COPY bytes per row:    dense %.1f, sparse %.1f, uuid %.1f, text %.1f\n", bd / rows, bs / rows, bu / rows, bt / rows
 		printf "  jobs 4 vs jobs 1:      dense %.2fx (rounds %.2f-%.2f), uuid %.2fx (rounds %.2f-%.2f)\n", median(jd, NR), lo(jd, NR), hi(jd, NR), median(ju, NR), lo(ju, NR), hi(ju, NR)
-		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f, bytes/s %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(r40, NR) * bu / bd
+		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f (4 passes, copy.scan_passes 4); with copy.scan_passes 10 (10 passes, as before 0.8.2): uuid %.2f s, %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(u40p, NR), median(r40p, NR)
 		printf "  without shared scans:  uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(ruo, NR), lo(ruo, NR), hi(ruo, NR), median(rto, NR), lo(rto, NR), hi(rto, NR)
 		printf "  in COPY text format:   uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(xu, NR), lo(xu, NR), hi(xu, NR), median(xt, NR), lo(xt, NR), hi(xt, NR)
 		printf "  binary vs text format: dense %.2fx, uuid %.2fx, text %.2fx faster\n", median(bd2, NR), median(bu2, NR), median(bt2, NR)

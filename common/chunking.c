@@ -17,11 +17,24 @@ chunk_count(double est, long long chunk_rows, int jobs)
 }
 
 long long
-chunk_scattered_passes(long long nchunks, int jobs, bool shared)
+chunk_group_size(long long nchunks, int jobs, long long max_passes)
 {
-	int			group = jobs < CHUNK_GROUP_MAX ? jobs : CHUNK_GROUP_MAX;
+	long long	g = jobs;
 
-	if (!shared || group < 2)
+	if (max_passes < 1)
+		max_passes = 1;
+	if ((nchunks + g - 1) / g > max_passes)
+		g = (nchunks + max_passes - 1) / max_passes;
+	return g;
+}
+
+long long
+chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, bool shared)
+{
+	long long	g;
+
+	if (!shared || jobs < 2)
 		return nchunks;
-	return (nchunks + group - 1) / group;
+	g = chunk_group_size(nchunks, jobs, max_passes);
+	return (nchunks + g - 1) / g;
 }

@@ -28,9 +28,6 @@
  * scattered over the heap: its chunks are read by shared scans. */
 #define CHUNK_SCATTERED_CORRELATION 0.5
 
-/* Chunks a shared scan reads in one pass at most (and at most copy.jobs). */
-#define CHUNK_GROUP_MAX 16
-
 /*
  * How many chunks a relation of est rows gets: about chunk_rows each; more
  * than jobs of them, a multiple of jobs, the nearest, so no worker idles
@@ -42,11 +39,20 @@
 long long	chunk_count(double est, long long chunk_rows, int jobs);
 
 /*
- * How many times the copy reads a table of nchunks chunks whose key is
- * scattered over its heap: shared (shared scans: groups of up to jobs
- * chunks, CHUNK_GROUP_MAX at most, one pass each), else each chunk read
- * alone visits nearly every block.
+ * The chunks a shared scan reads in one pass over a table whose key is
+ * scattered over its heap, nchunks of them in a row: jobs (one block range
+ * per worker), or more when that would take more than max_passes passes --
+ * then nchunks / max_passes, rounded up.  Every chunk of a pass is in flight
+ * together (one transaction per shard), so fewer passes read the table fewer
+ * times and put more of it at risk of a kill -9.
  */
-long long	chunk_scattered_passes(long long nchunks, int jobs, bool shared);
+long long	chunk_group_size(long long nchunks, int jobs, long long max_passes);
+
+/*
+ * How many times the copy reads such a table: shared (shared scans: groups
+ * of chunk_group_size chunks, one pass each), else each chunk read alone
+ * visits nearly every block.
+ */
+long long	chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, bool shared);
 
 #endif

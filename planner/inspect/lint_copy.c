@@ -5,12 +5,14 @@
  * |pg_stats.correlation| below 0.5) has rows of every key range on nearly
  * every block, so reading one chunk means reading the whole table.  The
  * copy reads such a table by shared scans (runner/copy/copy_group.c): a
- * group of up to copy.jobs chunks per pass over all of its blocks.  A table
- * of many chunks is then read many times over -- a 100 GB uuid-keyed table
- * in chunks of 1M rows with 4 jobs, ~250 times -- where a chunk_rows of a
- * table's rows / (2 x jobs) reads it twice (and a kill -9 then loses up to
- * half of it, in flight).  plan says so, with the copy.chunk_rows that reads
- * it twice, when a table would be read more than MAX_PASSES times.
+ * group of chunks per pass over all of its blocks, copy.jobs of them or
+ * more, so that it takes copy.scan_passes passes at most (default 4).  A
+ * plan that lets it take more (a larger copy.scan_passes), or reads each
+ * chunk alone (copy.jobs 1: no shared scans; a replicated table; a source
+ * before PostgreSQL 14), reads a table of many chunks many times over -- a
+ * 100 GB uuid-keyed table in chunks of 1M rows read alone, ~1000 times.
+ * plan says so, with the setting that bounds it, when a table would be read
+ * more than MAX_PASSES times.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -55,24 +57,27 @@ lint_table_reads(const plan *p, pgr_conn *c, const server_info *s, int ti, catal
 		fabs(atof(PQgetvalue(res, 0, 1))) < CHUNK_SCATTERED_CORRELATION)
 	{
 		bool		shared = s->version_num >= 140000 && !pt->replicate && p->copy_jobs > 1;
-		long long	passes = chunk_scattered_passes(n, p->copy_jobs, shared);
-		int			group = !shared ? 1 : p->copy_jobs < CHUNK_GROUP_MAX ? p->copy_jobs : CHUNK_GROUP_MAX;
+		long long	passes = chunk_scattered_passes(n, p->copy_jobs, p->copy_scan_passes, shared);
 
 		if (passes > MAX_PASSES)
 		{
 			char	   *name = table_display(pt);
 			char		b1[32], b2[32];
-			char	   *fix = xasprintf("set copy.chunk_rows to about %.0f: %d chunk(s) read in 2 passes (a kill -9 "
-										"then loses up to half of the table, in flight); or keep smaller chunks for "
-										"finer checkpoints, at the cost of the reads",
-										ceil(rows / (2.0 * group)), 2 * group);
+			char	   *fix = shared
+				? xasprintf("set copy.scan_passes to %d or less (each pass's chunks are in flight together: a "
+							"kill -9 loses up to a pass)", MAX_PASSES)
+				: xasprintf("%s; or set copy.chunk_rows to about %.0f: 2 chunks, each read alone",
+							pt->replicate ? "a replicated table's chunks are always read alone"
+							: s->version_num < 140000 ? "shared scans need PostgreSQL 14 on the source"
+							: "set copy.jobs to 2 or more: its chunks are then read by shared scans, "
+							"copy.scan_passes passes at most", ceil(rows / 2.0));
 
 			catalog_add_finding(cat, FINDING_WARNING, name, fix,
 								"its chunk key (%s) is scattered over the table (pg_stats.correlation %.2f), so "
 								"every pass reads all of its blocks: %lld chunks of copy.chunk_rows %lld, %s, are "
 								"%lld passes over its %s%s -- %s read from %s",
 								PQgetvalue(res, 0, 0), atof(PQgetvalue(res, 0, 1)), n, (long long) p->copy_chunk_rows,
-								shared ? "read by shared scans of copy.jobs chunks a pass" : "each read alone",
+								shared ? "read by shared scans" : "each read alone",
 								passes, format_bytes((double) t->bytes / nsrc, b1, sizeof(b1)),
 								nsrc > 1 ? " per source" : "",
 								format_bytes((double) passes * (double) t->bytes / nsrc, b2, sizeof(b2)),

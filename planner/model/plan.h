@@ -133,6 +133,8 @@ typedef struct plan {
 
 	int copy_jobs;			/* default 4 */
 	long long copy_chunk_rows; /* rows per copy chunk, default 1000000 */
+	long long copy_scan_passes; /* passes over a scattered key's table at most, default 4
+								 * (runner/copy/copy_group.c) */
 
 	plan_cutover cutover;
 	schema_change_mode schema_changes;

@@ -49,7 +49,7 @@ static const char *const hooks_keys[] = {
 	"file", "route", "validate", "validate_mode", "before_step",
 	"after_step", "on_freeze", "on_unfreeze", "source_route", NULL
 };
-static const char *const copy_keys[] = {"jobs", "chunk_rows", NULL};
+static const char *const copy_keys[] = {"jobs", "chunk_rows", "scan_passes", NULL};
 static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
 static const char *const cutover_keys[] = {
 	"mode", "freeze", "max_lag_bytes", "timeout_s", "switch",
@@ -336,6 +336,7 @@ load_copy(loader *ld, yaml_node_t *map)
 	ld->p->copy_jobs = (int) jobs;
 	opt_int(ld, map, "chunk_rows", "copy.chunk_rows", 1000, LLONG_MAX,
 			&ld->p->copy_chunk_rows);
+	opt_int(ld, map, "scan_passes", "copy.scan_passes", 1, 1000000, &ld->p->copy_scan_passes);
 }
 
 static void
@@ -396,6 +397,7 @@ set_defaults(plan *p)
 	p->sharding = SHARD_FN_HASH;
 	p->copy_jobs = 4;
 	p->copy_chunk_rows = 1000000;
+	p->copy_scan_passes = 4;
 	p->cutover.mode = CUTOVER_AUTO;
 	p->cutover.freeze = FREEZE_LOCK;
 	p->cutover.max_lag_bytes = 1048576;

@@ -80,18 +80,17 @@ typedef struct copy_job {
 	 * NULL), for reading it in a shared scan (copy_group.c) */
 	char	   *key_cols, *key_types, *key_colls, *lo_key, *hi_key;
 	struct scan_group *group;	/* the shared scan that reads it, or NULL */
-	/* while a shared scan reads it: its shards' COPY, filled by every slice */
-	pthread_mutex_t sink_lock;
-	pgr_conn  **sink;			/* [nshards] */
+	/* while a shared scan reads it: its rows and bytes in the group's COPY
+	 * on each shard, under the group's sink_lock */
 	long long  *sink_rows, *sink_bytes;	/* [nshards] */
 } copy_job;
 
 /*
- * A shared scan (copy_group.c): a few neighbouring key chunks of one table
- * read together by every worker, each worker one slice of the table's
- * blocks (a TID range scan), each row sent to its chunk's transaction on
- * its shard.  Each chunk still commits on its own with its chunks_done row,
- * once every slice is read.
+ * A shared scan (copy_group.c): neighbouring key chunks of one table read
+ * together by every worker, each worker one slice of the table's blocks (a
+ * TID range scan), each row sent to the group's transaction on its shard.
+ * Once every slice is read, each shard's transaction records every chunk of
+ * the group with its own chunks_done row and commits.
  */
 typedef struct scan_group {
 	copy_job  **jobs;			/* [n], in key order */
@@ -106,6 +105,10 @@ typedef struct scan_group {
 	int			slices_done;	/* under lock */
 	bool		failed;			/* under lock */
 	pthread_mutex_t lock;
+	bool	   *need;			/* [nshards]: some chunk of the group still missing there */
+	pgr_conn  **sink;			/* [nshards]: the group's COPY on each shard, filled by every
+								 * slice, under sink_lock */
+	pthread_mutex_t sink_lock;
 } scan_group;
 
 /* What a worker takes next: a chunk, or one slice of a shared scan. */
@@ -294,11 +297,16 @@ void copy_groups_free(copy_run *run);
 /* The SELECT a slice of a shared scan reads (the chunk number first when
  * the group has several chunks). */
 char *copy_group_slice_query(const copy_table *t, const scan_group *g, int slice);
-/* Send len bytes of rows (nrows of them) to chunk j's COPY on shard s,
- * opening its shards' transactions first if needed. */
-bool copy_sink_put(copy_run *run, copy_job *j, int s, const char *data, size_t len, long long nrows);
-/* Every slice of g read: commit each of its chunks on every shard with its
- * chunks_done row (testing delay between chunks). */
+/* Open group g's COPY on shard s (a pool session: BEGIN, COPY FROM STDIN). */
+bool copy_sink_open(copy_run *run, scan_group *g, int s);
+/* Send len bytes of rows to group g's COPY on shard s, opening it first if
+ * needed; rows and bytes ([g->n * nshards], chunk b at b * nshards + s):
+ * how many of them are each chunk's, added to the chunks' counts and reset. */
+bool copy_sink_put(copy_run *run, scan_group *g, int s, const char *data, size_t len, long long *rows,
+				   long long *bytes, int nshards);
+/* Every slice of g read: on every shard, end the group's COPY, record each
+ * of its chunks there with its chunks_done row and commit (testing delay
+ * between the shards). */
 bool copy_group_commit(copy_run *run, scan_group *g);
 /* A shard session for a shared scan's chunk: a kept one, or a new one;
  * and back when the chunk is committed (closed when the pool is full). */
@@ -313,6 +321,9 @@ pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
 bool copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
 								 const long long *rows, const long long *bytes);
 bool copy_end_chunk_on_shards(const copy_table *t, const copy_job *j, pgr_conn **dst, int nshards);
+/* The same for one shard session: end its COPY; take the COPY's result. */
+bool copy_end_on(const copy_table *t, pgr_conn *d);
+bool copy_end_result(pgr_conn *d);
 bool copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, const long long *rows,
 								 const long long *bytes);
 

@@ -9,16 +9,22 @@
  * chunks in flight are all lost by a kill -9.  Here the J workers read one
  * group of chunks at a time, each a TID range scan of 1/J of the blocks
  * (`ctid >= '(a,0)' AND ctid < '(b,0)'`) restricted to the group's key
- * range, the server telling which chunk each row is in.  A group of G
- * chunks costs one pass; the work in flight is that group.
+ * range, each row placed in its chunk (by pgreshard, or by the source).  A
+ * group of G chunks costs one pass; the work in flight is that group.  G is
+ * copy.jobs, or more when the table's chunks would otherwise take more than
+ * copy.scan_passes passes (chunking.h): with many chunks, a pass per
+ * copy.jobs of them read a large table hundreds of times.  A group's rows go
+ * into one transaction per shard (its COPY fed by every worker), so its
+ * sessions do not grow with G.
  *
  * What a chunk holds does not change (DESIGN.md invariant 4): its rows are
  * the rows whose key satisfies the chunk's own bounds — the same literals,
  * the same operators in the column's type and collation, evaluated by the
  * same source — under the same snapshot (every slice imports it), and the
  * block ranges partition the rows visible under that snapshot.  Each chunk
- * commits on each shard with its own chunks_done row, as a chunk read alone
- * does; rows of a chunk already on a shard are not sent there again.
+ * is recorded on each shard with its own chunks_done row (its own rows and
+ * bytes), in the transaction that holds its rows, as a chunk read alone
+ * is; rows of a chunk already on a shard are not sent there again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +98,40 @@ wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *
 	return yes;
 }
 
+/*
+ * The source's CASE naming the chunk (lo..hi) of a row: a binary search
+ * over the chunks' own upper bounds (a row is in chunk mid or before when
+ * its key is below chunk mid's upper bound), log2 of the group's chunks
+ * comparisons per row however many chunks it has.
+ */
+static bool
+bucket_case(pgr_conn *c, const scan_group *g, int lo, int hi, strbuf *sb)
+{
+	const copy_job *a = g->jobs[0];
+	int			mid = lo + (hi - lo) / 2;
+	char	   *below = NULL;
+	bool		ok;
+
+	if (lo == hi)
+	{
+		sb_printf(sb, "%d", lo);
+		return true;
+	}
+	/* the chunk's own upper bound, as its WHERE compares it */
+	ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, a->key_colls, NULL, g->jobs[mid]->hi_key,
+							   &below);
+	if (ok)
+	{
+		sb_printf(sb, "CASE WHEN %s THEN ", below);
+		ok = bucket_case(c, g, lo, mid, sb);
+		sb_append(sb, " ELSE ");
+		ok = ok && bucket_case(c, g, mid + 1, hi, sb);
+		sb_append(sb, " END");
+	}
+	free(below);
+	return ok;
+}
+
 /* The group's key range and, with several chunks, how a row's chunk is
  * told: by the runner (copy_bucket.c) where it can, else the source's CASE. */
 static bool
@@ -105,19 +145,7 @@ group_conditions(const copy_table *t, pgr_conn *c, scan_group *g)
 	if (!ok || g->n == 1 || (g->bk = copy_bucket_new(t, g)) != NULL)
 		return ok;
 	sb_init(&sb);
-	sb_append(&sb, "CASE");
-	for (int i = 0; ok && i < g->n - 1; i++)
-	{
-		char	   *below = NULL;
-
-		/* the chunk's own upper bound, as its WHERE compares it */
-		ok = copy_chunk_where_text(c, "key", a->key_cols, a->key_types, a->key_colls, NULL, g->jobs[i]->hi_key,
-								   &below);
-		if (ok)
-			sb_printf(&sb, " WHEN %s THEN %d", below, i);
-		free(below);
-	}
-	sb_printf(&sb, " ELSE %d END", g->n - 1);
+	ok = bucket_case(c, g, 0, g->n - 1, &sb);
 	g->bucket = sb_steal(&sb);
 	return ok;
 }
@@ -139,20 +167,37 @@ group_new(copy_run *run, int first, int n, long long nblocks)
 
 		g->jobs[i] = j;
 		j->group = g;
-		j->sink = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
 		j->sink_rows = xcalloc((size_t) p->nshards, sizeof(long long));
 		j->sink_bytes = xcalloc((size_t) p->nshards, sizeof(long long));
-		pthread_mutex_init(&j->sink_lock, NULL);
 	}
+	g->need = xcalloc((size_t) p->nshards, sizeof(bool));
+	g->sink = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
+	pthread_mutex_init(&g->sink_lock, NULL);
+	for (int s = 0; s < p->nshards; s++)
+		for (int i = 0; i < n; i++)
+			g->need[s] = g->need[s] || g->jobs[i]->need[s];
 	return g;
 }
 
-/* Group the shareable runs of chunks that start at jobs[r]; returns the
- * jobs consumed. */
-static int
-group_run(copy_run *run, pgr_conn *src, int r, long long nblocks, bool *ok)
+/* The chunks of the table of jobs[r] a shared scan may read: the
+ * shareable ones of its source, from r on. */
+static long long
+table_chunks(const copy_run *run, int r)
 {
-	int			max = run->ctx->plan->copy_jobs < CHUNK_GROUP_MAX ? run->ctx->plan->copy_jobs : CHUNK_GROUP_MAX;
+	long long	n = 0;
+
+	for (int i = r; i < run->njobs; i++)
+		if (run->jobs[i].table == run->jobs[r].table && run->jobs[i].source == run->jobs[r].source &&
+			shareable(run, &run->jobs[i]))
+			n++;
+	return n;
+}
+
+/* Group the shareable run of chunks that starts at jobs[r], max of them at
+ * most; returns the jobs consumed. */
+static int
+group_run(copy_run *run, pgr_conn *src, int r, long long nblocks, long long max, bool *ok)
+{
 	int			n = 1;
 	scan_group *g;
 
@@ -196,7 +241,7 @@ copy_groups_build(copy_run *run)
 	bool		ok = true;
 	int			last_table = -1, last_source = -1;
 	bool		table_shared = false, announce = false;
-	long long	nblocks = 0;
+	long long	nblocks = 0, nchunks = 0, group = 1;
 
 	for (int r = 0; ok && p->copy_jobs > 1 && strcmp(mode, "off") != 0 && r < run->njobs;)
 	{
@@ -225,12 +270,17 @@ copy_groups_build(copy_run *run)
 			r++;
 			continue;
 		}
-		r += group_run(run, src[j->source], r, nblocks, &ok);
 		if (announce)
-			log_info("copy: table %s: its key is scattered over the table; %d workers read %d "
-					 "neighbouring chunks at a time together, each a range of its blocks; %s",
-					 run->tables[j->table].display, p->copy_jobs,
-					 p->copy_jobs < CHUNK_GROUP_MAX ? p->copy_jobs : CHUNK_GROUP_MAX,
+		{
+			nchunks = table_chunks(run, r);
+			group = chunk_group_size(nchunks, p->copy_jobs, p->copy_scan_passes);
+		}
+		r += group_run(run, src[j->source], r, nblocks, group, &ok);
+		if (announce)
+			log_info("copy: table %s: its key is scattered over the table; %d workers read up to %lld "
+					 "neighbouring chunks at a time together, each a range of its blocks (%lld chunk(s) to "
+					 "copy: %lld pass(es) over the table); %s",
+					 run->tables[j->table].display, p->copy_jobs, group, nchunks, (nchunks + group - 1) / group,
 					 run->groups[run->ngroups - 1]->bk ? "pgreshard places each row in its chunk by its key"
 					 : "the source names each row's chunk");
 		announce = false;
@@ -242,7 +292,7 @@ copy_groups_build(copy_run *run)
 	/* a group's sessions serve the next group: two groups' worth at most */
 	if (run->ngroups > 0)
 	{
-		run->pool_cap = 2 * CHUNK_GROUP_MAX;
+		run->pool_cap = 2;
 		run->pool = xcalloc((size_t) p->nshards, sizeof(pgr_conn **));
 		run->npool = xcalloc((size_t) p->nshards, sizeof(int));
 		for (int s = 0; s < p->nshards; s++)
@@ -271,43 +321,75 @@ copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
 	return sql;
 }
 
+/* Record every chunk of g that shard s still missed, in the transaction
+ * that holds their rows: one chunks_done row each. */
+static bool
+record_group_on_shard(apply_ctx *ctx, const scan_group *g, int s)
+{
+	const copy_job *j0 = g->jobs[0];
+	char		lsn[32], src_s[16], ti_s[16];
+	strbuf		chunks, rows, bytes;
+	const char *params[7] = {ctx->plan->name, src_s, ti_s, NULL, NULL, NULL, lsn};
+	bool		ok;
+
+	lsn_format(ctx->sources[j0->source].snapshot_lsn, lsn, sizeof(lsn));
+	snprintf(src_s, sizeof(src_s), "%d", j0->source);
+	snprintf(ti_s, sizeof(ti_s), "%d", j0->table);
+	sb_init(&chunks);
+	sb_init(&rows);
+	sb_init(&bytes);
+	for (int i = 0; i < g->n; i++)
+		if (g->jobs[i]->need[s])
+		{
+			const char *sep = chunks.len ? "," : "{";
+
+			sb_printf(&chunks, "%s%d", sep, g->jobs[i]->chunk);
+			sb_printf(&rows, "%s%lld", sep, g->jobs[i]->sink_rows[s]);
+			sb_printf(&bytes, "%s%lld", sep, g->jobs[i]->sink_bytes[s]);
+		}
+	sb_append(&chunks, "}");
+	sb_append(&rows, "}");
+	sb_append(&bytes, "}");
+	params[3] = chunks.data;
+	params[4] = rows.data;
+	params[5] = bytes.data;
+	ok = pgr_exec(g->sink[s], "recording the chunks",
+				  "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, rows, bytes, "
+				  "snapshot_lsn) SELECT $1::text, $2::int, $3::int, u.c, u.r, u.b, $7::pg_lsn "
+				  "FROM unnest($4::int[], $5::bigint[], $6::bigint[]) AS u(c, r, b)", 7, params) &&
+		pgr_exec(g->sink[s], "committing the chunks", "COMMIT", 0, NULL);
+	sb_free(&chunks);
+	sb_free(&rows);
+	sb_free(&bytes);
+	return ok;
+}
+
 bool
 copy_group_commit(copy_run *run, scan_group *g)
 {
 	apply_ctx  *ctx = run->ctx;
 	copy_table *t = &run->tables[g->jobs[0]->table];
+	int			nshards = ctx->plan->nshards;
 
 	/*
-	 * Every chunk's COPY ended on every shard first: each shard finishes the
-	 * rows it still has of all of them at once, where ending them one after
-	 * the other waited for each in turn while the next group's rows were
-	 * already arriving (a kill -9 then lost both groups).
+	 * Every shard's COPY ended first: each shard finishes the rows it still
+	 * has at once, where ending them one after the other waited for each in
+	 * turn while the next group's rows were already arriving.  A shard with
+	 * no row of the group still records its chunks.
 	 */
-	for (int i = 0; i < g->n; i++)
-	{
-		copy_job   *j = g->jobs[i];
-		bool		ok = true;
-
-		/* a chunk with no row for some shard still records itself there */
-		for (int s = 0; ok && s < ctx->plan->nshards; s++)
-			if (j->need[s] && j->sink[s] == NULL)
-				ok = copy_sink_put(run, j, s, "", 0, 0);
-		if (!ok || !copy_end_chunk_on_shards(t, j, j->sink, ctx->plan->nshards))
+	for (int s = 0; s < nshards; s++)
+		if (g->need[s] && ((g->sink[s] == NULL && !copy_sink_open(run, g, s)) || !copy_end_on(t, g->sink[s])))
 			return false;
-	}
-	for (int i = 0; i < g->n; i++)
+	for (int s = 0; s < nshards; s++)
 	{
-		copy_job   *j = g->jobs[i];
-
-		if (!copy_record_chunk_on_shards(ctx, j, j->sink, j->sink_rows, j->sink_bytes))
+		if (!g->need[s])
+			continue;
+		if (!copy_end_result(g->sink[s]) || !record_group_on_shard(ctx, g, s))
 			return false;
-		for (int s = 0; s < ctx->plan->nshards; s++)
-		{
-			copy_pool_give(run, s, j->sink[s]);
-			j->sink[s] = NULL;
-		}
-		t->chunks_done++;
-		log_debug("copy: table %s, chunk %d of %d done", t->display, j->chunk + 1, t->chunks_total);
+		copy_pool_give(run, s, g->sink[s]);
+		g->sink[s] = NULL;
+		log_debug("copy: table %s, chunks %d to %d done on shard %d", t->display, g->jobs[0]->chunk + 1,
+				  g->jobs[g->n - 1]->chunk + 1, s);
 		if (run->chunk_delay_ms > 0)
 		{
 			struct timespec ts = {run->chunk_delay_ms / 1000, (run->chunk_delay_ms % 1000) * 1000000L};
@@ -315,6 +397,7 @@ copy_group_commit(copy_run *run, scan_group *g)
 			nanosleep(&ts, NULL);
 		}
 	}
+	t->chunks_done += g->n;
 	return true;
 }
 
@@ -364,15 +447,14 @@ copy_groups_free(copy_run *run)
 
 		for (int k = 0; k < g->n; k++)
 		{
-			copy_job   *j = g->jobs[k];
-
-			for (int s = 0; j->sink && s < run->ctx->plan->nshards; s++)
-				pgr_disconnect(j->sink[s]);	/* unfinished: rolled back */
-			free(j->sink);
-			free(j->sink_rows);
-			free(j->sink_bytes);
-			pthread_mutex_destroy(&j->sink_lock);
+			free(g->jobs[k]->sink_rows);
+			free(g->jobs[k]->sink_bytes);
 		}
+		for (int s = 0; s < run->ctx->plan->nshards; s++)
+			pgr_disconnect(g->sink[s]);	/* unfinished: rolled back */
+		free(g->sink);
+		free(g->need);
+		pthread_mutex_destroy(&g->sink_lock);
 		pthread_mutex_destroy(&g->lock);
 		free(g->jobs);
 		free(g->where);

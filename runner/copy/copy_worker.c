@@ -192,40 +192,36 @@ chunk_begin(worker *w, const copy_job *j, const copy_table *t)
 	return ok;
 }
 
-/* Open chunk j's COPY on every shard that needs it (a shared scan's sink). */
-static bool
-sink_open(copy_run *run, copy_job *j)
+bool
+copy_sink_open(copy_run *run, scan_group *g, int s)
 {
-	const copy_table *t = &run->tables[j->table];
+	const copy_job *j0 = g->jobs[0];
 
-	for (int s = 0; s < run->ctx->plan->nshards; s++)
-		if (j->need[s] && (j->sink[s] = copy_pool_take(run, s)) == NULL)
-			return false;
-	for (int s = 0; s < run->ctx->plan->nshards; s++)
-		if (j->need[s] && !shard_copy_begin(j->sink[s], t, j))
-			return false;
-	return true;
+	return (g->sink[s] = copy_pool_take(run, s)) != NULL &&
+		shard_copy_begin(g->sink[s], &run->tables[j0->table], j0);
 }
 
 bool
-copy_sink_put(copy_run *run, copy_job *j, int s, const char *data, size_t len, long long nrows)
+copy_sink_put(copy_run *run, scan_group *g, int s, const char *data, size_t len, long long *rows,
+			  long long *bytes, int nshards)
 {
 	bool		ok = true;
 
-	pthread_mutex_lock(&j->sink_lock);
-	if (j->sink[s] == NULL)
-		ok = sink_open(run, j);
-	if (ok && len > 0 && PQputCopyData(j->sink[s]->pg, data, (int) len) != 1)
+	pthread_mutex_lock(&g->sink_lock);
+	if (g->sink[s] == NULL)
+		ok = copy_sink_open(run, g, s);
+	if (ok && len > 0 && PQputCopyData(g->sink[s]->pg, data, (int) len) != 1)
 	{
-		pgr_report_conn(j->sink[s], "sending rows");
+		pgr_report_conn(g->sink[s], "sending rows");
 		ok = false;
 	}
-	if (ok)
+	for (int b = 0; ok && b < g->n; b++)
 	{
-		j->sink_rows[s] += nrows;
-		j->sink_bytes[s] += (long long) len;
+		g->jobs[b]->sink_rows[s] += rows[b * nshards + s];
+		g->jobs[b]->sink_bytes[s] += bytes[b * nshards + s];
+		rows[b * nshards + s] = bytes[b * nshards + s] = 0;
 	}
-	pthread_mutex_unlock(&j->sink_lock);
+	pthread_mutex_unlock(&g->sink_lock);
 	return ok;
 }
 
@@ -345,25 +341,24 @@ forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int le
 	return true;
 }
 
-/* A shared-scan slice's rows on their way: one buffer per chunk and shard,
- * handed to the chunk's COPY (copy_sink_put) when full. */
+/* A shared-scan slice's rows on their way: one buffer per shard, handed to
+ * the group's COPY there (copy_sink_put) when full, with how many rows and
+ * bytes of each chunk it holds. */
 typedef struct slice_bufs {
 	scan_group *g;
 	int			nshards;
-	strbuf	   *buf;			/* [g->n * nshards] */
-	long long  *nrows;			/* [g->n * nshards] */
+	strbuf	   *buf;			/* [nshards] */
+	long long  *nrows, *nbytes;	/* [g->n * nshards]: chunk b, shard s at b * nshards + s */
 	size_t		flush_at;
 } slice_bufs;
 
 static bool
-slice_flush(copy_run *run, slice_bufs *sb, int i)
+slice_flush(copy_run *run, slice_bufs *sb, int s)
 {
-	bool		ok = sb->buf[i].len == 0 ||
-		copy_sink_put(run, sb->g->jobs[i / sb->nshards], i % sb->nshards, sb->buf[i].data,
-					  sb->buf[i].len, sb->nrows[i]);
+	bool		ok = sb->buf[s].len == 0 ||
+		copy_sink_put(run, sb->g, s, sb->buf[s].data, sb->buf[s].len, sb->nrows, sb->nbytes, sb->nshards);
 
-	sb_reset(&sb->buf[i]);
-	sb->nrows[i] = 0;
+	sb_reset(&sb->buf[s]);
 	return ok;
 }
 
@@ -418,9 +413,10 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 	if (!j->need[shard])
 		return true;			/* that chunk is already on that shard */
 	i = b * sb->nshards + (int) shard;
-	sb_append_len(&sb->buf[i], row, (size_t) len);
+	sb_append_len(&sb->buf[shard], row, (size_t) len);
 	sb->nrows[i]++;
-	return sb->buf[i].len < sb->flush_at || slice_flush(w->run, sb, i);
+	sb->nbytes[i] += len;
+	return sb->buf[shard].len < sb->flush_at || slice_flush(w->run, sb, (int) shard);
 }
 
 /* Read the source's COPY (sql) and forward every row: to the chunk's own
@@ -495,8 +491,34 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 			PQclear(res);
 	}
 	ok = ok && copy_source_unchanged(w->run, t, src, j->leaf ? j->leaf : t->qname);
-	for (int i = 0; ok && sb && i < sb->g->n * sb->nshards; i++)
-		ok = slice_flush(w->run, sb, i);
+	for (int s = 0; ok && sb && s < sb->nshards; s++)
+		ok = slice_flush(w->run, sb, s);
+	return ok;
+}
+
+bool
+copy_end_on(const copy_table *t, pgr_conn *d)
+{
+	if ((t->binary && PQputCopyData(d->pg, copy_binary_trailer, sizeof(copy_binary_trailer)) != 1) ||
+		PQputCopyEnd(d->pg, NULL) != 1)
+	{
+		pgr_report_conn(d, "finishing COPY");
+		return false;
+	}
+	return true;
+}
+
+bool
+copy_end_result(pgr_conn *d)
+{
+	PGresult   *res = PQgetResult(d->pg);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		pgr_report_result(d, "writing rows", res);
+	PQclear(res);
+	while ((res = PQgetResult(d->pg)) != NULL)
+		PQclear(res);
 	return ok;
 }
 
@@ -504,13 +526,8 @@ bool
 copy_end_chunk_on_shards(const copy_table *t, const copy_job *j, pgr_conn **dst, int nshards)
 {
 	for (int s = 0; s < nshards; s++)
-		if (j->need[s] &&
-			((t->binary && PQputCopyData(dst[s]->pg, copy_binary_trailer, sizeof(copy_binary_trailer)) != 1) ||
-			 PQputCopyEnd(dst[s]->pg, NULL) != 1))
-		{
-			pgr_report_conn(dst[s], "finishing COPY");
+		if (j->need[s] && !copy_end_on(t, dst[s]))
 			return false;
-		}
 	return true;
 }
 
@@ -528,18 +545,11 @@ copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, c
 	for (int s = 0; s < ctx->plan->nshards; s++)
 	{
 		pgr_conn   *d = dst[s];
-		PGresult   *res;
 		bool		ok;
 
 		if (!j->need[s])
 			continue;
-		res = PQgetResult(d->pg);
-		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (!ok)
-			pgr_report_result(d, "writing rows", res);
-		PQclear(res);
-		while ((res = PQgetResult(d->pg)) != NULL)
-			PQclear(res);
+		ok = copy_end_result(d);
 		snprintf(rows_s, sizeof(rows_s), "%lld", rows[s]);
 		snprintf(bytes_s, sizeof(bytes_s), "%lld", bytes[s]);
 		if (!ok || !pgr_exec(d, "recording the chunk",
@@ -606,15 +616,16 @@ group_slice(worker *w, scan_group *g, int slice)
 	copy_run   *run = w->run;
 	const copy_job *j0 = g->jobs[0];
 	copy_table *t = &run->tables[j0->table];
-	int			nbuf = g->n * run->ctx->plan->nshards;
-	slice_bufs	sb = {g, run->ctx->plan->nshards, xcalloc((size_t) nbuf, sizeof(strbuf)),
-		xcalloc((size_t) nbuf, sizeof(long long)), 0};
+	int			nbuf = run->ctx->plan->nshards;
+	size_t		ncounts = (size_t) g->n * (size_t) nbuf;
+	slice_bufs	sb = {g, nbuf, xcalloc((size_t) nbuf, sizeof(strbuf)), xcalloc(ncounts, sizeof(long long)),
+		xcalloc(ncounts, sizeof(long long)), 0};
 	char	   *sql = copy_group_slice_query(t, g, slice);
 	bool		ok, last;
 
 	/* at most ~2 MiB buffered per worker, whatever the shards and chunks */
 	sb.flush_at = (size_t) (2 << 20) / (size_t) nbuf;
-	sb.flush_at = sb.flush_at < 4096 ? 4096 : sb.flush_at > 65536 ? 65536 : sb.flush_at;
+	sb.flush_at = sb.flush_at < 4096 ? 4096 : sb.flush_at > 262144 ? 262144 : sb.flush_at;
 	for (int i = 0; i < nbuf; i++)
 		sb_init(&sb.buf[i]);
 	/*
@@ -637,6 +648,7 @@ group_slice(worker *w, scan_group *g, int slice)
 		sb_free(&sb.buf[i]);
 	free(sb.buf);
 	free(sb.nrows);
+	free(sb.nbytes);
 	pthread_mutex_lock(&g->lock);
 	g->failed = g->failed || !ok;
 	last = ++g->slices_done == g->nslices && !g->failed;

@@ -106,9 +106,10 @@ expect_contains "$OUT" "skewed: shard"
 psql_on 0 $DB "DROP PUBLICATION bigpub; DROP TABLE app.big, app.skewed, hp_big, hp_sk" >/dev/null
 
 # --- a scattered chunk key read many times over: sessions keyed by a random uuid
-# (sharded by user), 40 chunks with 4 jobs are 10 shared-scan passes over the
-# table; the warning names the chunk_rows that reads it twice.  A serial key is
-# read once whatever its chunks, and chunks of an eighth raise nothing.
+# (sharded by user), 40 chunks with copy.scan_passes 10 are 10 shared-scan passes
+# over the table, and with 1 job 40 chunks read alone; each warning names the
+# setting that bounds it.  A serial key is read once whatever its chunks, and
+# the default (4 passes at most) raises nothing.
 psql_on 0 $DB "CREATE TABLE app.sessions (id uuid PRIMARY KEY, user_id bigint NOT NULL, data text);
 	INSERT INTO app.sessions SELECT gen_random_uuid(), g % 5000, 'x' FROM generate_series(1, 100000) g;
 	CREATE TABLE app.ledger (id bigint PRIMARY KEY, amount numeric);
@@ -116,16 +117,22 @@ psql_on 0 $DB "CREATE TABLE app.sessions (id uuid PRIMARY KEY, user_id bigint NO
 	ANALYZE app.sessions, app.ledger; CREATE PUBLICATION scatpub FOR TABLE app.sessions, app.ledger" >/dev/null
 write_plan "$W/scat.yaml" "  app.sessions: { key: user_id }
   app.ledger: { key: id }" scatpub
-echo "copy: { jobs: 4, chunk_rows: 2500 }" >>"$W/scat.yaml"
+cp "$W/scat.yaml" "$W/scat1.yaml"
+echo "copy: { jobs: 4, chunk_rows: 2500, scan_passes: 10 }" >>"$W/scat.yaml"
 expect_rc 0 "$P" plan --json "$W/scat.yaml"
 msg=$(jq -r '.findings[] | select(.where == "app.sessions") | .severity + ": " + .message + " / " + .fix' <<<"$OUT")
 expect_contains "$msg" "warning: its chunk key (id) is scattered over the table"
-expect_contains "$msg" "40 chunks of copy.chunk_rows 2500, read by shared scans of copy.jobs chunks a pass, are 10 passes"
-expect_contains "$msg" "set copy.chunk_rows to about 125"
+expect_contains "$msg" "40 chunks of copy.chunk_rows 2500, read by shared scans, are 10 passes"
+expect_contains "$msg" "set copy.scan_passes to 4 or less"
 expect_eq "$(jq '[.findings[] | select(.where == "app.ledger")] | length' <<<"$OUT")" 0 "no finding on the serial key"
-sed -i 's/chunk_rows: 2500/chunk_rows: 12500/' "$W/scat.yaml"
-expect_rc 0 "$P" plan --json "$W/scat.yaml"
-expect_eq "$(jq '[.findings[] | select(.message | test("scattered"))] | length' <<<"$OUT")" 0 "no warning at 2 passes"
+echo "copy: { jobs: 1, chunk_rows: 2500 }" >>"$W/scat1.yaml"
+expect_rc 0 "$P" plan --json "$W/scat1.yaml"
+msg=$(jq -r '.findings[] | select(.where == "app.sessions") | .message + " / " + .fix' <<<"$OUT")
+expect_contains "$msg" "40 chunks of copy.chunk_rows 2500, each read alone, are 40 passes"
+expect_contains "$msg" "set copy.jobs to 2 or more"
+sed -i 's/jobs: 1,/jobs: 4,/' "$W/scat1.yaml"
+expect_rc 0 "$P" plan --json "$W/scat1.yaml"
+expect_eq "$(jq '[.findings[] | select(.message | test("scattered"))] | length' <<<"$OUT")" 0 "no warning within 4 passes"
 psql_on 0 $DB "DROP PUBLICATION scatpub; DROP TABLE app.sessions, app.ledger" >/dev/null
 
 # --- lint: events has no primary key (warning), but the plan is OK

@@ -38,6 +38,39 @@ test_examples(void **state)
 	assert_int_equal(chunk_count(9, 1, 1), 9);
 }
 
+/* A scattered key's groups: copy.jobs chunks a pass, more when that would
+ * take more than copy.scan_passes passes. */
+static void
+test_groups(void **state)
+{
+	(void) state;
+	assert_int_equal(chunk_group_size(8, 4, 4), 4);		/* 2 passes */
+	assert_int_equal(chunk_group_size(16, 4, 4), 4);	/* 4 passes */
+	assert_int_equal(chunk_group_size(40, 4, 4), 10);	/* 10 passes -> 4 */
+	assert_int_equal(chunk_group_size(9, 3, 2), 5);		/* 5 + 4 */
+	assert_int_equal(chunk_group_size(5000, 4, 4), 1250);
+	assert_int_equal(chunk_group_size(5000, 4, 1), 5000);
+	assert_int_equal(chunk_group_size(3, 4, 4), 4);		/* fewer chunks than workers */
+	assert_int_equal(chunk_scattered_passes(40, 4, 4, true), 4);
+	assert_int_equal(chunk_scattered_passes(40, 4, 10, true), 10);
+	assert_int_equal(chunk_scattered_passes(41, 4, 4, true), 4);
+	assert_int_equal(chunk_scattered_passes(5000, 4, 4, true), 4);
+	/* read alone: a pass per chunk */
+	assert_int_equal(chunk_scattered_passes(40, 4, 4, false), 40);
+	assert_int_equal(chunk_scattered_passes(40, 1, 4, true), 40);
+	for (long long n = 1; n <= 3000; n++)
+		for (int jobs = 2; jobs <= 16; jobs++)
+			for (long long passes = 1; passes <= 12; passes++)
+			{
+				long long	g = chunk_group_size(n, jobs, passes);
+				long long	p = chunk_scattered_passes(n, jobs, passes, true);
+
+				assert_true(g >= jobs);
+				assert_true(p <= passes || g == jobs);	/* at most scan_passes, or groups of jobs */
+				assert_true(p == (n + g - 1) / g);
+			}
+}
+
 static void
 test_random(void **state)
 {
@@ -77,6 +110,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_random),
 	};
 

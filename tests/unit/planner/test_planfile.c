@@ -199,6 +199,7 @@ test_defaults(void **state)
 	assert_null(p->hooks.on_freeze);
 	assert_int_equal(p->copy_jobs, 4);
 	assert_int_equal(p->copy_chunk_rows, 1000000);
+	assert_int_equal(p->copy_scan_passes, 4);
 	assert_int_equal(p->cutover.mode, CUTOVER_AUTO);
 	assert_int_equal(p->cutover.freeze, FREEZE_LOCK);
 	assert_int_equal(p->cutover.max_lag_bytes, 1048576);
@@ -266,6 +267,7 @@ test_copy_and_cutover_settings(void **state)
 	(void) state;
 	assert_int_equal(p->copy_jobs, 64);
 	assert_int_equal(p->copy_chunk_rows, 1000);
+	assert_int_equal(p->copy_scan_passes, 6);
 	assert_int_equal(p->cutover.mode, CUTOVER_MANUAL);
 	assert_int_equal(p->cutover.freeze, FREEZE_READ_ONLY);
 	assert_int_equal(p->cutover.max_lag_bytes, 0);
@@ -522,7 +524,7 @@ static const char *const many_problems =
 	"tables:\n"
 	"  public.x: { key: [id, id] }\n"
 	"  x: { replicate: true }\n"
-	"copy: { jobs: 0, chunk_rows: 10 }\n"
+	"copy: { jobs: 0, chunk_rows: 10, scan_passes: 0 }\n"
 	"cutover: { freeze: hook, verify: yes }\n";
 
 static void
@@ -538,6 +540,7 @@ test_every_problem_reported(void **state)
 		"mem/plan.yaml:9:25: table 'public.x': key: column 'id' is listed twice",
 		"mem/plan.yaml:11:15: copy.jobs must be between 1 and 64, found 0",
 		"mem/plan.yaml:11:30: copy.chunk_rows must be at least 1000, found 10",
+		"mem/plan.yaml:11:47: copy.scan_passes must be between 1 and 1000000, found 0",
 		"mem/plan.yaml:12:34: cutover.verify must be true or false, found 'yes'",
 		"mem/plan.yaml:12:20: cutover.freeze: hook needs hooks.on_freeze",
 	};
