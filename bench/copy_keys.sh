@@ -70,9 +70,11 @@ YAML
 	echo "$W/k_$1_$2.yaml"
 }
 
-keyreset() {	# TABLE: no slot, no state, no table on the shards
+keyreset() {	# TABLE: no slot, no state, no table on the shards; and no checkpoint
+	# owed by the copy before (its CPU would be counted to this one)
 	drop_slots 0 bench
 	for s in 1 2 3 4; do psql_on $s bench "DROP SCHEMA IF EXISTS pgreshard CASCADE; DROP TABLE IF EXISTS $1" >/dev/null; done
+	for s in 0 1 2 3 4; do psql_on $s bench "CHECKPOINT" >/dev/null; done
 }
 
 # CPU seconds (user + system, in clock ticks) of cluster I so far: its postmaster

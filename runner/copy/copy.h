@@ -81,16 +81,20 @@ typedef struct copy_job {
 	char	   *key_cols, *key_types, *key_colls, *lo_key, *hi_key;
 	struct scan_group *group;	/* the shared scan that reads it, or NULL */
 	/* while a shared scan reads it: its rows and bytes in the group's COPY
-	 * on each shard, under the group's sink_lock */
+	 * on each shard s, under its lane's sink_lock */
 	long long  *sink_rows, *sink_bytes;	/* [nshards] */
 } copy_job;
 
 /*
  * A shared scan (copy_group.c): neighbouring key chunks of one table read
  * together by every worker, each worker one slice of the table's blocks (a
- * TID range scan), each row sent to the group's transaction on its shard.
- * Once every slice is read, each shard's transaction records every chunk of
- * the group with its own chunks_done row and commits.
+ * TID range scan), each row sent to its chunk's lane on its shard: a lane is
+ * one transaction (a COPY) holding the rows of every nlanes-th chunk of the
+ * group, so each shard takes the group on nlanes sessions at once (copy.jobs,
+ * or the group's chunks when fewer), however many chunks the group has.
+ * Once every slice is read, each lane records its chunks with their own
+ * chunks_done rows and commits.  Sink q is shard q / nlanes, lane q % nlanes;
+ * chunk b's lane is b % nlanes.
  */
 typedef struct scan_group {
 	copy_job  **jobs;			/* [n], in key order */
@@ -105,10 +109,13 @@ typedef struct scan_group {
 	int			slices_done;	/* under lock */
 	bool		failed;			/* under lock */
 	pthread_mutex_t lock;
-	bool	   *need;			/* [nshards]: some chunk of the group still missing there */
-	pgr_conn  **sink;			/* [nshards]: the group's COPY on each shard, filled by every
-								 * slice, under sink_lock */
-	pthread_mutex_t sink_lock;
+	int			nlanes;
+	int			nsinks;			/* nshards * nlanes */
+	bool	   *need;			/* [nsinks]: some chunk of the lane still missing on its shard */
+	pgr_conn  **sink;			/* [nsinks]: a lane's COPY on a shard, filled by every slice,
+								 * under sink_lock[q]: a worker waiting for a busy
+								 * session holds up no other */
+	pthread_mutex_t *sink_lock;	/* [nsinks] */
 } scan_group;
 
 /* What a worker takes next: a chunk, or one slice of a shared scan. */
@@ -297,12 +304,13 @@ void copy_groups_free(copy_run *run);
 /* The SELECT a slice of a shared scan reads (the chunk number first when
  * the group has several chunks). */
 char *copy_group_slice_query(const copy_table *t, const scan_group *g, int slice);
-/* Open group g's COPY on shard s (a pool session: BEGIN, COPY FROM STDIN). */
-bool copy_sink_open(copy_run *run, scan_group *g, int s);
-/* Send len bytes of rows to group g's COPY on shard s, opening it first if
- * needed; rows and bytes ([g->n * nshards], chunk b at b * nshards + s):
- * how many of them are each chunk's, added to the chunks' counts and reset. */
-bool copy_sink_put(copy_run *run, scan_group *g, int s, const char *data, size_t len, long long *rows,
+/* Open group g's sink q (a pool session of its shard: BEGIN, COPY FROM STDIN). */
+bool copy_sink_open(copy_run *run, scan_group *g, int q);
+/* Send len bytes of rows to group g's sink q, opening it first if needed;
+ * rows and bytes ([g->n * nshards], chunk b on shard s at b * nshards + s):
+ * how many of them are each of the lane's chunks', added to the chunks'
+ * counts and reset. */
+bool copy_sink_put(copy_run *run, scan_group *g, int q, const char *data, size_t len, long long *rows,
 				   long long *bytes, int nshards);
 /* Every slice of g read: on every shard, end the group's COPY, record each
  * of its chunks there with its chunks_done row and commit (testing delay

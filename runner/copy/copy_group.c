@@ -14,8 +14,10 @@
  * copy.jobs, or more when the table's chunks would otherwise take more than
  * copy.scan_passes passes (chunking.h): with many chunks, a pass per
  * copy.jobs of them read a large table hundreds of times.  A group's rows go
- * into one transaction per shard (its COPY fed by every worker), so its
- * sessions do not grow with G.
+ * into copy.jobs lanes per shard (or G, when fewer): a lane is one
+ * transaction holding every copy.jobs-th chunk of the group, its COPY fed by
+ * every worker, so each shard takes the group on copy.jobs sessions at once
+ * and the sessions do not grow with G.
  *
  * What a chunk holds does not change (DESIGN.md invariant 4): its rows are
  * the rows whose key satisfies the chunk's own bounds — the same literals,
@@ -170,12 +172,17 @@ group_new(copy_run *run, int first, int n, long long nblocks)
 		j->sink_rows = xcalloc((size_t) p->nshards, sizeof(long long));
 		j->sink_bytes = xcalloc((size_t) p->nshards, sizeof(long long));
 	}
-	g->need = xcalloc((size_t) p->nshards, sizeof(bool));
-	g->sink = xcalloc((size_t) p->nshards, sizeof(pgr_conn *));
-	pthread_mutex_init(&g->sink_lock, NULL);
-	for (int s = 0; s < p->nshards; s++)
-		for (int i = 0; i < n; i++)
-			g->need[s] = g->need[s] || g->jobs[i]->need[s];
+	g->nlanes = n < p->copy_jobs ? n : p->copy_jobs;
+	g->nsinks = p->nshards * g->nlanes;
+	g->need = xcalloc((size_t) g->nsinks, sizeof(bool));
+	g->sink = xcalloc((size_t) g->nsinks, sizeof(pgr_conn *));
+	g->sink_lock = xcalloc((size_t) g->nsinks, sizeof(pthread_mutex_t));
+	for (int q = 0; q < g->nsinks; q++)
+	{
+		pthread_mutex_init(&g->sink_lock[q], NULL);
+		for (int i = q % g->nlanes; i < n; i += g->nlanes)
+			g->need[q] = g->need[q] || g->jobs[i]->need[q / g->nlanes];
+	}
 	return g;
 }
 
@@ -292,7 +299,7 @@ copy_groups_build(copy_run *run)
 	/* a group's sessions serve the next group: two groups' worth at most */
 	if (run->ngroups > 0)
 	{
-		run->pool_cap = 2;
+		run->pool_cap = 2 * p->copy_jobs;
 		run->pool = xcalloc((size_t) p->nshards, sizeof(pgr_conn **));
 		run->npool = xcalloc((size_t) p->nshards, sizeof(int));
 		for (int s = 0; s < p->nshards; s++)
@@ -321,11 +328,28 @@ copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
 	return sql;
 }
 
-/* Record every chunk of g that shard s still missed, in the transaction
- * that holds their rows: one chunks_done row each. */
+/* The result of the statement sent last on d: true when it succeeded. */
 static bool
-record_group_on_shard(apply_ctx *ctx, const scan_group *g, int s)
+take_result(pgr_conn *d, const char *what)
 {
+	PGresult   *res = PQgetResult(d->pg);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		pgr_report_result(d, what, res);
+	PQclear(res);
+	while ((res = PQgetResult(d->pg)) != NULL)
+		PQclear(res);
+	return ok;
+}
+
+/* Send, without waiting, the INSERT recording every chunk of sink q's lane
+ * that its shard still missed, in the transaction that holds their rows:
+ * one chunks_done row each. */
+static bool
+send_record(apply_ctx *ctx, const scan_group *g, int q)
+{
+	int			s = q / g->nlanes;
 	const copy_job *j0 = g->jobs[0];
 	char		lsn[32], src_s[16], ti_s[16];
 	strbuf		chunks, rows, bytes;
@@ -338,7 +362,7 @@ record_group_on_shard(apply_ctx *ctx, const scan_group *g, int s)
 	sb_init(&chunks);
 	sb_init(&rows);
 	sb_init(&bytes);
-	for (int i = 0; i < g->n; i++)
+	for (int i = q % g->nlanes; i < g->n; i += g->nlanes)
 		if (g->jobs[i]->need[s])
 		{
 			const char *sep = chunks.len ? "," : "{";
@@ -353,49 +377,81 @@ record_group_on_shard(apply_ctx *ctx, const scan_group *g, int s)
 	params[3] = chunks.data;
 	params[4] = rows.data;
 	params[5] = bytes.data;
-	ok = pgr_exec(g->sink[s], "recording the chunks",
-				  "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, rows, bytes, "
-				  "snapshot_lsn) SELECT $1::text, $2::int, $3::int, u.c, u.r, u.b, $7::pg_lsn "
-				  "FROM unnest($4::int[], $5::bigint[], $6::bigint[]) AS u(c, r, b)", 7, params) &&
-		pgr_exec(g->sink[s], "committing the chunks", "COMMIT", 0, NULL);
+	ok = PQsendQueryParams(g->sink[q]->pg,
+						   "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, rows, bytes, "
+						   "snapshot_lsn) SELECT $1::text, $2::int, $3::int, u.c, u.r, u.b, $7::pg_lsn "
+						   "FROM unnest($4::int[], $5::bigint[], $6::bigint[]) AS u(c, r, b)",
+						   7, NULL, params, NULL, NULL, 0) == 1;
+	if (!ok)
+		pgr_report_conn(g->sink[q], "recording the chunks");
 	sb_free(&chunks);
 	sb_free(&rows);
 	sb_free(&bytes);
 	return ok;
 }
 
+/* Sink q committed: its session back to the pool. */
+static void
+sink_done(copy_run *run, scan_group *g, int q)
+{
+	const copy_table *t = &run->tables[g->jobs[0]->table];
+
+	copy_pool_give(run, q / g->nlanes, g->sink[q]);
+	g->sink[q] = NULL;
+	log_debug("copy: table %s, chunks %d to %d (lane %d of %d) done on shard %d", t->display,
+			  g->jobs[0]->chunk + 1, g->jobs[g->n - 1]->chunk + 1, q % g->nlanes + 1, g->nlanes, q / g->nlanes);
+}
+
 bool
 copy_group_commit(copy_run *run, scan_group *g)
 {
-	apply_ctx  *ctx = run->ctx;
 	copy_table *t = &run->tables[g->jobs[0]->table];
-	int			nshards = ctx->plan->nshards;
 
 	/*
-	 * Every shard's COPY ended first: each shard finishes the rows it still
-	 * has at once, where ending them one after the other waited for each in
-	 * turn while the next group's rows were already arriving.  A shard with
-	 * no row of the group still records its chunks.
+	 * Every sink's COPY ended first, then each one's rows recorded and
+	 * committed, each step sent to every sink before any answer is awaited:
+	 * the shards finish the rows they still have, and commit, in parallel --
+	 * the time in which a kill -9 finds the group committed on some shards
+	 * and not on others is one commit, not one per sink.  A sink with no row
+	 * still records its chunks.  (With the testing delay, the sinks commit
+	 * one after the other, a pause after each.)
 	 */
-	for (int s = 0; s < nshards; s++)
-		if (g->need[s] && ((g->sink[s] == NULL && !copy_sink_open(run, g, s)) || !copy_end_on(t, g->sink[s])))
+	for (int q = 0; q < g->nsinks; q++)
+		if (g->need[q] && ((g->sink[q] == NULL && !copy_sink_open(run, g, q)) || !copy_end_on(t, g->sink[q])))
 			return false;
-	for (int s = 0; s < nshards; s++)
+	for (int q = 0; q < g->nsinks; q++)
+		if (g->need[q] && (!copy_end_result(g->sink[q]) || !send_record(run->ctx, g, q)))
+			return false;
+	for (int q = 0; q < g->nsinks; q++)
 	{
-		if (!g->need[s])
+		if (!g->need[q])
 			continue;
-		if (!copy_end_result(g->sink[s]) || !record_group_on_shard(ctx, g, s))
+		if (!take_result(g->sink[q], "recording the chunks"))
 			return false;
-		copy_pool_give(run, s, g->sink[s]);
-		g->sink[s] = NULL;
-		log_debug("copy: table %s, chunks %d to %d done on shard %d", t->display, g->jobs[0]->chunk + 1,
-				  g->jobs[g->n - 1]->chunk + 1, s);
-		if (run->chunk_delay_ms > 0)
+		if (run->chunk_delay_ms == 0 && PQsendQuery(g->sink[q]->pg, "COMMIT") != 1)
+		{
+			pgr_report_conn(g->sink[q], "committing the chunks");
+			return false;
+		}
+	}
+	for (int q = 0; q < g->nsinks; q++)
+	{
+		if (!g->need[q])
+			continue;
+		if (run->chunk_delay_ms == 0)
+		{
+			if (!take_result(g->sink[q], "committing the chunks"))
+				return false;
+		}
+		else
 		{
 			struct timespec ts = {run->chunk_delay_ms / 1000, (run->chunk_delay_ms % 1000) * 1000000L};
 
+			if (!pgr_exec(g->sink[q], "committing the chunks", "COMMIT", 0, NULL))
+				return false;
 			nanosleep(&ts, NULL);
 		}
+		sink_done(run, g, q);
 	}
 	t->chunks_done += g->n;
 	return true;
@@ -450,11 +506,14 @@ copy_groups_free(copy_run *run)
 			free(g->jobs[k]->sink_rows);
 			free(g->jobs[k]->sink_bytes);
 		}
-		for (int s = 0; s < run->ctx->plan->nshards; s++)
-			pgr_disconnect(g->sink[s]);	/* unfinished: rolled back */
+		for (int q = 0; q < g->nsinks; q++)
+		{
+			pgr_disconnect(g->sink[q]);	/* unfinished: rolled back */
+			pthread_mutex_destroy(&g->sink_lock[q]);
+		}
 		free(g->sink);
 		free(g->need);
-		pthread_mutex_destroy(&g->sink_lock);
+		free(g->sink_lock);
 		pthread_mutex_destroy(&g->lock);
 		free(g->jobs);
 		free(g->where);

@@ -193,35 +193,36 @@ chunk_begin(worker *w, const copy_job *j, const copy_table *t)
 }
 
 bool
-copy_sink_open(copy_run *run, scan_group *g, int s)
+copy_sink_open(copy_run *run, scan_group *g, int q)
 {
 	const copy_job *j0 = g->jobs[0];
 
-	return (g->sink[s] = copy_pool_take(run, s)) != NULL &&
-		shard_copy_begin(g->sink[s], &run->tables[j0->table], j0);
+	return (g->sink[q] = copy_pool_take(run, q / g->nlanes)) != NULL &&
+		shard_copy_begin(g->sink[q], &run->tables[j0->table], j0);
 }
 
 bool
-copy_sink_put(copy_run *run, scan_group *g, int s, const char *data, size_t len, long long *rows,
+copy_sink_put(copy_run *run, scan_group *g, int q, const char *data, size_t len, long long *rows,
 			  long long *bytes, int nshards)
 {
+	int			s = q / g->nlanes;
 	bool		ok = true;
 
-	pthread_mutex_lock(&g->sink_lock);
-	if (g->sink[s] == NULL)
-		ok = copy_sink_open(run, g, s);
-	if (ok && len > 0 && PQputCopyData(g->sink[s]->pg, data, (int) len) != 1)
+	pthread_mutex_lock(&g->sink_lock[q]);
+	if (g->sink[q] == NULL)
+		ok = copy_sink_open(run, g, q);
+	if (ok && len > 0 && PQputCopyData(g->sink[q]->pg, data, (int) len) != 1)
 	{
-		pgr_report_conn(g->sink[s], "sending rows");
+		pgr_report_conn(g->sink[q], "sending rows");
 		ok = false;
 	}
-	for (int b = 0; ok && b < g->n; b++)
+	for (int b = q % g->nlanes; ok && b < g->n; b += g->nlanes)
 	{
 		g->jobs[b]->sink_rows[s] += rows[b * nshards + s];
 		g->jobs[b]->sink_bytes[s] += bytes[b * nshards + s];
 		rows[b * nshards + s] = bytes[b * nshards + s] = 0;
 	}
-	pthread_mutex_unlock(&g->sink_lock);
+	pthread_mutex_unlock(&g->sink_lock[q]);
 	return ok;
 }
 
@@ -341,24 +342,24 @@ forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int le
 	return true;
 }
 
-/* A shared-scan slice's rows on their way: one buffer per shard, handed to
- * the group's COPY there (copy_sink_put) when full, with how many rows and
- * bytes of each chunk it holds. */
+/* A shared-scan slice's rows on their way: one buffer per sink (shard and
+ * lane), handed to the group's COPY there (copy_sink_put) when full, with
+ * how many rows and bytes of each chunk it holds. */
 typedef struct slice_bufs {
 	scan_group *g;
 	int			nshards;
-	strbuf	   *buf;			/* [nshards] */
+	strbuf	   *buf;			/* [g->nsinks] */
 	long long  *nrows, *nbytes;	/* [g->n * nshards]: chunk b, shard s at b * nshards + s */
 	size_t		flush_at;
 } slice_bufs;
 
 static bool
-slice_flush(copy_run *run, slice_bufs *sb, int s)
+slice_flush(copy_run *run, slice_bufs *sb, int q)
 {
-	bool		ok = sb->buf[s].len == 0 ||
-		copy_sink_put(run, sb->g, s, sb->buf[s].data, sb->buf[s].len, sb->nrows, sb->nbytes, sb->nshards);
+	bool		ok = sb->buf[q].len == 0 ||
+		copy_sink_put(run, sb->g, q, sb->buf[q].data, sb->buf[q].len, sb->nrows, sb->nbytes, sb->nshards);
 
-	sb_reset(&sb->buf[s]);
+	sb_reset(&sb->buf[q]);
 	return ok;
 }
 
@@ -370,7 +371,7 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 {
 	scan_group *g = sb->g;
 	const copy_job *j;
-	int			b = 0, off = 0, i;
+	int			b = 0, off = 0, i, q;
 	uint32_t	shard;
 
 	if (g->bk)
@@ -413,10 +414,11 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 	if (!j->need[shard])
 		return true;			/* that chunk is already on that shard */
 	i = b * sb->nshards + (int) shard;
-	sb_append_len(&sb->buf[shard], row, (size_t) len);
+	q = (int) shard * g->nlanes + b % g->nlanes;
+	sb_append_len(&sb->buf[q], row, (size_t) len);
 	sb->nrows[i]++;
 	sb->nbytes[i] += len;
-	return sb->buf[shard].len < sb->flush_at || slice_flush(w->run, sb, (int) shard);
+	return sb->buf[q].len < sb->flush_at || slice_flush(w->run, sb, q);
 }
 
 /* Read the source's COPY (sql) and forward every row: to the chunk's own
@@ -491,8 +493,8 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 			PQclear(res);
 	}
 	ok = ok && copy_source_unchanged(w->run, t, src, j->leaf ? j->leaf : t->qname);
-	for (int s = 0; ok && sb && s < sb->nshards; s++)
-		ok = slice_flush(w->run, sb, s);
+	for (int q = 0; ok && sb && q < sb->g->nsinks; q++)
+		ok = slice_flush(w->run, sb, q);
 	return ok;
 }
 
@@ -616,16 +618,16 @@ group_slice(worker *w, scan_group *g, int slice)
 	copy_run   *run = w->run;
 	const copy_job *j0 = g->jobs[0];
 	copy_table *t = &run->tables[j0->table];
-	int			nbuf = run->ctx->plan->nshards;
-	size_t		ncounts = (size_t) g->n * (size_t) nbuf;
-	slice_bufs	sb = {g, nbuf, xcalloc((size_t) nbuf, sizeof(strbuf)), xcalloc(ncounts, sizeof(long long)),
-		xcalloc(ncounts, sizeof(long long)), 0};
+	int			nbuf = g->nsinks;
+	size_t		ncounts = (size_t) g->n * (size_t) run->ctx->plan->nshards;
+	slice_bufs	sb = {g, run->ctx->plan->nshards, xcalloc((size_t) nbuf, sizeof(strbuf)),
+		xcalloc(ncounts, sizeof(long long)), xcalloc(ncounts, sizeof(long long)), 0};
 	char	   *sql = copy_group_slice_query(t, g, slice);
 	bool		ok, last;
 
 	/* at most ~2 MiB buffered per worker, whatever the shards and chunks */
 	sb.flush_at = (size_t) (2 << 20) / (size_t) nbuf;
-	sb.flush_at = sb.flush_at < 4096 ? 4096 : sb.flush_at > 262144 ? 262144 : sb.flush_at;
+	sb.flush_at = sb.flush_at < 4096 ? 4096 : sb.flush_at > 65536 ? 65536 : sb.flush_at;
 	for (int i = 0; i < nbuf; i++)
 		sb_init(&sb.buf[i]);
 	/*
