@@ -328,37 +328,46 @@ copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
 	return sql;
 }
 
-/* The result of the statement sent last on d: true when it succeeded. */
+/* The results of what was sent last on d: true when every one succeeded
+ * (the first failure is reported). */
 static bool
-take_result(pgr_conn *d, const char *what)
+take_results(pgr_conn *d, const char *what)
 {
-	PGresult   *res = PQgetResult(d->pg);
-	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PGresult   *res;
+	bool		ok = true;
 
-	if (!ok)
-		pgr_report_result(d, what, res);
-	PQclear(res);
 	while ((res = PQgetResult(d->pg)) != NULL)
+	{
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			pgr_report_result(d, what, res);
+			ok = false;
+		}
 		PQclear(res);
+	}
 	return ok;
 }
 
-/* Send, without waiting, the INSERT recording every chunk of sink q's lane
- * that its shard still missed, in the transaction that holds their rows:
- * one chunks_done row each. */
+/*
+ * Send, without waiting, the INSERT recording every chunk of sink q's lane
+ * that its shard still missed, in the transaction that holds their rows
+ * (one chunks_done row each), and the COMMIT: one round trip.  A
+ * multi-statement string has no parameters, so the values are literals
+ * quoted by libpq (the arrays hold numbers only).  commit false: the
+ * INSERT alone (the testing delay commits one sink at a time).
+ */
 static bool
-send_record(apply_ctx *ctx, const scan_group *g, int q)
+send_record(apply_ctx *ctx, const scan_group *g, int q, bool commit)
 {
 	int			s = q / g->nlanes;
 	const copy_job *j0 = g->jobs[0];
-	char		lsn[32], src_s[16], ti_s[16];
+	pgr_conn   *d = g->sink[q];
+	char		lsn[32];
 	strbuf		chunks, rows, bytes;
-	const char *params[7] = {ctx->plan->name, src_s, ti_s, NULL, NULL, NULL, lsn};
+	char	   *name, *lsn_lit, *sql;
 	bool		ok;
 
 	lsn_format(ctx->sources[j0->source].snapshot_lsn, lsn, sizeof(lsn));
-	snprintf(src_s, sizeof(src_s), "%d", j0->source);
-	snprintf(ti_s, sizeof(ti_s), "%d", j0->table);
 	sb_init(&chunks);
 	sb_init(&rows);
 	sb_init(&bytes);
@@ -374,16 +383,19 @@ send_record(apply_ctx *ctx, const scan_group *g, int q)
 	sb_append(&chunks, "}");
 	sb_append(&rows, "}");
 	sb_append(&bytes, "}");
-	params[3] = chunks.data;
-	params[4] = rows.data;
-	params[5] = bytes.data;
-	ok = PQsendQueryParams(g->sink[q]->pg,
-						   "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, rows, bytes, "
-						   "snapshot_lsn) SELECT $1::text, $2::int, $3::int, u.c, u.r, u.b, $7::pg_lsn "
-						   "FROM unnest($4::int[], $5::bigint[], $6::bigint[]) AS u(c, r, b)",
-						   7, NULL, params, NULL, NULL, 0) == 1;
+	name = pgr_quote_literal(d, ctx->plan->name);
+	lsn_lit = pgr_quote_literal(d, lsn);
+	sql = xasprintf("INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, rows, bytes, "
+					"snapshot_lsn) SELECT %s::text, %d, %d, u.c, u.r, u.b, %s::pg_lsn "
+					"FROM unnest('%s'::int[], '%s'::bigint[], '%s'::bigint[]) AS u(c, r, b)%s",
+					name, j0->source, j0->table, lsn_lit, chunks.data, rows.data, bytes.data,
+					commit ? "; COMMIT" : "");
+	ok = PQsendQuery(d->pg, sql) == 1;
 	if (!ok)
-		pgr_report_conn(g->sink[q], "recording the chunks");
+		pgr_report_conn(d, "recording the chunks");
+	free(sql);
+	free(name);
+	free(lsn_lit);
 	sb_free(&chunks);
 	sb_free(&rows);
 	sb_free(&bytes);
@@ -406,44 +418,31 @@ bool
 copy_group_commit(copy_run *run, scan_group *g)
 {
 	copy_table *t = &run->tables[g->jobs[0]->table];
+	bool		delay = run->chunk_delay_ms > 0;
 
 	/*
-	 * Every sink's COPY ended first, then each one's rows recorded and
-	 * committed, each step sent to every sink before any answer is awaited:
-	 * the shards finish the rows they still have, and commit, in parallel --
-	 * the time in which a kill -9 finds the group committed on some shards
-	 * and not on others is one commit, not one per sink.  A sink with no row
-	 * still records its chunks.  (With the testing delay, the sinks commit
-	 * one after the other, a pause after each.)
+	 * Every sink's COPY ended first; then, as each one's rows are in, its
+	 * chunks recorded and committed in one round trip, sent before the next
+	 * sink is awaited; then the answers.  The shards finish the rows they
+	 * still have, and commit, in parallel: the time in which a kill -9 finds
+	 * the group committed on some sessions and not on others is one commit,
+	 * not one per sink.  A sink with no row still records its chunks.  (With
+	 * the testing delay, the sinks commit one after the other, a pause after
+	 * each.)
 	 */
 	for (int q = 0; q < g->nsinks; q++)
 		if (g->need[q] && ((g->sink[q] == NULL && !copy_sink_open(run, g, q)) || !copy_end_on(t, g->sink[q])))
 			return false;
 	for (int q = 0; q < g->nsinks; q++)
-		if (g->need[q] && (!copy_end_result(g->sink[q]) || !send_record(run->ctx, g, q)))
+		if (g->need[q] && (!copy_end_result(g->sink[q]) || !send_record(run->ctx, g, q, !delay)))
 			return false;
 	for (int q = 0; q < g->nsinks; q++)
 	{
 		if (!g->need[q])
 			continue;
-		if (!take_result(g->sink[q], "recording the chunks"))
+		if (!take_results(g->sink[q], "recording and committing the chunks"))
 			return false;
-		if (run->chunk_delay_ms == 0 && PQsendQuery(g->sink[q]->pg, "COMMIT") != 1)
-		{
-			pgr_report_conn(g->sink[q], "committing the chunks");
-			return false;
-		}
-	}
-	for (int q = 0; q < g->nsinks; q++)
-	{
-		if (!g->need[q])
-			continue;
-		if (run->chunk_delay_ms == 0)
-		{
-			if (!take_result(g->sink[q], "committing the chunks"))
-				return false;
-		}
-		else
+		if (delay)
 		{
 			struct timespec ts = {run->chunk_delay_ms / 1000, (run->chunk_delay_ms % 1000) * 1000000L};
 
