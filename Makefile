@@ -24,8 +24,8 @@ endif
 # Code lives in folders by concern (README "How the code is laid out"); every
 # folder that holds headers is on the include path, so a file names a header
 # by its file name alone.  scripts/check-layout.sh keeps the folders acyclic.
-CODE_DIRS := common lua $(sort $(patsubst %/,%,$(dir $(wildcard planner/*/*.c runner/*/*.c))))
-HDR_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard common/*.h lua/*.h planner/*/*.h runner/*/*.h))))
+CODE_DIRS := common common/pg lua $(sort $(patsubst %/,%,$(dir $(wildcard planner/*/*.c runner/*/*.c))))
+HDR_DIRS  := $(sort $(patsubst %/,%,$(dir $(wildcard common/*.h common/*/*.h lua/*.h planner/*/*.h runner/*/*.h))))
 HEADERS   := $(wildcard $(addsuffix /*.h,$(HDR_DIRS)))
 
 CPPFLAGS = -D_GNU_SOURCE $(addprefix -I,$(HDR_DIRS)) $(shell pkg-config --cflags $(PKGS))

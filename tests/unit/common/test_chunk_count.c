@@ -1,5 +1,5 @@
 /*
- * test_chunk_count.c — how many chunks a table gets (common/chunking.c
+ * test_chunk_count.c — how many chunks a table gets (common/pg/chunking.c
  * chunk_count, used by the copy's chunk plan and by plan's read estimate): about copy.chunk_rows rows each; with more chunks than
  * copy.jobs, a multiple of copy.jobs (the nearest), so no worker idles through
  * a last round and a scattered key's shared scans read no extra pass; chunks

@@ -1,5 +1,5 @@
 /*
- * test_hash.c — unit tests for the routing function (common/pghash.c).
+ * test_hash.c — unit tests for the routing function (common/pg/pghash.c).
  *
  * Everything expected here was read off a PostgreSQL 15 server, never
  * computed with our own code: the shard vectors in tests/data (one line per

@@ -1,7 +1,7 @@
 /*
  * test_binary_tuples.c — COPY BINARY tuples read without decoding
  * (runner/copy/copy_binary.c) and keys hashed in binary form
- * (common/pghash.c, pg_hash_key_binary).
+ * (common/pg/pghash.c, pg_hash_key_binary).
  *
  * The binary form of a key must land on the same shard as its text form
  * (the copy of one table in binary and its stream in text must agree), for
