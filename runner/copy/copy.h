@@ -329,9 +329,11 @@ pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
 bool copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
 								 const long long *rows, const long long *bytes);
 bool copy_end_chunk_on_shards(const copy_table *t, const copy_job *j, pgr_conn **dst, int nshards);
-/* The same for one shard session: end its COPY; take the COPY's result. */
+/* The same for one shard session: end its COPY.  And take every result of
+ * what was sent last on d: true when all succeeded (the first failure is
+ * reported, "while <what>"). */
 bool copy_end_on(const copy_table *t, pgr_conn *d);
-bool copy_end_result(pgr_conn *d);
+bool copy_results_ok(pgr_conn *d, const char *what);
 bool copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, const long long *rows,
 								 const long long *bytes);
 

@@ -328,26 +328,6 @@ copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
 	return sql;
 }
 
-/* The results of what was sent last on d: true when every one succeeded
- * (the first failure is reported). */
-static bool
-take_results(pgr_conn *d, const char *what)
-{
-	PGresult   *res;
-	bool		ok = true;
-
-	while ((res = PQgetResult(d->pg)) != NULL)
-	{
-		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
-		{
-			pgr_report_result(d, what, res);
-			ok = false;
-		}
-		PQclear(res);
-	}
-	return ok;
-}
-
 /*
  * Send, without waiting, the INSERT recording every chunk of sink q's lane
  * that its shard still missed, in the transaction that holds their rows
@@ -434,13 +414,13 @@ copy_group_commit(copy_run *run, scan_group *g)
 		if (g->need[q] && ((g->sink[q] == NULL && !copy_sink_open(run, g, q)) || !copy_end_on(t, g->sink[q])))
 			return false;
 	for (int q = 0; q < g->nsinks; q++)
-		if (g->need[q] && (!copy_end_result(g->sink[q]) || !send_record(run->ctx, g, q, !delay)))
+		if (g->need[q] && (!copy_results_ok(g->sink[q], "writing rows") || !send_record(run->ctx, g, q, !delay)))
 			return false;
 	for (int q = 0; q < g->nsinks; q++)
 	{
 		if (!g->need[q])
 			continue;
-		if (!take_results(g->sink[q], "recording and committing the chunks"))
+		if (!copy_results_ok(g->sink[q], "recording and committing the chunks"))
 			return false;
 		if (delay)
 		{

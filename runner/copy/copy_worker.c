@@ -511,16 +511,20 @@ copy_end_on(const copy_table *t, pgr_conn *d)
 }
 
 bool
-copy_end_result(pgr_conn *d)
+copy_results_ok(pgr_conn *d, const char *what)
 {
-	PGresult   *res = PQgetResult(d->pg);
-	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PGresult   *res;
+	bool		ok = true;
 
-	if (!ok)
-		pgr_report_result(d, "writing rows", res);
-	PQclear(res);
 	while ((res = PQgetResult(d->pg)) != NULL)
+	{
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			pgr_report_result(d, what, res);
+			ok = false;
+		}
 		PQclear(res);
+	}
 	return ok;
 }
 
@@ -551,7 +555,7 @@ copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, c
 
 		if (!j->need[s])
 			continue;
-		ok = copy_end_result(d);
+		ok = copy_results_ok(d, "writing rows");
 		snprintf(rows_s, sizeof(rows_s), "%lld", rows[s]);
 		snprintf(bytes_s, sizeof(bytes_s), "%lld", bytes[s]);
 		if (!ok || !pgr_exec(d, "recording the chunk",
