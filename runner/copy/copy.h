@@ -322,20 +322,11 @@ pgr_conn   *copy_pool_take(copy_run *run, int s);
 void		copy_pool_give(copy_run *run, int s, pgr_conn *c);
 /* Open a shard session with the copy's settings (copy_worker.c). */
 pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
-/* End one chunk's COPY on each of its shards and commit it there with its
- * chunks_done row (copy_worker.c).  In two halves, so that the shards (and a
- * shared scan's chunks) finish the rows they still have in parallel: end
- * every COPY first, then take each result, record and commit. */
-bool copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
-								 const long long *rows, const long long *bytes);
-bool copy_end_chunk_on_shards(const copy_table *t, const copy_job *j, pgr_conn **dst, int nshards);
-/* The same for one shard session: end its COPY.  And take every result of
- * what was sent last on d: true when all succeeded (the first failure is
+/* End the COPY on shard session d (binary trailer first); take every result
+ * of what was sent last on d: true when all succeeded (the first failure is
  * reported, "while <what>"). */
 bool copy_end_on(const copy_table *t, pgr_conn *d);
 bool copy_results_ok(pgr_conn *d, const char *what);
-bool copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, const long long *rows,
-								 const long long *bytes);
 
 /* One worker thread's body (copy_worker.c); returns (void *) 1 on failure. */
 void *copy_worker_main(void *arg);

@@ -528,59 +528,43 @@ copy_results_ok(pgr_conn *d, const char *what)
 	return ok;
 }
 
-bool
-copy_end_chunk_on_shards(const copy_table *t, const copy_job *j, pgr_conn **dst, int nshards)
+/*
+ * End chunk j's COPY on each of its shards (w->dst), then take each result,
+ * record the chunk there with its chunks_done row and commit; then end the
+ * source's transaction.  Every COPY is ended before any result is awaited,
+ * so the shards finish the rows they still have in parallel.
+ */
+static bool
+chunk_commit(worker *w, const copy_job *j)
 {
-	for (int s = 0; s < nshards; s++)
-		if (j->need[s] && !copy_end_on(t, dst[s]))
-			return false;
-	return true;
-}
-
-bool
-copy_record_chunk_on_shards(apply_ctx *ctx, const copy_job *j, pgr_conn **dst, const long long *rows,
-							const long long *bytes)
-{
+	apply_ctx  *ctx = w->run->ctx;
+	const copy_table *t = &w->run->tables[j->table];
 	char		lsn[32], src_s[16], ti_s[16], chunk_s[16], rows_s[32], bytes_s[32];
 	const char *params[7] = {ctx->plan->name, src_s, ti_s, chunk_s, rows_s, bytes_s, lsn};
 
+	for (int s = 0; s < ctx->plan->nshards; s++)
+		if (j->need[s] && !copy_end_on(t, w->dst[s]))
+			return false;
 	lsn_format(ctx->sources[j->source].snapshot_lsn, lsn, sizeof(lsn));
 	snprintf(src_s, sizeof(src_s), "%d", j->source);
 	snprintf(ti_s, sizeof(ti_s), "%d", j->table);
 	snprintf(chunk_s, sizeof(chunk_s), "%d", j->chunk);
 	for (int s = 0; s < ctx->plan->nshards; s++)
 	{
-		pgr_conn   *d = dst[s];
-		bool		ok;
+		pgr_conn   *d = w->dst[s];
 
 		if (!j->need[s])
 			continue;
-		ok = copy_results_ok(d, "writing rows");
-		snprintf(rows_s, sizeof(rows_s), "%lld", rows[s]);
-		snprintf(bytes_s, sizeof(bytes_s), "%lld", bytes[s]);
-		if (!ok || !pgr_exec(d, "recording the chunk",
-							 "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, "
-							 "rows, bytes, snapshot_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, params) ||
+		snprintf(rows_s, sizeof(rows_s), "%lld", w->rows[s]);
+		snprintf(bytes_s, sizeof(bytes_s), "%lld", w->bytes[s]);
+		if (!copy_results_ok(d, "writing rows") ||
+			!pgr_exec(d, "recording the chunk",
+					  "INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, "
+					  "rows, bytes, snapshot_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, params) ||
 			!pgr_exec(d, "committing the chunk", "COMMIT", 0, NULL))
 			return false;
 	}
-	return true;
-}
-
-bool
-copy_commit_chunk_on_shards(apply_ctx *ctx, const copy_table *t, const copy_job *j, pgr_conn **dst,
-							const long long *rows, const long long *bytes)
-{
-	return copy_end_chunk_on_shards(t, j, dst, ctx->plan->nshards) &&
-		copy_record_chunk_on_shards(ctx, j, dst, rows, bytes);
-}
-
-/* End each shard's COPY, record the chunk, commit. */
-static bool
-chunk_commit(worker *w, const copy_job *j)
-{
-	return copy_commit_chunk_on_shards(w->run->ctx, &w->run->tables[j->table], j, w->dst, w->rows, w->bytes) &&
-		pgr_exec(w->src[j->source], "ending the source transaction", "COMMIT", 0, NULL);
+	return pgr_exec(w->src[j->source], "ending the source transaction", "COMMIT", 0, NULL);
 }
 
 static bool
