@@ -49,7 +49,7 @@ static const char *const hooks_keys[] = {
 	"file", "route", "validate", "validate_mode", "before_step",
 	"after_step", "on_freeze", "on_unfreeze", "source_route", NULL
 };
-static const char *const copy_keys[] = {"jobs", "chunk_rows", "scan_passes", NULL};
+static const char *const copy_keys[] = {"jobs", "chunk_rows", "scan_passes", "keep_snapshot_s", NULL};
 static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
 static const char *const cutover_keys[] = {
 	"mode", "freeze", "max_lag_bytes", "timeout_s", "switch",
@@ -337,6 +337,7 @@ load_copy(loader *ld, yaml_node_t *map)
 	opt_int(ld, map, "chunk_rows", "copy.chunk_rows", 1000, LLONG_MAX,
 			&ld->p->copy_chunk_rows);
 	opt_int(ld, map, "scan_passes", "copy.scan_passes", 1, 1000000, &ld->p->copy_scan_passes);
+	opt_int(ld, map, "keep_snapshot_s", "copy.keep_snapshot_s", 0, 86400, &ld->p->copy_keep_snapshot_s);
 }
 
 static void
@@ -398,6 +399,7 @@ set_defaults(plan *p)
 	p->copy_jobs = 4;
 	p->copy_chunk_rows = 1000000;
 	p->copy_scan_passes = 4;
+	p->copy_keep_snapshot_s = 600;
 	p->cutover.mode = CUTOVER_AUTO;
 	p->cutover.freeze = FREEZE_LOCK;
 	p->cutover.max_lag_bytes = 1048576;

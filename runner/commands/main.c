@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "snapshot_keeper.h"
 
 static const cli_command commands[] = {
 	{"validate", cmd_validate, "validate PLAN.yaml",
@@ -165,6 +166,9 @@ main(int argc, char **argv)
 		print_usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* internal: the process that keeps the copy's snapshot (not in --help) */
+	if (strcmp(argv[i], "__keep-snapshot") == 0)
+		return cmd_keep_snapshot(argc - i, argv + i);
 	for (int c = 0; c < NCOMMANDS; c++)
 		if (strcmp(commands[c].name, argv[i]) == 0)
 		{

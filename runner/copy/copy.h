@@ -80,21 +80,17 @@ typedef struct copy_job {
 	 * NULL), for reading it in a shared scan (copy_group.c) */
 	char	   *key_cols, *key_types, *key_colls, *lo_key, *hi_key;
 	struct scan_group *group;	/* the shared scan that reads it, or NULL */
-	/* while a shared scan reads it: its rows and bytes in the group's COPY
-	 * on each shard s, under its lane's sink_lock */
-	long long  *sink_rows, *sink_bytes;	/* [nshards] */
 } copy_job;
 
 /*
  * A shared scan (copy_group.c): neighbouring key chunks of one table read
  * together by every worker, each worker one slice of the table's blocks (a
- * TID range scan), each row sent to its chunk's lane on its shard: a lane is
- * one transaction (a COPY) holding the rows of every nlanes-th chunk of the
- * group, so each shard takes the group on nlanes sessions at once (copy.jobs,
- * or the group's chunks when fewer), however many chunks the group has.
- * Once every slice is read, each lane records its chunks with their own
- * chunks_done rows and commits.  Sink q is shard q / nlanes, lane q % nlanes;
- * chunk b's lane is b % nlanes.
+ * TID range scan) in `rounds` rounds.  A slice writes into a transaction of
+ * its own on each shard that misses the group, and commits it after each
+ * round with its scan_progress row there (copy_scan.c); the slice that
+ * commits the last round on a shard records the group's chunks there.  A
+ * rerun under the same snapshot continues each slice after the rounds it
+ * committed on each shard (from_round).
  */
 typedef struct scan_group {
 	copy_job  **jobs;			/* [n], in key order */
@@ -106,17 +102,23 @@ typedef struct scan_group {
 								 * (copy_bucket.c), or NULL */
 	long long	nblocks;		/* the table's blocks when the scan was planned */
 	int			nslices;
-	int			slices_done;	/* under lock */
-	bool		failed;			/* under lock */
-	pthread_mutex_t lock;
-	int			nlanes;
-	int			nsinks;			/* nshards * nlanes */
-	bool	   *need;			/* [nsinks]: some chunk of the lane still missing on its shard */
-	pgr_conn  **sink;			/* [nsinks]: a lane's COPY on a shard, filled by every slice,
-								 * under sink_lock[q]: a worker waiting for a busy
-								 * session holds up no other */
-	pthread_mutex_t *sink_lock;	/* [nsinks] */
+	int			rounds;			/* per slice */
+	bool	   *need;			/* [nshards]: some chunk of the group still missing there */
+	int		   *from_round;		/* [nslices * nshards]: rounds of slice i committed on
+								 * shard s at i * nshards + s (a rerun), else 0 */
+	long long  *rows, *bytes;	/* [nslices * nshards * n]: what they hold of each chunk */
+	bool		resumed;		/* some slice continues where a run stopped */
+	atomic_int	slices_done;
 } scan_group;
+
+/* A scan_progress row read back from a shard (copy_scan.c). */
+typedef struct scan_mark {
+	int			shard, source, table, first, slice, nchunks, nslices, rounds, rounds_done;
+	long long	nblocks;
+	uint64_t	lsn;
+	long long  *rows, *bytes;	/* [nchunks] */
+	bool		used;			/* continued by a group of this run */
+} scan_mark;
 
 /* What a worker takes next: a chunk, or one slice of a shared scan. */
 typedef struct copy_work {
@@ -136,11 +138,8 @@ typedef struct copy_run {
 	int			next_work;		/* under lock */
 	scan_group **groups;
 	int			ngroups;
-	/* shard sessions of committed groups, kept for the next ones: [nshards]
-	 * stacks of up to pool_cap, under lock */
-	pgr_conn ***pool;
-	int		   *npool;
-	int			pool_cap;
+	scan_mark  *marks;			/* the shards' scan_progress rows (copy_scan.c) */
+	int			nmarks;
 	pthread_mutex_t lock;
 	atomic_bool abort;
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
@@ -298,28 +297,34 @@ bool copy_run_workers(copy_run *run);
  */
 bool copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *touched);
 /* Shared scans (copy_group.c): group the pending key chunks of tables
- * whose key is scattered over the heap and make the work list; free them. */
-bool copy_groups_build(copy_run *run);
+ * whose key is scattered over the heap and make the work list; free them.
+ * resume: under the sources' snapshots now set, continue the groups an
+ * earlier run left part-way under the same snapshot, and remove from the
+ * shards the rows of any other (copy_scan.c); false for the late leaves. */
+bool copy_groups_build(copy_run *run, bool resume);
 void copy_groups_free(copy_run *run);
-/* The SELECT a slice of a shared scan reads (the chunk number first when
- * the group has several chunks). */
-char *copy_group_slice_query(const copy_table *t, const scan_group *g, int slice);
-/* Open group g's sink q (a pool session of its shard: BEGIN, COPY FROM STDIN). */
-bool copy_sink_open(copy_run *run, scan_group *g, int q);
-/* Send len bytes of rows to group g's sink q, opening it first if needed;
- * rows and bytes ([g->n * nshards], chunk b on shard s at b * nshards + s):
- * how many of them are each of the lane's chunks', added to the chunks'
- * counts and reset. */
-bool copy_sink_put(copy_run *run, scan_group *g, int q, const char *data, size_t len, long long *rows,
-				   long long *bytes, int nshards);
-/* Every slice of g read: on every shard, end the group's COPY, record each
- * of its chunks there with its chunks_done row and commit (testing delay
- * between the shards). */
-bool copy_group_commit(copy_run *run, scan_group *g);
-/* A shard session for a shared scan's chunk: a kept one, or a new one;
- * and back when the chunk is committed (closed when the pool is full). */
-pgr_conn   *copy_pool_take(copy_run *run, int s);
-void		copy_pool_give(copy_run *run, int s, pgr_conn *c);
+/* The SELECT of round k of slice i of a shared scan (the chunk number first
+ * when the group has several chunks). */
+char *copy_group_round_query(const copy_table *t, const scan_group *g, int slice, int round);
+
+/* copy_scan.c: shared scans' progress on the shards. */
+/* Read every shard's scan_progress rows into run->marks. */
+bool copy_scan_marks_load(copy_run *run);
+/* The geometry of the group an earlier run began at chunk first of table
+ * (source) under the snapshot this run copies under, or NULL. */
+const scan_mark *copy_scan_mark_find(const copy_run *run, int source, int table, int first);
+/* Fill g->from_round, rows and bytes from its marks (and mark them used). */
+void copy_scan_resume(copy_run *run, scan_group *g);
+/* On each shard, delete the rows of every group whose marks no group of
+ * this run continues (another snapshot, another grouping), with the marks. */
+bool copy_scan_clear_unused(copy_run *run);
+void copy_scan_marks_free(copy_run *run);
+/* Send, without waiting, on shard session d: slice's scan_progress row
+ * after `done` rounds, with its chunks' rows and bytes (counts[b] for
+ * chunk b), and COMMIT; after the last round, the group's chunks recorded
+ * in chunks_done when every slice is through, in the same transaction. */
+bool copy_scan_send_round(apply_ctx *ctx, const scan_group *g, pgr_conn *d, int shard, int slice, int done,
+						  const long long *rows, const long long *bytes);
 /* Open a shard session with the copy's settings (copy_worker.c). */
 pgr_conn   *copy_shard_session(apply_ctx *ctx, int s);
 /* End the COPY on shard session d (binary trailer first); take every result

@@ -10,14 +10,15 @@
  * group of chunks at a time, each a TID range scan of 1/J of the blocks
  * (`ctid >= '(a,0)' AND ctid < '(b,0)'`) restricted to the group's key
  * range, each row placed in its chunk (by pgreshard, or by the source).  A
- * group of G chunks costs one pass; the work in flight is that group.  G is
- * copy.jobs, or more when the table's chunks would otherwise take more than
- * copy.scan_passes passes (chunking.h): with many chunks, a pass per
- * copy.jobs of them read a large table hundreds of times.  A group's rows go
- * into copy.jobs lanes per shard (or G, when fewer): a lane is one
- * transaction holding every copy.jobs-th chunk of the group, its COPY fed by
- * every worker, so each shard takes the group on copy.jobs sessions at once
- * and the sessions do not grow with G.
+ * group of G chunks costs one pass.  G is copy.jobs, or more when the
+ * table's chunks would otherwise take more than copy.scan_passes passes
+ * (chunking.h): with many chunks, a pass per copy.jobs of them read a large
+ * table hundreds of times.  A slice reads its blocks in rounds of about
+ * SCAN_ROUND_BLOCKS, and writes into one transaction per shard of its own,
+ * committed after each round with its progress (copy_scan.c): the work a
+ * kill -9 loses is a round per slice when the rerun reads under the same
+ * snapshot (runner/prepare/snapshot_keeper.c), else the groups in flight.
+ * Each shard takes a group on J sessions, whatever G.
  *
  * What a chunk holds does not change (DESIGN.md invariant 4): its rows are
  * the rows whose key satisfies the chunk's own bounds — the same literals,
@@ -25,8 +26,9 @@
  * same source — under the same snapshot (every slice imports it), and the
  * block ranges partition the rows visible under that snapshot.  Each chunk
  * is recorded on each shard with its own chunks_done row (its own rows and
- * bytes), in the transaction that holds its rows, as a chunk read alone
- * is; rows of a chunk already on a shard are not sent there again.
+ * bytes), in the transaction that commits the group's last rows there,
+ * once every slice's rounds there are committed (copy_scan.c); rows of a
+ * chunk already on a shard are not sent there again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,37 +154,56 @@ group_conditions(const copy_table *t, pgr_conn *c, scan_group *g)
 	return ok;
 }
 
+/*
+ * Blocks a slice reads between two commits (PGRESHARD_SCAN_ROUND_BLOCKS
+ * overrides): 4096 blocks are 32 MiB of the table, a few hundred
+ * milliseconds of a slice, so a commit per shard that often costs little
+ * and a kill -9 loses about that much per worker; a slice has
+ * SCAN_MAX_ROUNDS rounds at most.
+ */
+#define SCAN_ROUND_BLOCKS 4096
+#define SCAN_MAX_ROUNDS 1024
+
+static int
+scan_rounds(long long slice_blocks)
+{
+	const char *env = getenv("PGRESHARD_SCAN_ROUND_BLOCKS");
+	long long	per = env && atoll(env) > 0 ? atoll(env) : SCAN_ROUND_BLOCKS;
+	long long	r = (slice_blocks + per - 1) / per;
+
+	return r < 1 ? 1 : r > SCAN_MAX_ROUNDS ? SCAN_MAX_ROUNDS : (int) r;
+}
+
+/* A group of n chunks from jobs[first]; resumed (a group an earlier run
+ * began under this snapshot) gives its geometry. */
 static scan_group *
-group_new(copy_run *run, int first, int n, long long nblocks)
+group_new(copy_run *run, int first, int n, long long nblocks, const scan_mark *resumed)
 {
 	const plan *p = run->ctx->plan;
 	scan_group *g = xcalloc(1, sizeof(scan_group));
+	size_t		nslots;
 
 	g->jobs = xcalloc((size_t) n, sizeof(copy_job *));
 	g->n = n;
-	g->nblocks = nblocks;
-	g->nslices = nblocks < p->copy_jobs ? 1 : p->copy_jobs;
-	pthread_mutex_init(&g->lock, NULL);
+	g->nblocks = resumed ? resumed->nblocks : nblocks;
+	g->nslices = resumed ? resumed->nslices : g->nblocks < p->copy_jobs ? 1 : p->copy_jobs;
+	g->rounds = resumed ? resumed->rounds : scan_rounds(g->nblocks / g->nslices);
+	g->need = xcalloc((size_t) p->nshards, sizeof(bool));
 	for (int i = 0; i < n; i++)
 	{
 		copy_job   *j = &run->jobs[first + i];
 
 		g->jobs[i] = j;
 		j->group = g;
-		j->sink_rows = xcalloc((size_t) p->nshards, sizeof(long long));
-		j->sink_bytes = xcalloc((size_t) p->nshards, sizeof(long long));
+		for (int s = 0; s < p->nshards; s++)
+			g->need[s] = g->need[s] || j->need[s];
 	}
-	g->nlanes = n < p->copy_jobs ? n : p->copy_jobs;
-	g->nsinks = p->nshards * g->nlanes;
-	g->need = xcalloc((size_t) g->nsinks, sizeof(bool));
-	g->sink = xcalloc((size_t) g->nsinks, sizeof(pgr_conn *));
-	g->sink_lock = xcalloc((size_t) g->nsinks, sizeof(pthread_mutex_t));
-	for (int q = 0; q < g->nsinks; q++)
-	{
-		pthread_mutex_init(&g->sink_lock[q], NULL);
-		for (int i = q % g->nlanes; i < n; i += g->nlanes)
-			g->need[q] = g->need[q] || g->jobs[i]->need[q / g->nlanes];
-	}
+	nslots = (size_t) g->nslices * (size_t) p->nshards;
+	g->from_round = xcalloc(nslots, sizeof(int));
+	g->rows = xcalloc(nslots * (size_t) n, sizeof(long long));
+	g->bytes = xcalloc(nslots * (size_t) n, sizeof(long long));
+	if (resumed)
+		copy_scan_resume(run, g);
 	return g;
 }
 
@@ -200,21 +221,41 @@ table_chunks(const copy_run *run, int r)
 	return n;
 }
 
+/* Whether jobs[r] begins a group an earlier run left part-way under this
+ * run's snapshot: its first mark, or NULL. */
+static const scan_mark *
+resumable(const copy_run *run, int r)
+{
+	const copy_job *j = &run->jobs[r];
+
+	return run->nmarks ? copy_scan_mark_find(run, j->source, j->table, j->chunk) : NULL;
+}
+
 /* Group the shareable run of chunks that starts at jobs[r], max of them at
- * most; returns the jobs consumed. */
+ * most (or the group an earlier run began there); a group never reaches
+ * into one an earlier run began.  Returns the jobs consumed. */
 static int
 group_run(copy_run *run, pgr_conn *src, int r, long long nblocks, long long max, bool *ok)
 {
+	const scan_mark *m = resumable(run, r);
 	int			n = 1;
 	scan_group *g;
 
+	if (m)
+		max = m->nchunks;
 	while (n < max && r + n < run->njobs && shareable(run, &run->jobs[r + n]) &&
-		   continues(&run->jobs[r + n - 1], &run->jobs[r + n]))
+		   continues(&run->jobs[r + n - 1], &run->jobs[r + n]) && (m || !resumable(run, r + n)))
 		n++;
-	g = group_new(run, r, n, nblocks);
+	if (m && n != m->nchunks)
+		m = NULL;				/* not the chunks it had: copied again (copy_scan_clear_unused) */
+	g = group_new(run, r, n, nblocks, m);
 	run->groups = xrealloc(run->groups, sizeof(scan_group *) * (size_t) (run->ngroups + 1));
 	run->groups[run->ngroups++] = g;
 	*ok = group_conditions(&run->tables[g->jobs[0]->table], src, g);
+	if (g->resumed)
+		log_info("copy: table %s, chunks %d to %d: continuing the shared scan an earlier run began under "
+				 "the same snapshot, after the rounds it committed", run->tables[g->jobs[0]->table].display,
+				 g->jobs[0]->chunk + 1, g->jobs[g->n - 1]->chunk + 1);
 	return n;
 }
 
@@ -238,14 +279,26 @@ make_work(copy_run *run)
 	run->nwork = n;
 }
 
+/* Whether an earlier run left a group of table (source) part-way under
+ * this run's snapshot. */
+static bool
+table_resumable(const copy_run *run, int source, int table)
+{
+	for (int i = 0; i < run->nmarks; i++)
+		if (run->marks[i].source == source && run->marks[i].table == table &&
+			run->marks[i].lsn == run->ctx->sources[source].snapshot_lsn)
+			return true;
+	return false;
+}
+
 bool
-copy_groups_build(copy_run *run)
+copy_groups_build(copy_run *run, bool resume)
 {
 	const plan *p = run->ctx->plan;
 	const char *env = getenv("PGRESHARD_COPY_SHARED_SCAN");
 	const char *mode = env && (strcmp(env, "on") == 0 || strcmp(env, "off") == 0) ? env : "auto";
 	pgr_conn  **src = xcalloc((size_t) p->nsources, sizeof(pgr_conn *));
-	bool		ok = true;
+	bool		ok = !resume || copy_scan_marks_load(run);
 	int			last_table = -1, last_source = -1;
 	bool		table_shared = false, announce = false;
 	long long	nblocks = 0, nchunks = 0, group = 1;
@@ -270,7 +323,10 @@ copy_groups_build(copy_run *run)
 			}
 			last_table = j->table;
 			last_source = j->source;
-			table_shared = announce = wants_shared(src[j->source], &run->tables[j->table], j, mode, &nblocks);
+			/* a table an earlier run began to read by shared scans goes on so */
+			table_shared = announce = wants_shared(src[j->source], &run->tables[j->table], j,
+												   table_resumable(run, j->source, j->table) ? "on" : mode,
+												   &nblocks);
 		}
 		if (!table_shared)
 		{
@@ -295,30 +351,27 @@ copy_groups_build(copy_run *run)
 	for (int i = 0; i < p->nsources; i++)
 		pgr_disconnect(src[i]);
 	free(src);
+	/* what no group goes on with is removed before any worker starts */
+	ok = ok && copy_scan_clear_unused(run);
 	make_work(run);
-	/* a group's sessions serve the next group: two groups' worth at most */
-	if (run->ngroups > 0)
-	{
-		run->pool_cap = 2 * p->copy_jobs;
-		run->pool = xcalloc((size_t) p->nshards, sizeof(pgr_conn **));
-		run->npool = xcalloc((size_t) p->nshards, sizeof(int));
-		for (int s = 0; s < p->nshards; s++)
-			run->pool[s] = xcalloc((size_t) run->pool_cap, sizeof(pgr_conn *));
-	}
 	return ok;
 }
 
 char *
-copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
+copy_group_round_query(const copy_table *t, const scan_group *g, int slice, int round)
 {
+	long long	a = g->nblocks * slice / g->nslices, b = g->nblocks * (slice + 1) / g->nslices;
+	long long	lo = a + (b - a) * round / g->rounds, hi = a + (b - a) * (round + 1) / g->rounds;
 	strbuf		w;
 	char	   *sql;
 
 	sb_init(&w);
-	if (slice > 0)
-		sb_printf(&w, "ctid >= '(%lld,0)'::tid", g->nblocks * slice / g->nslices);
-	if (slice < g->nslices - 1)
-		sb_printf(&w, "%sctid < '(%lld,0)'::tid", w.len ? " AND " : "", g->nblocks * (slice + 1) / g->nslices);
+	/* the first round of all from the table's start, the last one to its end
+	 * (rows in blocks added after the scan was planned) */
+	if (lo > 0)
+		sb_printf(&w, "ctid >= '(%lld,0)'::tid", lo);
+	if (slice < g->nslices - 1 || round < g->rounds - 1)
+		sb_printf(&w, "%sctid < '(%lld,0)'::tid", w.len ? " AND " : "", hi);
 	if (g->where)
 		sb_printf(&w, "%s%s", w.len ? " AND " : "", g->where);
 	sql = xasprintf("COPY (SELECT %s%s%s FROM ONLY %s%s%s) TO STDOUT%s", g->bucket ? g->bucket : "",
@@ -328,172 +381,17 @@ copy_group_slice_query(const copy_table *t, const scan_group *g, int slice)
 	return sql;
 }
 
-/*
- * Send, without waiting, the INSERT recording every chunk of sink q's lane
- * that its shard still missed, in the transaction that holds their rows
- * (one chunks_done row each), and the COMMIT: one round trip.  A
- * multi-statement string has no parameters, so the values are literals
- * quoted by libpq (the arrays hold numbers only).  commit false: the
- * INSERT alone (the testing delay commits one sink at a time).
- */
-static bool
-send_record(apply_ctx *ctx, const scan_group *g, int q, bool commit)
-{
-	int			s = q / g->nlanes;
-	const copy_job *j0 = g->jobs[0];
-	pgr_conn   *d = g->sink[q];
-	char		lsn[32];
-	strbuf		chunks, rows, bytes;
-	char	   *name, *lsn_lit, *sql;
-	bool		ok;
-
-	lsn_format(ctx->sources[j0->source].snapshot_lsn, lsn, sizeof(lsn));
-	sb_init(&chunks);
-	sb_init(&rows);
-	sb_init(&bytes);
-	for (int i = q % g->nlanes; i < g->n; i += g->nlanes)
-		if (g->jobs[i]->need[s])
-		{
-			const char *sep = chunks.len ? "," : "{";
-
-			sb_printf(&chunks, "%s%d", sep, g->jobs[i]->chunk);
-			sb_printf(&rows, "%s%lld", sep, g->jobs[i]->sink_rows[s]);
-			sb_printf(&bytes, "%s%lld", sep, g->jobs[i]->sink_bytes[s]);
-		}
-	sb_append(&chunks, "}");
-	sb_append(&rows, "}");
-	sb_append(&bytes, "}");
-	name = pgr_quote_literal(d, ctx->plan->name);
-	lsn_lit = pgr_quote_literal(d, lsn);
-	sql = xasprintf("INSERT INTO pgreshard.chunks_done (plan_name, source, table_index, chunk, rows, bytes, "
-					"snapshot_lsn) SELECT %s::text, %d, %d, u.c, u.r, u.b, %s::pg_lsn "
-					"FROM unnest('%s'::int[], '%s'::bigint[], '%s'::bigint[]) AS u(c, r, b)%s",
-					name, j0->source, j0->table, lsn_lit, chunks.data, rows.data, bytes.data,
-					commit ? "; COMMIT" : "");
-	ok = PQsendQuery(d->pg, sql) == 1;
-	if (!ok)
-		pgr_report_conn(d, "recording the chunks");
-	free(sql);
-	free(name);
-	free(lsn_lit);
-	sb_free(&chunks);
-	sb_free(&rows);
-	sb_free(&bytes);
-	return ok;
-}
-
-/* Sink q committed: its session back to the pool. */
-static void
-sink_done(copy_run *run, scan_group *g, int q)
-{
-	const copy_table *t = &run->tables[g->jobs[0]->table];
-
-	copy_pool_give(run, q / g->nlanes, g->sink[q]);
-	g->sink[q] = NULL;
-	log_debug("copy: table %s, chunks %d to %d (lane %d of %d) done on shard %d", t->display,
-			  g->jobs[0]->chunk + 1, g->jobs[g->n - 1]->chunk + 1, q % g->nlanes + 1, g->nlanes, q / g->nlanes);
-}
-
-bool
-copy_group_commit(copy_run *run, scan_group *g)
-{
-	copy_table *t = &run->tables[g->jobs[0]->table];
-	bool		delay = run->chunk_delay_ms > 0;
-
-	/*
-	 * Every sink's COPY ended first; then, as each one's rows are in, its
-	 * chunks recorded and committed in one round trip, sent before the next
-	 * sink is awaited; then the answers.  The shards finish the rows they
-	 * still have, and commit, in parallel: the time in which a kill -9 finds
-	 * the group committed on some sessions and not on others is one commit,
-	 * not one per sink.  A sink with no row still records its chunks.  (With
-	 * the testing delay, the sinks commit one after the other, a pause after
-	 * each.)
-	 */
-	for (int q = 0; q < g->nsinks; q++)
-		if (g->need[q] && ((g->sink[q] == NULL && !copy_sink_open(run, g, q)) || !copy_end_on(t, g->sink[q])))
-			return false;
-	for (int q = 0; q < g->nsinks; q++)
-		if (g->need[q] && (!copy_results_ok(g->sink[q], "writing rows") || !send_record(run->ctx, g, q, !delay)))
-			return false;
-	for (int q = 0; q < g->nsinks; q++)
-	{
-		if (!g->need[q])
-			continue;
-		if (!copy_results_ok(g->sink[q], "recording and committing the chunks"))
-			return false;
-		if (delay)
-		{
-			struct timespec ts = {run->chunk_delay_ms / 1000, (run->chunk_delay_ms % 1000) * 1000000L};
-
-			if (!pgr_exec(g->sink[q], "committing the chunks", "COMMIT", 0, NULL))
-				return false;
-			nanosleep(&ts, NULL);
-		}
-		sink_done(run, g, q);
-	}
-	t->chunks_done += g->n;
-	return true;
-}
-
-pgr_conn *
-copy_pool_take(copy_run *run, int s)
-{
-	pgr_conn   *c = NULL;
-
-	pthread_mutex_lock(&run->lock);
-	if (run->npool && run->npool[s] > 0)
-		c = run->pool[s][--run->npool[s]];
-	pthread_mutex_unlock(&run->lock);
-	return c ? c : copy_shard_session(run->ctx, s);
-}
-
-void
-copy_pool_give(copy_run *run, int s, pgr_conn *c)
-{
-	if (c == NULL)
-		return;
-	pthread_mutex_lock(&run->lock);
-	if (run->npool && run->npool[s] < run->pool_cap)
-	{
-		run->pool[s][run->npool[s]++] = c;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&run->lock);
-	pgr_disconnect(c);
-}
-
 void
 copy_groups_free(copy_run *run)
 {
-	for (int s = 0; run->pool && s < run->ctx->plan->nshards; s++)
-	{
-		for (int i = 0; i < run->npool[s]; i++)
-			pgr_disconnect(run->pool[s][i]);
-		free(run->pool[s]);
-	}
-	free(run->pool);
-	free(run->npool);
-	run->pool = NULL;
-	run->npool = NULL;
 	for (int i = 0; i < run->ngroups; i++)
 	{
 		scan_group *g = run->groups[i];
 
-		for (int k = 0; k < g->n; k++)
-		{
-			free(g->jobs[k]->sink_rows);
-			free(g->jobs[k]->sink_bytes);
-		}
-		for (int q = 0; q < g->nsinks; q++)
-		{
-			pgr_disconnect(g->sink[q]);	/* unfinished: rolled back */
-			pthread_mutex_destroy(&g->sink_lock[q]);
-		}
-		free(g->sink);
 		free(g->need);
-		free(g->sink_lock);
-		pthread_mutex_destroy(&g->lock);
+		free(g->from_round);
+		free(g->rows);
+		free(g->bytes);
 		free(g->jobs);
 		free(g->where);
 		free(g->bucket);
@@ -505,4 +403,5 @@ copy_groups_free(copy_run *run)
 	run->groups = NULL;
 	run->work = NULL;
 	run->ngroups = run->nwork = 0;
+	copy_scan_marks_free(run);
 }

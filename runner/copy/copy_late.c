@@ -279,7 +279,7 @@ copy_late_leaves(apply_ctx *ctx, int source, const part_list *allowed, bool *tou
 	if (ok)
 	{
 		keep_late_jobs(&run, source, want, allowed);
-		ok = copy_groups_build(&run);
+		ok = copy_groups_build(&run, false);
 	}
 	if (ok && run.njobs > 0)
 	{

@@ -403,8 +403,7 @@ copy_jobs_load(copy_run *run)
 		}
 	}
 	run->njobs = pending;
-	/* tables whose key is scattered over the heap: shared scans */
-	return copy_groups_build(run);
+	return true;
 }
 
 void

@@ -11,10 +11,9 @@
  * stop: nothing is left half-written, and a rerun redoes the chunk.
  *
  * A worker may instead take one slice of a shared scan (copy_group.c): a
- * range of the table's blocks within a group of chunks, each row buffered
- * per chunk and shard and handed to that chunk's COPY, which every slice of
- * the group feeds under the chunk's lock; whoever reads the last slice
- * commits the group's chunks.
+ * range of the table's blocks within a group of chunks, read in rounds,
+ * each row buffered per shard and handed to the slice's own COPY there,
+ * committed after each round with the slice's progress (copy_scan.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +152,8 @@ shard_copy_begin(pgr_conn *d, const copy_table *t, const copy_job *j)
 	char	   *copy_in = xasprintf("COPY %s (%s) FROM STDIN%s", t->qname, t->insert_list,
 									t->binary ? " (FORMAT binary)" : "");
 	PGresult   *res;
-	bool		ok = pgr_exec(d, "starting a chunk", "BEGIN", 0, NULL) && (!j->clear || clear_late_rows(d, j));
+	bool		ok = pgr_exec(d, "starting a chunk", "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL) &&
+		(!j->clear || clear_late_rows(d, j));
 
 	if (ok)
 	{
@@ -189,40 +189,6 @@ chunk_begin(worker *w, const copy_job *j, const copy_table *t)
 		if (j->need[s])
 			ok = (d = worker_conn(w, false, s)) != NULL && shard_copy_begin(d, t, j);
 	}
-	return ok;
-}
-
-bool
-copy_sink_open(copy_run *run, scan_group *g, int q)
-{
-	const copy_job *j0 = g->jobs[0];
-
-	return (g->sink[q] = copy_pool_take(run, q / g->nlanes)) != NULL &&
-		shard_copy_begin(g->sink[q], &run->tables[j0->table], j0);
-}
-
-bool
-copy_sink_put(copy_run *run, scan_group *g, int q, const char *data, size_t len, long long *rows,
-			  long long *bytes, int nshards)
-{
-	int			s = q / g->nlanes;
-	bool		ok = true;
-
-	pthread_mutex_lock(&g->sink_lock[q]);
-	if (g->sink[q] == NULL)
-		ok = copy_sink_open(run, g, q);
-	if (ok && len > 0 && PQputCopyData(g->sink[q]->pg, data, (int) len) != 1)
-	{
-		pgr_report_conn(g->sink[q], "sending rows");
-		ok = false;
-	}
-	for (int b = q % g->nlanes; ok && b < g->n; b += g->nlanes)
-	{
-		g->jobs[b]->sink_rows[s] += rows[b * nshards + s];
-		g->jobs[b]->sink_bytes[s] += bytes[b * nshards + s];
-		rows[b * nshards + s] = bytes[b * nshards + s] = 0;
-	}
-	pthread_mutex_unlock(&g->sink_lock[q]);
 	return ok;
 }
 
@@ -342,24 +308,31 @@ forward_row(worker *w, const copy_table *t, const copy_job *j, char *row, int le
 	return true;
 }
 
-/* A shared-scan slice's rows on their way: one buffer per sink (shard and
- * lane), handed to the group's COPY there (copy_sink_put) when full, with
- * how many rows and bytes of each chunk it holds. */
+/*
+ * A shared-scan slice's rows on their way: one buffer per shard, handed to
+ * the slice's own COPY there when full, and how many rows and bytes of
+ * each chunk its committed rounds and the round in flight hold there.
+ */
 typedef struct slice_bufs {
 	scan_group *g;
 	int			nshards;
-	strbuf	   *buf;			/* [g->nsinks] */
-	long long  *nrows, *nbytes;	/* [g->n * nshards]: chunk b, shard s at b * nshards + s */
+	strbuf	   *buf;			/* [nshards] */
+	bool	   *active;			/* [nshards]: this round goes to that shard */
+	long long  *nrows, *nbytes;	/* [nshards * g->n]: shard s, chunk b at s * g->n + b */
 	size_t		flush_at;
 } slice_bufs;
 
 static bool
-slice_flush(copy_run *run, slice_bufs *sb, int q)
+slice_flush(worker *w, slice_bufs *sb, int s)
 {
-	bool		ok = sb->buf[q].len == 0 ||
-		copy_sink_put(run, sb->g, q, sb->buf[q].data, sb->buf[q].len, sb->nrows, sb->nbytes, sb->nshards);
+	bool		ok = true;
 
-	sb_reset(&sb->buf[q]);
+	if (sb->buf[s].len > 0 && PQputCopyData(w->dst[s]->pg, sb->buf[s].data, (int) sb->buf[s].len) != 1)
+	{
+		pgr_report_conn(w->dst[s], "sending rows");
+		ok = false;
+	}
+	sb_reset(&sb->buf[s]);
 	return ok;
 }
 
@@ -371,7 +344,7 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 {
 	scan_group *g = sb->g;
 	const copy_job *j;
-	int			b = 0, off = 0, i, q;
+	int			b = 0, off = 0, i;
 	uint32_t	shard;
 
 	if (g->bk)
@@ -413,12 +386,13 @@ slice_row(worker *w, copy_table *t, slice_bufs *sb, char *row, int len, row_rout
 		return false;
 	if (!j->need[shard])
 		return true;			/* that chunk is already on that shard */
-	i = b * sb->nshards + (int) shard;
-	q = (int) shard * g->nlanes + b % g->nlanes;
-	sb_append_len(&sb->buf[q], row, (size_t) len);
+	if (!sb->active[shard])
+		return true;			/* that round is already on that shard */
+	i = (int) shard * g->n + b;
+	sb_append_len(&sb->buf[shard], row, (size_t) len);
 	sb->nrows[i]++;
 	sb->nbytes[i] += len;
-	return sb->buf[q].len < sb->flush_at || slice_flush(w->run, sb, q);
+	return sb->buf[shard].len < sb->flush_at || slice_flush(w, sb, (int) shard);
 }
 
 /* Read the source's COPY (sql) and forward every row: to the chunk's own
@@ -493,8 +467,8 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 			PQclear(res);
 	}
 	ok = ok && copy_source_unchanged(w->run, t, src, j->leaf ? j->leaf : t->qname);
-	for (int q = 0; ok && sb && q < sb->g->nsinks; q++)
-		ok = slice_flush(w->run, sb, q);
+	for (int s = 0; ok && sb && s < sb->nshards; s++)
+		ok = !sb->active[s] || slice_flush(w, sb, s);
 	return ok;
 }
 
@@ -596,9 +570,58 @@ copy_chunk(worker *w, const copy_job *j)
 }
 
 /*
+ * Round k of a slice: the slice's own transaction on each shard that still
+ * misses the round (a COPY), the round's blocks read and routed, then on
+ * each of those shards the COPY ended, the round recorded with the
+ * slice's counts and committed, all shards before any answer is awaited.
+ */
+static bool
+slice_round(worker *w, scan_group *g, int slice, int k, slice_bufs *sb)
+{
+	copy_run   *run = w->run;
+	const copy_job *j0 = g->jobs[0];
+	copy_table *t = &run->tables[j0->table];
+	int			nshards = sb->nshards;
+	bool		ok = true, any = false;
+	char	   *sql;
+
+	for (int s = 0; s < nshards; s++)
+	{
+		sb->active[s] = g->need[s] && g->from_round[slice * nshards + s] <= k;
+		any = any || sb->active[s];
+	}
+	if (!any)
+		return true;
+	for (int s = 0; ok && s < nshards; s++)
+		if (sb->active[s])
+			ok = worker_conn(w, false, s) != NULL && shard_copy_begin(w->dst[s], t, j0);
+	sql = copy_group_round_query(t, g, slice, k);
+	ok = ok && chunk_stream(w, j0, t, sql, sb);
+	free(sql);
+	for (int s = 0; ok && s < nshards; s++)
+		if (sb->active[s])
+			ok = copy_end_on(t, w->dst[s]);
+	for (int s = 0; ok && s < nshards; s++)
+		if (sb->active[s])
+			ok = copy_results_ok(w->dst[s], "writing rows") &&
+				copy_scan_send_round(run->ctx, g, w->dst[s], s, slice, k + 1, &sb->nrows[s * g->n],
+									 &sb->nbytes[s * g->n]);
+	for (int s = 0; ok && s < nshards; s++)
+		if (sb->active[s])
+			ok = copy_results_ok(w->dst[s], "recording a round of a shared scan");
+	if (ok && run->chunk_delay_ms > 0)
+	{
+		struct timespec ts = {run->chunk_delay_ms / 1000, (run->chunk_delay_ms % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return ok;
+}
+
+/*
  * One slice of a shared scan: the group's key range in one range of the
- * table's blocks, under the copy's snapshot, each row into its chunk's
- * COPY.  The worker that reads the last slice commits the group's chunks.
+ * table's blocks, under the copy's snapshot, round by round (copy_group.c),
+ * from the first round some shard still misses.
  */
 static bool
 group_slice(worker *w, scan_group *g, int slice)
@@ -606,18 +629,26 @@ group_slice(worker *w, scan_group *g, int slice)
 	copy_run   *run = w->run;
 	const copy_job *j0 = g->jobs[0];
 	copy_table *t = &run->tables[j0->table];
-	int			nbuf = g->nsinks;
-	size_t		ncounts = (size_t) g->n * (size_t) run->ctx->plan->nshards;
-	slice_bufs	sb = {g, run->ctx->plan->nshards, xcalloc((size_t) nbuf, sizeof(strbuf)),
+	int			nshards = run->ctx->plan->nshards;
+	size_t		ncounts = (size_t) g->n * (size_t) nshards;
+	slice_bufs	sb = {g, nshards, xcalloc((size_t) nshards, sizeof(strbuf)), xcalloc((size_t) nshards, sizeof(bool)),
 		xcalloc(ncounts, sizeof(long long)), xcalloc(ncounts, sizeof(long long)), 0};
-	char	   *sql = copy_group_slice_query(t, g, slice);
-	bool		ok, last;
+	int			first = g->rounds;
+	bool		ok;
 
-	/* at most ~2 MiB buffered per worker, whatever the shards and chunks */
-	sb.flush_at = (size_t) (2 << 20) / (size_t) nbuf;
+	/* at most ~2 MiB buffered per worker, whatever the shards */
+	sb.flush_at = (size_t) (2 << 20) / (size_t) nshards;
 	sb.flush_at = sb.flush_at < 4096 ? 4096 : sb.flush_at > 65536 ? 65536 : sb.flush_at;
-	for (int i = 0; i < nbuf; i++)
-		sb_init(&sb.buf[i]);
+	for (int s = 0; s < nshards; s++)
+	{
+		size_t		at = (size_t) slice * (size_t) nshards + (size_t) s;
+
+		sb_init(&sb.buf[s]);
+		memcpy(&sb.nrows[(size_t) s * (size_t) g->n], &g->rows[at * (size_t) g->n], sizeof(long long) * (size_t) g->n);
+		memcpy(&sb.nbytes[(size_t) s * (size_t) g->n], &g->bytes[at * (size_t) g->n], sizeof(long long) * (size_t) g->n);
+		if (g->need[s] && g->from_round[at] < first)
+			first = g->from_round[at];
+	}
 	/*
 	 * The slice's block range: a TID range scan, never the key's index.  And
 	 * no JIT in this transaction: with those scans off, any other plan in it
@@ -625,31 +656,33 @@ group_slice(worker *w, scan_group *g, int slice)
 	 * JIT-compiled it with inlining and optimization, 120-300 ms of the
 	 * source's CPU for each slice: more than a pass over a 2M-row table.
 	 */
-	ok = source_begin(w, j0->source) &&
-		pgr_exec(w->src[j0->source], "reading a block range",
-				 "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), "
-				 "set_config('enable_indexscan', 'off', true), set_config('enable_indexonlyscan', 'off', true), "
-				 "set_config('jit', 'off', true)",
-				 0, NULL) &&
-		chunk_stream(w, j0, t, sql, &sb) &&
-		pgr_exec(w->src[j0->source], "ending the source transaction", "COMMIT", 0, NULL);
-	free(sql);
-	for (int i = 0; i < nbuf; i++)
-		sb_free(&sb.buf[i]);
+	ok = first >= g->rounds ||
+		(source_begin(w, j0->source) &&
+		 pgr_exec(w->src[j0->source], "reading a block range",
+				  "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), "
+				  "set_config('enable_indexscan', 'off', true), set_config('enable_indexonlyscan', 'off', true), "
+				  "set_config('jit', 'off', true)",
+				  0, NULL));
+	for (int k = first; ok && k < g->rounds; k++)
+		ok = slice_round(w, g, slice, k, &sb);
+	ok = ok && (first >= g->rounds || pgr_exec(w->src[j0->source], "ending the source transaction", "COMMIT", 0, NULL));
+	for (int s = 0; s < nshards; s++)
+		sb_free(&sb.buf[s]);
 	free(sb.buf);
+	free(sb.active);
 	free(sb.nrows);
 	free(sb.nbytes);
-	pthread_mutex_lock(&g->lock);
-	g->failed = g->failed || !ok;
-	last = ++g->slices_done == g->nslices && !g->failed;
-	pthread_mutex_unlock(&g->lock);
-	if (last)
-		ok = copy_group_commit(run, g);
+	if (ok && atomic_fetch_add(&g->slices_done, 1) + 1 == g->nslices)
+	{
+		t->chunks_done += g->n;
+		log_debug("copy: table %s, chunks %d to %d done", t->display, j0->chunk + 1, g->jobs[g->n - 1]->chunk + 1);
+	}
 	if (!ok)
 	{
 		if (!atomic_load(&run->rewritten))
-			log_error("copy: table %s, chunks %d to %d (read together) failed; a rerun of apply redoes them",
-					  t->display, j0->chunk + 1, g->jobs[g->n - 1]->chunk + 1);
+			log_error("copy: table %s, chunks %d to %d (read together), slice %d of %d failed; a rerun of apply "
+					  "continues after its last committed round under the same snapshot, else redoes them",
+					  t->display, j0->chunk + 1, g->jobs[g->n - 1]->chunk + 1, slice + 1, g->nslices);
 		worker_drop_connections(w);
 	}
 	return ok;

@@ -16,6 +16,7 @@
 #include "copy.h"
 #include "state.h"
 #include "log.h"
+#include "snapshot_keeper.h"
 #include "wal_guard.h"
 #include "xalloc.h"
 
@@ -55,6 +56,8 @@ watch_workers(copy_run *run, pthread_t *threads, int n)
 				atomic_store(&run->abort, true);
 			next_check = mono_seconds() + WAL_GUARD_INTERVAL_S;
 		}
+		if (left > 0)
+			keeper_renew(run->ctx);
 		if (left > 0)
 			mono_sleep(0.05);
 	}
@@ -128,6 +131,9 @@ copy_missing(apply_ctx *ctx, bool *text, bool *again)
 	ok = ok && copy_jobs_load(&run);
 	if (ok && run.njobs == 0)
 		log_info("copy: every chunk is already on every shard");
+	/* a run that finds nothing left ends the keepers an earlier one left */
+	if (ok && run.njobs == 0)
+		ok = keeper_release(ctx);
 	else if (ok)
 	{
 		int			nbin = 0;
@@ -136,8 +142,20 @@ copy_missing(apply_ctx *ctx, bool *text, bool *again)
 			nbin += run.tables[i].binary;
 		log_info("copy: %d chunk(s) to copy with %d job(s); %d of %d table(s) in binary format",
 				 run.njobs, ctx->plan->copy_jobs, nbin, ctx->plan->ntables);
+		/* the snapshot a keeper still holds for this copy, else the slot's or a new one */
 		for (int s = 0; ok && s < ctx->plan->nsources; s++)
-			ok = source_snapshot(ctx, s);
+			ok = keeper_adopt(ctx, s) && source_snapshot(ctx, s);
+		/* tables whose key is scattered over the heap: shared scans, continued
+		 * where a run under the same snapshot stopped */
+		ok = ok && copy_groups_build(&run, true);
+		for (int s = 0; ok && s < ctx->plan->nsources; s++)
+		{
+			bool		scans = false;
+
+			for (int g = 0; g < run.ngroups; g++)
+				scans = scans || run.groups[g]->jobs[0]->source == s;
+			ok = !scans || keeper_start(ctx, s);
+		}
 		ok = ok && copy_partitions_sync(ctx) && copy_run_workers(&run);
 		if (ok)
 			log_summary(&run);
@@ -178,10 +196,15 @@ step_copy(apply_ctx *ctx)
 		if (attempt > 1)
 		{
 			log_info("copy: taking a new snapshot (attempt %d of %d)", attempt, COPY_REWRITE_TRIES);
+			if (!keeper_release(ctx))
+				break;
 			source_sessions_close(ctx);
 		}
 		ok = copy_missing(ctx, text, &again);
 	}
+	/* done: the snapshot is not needed any more (a failed copy keeps it for the rerun) */
+	if (ok)
+		ok = keeper_release(ctx);
 	if (!ok && again)
 		log_error("copy: tables were rewritten on the source during each of %d snapshots; run apply "
 				  "again once the schema change is done", COPY_REWRITE_TRIES);

@@ -30,6 +30,8 @@ typedef struct source_session {
 	char	   *snapshot;		/* exported snapshot name, or NULL */
 	uint64_t	snapshot_lsn;	/* the snapshot's consistent point */
 	bool		temp_slot;		/* snapshot comes from a temporary slot (rerun) */
+	bool		kept;			/* a keeper process holds the snapshot too, or only it
+								 * (runner/prepare/snapshot_keeper.c) */
 	char	   *partitions_followed;	/* the source's partitions and their indexes as the
 										 * stream last followed them on the shards, after
 										 * a character saying how completely, or NULL

@@ -39,8 +39,11 @@ tables:
   k.comp: { key: [tenant, name] }
   k.uniq: { key: code }
   k.nokey: { key: a }
-copy: { jobs: 2, chunk_rows: 1000 }
+copy: { jobs: 2, chunk_rows: 1000, keep_snapshot_s: 0 }
 YAML
+# keep_snapshot_s 0: no keeper holds the snapshot across the kills, so each
+# rerun copies under a new one and the stream must place the changes among
+# chunks of several snapshots (test_copy_shared_scan covers the keeper)
 TABLES=(k.skew k.uu 'k."Slugs"' k.cslug k.comp k.uniq k.nokey)
 
 workload() {	# rounds FROM..TO

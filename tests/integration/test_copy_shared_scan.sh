@@ -1,22 +1,29 @@
 # test_copy_shared_scan.sh — shared scans (runner/copy/copy_group.c) keep every
-# row in its own chunk.  A uuid table, a text table under an ICU collation and
-# a composite key (an integer with negative values, text under "C"), ~10
-# chunks each — the uuid and composite rows placed in their chunks by
-# pgreshard itself (runner/copy/copy_bucket.c), the ICU slugs by the source's
-# CASE (a binary search over the chunks' bounds) — are copied 1 -> 4 with
-# copy.jobs 3 and copy.scan_passes 2 (9 chunks a table: groups of 5 and 4
-# chunks, each read together by 3 block ranges, so more chunks than workers in
-# a group) while a workload inserts, updates, re-keys (rows move between chunks
-# and shards) and deletes; apply is killed -9 six times, between a group's
-# commits on the shards too (so a group is left done on some shards and its
-# chunks are read again for the others, in another group, under a newer
-# snapshot).  Exact oracles:
+# row in its own chunk, and continue where a killed run stopped.  A uuid
+# table, a text table under an ICU collation and a composite key (an integer
+# with negative values, text under "C"), ~10 chunks each — the uuid and
+# composite rows placed in their chunks by pgreshard itself
+# (runner/copy/copy_bucket.c), the ICU slugs by the source's CASE (a binary
+# search over the chunks' bounds) — are copied 1 -> 4 with copy.jobs 3 and
+# copy.scan_passes 2 (9 chunks a table: groups of 5 and 4 chunks, each read
+# together by 3 block ranges, each range in rounds of 8 blocks committed on
+# every shard with the slice's progress, runner/copy/copy_scan.c) while a
+# workload inserts, updates, re-keys (rows move between chunks and shards) and
+# deletes; apply is killed -9 six times, at different points of the groups.
+# After each of the first three kills the snapshot keeper
+# (runner/prepare/snapshot_keeper.c) is killed too, as a source restart would
+# end it: the rerun copies under a new snapshot, so the rounds committed under
+# the old one must be removed from the shards first.  After the last three it
+# lives: the rerun must go on under the same snapshot after the committed
+# rounds.  Exact oracles:
 #   - before the stream runs, on every shard, each chunk's rows (counted in its
 #     key range on the shard) are exactly the rows its chunks_done row says it
 #     wrote: a row sent with the wrong chunk shows up as a count off by one in
-#     two chunks, a row lost or read twice at a group's edge as well;
+#     two chunks, a row lost or read twice at a group's edge or at a round's
+#     edge (or left over from a void round) as well;
 #   - after the stream, every shard holds exactly the source's rows of its
-#     hash partition (multiset compare: a row copied twice is caught).
+#     hash partition (multiset compare: a row copied twice is caught);
+#   - when the copy is done, no progress row, lease or keeper process is left.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -81,27 +88,67 @@ DELETE FROM ss.comp WHERE (tenant, name) IN (SELECT tenant, name FROM ss.comp OR
 }
 done_on_shard0() { psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunks_done" 2>/dev/null || echo 0; }
 
+marks() {	# scan_progress rows on all shards
+	local c n=0
+	for c in 1 2 3 4; do n=$((n + $(psql_on $c $DB "SELECT count(*) FROM pgreshard.scan_progress" 2>/dev/null || echo 0))); done
+	echo $n
+}
+keeper_pids() { psql_on 1 $DB "SELECT keeper_pid FROM pgreshard.snapshot_keepers WHERE keeper_pid IS NOT NULL" 2>/dev/null; }
+
 workload 1 100000 &
 WL=$!
-# a pause after a group's commit on each shard, so that kills land between the
-# shards of one group
-export PGRESHARD_TEST_CHUNK_DELAY_MS=300
+# a pause after each round's commit on the shards, so that kills land between
+# rounds and between the shards of one round
+export PGRESHARD_TEST_CHUNK_DELAY_MS=150 PGRESHARD_SCAN_ROUND_BLOCKS=8
+n=0 partial=0 all_pids=
 for at in 2 7 11 16 20 25; do
-	"$P" apply --yes --until copy "$W/plan.yaml" >"$W/run$at.log" 2>&1 &
+	n=$((n + 1))
+	"$P" apply --yes --until copy "$W/plan.yaml" >"$W/run$n.log" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 400; i++)); do
 		[ "$(done_on_shard0)" -ge $at ] && break
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.05
 	done
+	# then into the next group: some of its rounds committed
+	for ((i = 0; i < 60; i++)); do
+		[ "$(marks)" -gt 0 ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.05
+	done
+	sleep 0.$((RANDOM % 3))
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
-	echo "killed with $(done_on_shard0) chunk(s) done on shard 0 (workload round $(cat "$W/round"))"
+	m=$(marks)
+	[ "$m" -gt 0 ] && partial=$((partial + 1))
+	kp=$(keeper_pids | tr '\n' ' ')
+	all_pids="$all_pids $kp"
+	if [ $n -le 3 ] && [ -n "$kp" ]; then
+		kill -9 $kp 2>/dev/null
+		what="keeper $kp killed"
+	else
+		what="keeper $kp kept"
+	fi
+	echo "killed with $(done_on_shard0) chunk(s) done on shard 0 and $m round mark(s) on the shards, $what (workload round $(cat "$W/round"))"
 done
 unset PGRESHARD_TEST_CHUNK_DELAY_MS
 expect_rc 0 "$P" apply --yes --until copy "$W/plan.yaml"
 cat "$W"/run*.log >"$W/all.log"
 echo "$ERR" >>"$W/all.log"
+[ $partial -ge 4 ] || fail "only $partial kill(s) left rounds of a group committed: the kills missed"
+# keeper lost: the rounds of the old snapshot removed; keeper alive: continued under it
+grep -q 'of a shared scan interrupted under another snapshot; removed, the chunks are copied again' "$W/all.log" ||
+	fail "no interrupted shared scan was cleared after its keeper was killed"
+grep -q 'copying on under the snapshot the last run copied under' "$W/all.log" || fail "no rerun went on under the kept snapshot"
+grep -q 'continuing the shared scan an earlier run began under the same snapshot' "$W/all.log" ||
+	fail "no rerun continued a shared scan after its committed rounds"
+# nothing left behind: progress, leases, keeper processes
+expect_eq "$(marks)" 0 "scan_progress rows left"
+expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.snapshot_keepers")" 0 "snapshot leases left"
+sleep 2.5
+for k in $all_pids; do
+	kill -0 "$k" 2>/dev/null && fail "keeper process $k still runs after the copy is done"
+done
 grep -q 'table ss.uu: its key is scattered' "$W/all.log" || fail "no shared scan of ss.uu: $(head -20 "$W/run2.log")"
 grep -q 'table ss."Slugs": its key is scattered' "$W/all.log" || fail "no shared scan of ss.\"Slugs\""
 # who places the rows in their chunks: pgreshard for uuid and (int, text under

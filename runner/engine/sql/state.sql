@@ -87,6 +87,48 @@ CREATE TABLE IF NOT EXISTS pgreshard.chunks_done (
     PRIMARY KEY (plan_name, source, table_index, chunk)
 );
 
+-- A shared scan's slice part-way through a group of chunks on THIS shard
+-- (runner/copy/copy_scan.c): the rounds of its block range committed here,
+-- in the same transactions as their rows, and each chunk's rows and bytes
+-- so far.  Valid only under the snapshot it names: a rerun under the same
+-- snapshot (kept by a snapshot keeper) continues after rounds_done; any
+-- other run deletes the group's rows here first.  The slice that commits
+-- the last round records the group's chunks in chunks_done and deletes
+-- these rows, in one transaction.
+CREATE TABLE IF NOT EXISTS pgreshard.scan_progress (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    table_index   int NOT NULL,
+    first_chunk   int NOT NULL,
+    slice         int NOT NULL,
+    nchunks       int NOT NULL,
+    nslices       int NOT NULL,
+    nblocks       bigint NOT NULL,
+    rounds        int NOT NULL,
+    snapshot_lsn  pg_lsn NOT NULL,
+    rounds_done   int NOT NULL,
+    rows          bigint[] NOT NULL,
+    bytes         bigint[] NOT NULL,
+    PRIMARY KEY (plan_name, source, table_index, first_chunk, slice)
+);
+
+-- A source's copy snapshot held by a keeper process (shard 0), so that a
+-- rerun after the runner died continues under it: the exported name, its
+-- consistent point, and a lease the running apply renews; the keeper ends
+-- its transaction once the row is gone or the lease has passed
+-- (runner/prepare/snapshot_keeper.c).  Written before the keeper starts.
+CREATE TABLE IF NOT EXISTS pgreshard.snapshot_keepers (
+    plan_name     text NOT NULL,
+    source        int NOT NULL,
+    token         text NOT NULL,
+    snapshot      text,
+    snapshot_lsn  pg_lsn,
+    keeper_pid    int,
+    host          text,
+    wanted_until  timestamptz NOT NULL,
+    PRIMARY KEY (plan_name, source)
+);
+
 -- The DDL script taken from the source at schema-pre (shard 0), replayed by
 -- schema-post, so both use the same statements even after a rerun.
 CREATE TABLE IF NOT EXISTS pgreshard.ddl (
