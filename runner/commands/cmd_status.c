@@ -101,6 +101,24 @@ chunk_cmp(const void *a, const void *b)
 		x->table != y->table ? x->table - y->table : x->chunk - y->chunk;
 }
 
+/* The copy's snapshots a keeper holds for a rerun (runner/prepare/snapshot_keeper.c);
+ * none on a state schema older than keepers. */
+static void
+read_keepers(status_report *st)
+{
+	const char *params[1] = {st->p->name};
+	PGresult   *r = PQexecParams(st->state->pg,
+								 "SELECT source, keeper_pid, host, snapshot_lsn, "
+								 "greatest(0, extract(epoch FROM wanted_until - now()))::int "
+								 "FROM pgreshard.snapshot_keepers WHERE plan_name = $1 AND snapshot IS NOT NULL "
+								 "AND wanted_until > now() ORDER BY source", 1, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		st->keepers = r;
+	else
+		PQclear(r);
+}
+
 static bool
 read_chunk_plan(status_report *st)
 {
@@ -298,6 +316,7 @@ status_gather(status_report *st)
 		.retained_bytes = -1, .safe_wal_bytes = -1};
 	if (!read_journal(st) || !read_chunk_plan(st) || !read_shard(st, 0))
 		return false;
+	read_keepers(st);
 	for (int s = 1; s < p->nshards; s++)
 		(void) read_shard(st, s);
 	for (int i = 0; i < p->nsources; i++)
@@ -357,6 +376,11 @@ text_steps_copy(FILE *out, const status_report *st)
 					st->p->tables[ti].replicate ? " (replicated: counted on every shard)" : "");
 		free(name);
 	}
+	for (int r = 0; st->keepers && r < PQntuples(st->keepers); r++)
+		fprintf(out, "  the snapshot of source %s (consistent point %s) is kept by process %s on %s for "
+				"another %s s: a rerun goes on under it\n", PQgetvalue(st->keepers, r, 0),
+				PQgetvalue(st->keepers, r, 3), PQgetvalue(st->keepers, r, 1), PQgetvalue(st->keepers, r, 2),
+				PQgetvalue(st->keepers, r, 4));
 	for (size_t i = 0; i < json_array_size(st->errors); i++)
 		fprintf(out, "  (incomplete: %s)\n", json_string_value(json_array_get(st->errors, i)));
 }
@@ -508,7 +532,7 @@ static void
 json_steps_copy(json_t *doc, const status_report *st)
 {
 	const PGresult *j = st->steps;
-	json_t	   *steps = json_array(), *tables = json_array();
+	json_t	   *steps = json_array(), *tables = json_array(), *keepers = json_array();
 
 	for (int s = 0; s < STEP_COUNT; s++)
 	{
@@ -538,8 +562,16 @@ json_steps_copy(json_t *doc, const status_report *st)
 		free(name);
 	}
 	json_object_set_new(doc, "steps", steps);
-	json_object_set_new(doc, "copy", json_pack("{s:o, s:b}", "tables", tables,
-											   "complete", json_array_size(st->errors) == 0));
+	for (int r = 0; st->keepers && r < PQntuples(st->keepers); r++)
+		json_array_append_new(keepers, json_pack("{s:i, s:o, s:s, s:s, s:i}", "source",
+												 atoi(PQgetvalue(st->keepers, r, 0)), "pid",
+												 json_int_cell(st->keepers, r, 1), "host",
+												 PQgetvalue(st->keepers, r, 2), "snapshot_lsn",
+												 PQgetvalue(st->keepers, r, 3), "seconds_left",
+												 atoi(PQgetvalue(st->keepers, r, 4))));
+	json_object_set_new(doc, "copy", json_pack("{s:o, s:b, s:o}", "tables", tables,
+											   "complete", json_array_size(st->errors) == 0,
+											   "snapshot_keepers", keepers));
 }
 
 static json_t *
@@ -649,6 +681,7 @@ status_free(status_report *st)
 	PQclear(st->cutover);
 	PQclear(st->verify);
 	PQclear(st->violations);
+	PQclear(st->keepers);
 	free(st->chunks);
 	free(st->copy);
 	for (int i = 0; st->lag && i < st->p->nsources; i++)

@@ -97,6 +97,8 @@ typedef struct status_report {
 								 * differences, verified_at */
 	PGresult   *violations;		/* table, key, reason, step, seen_at, total count;
 								 * the first 20 rows the validate hook rejected */
+	PGresult   *keepers;		/* source, keeper_pid, host, snapshot_lsn, seconds left:
+								 * the copy's snapshots kept for a rerun, or NULL */
 	chunk_key  *chunks;			/* the chunk plan, sorted */
 	int			nchunks;
 	copy_prog  *copy;			/* [ntables] */

@@ -130,6 +130,13 @@ for at in 2 7 11 16 20 25; do
 		what="keeper $kp kept"
 	fi
 	echo "killed with $(done_on_shard0) chunk(s) done on shard 0 and $m round mark(s) on the shards, $what (workload round $(cat "$W/round"))"
+	# status names the kept snapshot and its process
+	if [ $n -eq 4 ] && [ -n "$kp" ]; then
+		expect_rc 0 "$P" status "$W/plan.yaml"
+		expect_contains "$OUT" "is kept by process ${kp%% *} on "
+		expect_rc 0 "$P" status --json "$W/plan.yaml"
+		expect_eq "$(echo "$OUT" | jq '.copy.snapshot_keepers[0].pid')" "${kp%% *}" "status --json: the keeper's pid"
+	fi
 done
 unset PGRESHARD_TEST_CHUNK_DELAY_MS
 expect_rc 0 "$P" apply --yes --until copy "$W/plan.yaml"
