@@ -178,7 +178,7 @@ for cr in $((ROWS / 8)) $((ROWS / 40)); do
 			+ (SELECT coalesce(sum(r), 0) FROM pgreshard.scan_progress, unnest(rows) r)"; done | awk '{s += $1} END {print s}')
 		chunks=$(psql_on 1 bench "SELECT count(*) FROM pgreshard.chunk_plan")
 		"$P" apply --yes --until copy "$plan" 2>"$W/rerun.log" || { cat "$W/rerun.log" >&2; exit 1; }
-		again=$(sed -n 's/.*copy: \([0-9]*\) rows (.*copied to.*/\1/p' "$W/rerun.log")
+		again=$(sed -n 's/.*copy: .* copied to .*; \([0-9]*\) of the rows read from the source by this run.*/\1/p' "$W/rerun.log")
 		after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
 		[ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
 		echo "$cr $seen $before ${again:-0} $chunks" >>"$W/kkill"

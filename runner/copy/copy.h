@@ -144,6 +144,7 @@ typedef struct copy_run {
 	atomic_bool abort;
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
 	atomic_llong violations;	/* rows the validate hook rejected (report mode) */
+	atomic_llong rows_read;		/* rows read from the sources by this run */
 	atomic_bool rewritten;		/* a table was rewritten since the snapshot: a new one, again */
 } copy_run;
 

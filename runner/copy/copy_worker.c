@@ -437,6 +437,7 @@ chunk_stream(worker *w, const copy_job *j, copy_table *t, const char *sql, slice
 			continue;
 		}
 		t->rows_done++;
+		w->run->rows_read++;
 		if (sb)
 			ok = slice_row(w, t, sb, row, len, &router);
 		else

@@ -101,8 +101,8 @@ log_summary(const copy_run *run)
 		rows += run->tables[i].rows_done;
 		bytes += run->tables[i].bytes_done;
 	}
-	log_info("copy: %lld rows (%lld bytes) copied to %d shard(s)", rows, bytes,
-			 run->ctx->plan->nshards);
+	log_info("copy: %lld rows (%lld bytes) copied to %d shard(s); %lld of the rows read from the source by this run",
+			 rows, bytes, run->ctx->plan->nshards, (long long) run->rows_read);
 	if (run->violations > 0)
 		log_warn("copy: the validate hook rejected %lld row(s); with validate_mode: report they "
 				 "were copied anyway; the first %d are kept in pgreshard.violations (see "
