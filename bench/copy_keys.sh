@@ -120,6 +120,8 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r d40 _ <<<"$(keycopy k_dense 4 $((ROWS / 40)))"
 	read -r u40 _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)))"
 	read -r u40p _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)) 10)"
+	# the text key in one pass (copy.scan_passes 1: its 8 chunks in one group)
+	read -r t1p _ <<<"$(keycopy k_text 4 "" 1)"
 	# the same without shared scans (each worker reads its own chunk)
 	read -r uoff _ uoffs uoffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
 	read -r toff _ toffs toffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
@@ -129,7 +131,7 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r ttx _ <<<"$(PGRESHARD_COPY_FORMAT=text keycopy k_text 4)"
 	# the linguistic collation
 	read -r isec irss iscpu ihcpu ircpu <<<"$(keycopy k_icu 4)"
-	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx $isec $irss $u40p" >>"$W/kres"
+	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx $isec $irss $u40p $t1p" >>"$W/kres"
 	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh $iscpu $ihcpu$rcpus $ircpu/" "$W/kcpu"
 	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s (10 passes: %.2f s); no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $18, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
 	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f, ICU text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f; pgreshard: dense %.2f, sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $13, $14, $9, $10, $11, $12, $15, $16, $17, $18, $19 }' <(tail -1 "$W/kcpu")
@@ -197,6 +199,7 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 	{ d[NR] = $1; s[NR] = $3; u[NR] = $5; t[NR] = $7; d1[NR] = $9; u1[NR] = $10; d40[NR] = $11; u40[NR] = $12
 	  rs[NR] = $1 / $3; ru[NR] = $1 / $5; rt[NR] = $1 / $7; jd[NR] = $9 / $1; ju[NR] = $10 / $5; r40[NR] = $11 / $12
 	  ruo[NR] = $1 / $13; rto[NR] = $1 / $14; ic[NR] = $18; ri[NR] = $1 / $18; u40p[NR] = $20; r40p[NR] = $11 / $20
+	  rt1[NR] = $1 / $21
 	  xu[NR] = $15 / $16; xt[NR] = $15 / $17; bd2[NR] = $15 / $1; bu2[NR] = $16 / $5; bt2[NR] = $17 / $7
 	  for (f = 2; f <= 8; f += 2) if ($f > rss) rss = $f
 	  if ($19 > rss) rss = $19 }
@@ -207,6 +210,7 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  uuid:                  %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(u, NR), median(ru, NR), lo(ru, NR), hi(ru, NR), median(ru, NR) * bu / bd
 		printf "  text (C.UTF-8):        %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(t, NR), median(rt, NR), lo(rt, NR), hi(rt, NR), median(rt, NR) * bt / bd
 		printf "  text (en-US ICU):      %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f): compared by the source\n", median(ic, NR), median(ri, NR), lo(ri, NR), hi(ri, NR)
+		printf "  text, one pass:        rows/s vs dense %.2f (rounds %.2f-%.2f) with copy.scan_passes 1 (the default reads it in 2)\n", median(rt1, NR), lo(rt1, NR), hi(rt1, NR)
 		printf "  COPY bytes per row:    dense %.1f, sparse %.1f, uuid %.1f, text %.1f\n", bd / rows, bs / rows, bu / rows, bt / rows
 		printf "  jobs 4 vs jobs 1:      dense %.2fx (rounds %.2f-%.2f), uuid %.2fx (rounds %.2f-%.2f)\n", median(jd, NR), lo(jd, NR), hi(jd, NR), median(ju, NR), lo(ju, NR), hi(ju, NR)
 		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f (4 passes, copy.scan_passes 4); with copy.scan_passes 10 (10 passes, as before 0.8.2): uuid %.2f s, %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(u40p, NR), median(r40p, NR)

@@ -264,8 +264,12 @@ static void
 make_work(copy_run *run)
 {
 	int			n = 0;
+	size_t		cap = (size_t) run->njobs + 1;
 
-	run->work = xcalloc((size_t) run->njobs * (size_t) run->ctx->plan->copy_jobs + 1, sizeof(copy_work));
+	/* a group continued from an earlier run keeps its slices, however many */
+	for (int i = 0; i < run->ngroups; i++)
+		cap += (size_t) run->groups[i]->nslices;
+	run->work = xcalloc(cap, sizeof(copy_work));
 	for (int r = 0; r < run->njobs; r++)
 	{
 		copy_job   *j = &run->jobs[r];
