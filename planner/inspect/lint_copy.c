@@ -64,8 +64,9 @@ lint_table_reads(const plan *p, pgr_conn *c, const server_info *s, int ti, catal
 			char	   *name = table_display(pt);
 			char		b1[32], b2[32];
 			char	   *fix = shared
-				? xasprintf("set copy.scan_passes to %d or less (each pass's chunks are in flight together: a "
-							"kill -9 loses up to a pass)", MAX_PASSES)
+				? xasprintf("set copy.scan_passes to %d or less (a pass's chunks are recorded done together: "
+							"a crash that ends the copy's snapshot, a restart of the source, loses up to a pass)",
+							MAX_PASSES)
 				: xasprintf("%s; or set copy.chunk_rows to about %.0f: 2 chunks, each read alone",
 							pt->replicate ? "a replicated table's chunks are always read alone"
 							: s->version_num < 140000 ? "shared scans need PostgreSQL 14 on the source"
