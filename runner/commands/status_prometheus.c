@@ -161,6 +161,14 @@ copy(prom *m, const status_report *st)
 	copy_family(m, st, 4, "pgreshard_copy_bytes_done", "COPY bytes the copy wrote, summed over the shards.");
 	copy_family(m, st, 5, "pgreshard_copy_bytes_expected",
 				"The table's size on the sources (pg_table_size, times the shards for a replicated table); COPY text is usually smaller.");
+	if (st->keepers && PQntuples(st->keepers) > 0)
+	{
+		family(m, "pgreshard_copy_snapshot_kept_seconds", "gauge",
+			   "Seconds left of the lease of a process keeping the copy's snapshot for a rerun, per source.");
+		for (int r = 0; r < PQntuples(st->keepers); r++)
+			sample(m, "pgreshard_copy_snapshot_kept_seconds", PQgetvalue(st->keepers, r, 4), "source",
+				   PQgetvalue(st->keepers, r, 0), NULL);
+	}
 }
 
 static void

@@ -138,6 +138,8 @@ for at in 2 7 11 16 20 25; do
 		expect_contains "$OUT" "is kept by process ${kp%% *} on "
 		expect_rc 0 "$P" status --json "$W/plan.yaml"
 		expect_eq "$(echo "$OUT" | jq '.copy.snapshot_keepers[0].pid')" "${kp%% *}" "status --json: the keeper's pid"
+		expect_rc 0 "$P" status --prometheus "$W/plan.yaml"
+		expect_contains "$OUT" 'pgreshard_copy_snapshot_kept_seconds{plan="sharedscan",source="0"} '
 	fi
 done
 unset PGRESHARD_TEST_CHUNK_DELAY_MS
