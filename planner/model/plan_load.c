@@ -338,6 +338,15 @@ load_copy(loader *ld, yaml_node_t *map)
 			&ld->p->copy_chunk_rows);
 	opt_int(ld, map, "scan_passes", "copy.scan_passes", 1, 1000000, &ld->p->copy_scan_passes);
 	opt_int(ld, map, "keep_snapshot_s", "copy.keep_snapshot_s", 0, 86400, &ld->p->copy_keep_snapshot_s);
+	/* the apply renews the lease every few seconds, and may be busy longer
+	 * (removing an interrupted scan's rows) before its workers start */
+	if (ld->p->copy_keep_snapshot_s > 0 && ld->p->copy_keep_snapshot_s < 30)
+	{
+		yaml_node_t *v = ymap_get(&ld->d, map, "keep_snapshot_s", NULL);
+
+		yerr(&ld->d, ynode_pos(v), "copy.keep_snapshot_s must be 0 (no keeper) or at least 30, found %lld",
+			 ld->p->copy_keep_snapshot_s);
+	}
 }
 
 static void

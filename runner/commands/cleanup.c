@@ -190,7 +190,8 @@ drop_state(apply_ctx *ctx, int s)
 			pgr_exec(c, "removing the plan's state",
 					  "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['steps', 'ledger', 'chunk_plan', "
 					  "'chunks_done', 'ddl', 'ddl_done', 'apply_progress', 'cutovers', 'verify_results', 'objects_before', "
-					  "'plan_tables', 'verify_progress', 'verify_chunks', 'rollbacks', 'runs'] "
+					  "'plan_tables', 'verify_progress', 'verify_chunks', 'rollbacks', 'scan_progress', "
+					  "'snapshot_keepers', 'runs'] "
 					  "LOOP IF to_regclass('pgreshard.' || t) IS NOT NULL THEN EXECUTE format("
 					  "'DELETE FROM pgreshard.%I WHERE plan_name = %L', t, current_setting('pgreshard.plan')); "
 					  "END IF; END LOOP; IF NOT EXISTS (SELECT FROM pgreshard.runs) THEN "

@@ -145,6 +145,8 @@ typedef struct copy_run {
 	int			chunk_delay_ms;	/* testing knob: PGRESHARD_TEST_CHUNK_DELAY_MS */
 	atomic_llong violations;	/* rows the validate hook rejected (report mode) */
 	atomic_llong rows_read;		/* rows read from the sources by this run */
+	bool		reload;			/* the chunks to copy changed while the groups were made
+								 * (copy_scan_clear_unused): read them again */
 	atomic_bool rewritten;		/* a table was rewritten since the snapshot: a new one, again */
 } copy_run;
 
@@ -317,8 +319,10 @@ const scan_mark *copy_scan_mark_find(const copy_run *run, int source, int table,
 /* Fill g->from_round, rows and bytes from its marks (and mark them used). */
 void copy_scan_resume(copy_run *run, scan_group *g);
 /* On each shard, delete the rows of every group whose marks no group of
- * this run continues (another snapshot, another grouping), with the marks. */
-bool copy_scan_clear_unused(copy_run *run);
+ * this run continues (another snapshot, another grouping), with the marks;
+ * *reload: a table of several sources was emptied on a shard instead, and
+ * the jobs must be read again. */
+bool copy_scan_clear_unused(copy_run *run, bool *reload);
 void copy_scan_marks_free(copy_run *run);
 /* Send, without waiting, on shard session d: slice's scan_progress row
  * after `done` rounds, with its chunks' rows and bytes (counts[b] for

@@ -356,7 +356,7 @@ copy_groups_build(copy_run *run, bool resume)
 		pgr_disconnect(src[i]);
 	free(src);
 	/* what no group goes on with is removed before any worker starts */
-	ok = ok && copy_scan_clear_unused(run);
+	ok = ok && copy_scan_clear_unused(run, &run->reload);
 	make_work(run);
 	return ok;
 }

@@ -84,6 +84,7 @@ copy_scan_marks_load(copy_run *run)
 			m->rows = xcalloc((size_t) m->nchunks + 1, sizeof(long long));
 			m->bytes = xcalloc((size_t) m->nchunks + 1, sizeof(long long));
 			if (m->nchunks < 1 || m->nslices < 1 || m->rounds < 1 || m->slice < 0 || m->slice >= m->nslices ||
+				m->table < 0 || m->table >= p->ntables || m->source < 0 || m->source >= p->nsources ||
 				!lsn_parse(PQgetvalue(res, r, 8), &m->lsn) ||
 				!parse_counts(PQgetvalue(res, r, 10), m->rows, m->nchunks) ||
 				!parse_counts(PQgetvalue(res, r, 11), m->bytes, m->nchunks))
@@ -150,26 +151,42 @@ job_of(const copy_run *run, int source, int table, int c)
 	return NULL;
 }
 
-/* Delete on shard s the rows of the group of mark m (chunks done there
- * excepted) and its marks there, in one transaction. */
+/*
+ * Delete on shard s the rows of the group of mark m (chunks done there
+ * excepted) and its marks there, in one transaction, as an apply worker
+ * writes (session_replication_role = replica: no trigger or foreign-key
+ * action fires).  With several sources a chunk's key range is the same
+ * range of every source, and a shard's rows do not say which source they
+ * came from: the table is then emptied on that shard with every source's
+ * chunks_done and scan_progress rows, and copied again whole there, as a
+ * keyless table partly copied is (*whole set: the jobs must be read
+ * again).
+ */
 static bool
-clear_group(copy_run *run, const scan_mark *m)
+clear_group(copy_run *run, const scan_mark *m, bool *whole)
 {
 	const plan *p = run->ctx->plan;
 	const copy_table *t = &run->tables[m->table];
 	pgr_conn   *c = connect_shard(p, m->shard);
 	long long	deleted = 0;
-	bool		ok = c != NULL && pgr_exec(c, "clearing an interrupted shared scan", "BEGIN", 0, NULL);
+	char		src_s[16], ti_s[16], first_s[16];
+	const char *params[4] = {p->name, ti_s, src_s, first_s};
+	bool		ok = c != NULL &&
+		pgr_exec(c, "clearing an interrupted shared scan", "BEGIN; SET LOCAL session_replication_role = replica",
+				 0, NULL);
 
-	for (int k = 0; ok && k < m->nchunks; k++)
+	snprintf(src_s, sizeof(src_s), "%d", m->source);
+	snprintf(ti_s, sizeof(ti_s), "%d", m->table);
+	snprintf(first_s, sizeof(first_s), "%d", m->first);
+	for (int k = 0; ok && k < (p->nsources > 1 ? 1 : m->nchunks); k++)
 	{
-		const copy_job *j = job_of(run, m->source, m->table, m->first + k);
+		const copy_job *j = p->nsources > 1 ? NULL : job_of(run, m->source, m->table, m->first + k);
 		char	   *sql;
 		PGresult   *res;
 
-		if (j == NULL || !j->need[m->shard])
+		if (p->nsources == 1 && (j == NULL || !j->need[m->shard]))
 			continue;			/* done there: its rows stay */
-		sql = j->where ? xasprintf("DELETE FROM ONLY %s WHERE %s", t->qname, j->where)
+		sql = j && j->where ? xasprintf("DELETE FROM ONLY %s WHERE %s", t->qname, j->where)
 			: xasprintf("DELETE FROM ONLY %s", t->qname);
 		res = pgr_query(c, "clearing an interrupted shared scan's rows", sql, 0, NULL);
 		free(sql);
@@ -178,32 +195,35 @@ clear_group(copy_run *run, const scan_mark *m)
 			deleted += atoll(PQcmdTuples(res));
 		PQclear(res);
 	}
-	if (ok)
-	{
-		char		src_s[16], ti_s[16], first_s[16];
-		const char *params[4] = {p->name, src_s, ti_s, first_s};
-
-		snprintf(src_s, sizeof(src_s), "%d", m->source);
-		snprintf(ti_s, sizeof(ti_s), "%d", m->table);
-		snprintf(first_s, sizeof(first_s), "%d", m->first);
+	if (ok && p->nsources > 1)
 		ok = pgr_exec(c, "clearing an interrupted shared scan",
-					  "DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND source = $2 "
-					  "AND table_index = $3 AND first_chunk = $4", 4, params) &&
-			pgr_exec(c, "clearing an interrupted shared scan", "COMMIT", 0, NULL);
-	}
-	if (ok)
+					  "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND table_index = $2::int", 2, params) &&
+			pgr_exec(c, "clearing an interrupted shared scan",
+					 "DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND table_index = $2::int", 2, params);
+	else if (ok)
+		ok = pgr_exec(c, "clearing an interrupted shared scan",
+					  "DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND table_index = $2::int "
+					  "AND source = $3::int AND first_chunk = $4::int", 4, params);
+	ok = ok && pgr_exec(c, "clearing an interrupted shared scan", "COMMIT", 0, NULL);
+	if (ok && p->nsources > 1)
+		log_info("copy: table %s: shard %d held rows of a shared scan interrupted under another snapshot; "
+				 "several sources share its key ranges, so its %lld row(s) there were removed and it is "
+				 "copied there again whole", t->display, m->shard, deleted);
+	else if (ok)
 		log_info("copy: table %s, chunks %d to %d: shard %d held %lld row(s) of a shared scan interrupted under "
 				 "another snapshot; removed, the chunks are copied again", t->display, m->first + 1,
 				 m->first + m->nchunks, m->shard, deleted);
+	*whole = *whole || (ok && p->nsources > 1);
 	pgr_disconnect(c);
 	return ok;
 }
 
 bool
-copy_scan_clear_unused(copy_run *run)
+copy_scan_clear_unused(copy_run *run, bool *reload)
 {
-	bool		ok = true;
+	bool		ok = true, several = run->ctx->plan->nsources > 1;
 
+	*reload = false;
 	for (int i = 0; ok && i < run->nmarks; i++)
 	{
 		scan_mark  *m = &run->marks[i];
@@ -211,11 +231,12 @@ copy_scan_clear_unused(copy_run *run)
 
 		if (m->used)
 			continue;
+		/* once per group and shard; with several sources, once per table and shard */
 		for (int k = 0; k < i && !seen; k++)
-			seen = !run->marks[k].used && run->marks[k].shard == m->shard && run->marks[k].source == m->source &&
-				run->marks[k].table == m->table && run->marks[k].first == m->first;
+			seen = !run->marks[k].used && run->marks[k].shard == m->shard && run->marks[k].table == m->table &&
+				(several || (run->marks[k].source == m->source && run->marks[k].first == m->first));
 		if (!seen)
-			ok = clear_group(run, m);
+			ok = clear_group(run, m, reload);
 	}
 	return ok;
 }

@@ -113,13 +113,13 @@ log_summary(const copy_run *run)
  * format (rewritten in an earlier pass); *again: the pass stopped because a
  * table was rewritten since the snapshot (set in text[]). */
 static bool
-copy_missing(apply_ctx *ctx, bool *text, bool *again)
+copy_missing(apply_ctx *ctx, bool *text, bool *again, bool *reload)
 {
 	copy_run	run = {0};
 	const char *delay = getenv("PGRESHARD_TEST_CHUNK_DELAY_MS");
 	bool		ok;
 
-	*again = false;
+	*again = *reload = false;
 	run.ctx = ctx;
 	run.chunk_delay_ms = delay ? atoi(delay) : 0;
 	pthread_mutex_init(&run.lock, NULL);
@@ -148,7 +148,8 @@ copy_missing(apply_ctx *ctx, bool *text, bool *again)
 		/* tables whose key is scattered over the heap: shared scans, continued
 		 * where a run under the same snapshot stopped */
 		ok = ok && copy_groups_build(&run, true);
-		for (int s = 0; ok && s < ctx->plan->nsources; s++)
+		*reload = ok && run.reload;
+		for (int s = 0; ok && !*reload && s < ctx->plan->nsources; s++)
 		{
 			bool		scans = false;
 
@@ -156,8 +157,8 @@ copy_missing(apply_ctx *ctx, bool *text, bool *again)
 				scans = scans || run.groups[g]->jobs[0]->source == s;
 			ok = !scans || keeper_start(ctx, s);
 		}
-		ok = ok && copy_partitions_sync(ctx) && copy_run_workers(&run);
-		if (ok)
+		ok = ok && (*reload || (copy_partitions_sync(ctx) && copy_run_workers(&run)));
+		if (ok && !*reload)
 			log_summary(&run);
 		*again = !ok && atomic_load(&run.rewritten);
 		for (int i = 0; i < ctx->plan->ntables; i++)
@@ -189,7 +190,7 @@ bool
 step_copy(apply_ctx *ctx)
 {
 	bool	   *text = xcalloc((size_t) ctx->plan->ntables + 1, sizeof(bool));
-	bool		ok = false, again = true;
+	bool		ok = false, again = true, reload = false;
 
 	for (int attempt = 1; again && attempt <= COPY_REWRITE_TRIES; attempt++)
 	{
@@ -197,10 +198,14 @@ step_copy(apply_ctx *ctx)
 		{
 			log_info("copy: taking a new snapshot (attempt %d of %d)", attempt, COPY_REWRITE_TRIES);
 			if (!keeper_release(ctx))
+			{
+				again = false;	/* reported: not a rewrite */
 				break;
+			}
 			source_sessions_close(ctx);
 		}
-		ok = copy_missing(ctx, text, &again);
+		/* a table of several sources emptied on a shard: its chunks read again (once) */
+		ok = copy_missing(ctx, text, &again, &reload) && (!reload || copy_missing(ctx, text, &again, &reload));
 	}
 	/* done: the snapshot is not needed any more (a failed copy keeps it for the rerun) */
 	if (ok)

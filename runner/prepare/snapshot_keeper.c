@@ -58,8 +58,9 @@ keeper_adopt(apply_ctx *ctx, int i)
 		return true;
 	source_str(i, src_s, sizeof(src_s));
 	res = pgr_query(ctx->state, "looking for a kept snapshot",
-					"SELECT snapshot, snapshot_lsn FROM pgreshard.snapshot_keepers WHERE plan_name = $1 "
-					"AND source = $2 AND snapshot IS NOT NULL AND wanted_until > now()", 2, params);
+					"SELECT snapshot, snapshot_lsn, snapshot_xids FROM pgreshard.snapshot_keepers "
+					"WHERE plan_name = $1 AND source = $2 AND snapshot IS NOT NULL AND wanted_until > now()", 2,
+					params);
 	if (res == NULL)
 		return false;
 	if (PQntuples(res) != 1 || !lsn_parse(PQgetvalue(res, 0, 1), &lsn))
@@ -73,9 +74,18 @@ keeper_adopt(apply_ctx *ctx, int i)
 		return false;
 	}
 	lit = pgr_quote_literal(c, PQgetvalue(res, 0, 0));
-	sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s", lit);
+	/* the same snapshot, not another one under a name a restarted source gave again */
+	sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s; "
+					"SELECT pg_current_snapshot()::text", lit);
 	r2 = PQexec(c->pg, sql);
-	if (PQresultStatus(r2) == PGRES_COMMAND_OK)
+	if (PQresultStatus(r2) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r2, 0, 0), PQgetvalue(res, 0, 2)) != 0)
+	{
+		log_info("%s: the snapshot the last run kept is gone (its name now names another); copying under a "
+				 "new one", ss->role);
+		pgr_exec(ctx->state, "ending a lost snapshot's lease",
+				 "DELETE FROM pgreshard.snapshot_keepers WHERE plan_name = $1 AND source = $2", 2, params);
+	}
+	else if (PQresultStatus(r2) == PGRES_TUPLES_OK)
 	{
 		ss->snapshot = xstrdup(PQgetvalue(res, 0, 0));
 		ss->snapshot_lsn = lsn;
@@ -137,9 +147,13 @@ spawn_keeper(const char *params, char *answer, size_t len)
 
 	answer[0] = '\0';
 	if (pipe2(in, O_CLOEXEC) != 0)
+	{
+		snprintf(answer, len, "error cannot make a pipe: %s", strerror(errno));
 		return false;
+	}
 	if (pipe2(out, O_CLOEXEC) != 0)
 	{
+		snprintf(answer, len, "error cannot make a pipe: %s", strerror(errno));
 		close(in[0]);
 		close(in[1]);
 		return false;
@@ -153,6 +167,8 @@ spawn_keeper(const char *params, char *answer, size_t len)
 	close(in[0]);
 	close(out[1]);
 	ok = rc == 0;
+	if (!ok)
+		snprintf(answer, len, "error cannot start /proc/self/exe __keep-snapshot: %s", strerror(rc));
 	if (ok)
 	{
 		size_t		n = strlen(params), off = 0;
@@ -169,7 +185,7 @@ spawn_keeper(const char *params, char *answer, size_t len)
 	if (rc == 0)
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-	while (ok && got + 1 < len && strchr(answer, '\n') == NULL)
+	while (ok && got + 1 < len && (got == 0 || strchr(answer, '\n') == NULL))
 	{
 		struct pollfd pfd = {out[0], POLLIN, 0};
 		ssize_t		r;
@@ -191,7 +207,7 @@ keeper_start(apply_ctx *ctx, int i)
 	source_session *ss = &ctx->sources[i];
 	const plan *p = ctx->plan;
 	char		token[32], src_s[16], keep_s[32], lsn[32], host[256] = "";
-	char		answer[512], name[256] = "";
+	char		answer[1024], name[256] = "", xids[640] = "";
 	int			pid = 0;
 	char	   *params;
 	bool		started;
@@ -217,19 +233,19 @@ keeper_start(apply_ctx *ctx, int i)
 	params = xasprintf("%s\n%s\n%s\n%d\n%s\n%s\n%s\n", p->source_dsns[i], p->shard_dsns[0], p->name, i, token,
 					   ss->snapshot, keep_s);
 	started = spawn_keeper(params, answer, sizeof(answer)) &&
-		sscanf(answer, "ok %255s %d", name, &pid) == 2;
+		sscanf(answer, "ok %255s %639s %d", name, xids, &pid) == 3;
 	/* the parameters hold passwords: not left in freed memory */
 	explicit_bzero(params, strlen(params));
 	free(params);
 	if (started)
 	{
 		char		pid_s[16];
-		const char *q[5] = {p->name, src_s, token, name, pid_s};
+		const char *q[6] = {p->name, src_s, token, name, pid_s, xids};
 
 		snprintf(pid_s, sizeof(pid_s), "%d", pid);
 		ss->kept = pgr_exec(ctx->state, "recording the snapshot keeper",
-							"UPDATE pgreshard.snapshot_keepers SET snapshot = $4, keeper_pid = $5 "
-							"WHERE plan_name = $1 AND source = $2 AND token = $3", 5, q);
+							"UPDATE pgreshard.snapshot_keepers SET snapshot = $4, keeper_pid = $5, "
+							"snapshot_xids = $6 WHERE plan_name = $1 AND source = $2 AND token = $3", 6, q);
 		if (ss->kept)
 			log_info("%s: the copy's snapshot is kept by process %d for %lld s after this run ends, so that a "
 					 "rerun after a crash goes on under it (copy.keep_snapshot_s)", ss->role, pid,
@@ -311,7 +327,8 @@ read_line(void)
 	return line;
 }
 
-/* Import snapshot on src, export it again: the name, or NULL with why. */
+/* Import snapshot on src, export it again: "NAME XIDS" (the exported name
+ * and pg_current_snapshot() under it), or NULL with why. */
 static char *
 keep_on(PGconn *src, const char *snapshot, char *why, size_t len)
 {
@@ -326,7 +343,7 @@ keep_on(PGconn *src, const char *snapshot, char *why, size_t len)
 	if (PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
 		PQclear(res);
-		res = PQexec(src, "SELECT pg_export_snapshot()");
+		res = PQexec(src, "SELECT pg_export_snapshot() || ' ' || pg_current_snapshot()::text");
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 			name = xstrdup(PQgetvalue(res, 0, 0));
 	}

@@ -43,6 +43,7 @@
 #include "cli.h"
 #include "durable.h"
 #include "log.h"
+#include "snapshot_keeper.h"
 #include "sqlname.h"
 #include "state.h"
 #include "verify.h"
@@ -232,7 +233,10 @@ repair_tables(apply_ctx *ctx, const repair_set *rs)
 	if (ok)
 		log_info("repair: the rows to repair are removed from the shards; copying them again "
 				 "under a fresh snapshot");
-	ok = ok && step_copy(ctx) && durable_flush_shards(p);
+	/* a fresh snapshot, never one a keeper holds from an interrupted copy: the
+	 * rows just removed would count as copied by that copy's committed rounds;
+	 * under the fresh one those rounds are removed too (copy_scan.c) */
+	ok = ok && keeper_release(ctx) && step_copy(ctx) && durable_flush_shards(p);
 	if (!state_step_finish(ctx->state, p, STEP_COPY, ok, ok ? NULL : "repair: the re-copy failed; "
 						   "run `pgreshard apply` (it finishes the copy) or repair again"))
 		return false;

@@ -123,6 +123,7 @@ CREATE TABLE IF NOT EXISTS pgreshard.snapshot_keepers (
     token         text NOT NULL,
     snapshot      text,
     snapshot_lsn  pg_lsn,
+    snapshot_xids text,           -- pg_current_snapshot() under it: the same snapshot, not a name reused
     keeper_pid    int,
     host          text,
     wanted_until  timestamptz NOT NULL,

@@ -526,7 +526,7 @@ static const char *const many_problems =
 	"tables:\n"
 	"  public.x: { key: [id, id] }\n"
 	"  x: { replicate: true }\n"
-	"copy: { jobs: 0, chunk_rows: 10, scan_passes: 0, keep_snapshot_s: -1 }\n"
+	"copy: { jobs: 0, chunk_rows: 10, scan_passes: 0, keep_snapshot_s: 5 }\n"
 	"cutover: { freeze: hook, verify: yes }\n";
 
 static void
@@ -543,7 +543,7 @@ test_every_problem_reported(void **state)
 		"mem/plan.yaml:11:15: copy.jobs must be between 1 and 64, found 0",
 		"mem/plan.yaml:11:30: copy.chunk_rows must be at least 1000, found 10",
 		"mem/plan.yaml:11:47: copy.scan_passes must be between 1 and 1000000, found 0",
-		"mem/plan.yaml:11:67: copy.keep_snapshot_s must be between 0 and 86400, found -1",
+		"mem/plan.yaml:11:67: copy.keep_snapshot_s must be 0 (no keeper) or at least 30, found 5",
 		"mem/plan.yaml:12:34: cutover.verify must be true or false, found 'yes'",
 		"mem/plan.yaml:12:20: cutover.freeze: hook needs hooks.on_freeze",
 	};
