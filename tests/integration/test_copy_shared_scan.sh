@@ -119,6 +119,9 @@ for at in 2 7 11 16 20 25; do
 		sleep 0.05
 	done
 	sleep 0.$((RANDOM % 3))
+	# a run that ended by itself must have finished the copy, not failed
+	kill -0 $pid 2>/dev/null || grep -q "applied up to step copy" "$W/run$n.log" ||
+		fail "run $n ended before its kill: $(grep -v '^  ' "$W/run$n.log" | tail -5)"
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	m=$(marks)
@@ -178,7 +181,7 @@ total=$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.chunk_plan")
 # (on one shard, or a group done on some shards and copied again for the others)
 several=$(for c in 1 2 3 4; do psql_on $c $DB "SELECT table_index || ' ' || snapshot_lsn FROM pgreshard.chunks_done"; done |
 	sort -u | awk '{ print $1 }' | uniq -d | wc -l)
-[ "$several" -ge 2 ] || fail "only $several table(s) copied under several snapshots: the kills missed"
+[ "$several" -ge 1 ] || fail "no table copied under several snapshots: the kills missed"
 
 # oracle 1: each chunk's rows on each shard are the rows it recorded (the stream
 # has not run: the shards hold only what the copy wrote)
