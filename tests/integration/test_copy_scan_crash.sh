@@ -24,16 +24,9 @@ DB=scancrash
 W=$(mktemp -d)
 APPLY=
 
-export PGR_FSYNC=on
-# the same ports as test_durable (tests of one build run one at a time)
-PGR_PORT_BASE=$(( ${PGR_PORT_BASE:-$((20000 + ($$ % 2000) * 16))} + 12 ))
-unset PGR_TEST_ROOT
-clusters_start 3 >/dev/null || fail "cannot start crash-safe clusters"
+crash_safe_clusters 3 || fail "cannot start crash-safe clusters"
 trap '[ -n "$APPLY" ] && kill -9 $APPLY 2>/dev/null; rm -rf "$W"; clusters_stop' EXIT
-for c in 1 2; do	# acknowledged commits stay in the WAL buffers for up to 10 s
-	psql_on $c postgres "ALTER SYSTEM SET wal_writer_delay = '10s'" -c "ALTER SYSTEM SET wal_writer_flush_after = 0" \
-		-c "SELECT pg_reload_conf()" >/dev/null
-done
+slow_wal_writer 1 2 || fail "cannot slow the shards' WAL writer"
 for c in 0 1 2; do psql_on $c postgres "CREATE DATABASE $DB" >/dev/null; done
 psql_on 0 $DB "
 CREATE TABLE sessions (id uuid PRIMARY KEY, user_id bigint NOT NULL, data jsonb, seen timestamptz NOT NULL);

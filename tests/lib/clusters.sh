@@ -11,6 +11,10 @@
 #   load_sql I DB FILE      run a SQL file on cluster I
 #   fresh_db DB [I...]      (re)create database DB on the given clusters (default: all)
 #   drop_db_everywhere DB   drop DB and its replication slots on every cluster
+#   crash_safe_clusters N   start N crash-safe clusters of the test's own (PGR_FSYNC=on), on
+#                           ports 12 above the harness's: tests of one build run one at a time
+#   slow_wal_writer I...    acknowledged (synchronous_commit = off) commits of cluster I stay
+#                           in the WAL buffers for up to 10 s: a crash then loses them
 #   cluster_crash I         stop cluster I abruptly (pg_ctl stop -m immediate)
 #   cluster_restart I       start it again (crash recovery)
 #   table_digest I DB TABLE a digest of the table's rows (order-independent)
@@ -94,6 +98,21 @@ CONF
 			{ cat "$PGR_TEST_ROOT/c$i.log" >&2; return 1; }
 	done
 	export PGR_TEST_ROOT PGR_PORT_BASE PGR_CLUSTERS
+}
+
+crash_safe_clusters() {
+	export PGR_FSYNC=on
+	PGR_PORT_BASE=$(( ${PGR_PORT_BASE:-$((20000 + ($$ % 2000) * 16))} + 12 ))
+	unset PGR_TEST_ROOT
+	clusters_start "$1" >/dev/null
+}
+
+slow_wal_writer() {
+	local c
+	for c in "$@"; do
+		psql_on "$c" postgres "ALTER SYSTEM SET wal_writer_delay = '10s'" -c "ALTER SYSTEM SET wal_writer_flush_after = 0" \
+			-c "SELECT pg_reload_conf()" >/dev/null || return 1
+	done
 }
 
 # Stop cluster I abruptly (as a crash would) / start it again.
