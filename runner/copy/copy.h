@@ -10,8 +10,9 @@
  * into COPY ... FROM STDIN on that shard, and commits each shard's part with
  * that shard's pgreshard.chunks_done row (DESIGN.md invariant 2).  Chunks of
  * a key scattered over the heap are read by shared scans instead: all the
- * workers on a group of neighbouring chunks, each a range of blocks, every
- * chunk still committed on its own (copy_group.c).  A chunk
+ * workers on a group of neighbouring chunks, each a range of blocks read in
+ * rounds committed with their progress, every chunk still recorded with its
+ * own chunks_done row (copy_group.c, copy_scan.c).  A chunk
  * done on some shards but not others is redone only where it is missing.
  * Memory is bounded by libpq's buffers: no chunk is ever held in memory.
  */
