@@ -248,6 +248,10 @@ void copy_binary_choose(pgr_conn *shard0, const plan *p, const src_table *st, co
 bool copy_tables_build(apply_ctx *ctx, copy_table **out);
 void copy_tables_free(copy_table *tables, int n);
 bool copy_jobs_load(copy_run *run);
+/* Empty table ti on shard s with every source's chunks_done and scan_progress
+ * rows for it, in one transaction, as an apply worker writes (no trigger or
+ * foreign-key action); *deleted (may be NULL): the rows removed. */
+bool copy_empty_on_shard(copy_run *run, int ti, int s, long long *deleted);
 void copy_job_free(copy_job *j);
 
 /* A table's chunk key as the chunk plan records it. */

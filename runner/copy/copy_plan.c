@@ -280,6 +280,36 @@ job_where(copy_run *run, const PGresult *res, int r, copy_job *j)
 	return true;
 }
 
+bool
+copy_empty_on_shard(copy_run *run, int ti, int s, long long *deleted)
+{
+	const plan *p = run->ctx->plan;
+	const copy_table *t = &run->tables[ti];
+	pgr_conn   *c = connect_shard(p, s);
+	char		ti_s[16];
+	const char *params[2] = {p->name, ti_s};
+	char	   *sql = xasprintf("DELETE FROM %s%s", t->only, t->qname);
+	PGresult   *res = NULL;
+	bool		ok;
+
+	snprintf(ti_s, sizeof(ti_s), "%d", ti);
+	ok = c != NULL &&
+		pgr_exec(c, "emptying a partly copied table", "BEGIN; SET LOCAL session_replication_role = replica", 0,
+				 NULL) &&
+		(res = pgr_query(c, "emptying a partly copied table", sql, 0, NULL)) != NULL &&
+		pgr_exec(c, "emptying a partly copied table",
+				 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND table_index = $2::int", 2, params) &&
+		pgr_exec(c, "emptying a partly copied table",
+				 "DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND table_index = $2::int", 2, params) &&
+		pgr_exec(c, "emptying a partly copied table", "COMMIT", 0, NULL);
+	if (ok && deleted)
+		*deleted = atoll(PQcmdTuples(res));
+	PQclear(res);
+	free(sql);
+	pgr_disconnect(c);
+	return ok;
+}
+
 /*
  * Block ranges partition a table's rows only under one snapshot (an UPDATE
  * moves a row to another block), and the WAL carries no ctid for the stream
@@ -296,11 +326,7 @@ recopy_partial_ctid(copy_run *run, int ti)
 
 	for (int s = 0; s < p->nshards; s++)
 	{
-		bool		done = false, missing = false, ctid = false, ok;
-		char		ti_s[16];
-		const char *params[2] = {p->name, ti_s};
-		char	   *sql;
-		pgr_conn   *c;
+		bool		done = false, missing = false, ctid = false;
 
 		for (int j = 0; j < run->njobs; j++)
 			if (run->jobs[j].table == ti)
@@ -313,19 +339,7 @@ recopy_partial_ctid(copy_run *run, int ti)
 			continue;
 		log_info("copy: table %s is partly copied on shard %d and has no key to resume by: "
 				 "copying it again whole there", t->display, s);
-		if ((c = connect_shard(p, s)) == NULL)
-			return false;
-		snprintf(ti_s, sizeof(ti_s), "%d", ti);
-		sql = xasprintf("DELETE FROM %s%s", t->only, t->qname);
-		ok = pgr_exec(c, "emptying a partly copied table", "BEGIN", 0, NULL) &&
-			pgr_exec(c, "emptying a partly copied table", sql, 0, NULL) &&
-			pgr_exec(c, "emptying a partly copied table",
-					 "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND table_index = $2",
-					 2, params) &&
-			pgr_exec(c, "emptying a partly copied table", "COMMIT", 0, NULL);
-		free(sql);
-		pgr_disconnect(c);
-		if (!ok)
+		if (!copy_empty_on_shard(run, ti, s, NULL))
 			return false;
 		for (int j = 0; j < run->njobs; j++)
 			if (run->jobs[j].table == ti)

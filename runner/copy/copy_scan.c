@@ -167,26 +167,35 @@ clear_group(copy_run *run, const scan_mark *m, bool *whole)
 {
 	const plan *p = run->ctx->plan;
 	const copy_table *t = &run->tables[m->table];
-	pgr_conn   *c = connect_shard(p, m->shard);
+	pgr_conn   *c;
 	long long	deleted = 0;
 	char		src_s[16], ti_s[16], first_s[16];
 	const char *params[4] = {p->name, ti_s, src_s, first_s};
-	bool		ok = c != NULL &&
+	bool		ok;
+
+	if (p->nsources > 1)
+	{
+		ok = copy_empty_on_shard(run, m->table, m->shard, &deleted);
+		if (ok)
+			log_info("copy: table %s: shard %d held rows of a shared scan interrupted under another snapshot; "
+					 "several sources share its key ranges, so its %lld row(s) there were removed and it is "
+					 "copied there again whole", t->display, m->shard, deleted);
+		*whole = *whole || ok;
+		return ok;
+	}
+	c = connect_shard(p, m->shard);
+	ok = c != NULL &&
 		pgr_exec(c, "clearing an interrupted shared scan", "BEGIN; SET LOCAL session_replication_role = replica",
 				 0, NULL);
-
-	snprintf(src_s, sizeof(src_s), "%d", m->source);
-	snprintf(ti_s, sizeof(ti_s), "%d", m->table);
-	snprintf(first_s, sizeof(first_s), "%d", m->first);
-	for (int k = 0; ok && k < (p->nsources > 1 ? 1 : m->nchunks); k++)
+	for (int k = 0; ok && k < m->nchunks; k++)
 	{
-		const copy_job *j = p->nsources > 1 ? NULL : job_of(run, m->source, m->table, m->first + k);
+		const copy_job *j = job_of(run, m->source, m->table, m->first + k);
 		char	   *sql;
 		PGresult   *res;
 
-		if (p->nsources == 1 && (j == NULL || !j->need[m->shard]))
+		if (j == NULL || !j->need[m->shard])
 			continue;			/* done there: its rows stay */
-		sql = j && j->where ? xasprintf("DELETE FROM ONLY %s WHERE %s", t->qname, j->where)
+		sql = j->where ? xasprintf("DELETE FROM ONLY %s WHERE %s", t->qname, j->where)
 			: xasprintf("DELETE FROM ONLY %s", t->qname);
 		res = pgr_query(c, "clearing an interrupted shared scan's rows", sql, 0, NULL);
 		free(sql);
@@ -195,25 +204,17 @@ clear_group(copy_run *run, const scan_mark *m, bool *whole)
 			deleted += atoll(PQcmdTuples(res));
 		PQclear(res);
 	}
-	if (ok && p->nsources > 1)
-		ok = pgr_exec(c, "clearing an interrupted shared scan",
-					  "DELETE FROM pgreshard.chunks_done WHERE plan_name = $1 AND table_index = $2::int", 2, params) &&
-			pgr_exec(c, "clearing an interrupted shared scan",
-					 "DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND table_index = $2::int", 2, params);
-	else if (ok)
-		ok = pgr_exec(c, "clearing an interrupted shared scan",
-					  "DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND table_index = $2::int "
-					  "AND source = $3::int AND first_chunk = $4::int", 4, params);
-	ok = ok && pgr_exec(c, "clearing an interrupted shared scan", "COMMIT", 0, NULL);
-	if (ok && p->nsources > 1)
-		log_info("copy: table %s: shard %d held rows of a shared scan interrupted under another snapshot; "
-				 "several sources share its key ranges, so its %lld row(s) there were removed and it is "
-				 "copied there again whole", t->display, m->shard, deleted);
-	else if (ok)
+	snprintf(src_s, sizeof(src_s), "%d", m->source);
+	snprintf(ti_s, sizeof(ti_s), "%d", m->table);
+	snprintf(first_s, sizeof(first_s), "%d", m->first);
+	ok = ok && pgr_exec(c, "clearing an interrupted shared scan",
+						"DELETE FROM pgreshard.scan_progress WHERE plan_name = $1 AND table_index = $2::int "
+						"AND source = $3::int AND first_chunk = $4::int", 4, params) &&
+		pgr_exec(c, "clearing an interrupted shared scan", "COMMIT", 0, NULL);
+	if (ok)
 		log_info("copy: table %s, chunks %d to %d: shard %d held %lld row(s) of a shared scan interrupted under "
 				 "another snapshot; removed, the chunks are copied again", t->display, m->first + 1,
 				 m->first + m->nchunks, m->shard, deleted);
-	*whole = *whole || (ok && p->nsources > 1);
 	pgr_disconnect(c);
 	return ok;
 }

@@ -185,7 +185,7 @@ spawn_keeper(const char *params, char *answer, size_t len)
 	if (rc == 0)
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-	while (ok && got + 1 < len && (got == 0 || strchr(answer, '\n') == NULL))
+	while (ok && got + 1 < len && strchr(answer, '\n') == NULL)
 	{
 		struct pollfd pfd = {out[0], POLLIN, 0};
 		ssize_t		r;
