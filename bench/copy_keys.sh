@@ -15,20 +15,23 @@
 # issue sets, which ask for the first four).
 # BENCH_KEY_WIDTH=natural gives every table the same 64-character payload
 # instead (uuid rows 1.09 and slug rows 1.31 times as wide as dense ones).
-# Each is copied alone 1 -> 4 (copy.jobs 4, chunk_rows ROWS/8), rounds of all
+# Each is copied alone 1 -> 4 (copy.jobs 4, chunk_rows ROWS/8, the other
+# settings their defaults: a table this size is read in one pass), rounds of all
 # four in turn; throughput against dense in the same round, as rows/s and as
 # COPY bytes/s (uuid and slug rows are wider), medians of the rounds.  Then
+# text in two passes of 4 chunks (copy.scan_pass_size 0, as 0.9.0 read it),
 # dense and uuid with jobs 1, dense and uuid with chunks of ROWS/40 (uuid:
-# 40 chunks, 4 passes of 10 with the default copy.scan_passes 4, a quarter of
-# the table in flight; and with copy.scan_passes 10: 10 passes of 4, a tenth,
-# as every version before 0.8.2 read it), and uuid and text without shared scans
+# 40 chunks, one pass by default; and with copy.scan_pass_size 0: 4 passes of
+# 10, as 0.9.0 read it), and uuid and text without shared scans
 # (PGRESHARD_COPY_SHARED_SCAN=off: each worker reads its own chunk), and dense,
 # uuid and text in COPY text format (PGRESHARD_COPY_FORMAT=text).  The
 # servers' and pgreshard's CPU seconds are given too, and the CPU of all per
 # row against dense: steadier than wall time on a shared machine.  Then kill
 # -9 of the uuid copy halfway (once half of its rows are
-# on the shards, committed or in open COPYs), at both chunk sizes, BENCH_KILLS
-# times each (default 3): the share of the table the rerun copies again.
+# on the shards, committed or in open COPYs), BENCH_KILLS times (default 3)
+# with the snapshot kept (the default) and as many with copy.keep_snapshot_s 0
+# (what a crash that ends the snapshot, a restart of the source, costs): the
+# share of the table the rerun copies again.
 # BENCH_KEY_ROUNDS (default 3) rounds.
 echo "bench/copy keys: loading 5 tables of $ROWS rows..."
 psql_on 0 bench "
@@ -57,7 +60,7 @@ psql_on 0 bench "VACUUM" >/dev/null	# hint bits and the visibility map set, as o
 ksizes=$(psql_on 0 bench "SELECT string_agg(format('%s %s MB', relname, pg_relation_size(oid) / 1000000), ', ' ORDER BY relname)
 	FROM pg_class WHERE relname IN ('k_dense', 'k_sparse', 'k_uuid', 'k_text', 'k_icu')")
 
-keyplan() {	# TABLE JOBS [CHUNK_ROWS] [SCAN_PASSES] -> plan file
+keyplan() {	# TABLE JOBS [CHUNK_ROWS] [MORE COPY SETTINGS] -> plan file
 	cat >"$W/k_$1_$2.yaml" <<YAML
 version: 1
 name: bk_$1_$2
@@ -65,7 +68,7 @@ source: { dsn: "\${SRC}", publication: pub_$1 }
 destination: { shards: ["\${S0}", "\${S1}", "\${S2}", "\${S3}"] }
 tables:
   $1: { key: id }
-copy: { jobs: $2, chunk_rows: ${3:-$((ROWS / 8))}, scan_passes: ${4:-4} }
+copy: { jobs: $2, chunk_rows: ${3:-$((ROWS / 8))}${4:+, $4} }
 YAML
 	echo "$W/k_$1_$2.yaml"
 }
@@ -89,7 +92,7 @@ cluster_ticks() {
 }
 shards_ticks() { echo $(($(cluster_ticks 1) + $(cluster_ticks 2) + $(cluster_ticks 3) + $(cluster_ticks 4))); }
 
-keycopy() {	# TABLE JOBS [CHUNK_ROWS] [SCAN_PASSES]: prints copy-step seconds, max RSS (KiB), source,
+keycopy() {	# TABLE JOBS [CHUNK_ROWS] [MORE COPY SETTINGS]: prints copy-step seconds, max RSS (KiB), source,
 	# shards and pgreshard CPU seconds of the whole apply; exits on failure
 	local plan s0 h0 s1 h1 hz
 	plan=$(keyplan "$1" "$2" "${3:-}" "${4:-}")
@@ -119,9 +122,9 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r u1 _ <<<"$(keycopy k_uuid 1)"
 	read -r d40 _ <<<"$(keycopy k_dense 4 $((ROWS / 40)))"
 	read -r u40 _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)))"
-	read -r u40p _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)) 10)"
-	# the text key in one pass (copy.scan_passes 1: its 8 chunks in one group)
-	read -r t1p _ <<<"$(keycopy k_text 4 "" 1)"
+	read -r u40p _ <<<"$(keycopy k_uuid 4 $((ROWS / 40)) "scan_pass_size: 0")"
+	# the text key in two passes of 4 chunks (copy.jobs chunks a pass, as 0.9.0 read it)
+	read -r t1p _ <<<"$(keycopy k_text 4 "" "scan_pass_size: 0")"
 	# the same without shared scans (each worker reads its own chunk)
 	read -r uoff _ uoffs uoffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_uuid 4)"
 	read -r toff _ toffs toffh _ <<<"$(PGRESHARD_COPY_SHARED_SCAN=off keycopy k_text 4)"
@@ -133,7 +136,7 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 	read -r isec irss iscpu ihcpu ircpu <<<"$(keycopy k_icu 4)"
 	echo "$line $d1 $u1 $d40 $u40 $uoff $toff $dtx $utx $ttx $isec $irss $u40p $t1p" >>"$W/kres"
 	sed -i "\$ s/\$/ $uoffs $uoffh $toffs $toffh $iscpu $ihcpu$rcpus $ircpu/" "$W/kcpu"
-	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s (10 passes: %.2f s); no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $18, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
+	awk -v rep="$rep" '{ printf "  round %d: dense %.2f s, sparse %.2f s, uuid %.2f s, text %.2f s, ICU text %.2f s; jobs 1: dense %.2f s, uuid %.2f s; chunks of ROWS/40: dense %.2f s, uuid %.2f s (4 passes: %.2f s); no shared scans: uuid %.2f s, text %.2f s; text format: dense %.2f s, uuid %.2f s, text %.2f s\n", rep, $1, $3, $5, $7, $18, $9, $10, $11, $12, $20, $13, $14, $15, $16, $17 }' <(tail -1 "$W/kres")
 	awk '{ printf "           CPU s, source + shards: dense %.2f + %.2f, sparse %.2f + %.2f, uuid %.2f + %.2f, text %.2f + %.2f, ICU text %.2f + %.2f; no shared scans: uuid %.2f + %.2f, text %.2f + %.2f; pgreshard: dense %.2f, sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $13, $14, $9, $10, $11, $12, $15, $16, $17, $18, $19 }' <(tail -1 "$W/kcpu")
 done
 
@@ -166,9 +169,9 @@ BEGIN
 END \$f\$" -c "CALL pg_temp.wait_rows($((ROWS / 8)), NULL)" 2>/dev/null | awk '{ print 4 * $1 }'
 }
 : >"$W/kkill"
-for cr in $((ROWS / 8)) $((ROWS / 40)); do
+for keep in 600 0; do
 	for ((k = 1; k <= ${BENCH_KILLS:-3}; k++)); do
-		plan=$(keyplan k_uuid 4 "$cr")
+		plan=$(keyplan k_uuid 4 "" "keep_snapshot_s: $keep")
 		keyreset k_uuid
 		"$P" apply --yes --until copy "$plan" 2>"$W/kill.log" &
 		kpid=$!
@@ -183,8 +186,8 @@ for cr in $((ROWS / 8)) $((ROWS / 40)); do
 		again=$(sed -n 's/.*copy: .* copied to .*; \([0-9]*\) of the rows read from the source by this run.*/\1/p' "$W/rerun.log")
 		after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
 		[ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
-		echo "$cr $seen $before ${again:-0} $chunks" >>"$W/kkill"
-		awk -v rows="$ROWS" '{ printf "  kill -9 with %d rows on the shards (chunks of %d rows, %d chunks): %d committed; the rerun read %d rows, %.2f of the table again\n", $2, $1, $5, $3, $4, $4 / rows }' <(tail -1 "$W/kkill")
+		echo "$keep $seen $before ${again:-0} $chunks" >>"$W/kkill"
+		awk -v rows="$ROWS" '{ printf "  kill -9 with %d rows on the shards (copy.keep_snapshot_s %d, %d chunks): %d committed; the rerun read %d rows, %.2f of the table again\n", $2, $1, $5, $3, $4, $4 / rows }' <(tail -1 "$W/kkill")
 	done
 done
 
@@ -210,10 +213,10 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  uuid:                  %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(u, NR), median(ru, NR), lo(ru, NR), hi(ru, NR), median(ru, NR) * bu / bd
 		printf "  text (C.UTF-8):        %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f), bytes/s %.2f\n", median(t, NR), median(rt, NR), lo(rt, NR), hi(rt, NR), median(rt, NR) * bt / bd
 		printf "  text (en-US ICU):      %6.2f s   rows/s vs dense %.2f (rounds %.2f-%.2f): compared by the source\n", median(ic, NR), median(ri, NR), lo(ri, NR), hi(ri, NR)
-		printf "  text, one pass:        rows/s vs dense %.2f (rounds %.2f-%.2f) with copy.scan_passes 1 (the default reads it in 2)\n", median(rt1, NR), lo(rt1, NR), hi(rt1, NR)
+		printf "  text, two passes:      rows/s vs dense %.2f (rounds %.2f-%.2f) with copy.scan_pass_size 0 (4 chunks a pass, as 0.9.0 read it; the default reads it in one)\n", median(rt1, NR), lo(rt1, NR), hi(rt1, NR)
 		printf "  COPY bytes per row:    dense %.1f, sparse %.1f, uuid %.1f, text %.1f\n", bd / rows, bs / rows, bu / rows, bt / rows
 		printf "  jobs 4 vs jobs 1:      dense %.2fx (rounds %.2f-%.2f), uuid %.2fx (rounds %.2f-%.2f)\n", median(jd, NR), lo(jd, NR), hi(jd, NR), median(ju, NR), lo(ju, NR), hi(ju, NR)
-		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f (4 passes, copy.scan_passes 4); with copy.scan_passes 10 (10 passes, as before 0.8.2): uuid %.2f s, %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(u40p, NR), median(r40p, NR)
+		printf "  chunks of %d rows:  dense %.2f s, uuid %.2f s: uuid rows/s vs dense %.2f (one pass, the default); with copy.scan_pass_size 0 (4 passes of 10 chunks, as 0.9.0 read it): uuid %.2f s, %.2f\n", rows / 40, median(d40, NR), median(u40, NR), median(r40, NR), median(u40p, NR), median(r40p, NR)
 		printf "  without shared scans:  uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(ruo, NR), lo(ruo, NR), hi(ruo, NR), median(rto, NR), lo(rto, NR), hi(rto, NR)
 		printf "  in COPY text format:   uuid rows/s vs dense %.2f (rounds %.2f-%.2f), text %.2f (rounds %.2f-%.2f)\n", median(xu, NR), lo(xu, NR), hi(xu, NR), median(xt, NR), lo(xt, NR), hi(xt, NR)
 		printf "  binary vs text format: dense %.2fx, uuid %.2fx, text %.2fx faster\n", median(bd2, NR), median(bu2, NR), median(bt2, NR)
@@ -225,4 +228,4 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		printf "  CPU of all (servers + pgreshard) per row, dense over each: sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f (steadier than the wall clock on a shared machine)\n", dc / (cm[3] + cm[4] + cm[16]), dc / (cm[5] + cm[6] + cm[17]), dc / (cm[7] + cm[8] + cm[18]), dc / (cm[13] + cm[14] + cm[19])
 		printf "  peak memory (max RSS): %6.1f MiB\n", rss / 1024
 		while ((getline line < kills) > 0) { split(line, k, " "); n[k[1]]++; f = k[4] / rows; rec[k[1]] = rec[k[1]] sprintf(" %.2f", f); if (f > worst[k[1]]) worst[k[1]] = f }
-		for (c in n) printf "  uuid killed -9 halfway, chunks of %d rows, %d runs: the rerun copied again%s of the table (worst %.2f)\n", c, n[c], rec[c], worst[c] }' "$W/kres"
+		for (c in n) printf "  uuid killed -9 halfway, %s, %d runs: the rerun copied again%s of the table (worst %.2f)\n", (c > 0 ? "the snapshot kept (the default)" : "no snapshot kept (copy.keep_snapshot_s 0: a crash that ends the snapshot)"), n[c], rec[c], worst[c] }' "$W/kres"

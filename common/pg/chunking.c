@@ -17,24 +17,30 @@ chunk_count(double est, long long chunk_rows, int jobs)
 }
 
 long long
-chunk_group_size(long long nchunks, int jobs, long long max_passes)
+chunk_group_size(long long nchunks, int jobs, long long max_passes, double bytes, long long pass_size)
 {
-	long long	g = jobs;
+	long long	passes = max_passes < 1 ? 1 : max_passes;
+	long long	g;
 
-	if (max_passes < 1)
-		max_passes = 1;
-	if ((nchunks + g - 1) / g > max_passes)
-		g = (nchunks + max_passes - 1) / max_passes;
-	return g;
+	if (pass_size > 0)
+	{
+		double		fit = fmax(ceil(bytes / (double) pass_size), 1.0);
+
+		if (fit < (double) passes)
+			passes = (long long) fit;
+	}
+	g = (nchunks + passes - 1) / passes;
+	return g > jobs ? g : jobs;
 }
 
 long long
-chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, bool shared)
+chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, double bytes, long long pass_size,
+					   bool shared)
 {
 	long long	g;
 
 	if (!shared || jobs < 2)
 		return nchunks;
-	g = chunk_group_size(nchunks, jobs, max_passes);
+	g = chunk_group_size(nchunks, jobs, max_passes, bytes, pass_size);
 	return (nchunks + g - 1) / g;
 }

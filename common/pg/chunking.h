@@ -40,19 +40,25 @@ long long	chunk_count(double est, long long chunk_rows, int jobs);
 
 /*
  * The chunks a shared scan reads in one pass over a table whose key is
- * scattered over its heap, nchunks of them in a row: jobs (one block range
- * per worker), or more when that would take more than max_passes passes --
- * then nchunks / max_passes, rounded up.  Every chunk of a pass is in flight
- * together (one transaction per shard), so fewer passes read the table fewer
- * times and put more of it at risk of a kill -9.
+ * scattered over its heap, nchunks of them in a row holding about bytes:
+ * as many as keep the passes few -- each pass reads every block of the
+ * table, whatever its chunks -- while a pass's chunks hold pass_size bytes
+ * at most (copy.scan_pass_size; 0: no size, passes of jobs chunks), but
+ * never more than max_passes passes (copy.scan_passes), and never fewer
+ * than jobs chunks (one block range per worker).  The passes split the
+ * chunks evenly.  Every chunk of a pass is recorded done together, once
+ * all of its rounds are committed: a crash that ends the copy's snapshot
+ * loses the passes in flight, so pass_size bounds what such a crash costs,
+ * and max_passes what a huge table's reads cost.
  */
-long long	chunk_group_size(long long nchunks, int jobs, long long max_passes);
+long long	chunk_group_size(long long nchunks, int jobs, long long max_passes, double bytes, long long pass_size);
 
 /*
  * How many times the copy reads such a table: shared (shared scans: groups
  * of chunk_group_size chunks, one pass each), else each chunk read alone
  * visits nearly every block.
  */
-long long	chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, bool shared);
+long long	chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, double bytes,
+								   long long pass_size, bool shared);
 
 #endif

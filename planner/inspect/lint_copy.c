@@ -5,9 +5,10 @@
  * |pg_stats.correlation| below 0.5) has rows of every key range on nearly
  * every block, so reading one chunk means reading the whole table.  The
  * copy reads such a table by shared scans (runner/copy/copy_group.c): a
- * group of chunks per pass over all of its blocks, copy.jobs of them or
- * more, so that it takes copy.scan_passes passes at most (default 4).  A
- * plan that lets it take more (a larger copy.scan_passes), or reads each
+ * group of chunks per pass over all of its blocks: as few passes as keep
+ * each pass's chunks under copy.scan_pass_size (default 8 GiB), at most
+ * copy.scan_passes (default 4).  A plan that lets it take more (a larger
+ * copy.scan_passes with a smaller copy.scan_pass_size), or reads each
  * chunk alone (copy.jobs 1: no shared scans; a replicated table; a source
  * before PostgreSQL 14), reads a table of many chunks many times over -- a
  * 100 GB uuid-keyed table in chunks of 1M rows read alone, ~1000 times.
@@ -57,16 +58,19 @@ lint_table_reads(const plan *p, pgr_conn *c, const server_info *s, int ti, catal
 		fabs(atof(PQgetvalue(res, 0, 1))) < CHUNK_SCATTERED_CORRELATION)
 	{
 		bool		shared = s->version_num >= 140000 && !pt->replicate && p->copy_jobs > 1;
-		long long	passes = chunk_scattered_passes(n, p->copy_jobs, p->copy_scan_passes, shared);
+		long long	passes = chunk_scattered_passes(n, p->copy_jobs, p->copy_scan_passes,
+													   (double) t->bytes / nsrc, p->copy_scan_pass_size, shared);
 
 		if (passes > MAX_PASSES)
 		{
 			char	   *name = table_display(pt);
 			char		b1[32], b2[32];
+			char		b3[32];
 			char	   *fix = shared
-				? xasprintf("set copy.scan_passes to %d or less (a pass's chunks are recorded done together: "
-							"a crash that ends the copy's snapshot, a restart of the source, loses up to a pass)",
-							MAX_PASSES)
+				? xasprintf("set copy.scan_passes to %d or less, or copy.scan_pass_size to %s or more (a pass's "
+							"chunks are recorded done together: a crash that ends the copy's snapshot, a restart "
+							"of the source, loses up to a pass)",
+							MAX_PASSES, format_bytes(ceil((double) t->bytes / nsrc / MAX_PASSES), b3, sizeof(b3)))
 				: xasprintf("%s; or set copy.chunk_rows to about %.0f: 2 chunks, each read alone",
 							pt->replicate ? "a replicated table's chunks are always read alone"
 							: s->version_num < 140000 ? "shared scans need PostgreSQL 14 on the source"

@@ -135,6 +135,9 @@ typedef struct plan {
 	long long copy_chunk_rows; /* rows per copy chunk, default 1000000 */
 	long long copy_scan_passes; /* passes over a scattered key's table at most, default 4
 								 * (runner/copy/copy_group.c) */
+	long long copy_scan_pass_size; /* bytes of such a table one pass copies at most
+									* (fewer passes where they fit), default 8 GiB;
+									* 0: copy.jobs chunks a pass (common/pg/chunking.h) */
 	long long copy_keep_snapshot_s; /* how long the copy's snapshot outlives a runner
 									 * that died, default 600; 0: not kept
 									 * (runner/prepare/snapshot_keeper.c) */

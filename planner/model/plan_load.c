@@ -49,7 +49,8 @@ static const char *const hooks_keys[] = {
 	"file", "route", "validate", "validate_mode", "before_step",
 	"after_step", "on_freeze", "on_unfreeze", "source_route", NULL
 };
-static const char *const copy_keys[] = {"jobs", "chunk_rows", "scan_passes", "keep_snapshot_s", NULL};
+static const char *const copy_keys[] = {"jobs", "chunk_rows", "scan_passes", "scan_pass_size", "keep_snapshot_s",
+	NULL};
 static const char *const schema_keys[] = {"skip_owners", "matviews", NULL};
 static const char *const cutover_keys[] = {
 	"mode", "freeze", "max_lag_bytes", "timeout_s", "switch",
@@ -328,6 +329,7 @@ static void
 load_copy(loader *ld, yaml_node_t *map)
 {
 	long long jobs = ld->p->copy_jobs;
+	yaml_node_t *v;
 
 	if (!ykind(&ld->d, map, YAML_MAPPING_NODE, "copy"))
 		return;
@@ -337,13 +339,14 @@ load_copy(loader *ld, yaml_node_t *map)
 	opt_int(ld, map, "chunk_rows", "copy.chunk_rows", 1000, LLONG_MAX,
 			&ld->p->copy_chunk_rows);
 	opt_int(ld, map, "scan_passes", "copy.scan_passes", 1, 1000000, &ld->p->copy_scan_passes);
+	if ((v = ymap_get(&ld->d, map, "scan_pass_size", NULL)) != NULL)
+		yget_size(&ld->d, v, "copy.scan_pass_size", &ld->p->copy_scan_pass_size);
 	opt_int(ld, map, "keep_snapshot_s", "copy.keep_snapshot_s", 0, 86400, &ld->p->copy_keep_snapshot_s);
 	/* the apply renews the lease every few seconds, and may be busy longer
 	 * (removing an interrupted scan's rows) before its workers start */
 	if (ld->p->copy_keep_snapshot_s > 0 && ld->p->copy_keep_snapshot_s < 30)
 	{
-		yaml_node_t *v = ymap_get(&ld->d, map, "keep_snapshot_s", NULL);
-
+		v = ymap_get(&ld->d, map, "keep_snapshot_s", NULL);
 		yerr(&ld->d, ynode_pos(v), "copy.keep_snapshot_s must be 0 (no keeper) or at least 30, found %lld",
 			 ld->p->copy_keep_snapshot_s);
 	}
@@ -408,6 +411,7 @@ set_defaults(plan *p)
 	p->copy_jobs = 4;
 	p->copy_chunk_rows = 1000000;
 	p->copy_scan_passes = 4;
+	p->copy_scan_pass_size = 8LL << 30;
 	p->copy_keep_snapshot_s = 600;
 	p->cutover.mode = CUTOVER_AUTO;
 	p->cutover.freeze = FREEZE_LOCK;

@@ -30,6 +30,7 @@
  * once every slice's rounds there are committed (copy_scan.c); rows of a
  * chunk already on a shard are not sent there again.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,11 @@ continues(const copy_job *a, const copy_job *b)
  * (TID range scans), and the key's first column scattered over the heap
  * (|pg_stats.correlation| < 0.5; tables without statistics keep their
  * index scans).  PGRESHARD_COPY_SHARED_SCAN=on skips the statistics,
- * =off turns shared scans off.  *nblocks: the table's blocks now.
+ * =off turns shared scans off.  *nblocks, *bytes: the table's size now.
  */
 static bool
-wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *mode, long long *nblocks)
+wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *mode, long long *nblocks,
+			 double *bytes)
 {
 	char	  **cols = NULL;
 	int			ncols = 0;
@@ -89,7 +91,8 @@ wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *
 						"SELECT current_setting('server_version_num')::int >= 140000, "
 						"(SELECT abs(correlation) < $5::float8 FROM pg_stats WHERE schemaname = $1 AND tablename = $2 "
 						"  AND attname = $3 LIMIT 1), "
-						"pg_relation_size($4::regclass) / current_setting('block_size')::bigint",
+						"pg_relation_size($4::regclass) / current_setting('block_size')::bigint, "
+						"pg_relation_size($4::regclass)",
 						5, params);
 	}
 	pgarray_free(cols, ncols);
@@ -98,6 +101,7 @@ wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *
 	yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0 &&
 		(strcmp(mode, "on") == 0 || strcmp(PQgetvalue(res, 0, 1), "t") == 0);
 	*nblocks = atoll(PQgetvalue(res, 0, 2));
+	*bytes = atof(PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return yes;
 }
@@ -306,6 +310,7 @@ copy_groups_build(copy_run *run, bool resume)
 	int			last_table = -1, last_source = -1;
 	bool		table_shared = false, announce = false;
 	long long	nblocks = 0, nchunks = 0, group = 1;
+	double		bytes = 0;
 
 	for (int r = 0; ok && p->copy_jobs > 1 && strcmp(mode, "off") != 0 && r < run->njobs;)
 	{
@@ -330,7 +335,7 @@ copy_groups_build(copy_run *run, bool resume)
 			/* a table an earlier run began to read by shared scans goes on so */
 			table_shared = announce = wants_shared(src[j->source], &run->tables[j->table], j,
 												   table_resumable(run, j->source, j->table) ? "on" : mode,
-												   &nblocks);
+												   &nblocks, &bytes);
 		}
 		if (!table_shared)
 		{
@@ -339,8 +344,14 @@ copy_groups_build(copy_run *run, bool resume)
 		}
 		if (announce)
 		{
+			const copy_table *t = &run->tables[j->table];
+			/* the chunks left are this share of the table's bytes (the same
+			 * key ranges on every source) */
+			double		all = (double) t->chunks_total / (t->replicate ? 1 : p->nsources);
+
 			nchunks = table_chunks(run, r);
-			group = chunk_group_size(nchunks, p->copy_jobs, p->copy_scan_passes);
+			group = chunk_group_size(nchunks, p->copy_jobs, p->copy_scan_passes,
+									 bytes * fmin(1.0, (double) nchunks / fmax(all, 1.0)), p->copy_scan_pass_size);
 		}
 		r += group_run(run, src[j->source], r, nblocks, group, &ok);
 		if (announce)

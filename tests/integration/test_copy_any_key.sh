@@ -39,7 +39,7 @@ tables:
   k.comp: { key: [tenant, name] }
   k.uniq: { key: code }
   k.nokey: { key: a }
-copy: { jobs: 2, chunk_rows: 1000, keep_snapshot_s: 0 }
+copy: { jobs: 2, chunk_rows: 1000, keep_snapshot_s: 0, scan_pass_size: 0 }
 YAML
 # keep_snapshot_s 0: no keeper holds the snapshot across the kills, so each
 # rerun copies under a new one and the stream must place the changes among

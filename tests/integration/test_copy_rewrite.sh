@@ -45,7 +45,7 @@ tables:
   rw.orders: { key: id }
   rw.tags: { key: id }
   rw.sessions: { key: id }
-copy: { jobs: 2, chunk_rows: 5000 }
+copy: { jobs: 2, chunk_rows: 5000, scan_pass_size: 0 }
 cutover: { reverse: false }
 YAML
 
@@ -83,7 +83,8 @@ fi
 grep -q "copy: taking a new snapshot" "$W/copy1.log" || fail "a new snapshot"
 expect_not_contains "$(cat "$W/copy1.log")" "error: "
 
-# shared scans of a uuid key, rewritten between two groups
+# shared scans of a uuid key, rewritten between two groups (copy.scan_pass_size
+# 0: passes of copy.jobs chunks, not the one pass the default gives this table)
 expect_rc 0 "$P" cleanup --drop-data "$W/plan.yaml"
 PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_TEST_CHUNK_DELAY_MS=400 "$P" apply --yes --until copy "$W/plan.yaml" \
 	>"$W/copy2.out" 2>"$W/copy2.log" &

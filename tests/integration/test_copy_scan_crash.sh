@@ -2,7 +2,9 @@
 # across crashes of the servers, not only of the runner.  Crash-safe clusters
 # (fsync on, synchronous_commit = off, the shards' WAL writer slowed so that
 # acknowledged commits stay unflushed for seconds), a uuid table and a text
-# table of several chunks, shared scans in rounds of 8 blocks, copied 1 -> 2:
+# table of 8 chunks each, read by shared scans in one pass each (the default
+# copy.scan_pass_size: a pass takes up to 8 GiB of a table), in rounds of 8
+# blocks, copied 1 -> 2:
 #   1. once rounds are committed, a shard and the runner die together
 #      (pg_ctl stop -m immediate, kill -9): the shard loses the rounds it had
 #      acknowledged but not flushed, each with its progress row; the keeper
@@ -46,7 +48,7 @@ destination: { shards: ["${S0}", "${S1}"] }
 tables:
   public.sessions: { key: id }
   public.docs: { key: slug }
-copy: { jobs: 2, chunk_rows: 2500, scan_passes: 2 }
+copy: { jobs: 2, chunk_rows: 2500 }
 cutover: { reverse: false }
 YAML
 export PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_SCAN_ROUND_BLOCKS=8 PGRESHARD_TEST_CHUNK_DELAY_MS=200
@@ -100,6 +102,8 @@ echo "$ERR" >"$W/run3.log"
 grep -q 'copying on under the snapshot the last run copied under' "$W/run2.log" ||
 	fail "after the shard's crash the rerun did not go on under the kept snapshot: $(head -20 "$W/run2.log")"
 expect_contains "$ERR" "the snapshot the last run kept is gone"
+grep -q 'table public.sessions: its key is scattered over the table; 2 workers read up to 8 neighbouring chunks.*(8 chunk(s) to copy: 1 pass(es) over the table)' "$W"/run*.log ||
+	fail "sessions not read in one pass: $(grep -h 'sessions: its key' "$W"/run*.log | head -1)"
 expect_contains "$ERR" "of a shared scan interrupted under another snapshot; removed, the chunks are copied again"
 expect_eq "$(marks)" 0 "scan_progress rows left"
 expect_eq "$(psql_on 1 $DB "SELECT count(*) FROM pgreshard.snapshot_keepers")" 0 "snapshot leases left"

@@ -41,7 +41,7 @@ destination:
   shards: ["${S0}", "${S1}"]
 tables:
   public.accounts: { key: id }
-copy: { jobs: 2, chunk_rows: 2000, scan_passes: 2 }
+copy: { jobs: 2, chunk_rows: 2000, scan_passes: 2, scan_pass_size: 0 }
 cutover: { reverse: false }
 YAML
 export PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_SCAN_ROUND_BLOCKS=8 PGRESHARD_TEST_CHUNK_DELAY_MS=150

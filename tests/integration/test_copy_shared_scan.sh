@@ -59,7 +59,7 @@ tables:
   ss.uu: { key: id }
   'ss."Slugs"': { key: '"Slug"' }
   ss.comp: { key: [tenant, name] }
-copy: { jobs: 3, chunk_rows: 1000, scan_passes: 2 }
+copy: { jobs: 3, chunk_rows: 1000, scan_passes: 2, scan_pass_size: 0 }
 YAML
 # the tables here are in insertion order only by accident of a fresh load:
 # the shared scan is forced rather than left to the key's statistics

@@ -106,10 +106,11 @@ expect_contains "$OUT" "skewed: shard"
 psql_on 0 $DB "DROP PUBLICATION bigpub; DROP TABLE app.big, app.skewed, hp_big, hp_sk" >/dev/null
 
 # --- a scattered chunk key read many times over: sessions keyed by a random uuid
-# (sharded by user), 40 chunks with copy.scan_passes 10 are 10 shared-scan passes
-# over the table, and with 1 job 40 chunks read alone; each warning names the
-# setting that bounds it.  A serial key is read once whatever its chunks, and
-# the default (4 passes at most) raises nothing.
+# (sharded by user), 40 chunks with copy.scan_passes 10 and no pass size
+# (copy.scan_pass_size 0) are 10 shared-scan passes over the table, and with 1
+# job 40 chunks read alone; each warning names the settings that bound it.  A
+# serial key is read once whatever its chunks, and the defaults (passes of up
+# to 8 GiB, 4 at most) raise nothing: this table fits one pass.
 psql_on 0 $DB "CREATE TABLE app.sessions (id uuid PRIMARY KEY, user_id bigint NOT NULL, data text);
 	INSERT INTO app.sessions SELECT gen_random_uuid(), g % 5000, 'x' FROM generate_series(1, 100000) g;
 	CREATE TABLE app.ledger (id bigint PRIMARY KEY, amount numeric);
@@ -118,12 +119,17 @@ psql_on 0 $DB "CREATE TABLE app.sessions (id uuid PRIMARY KEY, user_id bigint NO
 write_plan "$W/scat.yaml" "  app.sessions: { key: user_id }
   app.ledger: { key: id }" scatpub
 cp "$W/scat.yaml" "$W/scat1.yaml"
-echo "copy: { jobs: 4, chunk_rows: 2500, scan_passes: 10 }" >>"$W/scat.yaml"
+cp "$W/scat.yaml" "$W/scat10.yaml"
+echo "copy: { jobs: 4, chunk_rows: 2500, scan_passes: 10, scan_pass_size: 0 }" >>"$W/scat.yaml"
 expect_rc 0 "$P" plan --json "$W/scat.yaml"
 msg=$(jq -r '.findings[] | select(.where == "app.sessions") | .severity + ": " + .message + " / " + .fix' <<<"$OUT")
 expect_contains "$msg" "warning: its chunk key (id) is scattered over the table"
 expect_contains "$msg" "40 chunks of copy.chunk_rows 2500, read by shared scans, are 10 passes"
-expect_contains "$msg" "set copy.scan_passes to 4 or less"
+expect_contains "$msg" "set copy.scan_passes to 4 or less, or copy.scan_pass_size to "
+# the same with the default pass size: the table is far below 8 GiB, one pass
+echo "copy: { jobs: 4, chunk_rows: 2500, scan_passes: 10 }" >>"$W/scat10.yaml"
+expect_rc 0 "$P" plan --json "$W/scat10.yaml"
+expect_eq "$(jq '[.findings[] | select(.message | test("scattered"))] | length' <<<"$OUT")" 0 "no warning: one pass of 8 GiB at most"
 expect_eq "$(jq '[.findings[] | select(.where == "app.ledger")] | length' <<<"$OUT")" 0 "no finding on the serial key"
 echo "copy: { jobs: 1, chunk_rows: 2500 }" >>"$W/scat1.yaml"
 expect_rc 0 "$P" plan --json "$W/scat1.yaml"

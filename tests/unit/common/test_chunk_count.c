@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -38,37 +39,80 @@ test_examples(void **state)
 	assert_int_equal(chunk_count(9, 1, 1), 9);
 }
 
-/* A scattered key's groups: copy.jobs chunks a pass, more when that would
- * take more than copy.scan_passes passes. */
+/* A scattered key's groups without a pass size (copy.scan_pass_size 0):
+ * copy.jobs chunks a pass, more when that would take more than
+ * copy.scan_passes passes. */
 static void
 test_groups(void **state)
 {
 	(void) state;
-	assert_int_equal(chunk_group_size(8, 4, 4), 4);		/* 2 passes */
-	assert_int_equal(chunk_group_size(16, 4, 4), 4);	/* 4 passes */
-	assert_int_equal(chunk_group_size(40, 4, 4), 10);	/* 10 passes -> 4 */
-	assert_int_equal(chunk_group_size(9, 3, 2), 5);		/* 5 + 4 */
-	assert_int_equal(chunk_group_size(5000, 4, 4), 1250);
-	assert_int_equal(chunk_group_size(5000, 4, 1), 5000);
-	assert_int_equal(chunk_group_size(3, 4, 4), 4);		/* fewer chunks than workers */
-	assert_int_equal(chunk_scattered_passes(40, 4, 4, true), 4);
-	assert_int_equal(chunk_scattered_passes(40, 4, 10, true), 10);
-	assert_int_equal(chunk_scattered_passes(41, 4, 4, true), 4);
-	assert_int_equal(chunk_scattered_passes(5000, 4, 4, true), 4);
+	assert_int_equal(chunk_group_size(8, 4, 4, 1e9, 0), 4);		/* 2 passes */
+	assert_int_equal(chunk_group_size(16, 4, 4, 1e9, 0), 4);	/* 4 passes */
+	assert_int_equal(chunk_group_size(40, 4, 4, 1e9, 0), 10);	/* 10 passes -> 4 */
+	assert_int_equal(chunk_group_size(9, 3, 2, 1e9, 0), 5);		/* 5 + 4 */
+	assert_int_equal(chunk_group_size(5000, 4, 4, 1e9, 0), 1250);
+	assert_int_equal(chunk_group_size(5000, 4, 1, 1e9, 0), 5000);
+	assert_int_equal(chunk_group_size(3, 4, 4, 1e9, 0), 4);		/* fewer chunks than workers */
+	assert_int_equal(chunk_scattered_passes(40, 4, 4, 1e9, 0, true), 4);
+	assert_int_equal(chunk_scattered_passes(40, 4, 10, 1e9, 0, true), 10);
+	assert_int_equal(chunk_scattered_passes(41, 4, 4, 1e9, 0, true), 4);
+	assert_int_equal(chunk_scattered_passes(5000, 4, 4, 1e9, 0, true), 4);
 	/* read alone: a pass per chunk */
-	assert_int_equal(chunk_scattered_passes(40, 4, 4, false), 40);
-	assert_int_equal(chunk_scattered_passes(40, 1, 4, true), 40);
+	assert_int_equal(chunk_scattered_passes(40, 4, 4, 1e9, 0, false), 40);
+	assert_int_equal(chunk_scattered_passes(40, 1, 4, 1e9, 0, true), 40);
 	for (long long n = 1; n <= 3000; n++)
 		for (int jobs = 2; jobs <= 16; jobs++)
 			for (long long passes = 1; passes <= 12; passes++)
 			{
-				long long	g = chunk_group_size(n, jobs, passes);
-				long long	p = chunk_scattered_passes(n, jobs, passes, true);
+				long long	g = chunk_group_size(n, jobs, passes, 1e12, 0);
+				long long	p = chunk_scattered_passes(n, jobs, passes, 1e12, 0, true);
 
 				assert_true(g >= jobs);
 				assert_true(p <= passes || g == jobs);	/* at most scan_passes, or groups of jobs */
 				assert_true(p == (n + g - 1) / g);
 			}
+}
+
+/* With a pass size (copy.scan_pass_size, default 8 GiB): as few passes as
+ * keep each pass's chunks under it, never more than copy.scan_passes. */
+static void
+test_pass_size(void **state)
+{
+	const long long GiB = 1LL << 30;
+
+	(void) state;
+	/* a 240 MB table of 8 chunks: one pass of all 8, not 2 of 4 */
+	assert_int_equal(chunk_group_size(8, 4, 4, 240e6, 8 * GiB), 8);
+	assert_int_equal(chunk_scattered_passes(8, 4, 4, 240e6, 8 * GiB, true), 1);
+	/* 20 GiB in 40 chunks: 3 passes of 14, 14 and 12 chunks (under 8 GiB each) */
+	assert_int_equal(chunk_group_size(40, 4, 4, 20.0 * GiB, 8 * GiB), 14);
+	assert_int_equal(chunk_scattered_passes(40, 4, 4, 20.0 * GiB, 8 * GiB, true), 3);
+	/* exactly two pass sizes: two passes */
+	assert_int_equal(chunk_scattered_passes(16, 4, 4, 16.0 * GiB, 8 * GiB, true), 2);
+	/* 500 GiB: the pass size would need 63 passes; copy.scan_passes caps it at 4 */
+	assert_int_equal(chunk_group_size(2000, 4, 4, 500.0 * GiB, 8 * GiB), 500);
+	assert_int_equal(chunk_scattered_passes(2000, 4, 4, 500.0 * GiB, 8 * GiB, true), 4);
+	/* never fewer chunks than workers in a pass */
+	assert_int_equal(chunk_group_size(40, 4, 40, 40.0 * GiB, 1 * GiB), 4);
+	/* an empty table (no bytes yet): one pass */
+	assert_int_equal(chunk_scattered_passes(8, 4, 4, 0, 8 * GiB, true), 1);
+	for (long long n = 1; n <= 500; n++)
+		for (int jobs = 2; jobs <= 8; jobs++)
+			for (long long passes = 1; passes <= 6; passes++)
+				for (double gib = 0.5; gib <= 64; gib *= 2)
+				{
+					long long	g = chunk_group_size(n, jobs, passes, gib * GiB, 8 * GiB);
+					long long	p = chunk_scattered_passes(n, jobs, passes, gib * GiB, 8 * GiB, true);
+
+					assert_true(g >= jobs);
+					assert_true(p <= passes || g == jobs);
+					/* a pass over 8 GiB (by more than its last chunk) only where
+					 * copy.scan_passes (or jobs) forces it */
+					assert_true(gib * (double) (g - 1) / (double) n <= 8.0 + 1e-9 ||
+								(long long) ceil(gib / 8.0) > passes || g == jobs);
+					/* and no more passes than the pass size needs */
+					assert_true(p <= (long long) ceil(gib / 8.0) || g == jobs);
+				}
 }
 
 static void
@@ -111,6 +155,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_pass_size),
 		cmocka_unit_test(test_random),
 	};
 

@@ -200,6 +200,7 @@ test_defaults(void **state)
 	assert_int_equal(p->copy_jobs, 4);
 	assert_int_equal(p->copy_chunk_rows, 1000000);
 	assert_int_equal(p->copy_scan_passes, 4);
+	assert_int_equal(p->copy_scan_pass_size, 8LL << 30);
 	assert_int_equal(p->copy_keep_snapshot_s, 600);
 	assert_int_equal(p->cutover.mode, CUTOVER_AUTO);
 	assert_int_equal(p->cutover.freeze, FREEZE_LOCK);
@@ -269,6 +270,7 @@ test_copy_and_cutover_settings(void **state)
 	assert_int_equal(p->copy_jobs, 64);
 	assert_int_equal(p->copy_chunk_rows, 1000);
 	assert_int_equal(p->copy_scan_passes, 6);
+	assert_int_equal(p->copy_scan_pass_size, 512LL << 20);
 	assert_int_equal(p->copy_keep_snapshot_s, 0);
 	assert_int_equal(p->cutover.mode, CUTOVER_MANUAL);
 	assert_int_equal(p->cutover.freeze, FREEZE_READ_ONLY);
@@ -526,7 +528,7 @@ static const char *const many_problems =
 	"tables:\n"
 	"  public.x: { key: [id, id] }\n"
 	"  x: { replicate: true }\n"
-	"copy: { jobs: 0, chunk_rows: 10, scan_passes: 0, keep_snapshot_s: 5 }\n"
+	"copy: { jobs: 0, chunk_rows: 10, scan_passes: 0, keep_snapshot_s: 5, scan_pass_size: 8 GiB }\n"
 	"cutover: { freeze: hook, verify: yes }\n";
 
 static void
@@ -544,6 +546,7 @@ test_every_problem_reported(void **state)
 		"mem/plan.yaml:11:30: copy.chunk_rows must be at least 1000, found 10",
 		"mem/plan.yaml:11:47: copy.scan_passes must be between 1 and 1000000, found 0",
 		"mem/plan.yaml:11:67: copy.keep_snapshot_s must be 0 (no keeper) or at least 30, found 5",
+		"mem/plan.yaml:11:86: copy.scan_pass_size must be a size such as 200GB",
 		"mem/plan.yaml:12:34: cutover.verify must be true or false, found 'yes'",
 		"mem/plan.yaml:12:20: cutover.freeze: hook needs hooks.on_freeze",
 	};
