@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "spill.h"
+#include "spill_dir.h"
 #include "xalloc.h"
 
 typedef struct spill_sub {
@@ -47,6 +48,7 @@ typedef struct spill_xact {
 
 struct spill_store {
 	char	   *dir;
+	int			lock_fd;		/* holds the directory's lock (spill_dir.c) */
 	spill_xact *xacts;
 	int			nxacts;
 	int			xacts_cap;
@@ -64,6 +66,7 @@ spill_open(const char *parent_dir)
 {
 	spill_store *s;
 	char	   *path;
+	int			lock_fd;
 
 	if (parent_dir == NULL)
 	{
@@ -71,15 +74,12 @@ spill_open(const char *parent_dir)
 		if (parent_dir == NULL || parent_dir[0] == '\0')
 			parent_dir = "/tmp";
 	}
-	path = xasprintf("%s/pgreshard-spill.XXXXXX", parent_dir);
-	if (mkdtemp(path) == NULL)
-	{
-		log_error("cannot create a spill directory in %s: %s", parent_dir, strerror(errno));
-		free(path);
+	spill_dir_sweep(parent_dir);
+	if ((path = spill_dir_make(parent_dir, &lock_fd)) == NULL)
 		return NULL;
-	}
 	s = xcalloc(1, sizeof(*s));
 	s->dir = path;
+	s->lock_fd = lock_fd;
 	s->cached = -1;
 	s->bufcap = SPILL_INITIAL_BUFFER;
 	s->buf = xmalloc(s->bufcap);
@@ -411,8 +411,7 @@ spill_close(spill_store *s)
 		return;
 	while (s->nxacts > 0)
 		drop_xact(s, s->nxacts - 1);
-	if (rmdir(s->dir) != 0)
-		log_error("spill directory %s: cannot remove: %s", s->dir, strerror(errno));
+	spill_dir_remove(s->dir, s->lock_fd);
 	free(s->xacts);
 	free(s->buf);
 	free(s->dir);

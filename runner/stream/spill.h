@@ -15,7 +15,8 @@
  * how PostgreSQL's own apply worker handles them).
  *
  * Files live in a private directory (mode 0700) made by spill_open and
- * removed by spill_close.  Writes are buffered; at most SPILL_MAX_OPEN files
+ * removed by spill_close; spill_open first removes the directories of
+ * stores whose process died without closing them (spill_dir.c).  Writes are buffered; at most SPILL_MAX_OPEN files
  * are open at once (the least recently used is closed and later reopened in
  * append mode).  Memory is a few words per transaction and subtransaction,
  * the write buffers of the open files, and one replay buffer as large as the

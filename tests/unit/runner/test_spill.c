@@ -16,15 +16,18 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "pgoutput.h"
 #include "spill.h"
+#include "spill_dir.h"
 
 /* ---- records that say who they are ------------------------------------- */
 
@@ -470,6 +473,12 @@ test_io_errors(void **state)
 					  "No such file or directory");
 
 	snprintf(dir, sizeof(dir), "%s", spill_dir(s));
+	{
+		char		lock[4200];
+
+		snprintf(lock, sizeof(lock), "%s/.lock", dir);
+		assert_int_equal(unlink(lock), 0);
+	}
 	assert_int_equal(rmdir(dir), 0);
 	assert_false(spill_append(s, 70, 70, "x", 1));
 	expect_last_error(dir);
@@ -504,6 +513,86 @@ test_cleanup(void **state)
 	assert_int_equal(count_files(parent), 0);
 	assert_int_equal(rmdir(parent), 0);
 	spill_close(NULL);
+}
+
+/*
+ * A store whose process was killed -9 leaves its directory; the next
+ * spill_open in the same parent removes it, files and all.  A live store's
+ * directory, a directory without a lock (an older version's), and a file of
+ * the same name pattern stay.
+ */
+static void
+test_orphans_swept(void **state)
+{
+	char		parent[] = "/tmp/pgreshard-test-spill.XXXXXX";
+	char		orphan[4096] = "", old[4200], plain[4200], oldfile[4300];
+	int			pfd[2];
+	pid_t		pid;
+	int			status;
+	ssize_t		n;
+	struct stat st;
+	spill_store *live, *again;
+	FILE	   *f;
+
+	(void) state;
+	assert_non_null(mkdtemp(parent));
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+	{
+		spill_store *c = spill_open(parent);
+
+		close(pfd[0]);
+		if (c == NULL)
+			_exit(2);
+		for (uint32_t x = 1; x <= 3; x++)
+			if (!spill_append(c, x, x, "change", 6) || !spill_append(c, x, x, "more", 4))
+				_exit(3);
+		if (write(pfd[1], spill_dir(c), strlen(spill_dir(c))) < 0)
+			_exit(4);
+		close(pfd[1]);
+		kill(getpid(), SIGKILL);	/* no spill_close */
+		_exit(5);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], orphan, sizeof(orphan) - 1);
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_true(n > 0);
+	orphan[n] = '\0';
+	assert_int_equal(stat(orphan, &st), 0);	/* left behind */
+
+	snprintf(old, sizeof(old), "%s/pgreshard-spill.0ld0ne", parent);
+	assert_int_equal(mkdir(old, 0700), 0);
+	snprintf(oldfile, sizeof(oldfile), "%s/xact-9.spill", old);
+	assert_non_null(f = fopen(oldfile, "w"));
+	fclose(f);
+	snprintf(plain, sizeof(plain), "%s/pgreshard-spill.plain", parent);
+	assert_non_null(f = fopen(plain, "w"));
+	fclose(f);
+	live = spill_open(parent);
+	assert_non_null(live);
+	append(live, 7, 7, 1);
+	/* the first open swept the orphan already; the second finds nothing of a
+	 * live store to take */
+	assert_int_equal(stat(orphan, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	again = spill_open(parent);
+	assert_non_null(again);
+	assert_int_equal(count_files(spill_dir(live)), 1);
+	assert_int_equal(stat(old, &st), 0);
+	assert_int_equal(stat(oldfile, &st), 0);
+	assert_int_equal(stat(plain, &st), 0);
+	assert_int_equal(spill_dir_sweep(parent), 0);
+	spill_close(live);
+	spill_close(again);
+	assert_int_equal(unlink(oldfile), 0);
+	assert_int_equal(rmdir(old), 0);
+	assert_int_equal(unlink(plain), 0);
+	assert_int_equal(count_files(parent), 0);
+	assert_int_equal(rmdir(parent), 0);
 }
 
 /* ---- a real stream ------------------------------------------------------ */
@@ -627,6 +716,7 @@ main(void)
 		cmocka_unit_test(test_damaged_files),
 		cmocka_unit_test(test_io_errors),
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_orphans_swept),
 		cmocka_unit_test(test_real_stream),
 	};
 
