@@ -32,7 +32,7 @@
 # with the snapshot kept (the default) and as many with copy.keep_snapshot_s 0
 # (what a crash that ends the snapshot, a restart of the source, costs): the
 # share of the table the rerun copies again.
-# BENCH_KEY_ROUNDS (default 3) rounds.
+# BENCH_KEY_ROUNDS (default 3) rounds; BENCH_KILL_ROWS (below) sizes the kills' table.
 echo "bench/copy keys: loading 5 tables of $ROWS rows..."
 psql_on 0 bench "
 CREATE TABLE k_dense (id bigint PRIMARY KEY, n int NOT NULL, payload text);
@@ -141,8 +141,9 @@ for ((rep = 1; rep <= ${BENCH_KEY_ROUNDS:-3}; rep++)); do
 done
 
 # kill -9 halfway through the uuid copy: once half of the table's rows are on
-# the shards, committed (chunks_done) or in their open COPYs (pg_stat_progress_copy);
-# then the rerun.  What the rerun copies again: the rows it reads from the source
+# the shards, committed (chunks_done), in their open COPYs (pg_stat_progress_copy)
+# or in the rounds a shared scan committed (scan_progress); then the rerun.
+# What the rerun copies again: the rows it reads from the source
 # (its log's count), what was not committed, whole chunks or shared scans'
 # rounds a rerun under the kept snapshot goes on after (copy_scan.c).
 # Watched from one session on shard 1 polling every 10 ms (the hash gives it a
@@ -162,17 +163,37 @@ BEGIN
 			EXECUTE 'SELECT coalesce(sum(rows), 0) FROM pgreshard.chunks_done' INTO d;
 			n := n + d;
 		END IF;
+		-- a shared scan's committed rounds (a round's COPY counts from 0 again)
+		IF to_regclass('pgreshard.scan_progress') IS NOT NULL THEN
+			EXECUTE 'SELECT coalesce(sum(r), 0) FROM pgreshard.scan_progress, unnest(rows) r' INTO d;
+			n := n + d;
+		END IF;
 		EXIT WHEN n >= target OR clock_timestamp() - t0 > interval '300 s';
 		COMMIT;
 		PERFORM pg_sleep(0.01);
 	END LOOP;
-END \$f\$" -c "CALL pg_temp.wait_rows($((ROWS / 8)), NULL)" 2>/dev/null | awk '{ print 4 * $1 }'
+END \$f\$" -c "CALL pg_temp.wait_rows($((KROWS / 8)), NULL)" 2>/dev/null | awk '{ print 4 * $1 }'
 }
+# BENCH_KILL_ROWS: the kills on a uuid table of that many rows of its own (the
+# same rows as k_uuid's), not on k_uuid: a kill loses up to a round (4,096
+# blocks) per worker, half of a 2M-row table read in one pass, a tenth of 8M
+KT=k_uuid KROWS=$ROWS
+if [ -n "${BENCH_KILL_ROWS:-}" ]; then
+	KT=k_ukill KROWS=$BENCH_KILL_ROWS
+	echo "bench/copy keys: loading a uuid table of $KROWS rows for the kills..."
+	psql_on 0 bench "
+CREATE TABLE k_ukill (id uuid NOT NULL, n int NOT NULL, payload text);
+INSERT INTO k_ukill SELECT gen_random_uuid(), g % 1000, left(repeat(md5(g::text), 3), 64) FROM generate_series(1, $KROWS) g;
+ALTER TABLE k_ukill ADD PRIMARY KEY (id);
+CREATE PUBLICATION pub_k_ukill FOR TABLE k_ukill;
+ANALYZE k_ukill;" >/dev/null
+	psql_on 0 bench "VACUUM k_ukill" >/dev/null
+fi
 : >"$W/kkill"
 for keep in 600 0; do
 	for ((k = 1; k <= ${BENCH_KILLS:-3}; k++)); do
-		plan=$(keyplan k_uuid 4 "" "keep_snapshot_s: $keep")
-		keyreset k_uuid
+		plan=$(keyplan $KT 4 $((KROWS / 8)) "keep_snapshot_s: $keep")
+		keyreset $KT
 		"$P" apply --yes --until copy "$plan" 2>"$W/kill.log" &
 		kpid=$!
 		seen=$(half_seen)
@@ -184,16 +205,16 @@ for keep in 600 0; do
 		chunks=$(psql_on 1 bench "SELECT count(*) FROM pgreshard.chunk_plan")
 		"$P" apply --yes --until copy "$plan" 2>"$W/rerun.log" || { cat "$W/rerun.log" >&2; exit 1; }
 		again=$(sed -n 's/.*copy: .* copied to .*; \([0-9]*\) of the rows read from the source by this run.*/\1/p' "$W/rerun.log")
-		after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM k_uuid"; done | awk '{s += $1} END {print s}')
-		[ "$after" = "$ROWS" ] || { echo "bench/copy keys: expected $ROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
+		after=$(for s in 1 2 3 4; do psql_on $s bench "SELECT count(*) FROM $KT"; done | awk '{s += $1} END {print s}')
+		[ "$after" = "$KROWS" ] || { echo "bench/copy keys: expected $KROWS uuid rows on the shards after the rerun, found $after" >&2; exit 1; }
 		echo "$keep $seen $before ${again:-0} $chunks" >>"$W/kkill"
-		awk -v rows="$ROWS" '{ printf "  kill -9 with %d rows on the shards (copy.keep_snapshot_s %d, %d chunks): %d committed; the rerun read %d rows, %.2f of the table again\n", $2, $1, $5, $3, $4, $4 / rows }' <(tail -1 "$W/kkill")
+		awk -v rows="$KROWS" '{ printf "  kill -9 with %d rows on the shards (copy.keep_snapshot_s %d, %d chunks): %d committed; the rerun read %d rows, %.2f of the table again\n", $2, $1, $5, $3, $4, $4 / rows }' <(tail -1 "$W/kkill")
 	done
 done
 
 # ratios: rows/s against dense in the same round; per byte, the same times the
 # tables' COPY bytes (a wider row is more bytes per row)
-awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" \
+awk -v rows="$ROWS" -v krows="$KROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs="$(cat "$W/kbytes_k_sparse")" \
 	-v bu="$(cat "$W/kbytes_k_uuid")" -v bt="$(cat "$W/kbytes_k_text")" -v kills="$W/kkill" -v cpuf="$W/kcpu" \
 	-v width="${BENCH_KEY_WIDTH:-same}" -v sizes="$ksizes" '
 	function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t } return x[int((n + 1) / 2)] }
@@ -227,5 +248,5 @@ awk -v rows="$ROWS" -v cpus="$(nproc)" -v bd="$(cat "$W/kbytes_k_dense")" -v bs=
 		dc = cm[1] + cm[2] + cm[15]
 		printf "  CPU of all (servers + pgreshard) per row, dense over each: sparse %.2f, uuid %.2f, text %.2f, ICU text %.2f (steadier than the wall clock on a shared machine)\n", dc / (cm[3] + cm[4] + cm[16]), dc / (cm[5] + cm[6] + cm[17]), dc / (cm[7] + cm[8] + cm[18]), dc / (cm[13] + cm[14] + cm[19])
 		printf "  peak memory (max RSS): %6.1f MiB\n", rss / 1024
-		while ((getline line < kills) > 0) { split(line, k, " "); n[k[1]]++; f = k[4] / rows; rec[k[1]] = rec[k[1]] sprintf(" %.2f", f); if (f > worst[k[1]]) worst[k[1]] = f }
-		for (c in n) printf "  uuid killed -9 halfway, %s, %d runs: the rerun copied again%s of the table (worst %.2f)\n", (c > 0 ? "the snapshot kept (the default)" : "no snapshot kept (copy.keep_snapshot_s 0: a crash that ends the snapshot)"), n[c], rec[c], worst[c] }' "$W/kres"
+		while ((getline line < kills) > 0) { split(line, k, " "); n[k[1]]++; f = k[4] / krows; rec[k[1]] = rec[k[1]] sprintf(" %.2f", f); if (f > worst[k[1]]) worst[k[1]] = f }
+		for (c in n) printf "  uuid table of %d rows killed -9 halfway, %s, %d runs: the rerun copied again%s of the table (worst %.2f)\n", krows, (c > 0 ? "the snapshot kept (the default)" : "no snapshot kept (copy.keep_snapshot_s 0: a crash that ends the snapshot)"), n[c], rec[c], worst[c] }' "$W/kres"
