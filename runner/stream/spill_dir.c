@@ -111,7 +111,8 @@ remove_orphan(int parent_fd, const char *name, int dfd)
 			ok = false;
 	}
 	closedir(d);
-	return ok && unlinkat(parent_fd, name, AT_REMOVEDIR) == 0;
+	/* ENOENT: another stream's sweep took it between our lock and this */
+	return ok && (unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT);
 }
 
 /* Whether parent/name is an orphan of this user: a directory whose .lock
