@@ -30,6 +30,8 @@ chunk_group_size(long long nchunks, int jobs, long long max_passes, double bytes
 			passes = (long long) fit;
 	}
 	g = (nchunks + passes - 1) / passes;
+	if (g > CHUNK_GROUP_MAX)
+		g = CHUNK_GROUP_MAX;
 	return g > jobs ? g : jobs;
 }
 

@@ -38,15 +38,22 @@
  */
 long long	chunk_count(double est, long long chunk_rows, int jobs);
 
+/* A shared scan's group holds at most this many chunks: what it keeps per
+ * chunk (counts per worker and shard, bounds, progress arrays) stays small
+ * whatever copy.chunk_rows is. */
+#define CHUNK_GROUP_MAX 1024
+
 /*
  * The chunks a shared scan reads in one pass over a table whose key is
  * scattered over its heap, nchunks of them in a row holding about bytes:
  * as many as keep the passes few -- each pass reads every block of the
- * table, whatever its chunks -- while a pass's chunks hold pass_size bytes
- * at most (copy.scan_pass_size; 0: no size, passes of jobs chunks), but
- * never more than max_passes passes (copy.scan_passes), and never fewer
- * than jobs chunks (one block range per worker).  The passes split the
- * chunks evenly.  Every chunk of a pass is recorded done together, once
+ * table, whatever its chunks -- while a pass's chunks hold about pass_size
+ * bytes at most (copy.scan_pass_size: over it by less than a chunk; 0: no
+ * size, passes of jobs chunks within max_passes), but never more than
+ * max_passes passes (copy.scan_passes), never more than CHUNK_GROUP_MAX
+ * chunks (which may take more passes), and never fewer than jobs chunks
+ * (one block range per worker).  The passes split the chunks evenly, to a
+ * chunk.  Every chunk of a pass is recorded done together, once
  * all of its rounds are committed: a crash that ends the copy's snapshot
  * loses the passes in flight, so pass_size bounds what such a crash costs,
  * and max_passes what a huge table's reads cost.

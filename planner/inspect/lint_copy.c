@@ -32,6 +32,31 @@ static const char sql_key_order[] =
 	"LEFT JOIN pg_stats s ON s.schemaname = $2 AND s.tablename = $3 AND s.attname = a.attname "
 	"  AND NOT s.inherited";
 
+/*
+ * What bounds a shared scan's passes over a table of bytes and rows in n
+ * chunks: copy.scan_passes, or a copy.scan_pass_size of a quarter of the
+ * table (a whole number of MB or GB, rounded up, as the plan file takes
+ * it) -- or, when a pass holds CHUNK_GROUP_MAX chunks before either binds,
+ * larger chunks.
+ */
+static char *
+pass_fix(const plan *p, double bytes, double rows, long long n)
+{
+	double		quarter = ceil(bytes / MAX_PASSES);
+	char		size[32];
+
+	if (chunk_scattered_passes(n, p->copy_jobs, MAX_PASSES, bytes, 0, true) > MAX_PASSES)
+		return xasprintf("set copy.chunk_rows to about %.0f or more (a pass reads %d chunks at most)",
+						 ceil(rows / (MAX_PASSES * (double) CHUNK_GROUP_MAX)), CHUNK_GROUP_MAX);
+	if (quarter >= 1024.0 * 1024 * 1024)
+		snprintf(size, sizeof(size), "%.0fGB", ceil(quarter / (1024.0 * 1024 * 1024)));
+	else
+		snprintf(size, sizeof(size), "%.0fMB", fmax(1.0, ceil(quarter / (1024.0 * 1024))));
+	return xasprintf("set copy.scan_passes to %d or less, or copy.scan_pass_size to %s or more (a pass's "
+					 "chunks are recorded done together: a crash that ends the copy's snapshot, a restart "
+					 "of the source, loses up to a pass)", MAX_PASSES, size);
+}
+
 static bool
 lint_table_reads(const plan *p, pgr_conn *c, const server_info *s, int ti, catalog *cat)
 {
@@ -65,17 +90,14 @@ lint_table_reads(const plan *p, pgr_conn *c, const server_info *s, int ti, catal
 		{
 			char	   *name = table_display(pt);
 			char		b1[32], b2[32];
-			char		b3[32];
-			char	   *fix = shared
-				? xasprintf("set copy.scan_passes to %d or less, or copy.scan_pass_size to %s or more (a pass's "
-							"chunks are recorded done together: a crash that ends the copy's snapshot, a restart "
-							"of the source, loses up to a pass)",
-							MAX_PASSES, format_bytes(ceil((double) t->bytes / nsrc / MAX_PASSES), b3, sizeof(b3)))
-				: xasprintf("%s; or set copy.chunk_rows to about %.0f: 2 chunks, each read alone",
-							pt->replicate ? "a replicated table's chunks are always read alone"
-							: s->version_num < 140000 ? "shared scans need PostgreSQL 14 on the source"
-							: "set copy.jobs to 2 or more: its chunks are then read by shared scans, "
-							"copy.scan_passes passes at most", ceil(rows / 2.0));
+			char	   *fix = !shared ? NULL : pass_fix(p, (double) t->bytes / nsrc, rows, n);
+
+			if (fix == NULL)
+				fix = xasprintf("%s; or set copy.chunk_rows to about %.0f: 2 chunks, each read alone",
+								pt->replicate ? "a replicated table's chunks are always read alone"
+								: s->version_num < 140000 ? "shared scans need PostgreSQL 14 on the source"
+								: "set copy.jobs to 2 or more: its chunks are then read by shared scans, "
+								"copy.scan_passes passes at most", ceil(rows / 2.0));
 
 			catalog_add_finding(cat, FINDING_WARNING, name, fix,
 								"its chunk key (%s) is scattered over the table (pg_stats.correlation %.2f), so "

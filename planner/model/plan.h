@@ -137,7 +137,8 @@ typedef struct plan {
 								 * (runner/copy/copy_group.c) */
 	long long copy_scan_pass_size; /* bytes of such a table one pass copies at most
 									* (fewer passes where they fit), default 8 GiB;
-									* 0: copy.jobs chunks a pass (common/pg/chunking.h) */
+									* 0: copy.jobs chunks a pass within copy.scan_passes
+									* (common/pg/chunking.h) */
 	long long copy_keep_snapshot_s; /* how long the copy's snapshot outlives a runner
 									 * that died, default 600; 0: not kept
 									 * (runner/prepare/snapshot_keeper.c) */

@@ -10,11 +10,12 @@
  * group of chunks at a time, each a TID range scan of 1/J of the blocks
  * (`ctid >= '(a,0)' AND ctid < '(b,0)'`) restricted to the group's key
  * range, each row placed in its chunk (by pgreshard, or by the source).  A
- * group of G chunks costs one pass.  G is copy.jobs, or more when the
- * table's chunks would otherwise take more than copy.scan_passes passes
- * (chunking.h): with many chunks, a pass per copy.jobs of them read a large
- * table hundreds of times.  A slice reads its blocks in rounds of about
- * SCAN_ROUND_BLOCKS, and writes into one transaction per shard of its own,
+ * group of G chunks costs one pass.  G is as large as keeps a pass's
+ * chunks under copy.scan_pass_size, within copy.scan_passes passes, and at
+ * least copy.jobs (chunking.h): every pass reads every block of the table,
+ * so a table up to 8 GB is read once.  A slice reads its blocks in rounds
+ * of about SCAN_ROUND_BLOCKS, and writes into one transaction per shard of
+ * its own,
  * committed after each round with its progress (copy_scan.c): the work a
  * kill -9 loses is a round per slice when the rerun reads under the same
  * snapshot (runner/prepare/snapshot_keeper.c), else the groups in flight.
@@ -65,7 +66,8 @@ continues(const copy_job *a, const copy_job *b)
  * (TID range scans), and the key's first column scattered over the heap
  * (|pg_stats.correlation| < 0.5; tables without statistics keep their
  * index scans).  PGRESHARD_COPY_SHARED_SCAN=on skips the statistics,
- * =off turns shared scans off.  *nblocks, *bytes: the table's size now.
+ * =off turns shared scans off.  *nblocks: the table's heap blocks now;
+ * *bytes: its size with TOAST (what a pass copies).
  */
 static bool
 wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *mode, long long *nblocks,
@@ -92,7 +94,7 @@ wants_shared(pgr_conn *src, const copy_table *t, const copy_job *j, const char *
 						"(SELECT abs(correlation) < $5::float8 FROM pg_stats WHERE schemaname = $1 AND tablename = $2 "
 						"  AND attname = $3 LIMIT 1), "
 						"pg_relation_size($4::regclass) / current_setting('block_size')::bigint, "
-						"pg_relation_size($4::regclass)",
+						"pg_table_size($4::regclass)",
 						5, params);
 	}
 	pgarray_free(cols, ncols);
@@ -346,8 +348,8 @@ copy_groups_build(copy_run *run, bool resume)
 		{
 			const copy_table *t = &run->tables[j->table];
 			/* the chunks left are this share of the table's bytes (the same
-			 * key ranges on every source) */
-			double		all = (double) t->chunks_total / (t->replicate ? 1 : p->nsources);
+			 * key ranges on every source; a replicated table is never shared) */
+			double		all = (double) t->chunks_total / p->nsources;
 
 			nchunks = table_chunks(run, r);
 			group = chunk_group_size(nchunks, p->copy_jobs, p->copy_scan_passes,

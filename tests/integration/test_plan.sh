@@ -126,6 +126,12 @@ msg=$(jq -r '.findings[] | select(.where == "app.sessions") | .severity + ": " +
 expect_contains "$msg" "warning: its chunk key (id) is scattered over the table"
 expect_contains "$msg" "40 chunks of copy.chunk_rows 2500, read by shared scans, are 10 passes"
 expect_contains "$msg" "set copy.scan_passes to 4 or less, or copy.scan_pass_size to "
+# the size it suggests is one the plan file takes, and it ends the warning
+size=$(sed -n 's/.*copy.scan_pass_size to \([0-9]*[MG]B\) or more.*/\1/p' <<<"$msg")
+[ -n "$size" ] || fail "no size in the fix: $msg"
+sed "s/scan_pass_size: 0 }/scan_pass_size: $size }/" "$W/scat.yaml" >"$W/scatfix.yaml"
+expect_rc 0 "$P" plan --json "$W/scatfix.yaml"
+expect_eq "$(jq '[.findings[] | select(.message | test("scattered"))] | length' <<<"$OUT")" 0 "no warning with the suggested copy.scan_pass_size $size"
 # the same with the default pass size: the table is far below 8 GiB, one pass
 echo "copy: { jobs: 4, chunk_rows: 2500, scan_passes: 10 }" >>"$W/scat10.yaml"
 expect_rc 0 "$P" plan --json "$W/scat10.yaml"

@@ -50,13 +50,16 @@ test_groups(void **state)
 	assert_int_equal(chunk_group_size(16, 4, 4, 1e9, 0), 4);	/* 4 passes */
 	assert_int_equal(chunk_group_size(40, 4, 4, 1e9, 0), 10);	/* 10 passes -> 4 */
 	assert_int_equal(chunk_group_size(9, 3, 2, 1e9, 0), 5);		/* 5 + 4 */
-	assert_int_equal(chunk_group_size(5000, 4, 4, 1e9, 0), 1250);
-	assert_int_equal(chunk_group_size(5000, 4, 1, 1e9, 0), 5000);
+	assert_int_equal(chunk_group_size(4000, 4, 4, 1e9, 0), 1000);
+	assert_int_equal(chunk_group_size(5000, 4, 4, 1e9, 0), CHUNK_GROUP_MAX);	/* 1250 capped */
+	assert_int_equal(chunk_group_size(5000, 4, 1, 1e9, 0), CHUNK_GROUP_MAX);	/* capped: 5 passes */
+	assert_int_equal(chunk_scattered_passes(5000, 4, 1, 1e9, 0, true), 5);
 	assert_int_equal(chunk_group_size(3, 4, 4, 1e9, 0), 4);		/* fewer chunks than workers */
 	assert_int_equal(chunk_scattered_passes(40, 4, 4, 1e9, 0, true), 4);
 	assert_int_equal(chunk_scattered_passes(40, 4, 10, 1e9, 0, true), 10);
 	assert_int_equal(chunk_scattered_passes(41, 4, 4, 1e9, 0, true), 4);
-	assert_int_equal(chunk_scattered_passes(5000, 4, 4, 1e9, 0, true), 4);
+	assert_int_equal(chunk_scattered_passes(4000, 4, 4, 1e9, 0, true), 4);
+	assert_int_equal(chunk_scattered_passes(5000, 4, 4, 1e9, 0, true), 5);	/* groups of 1024 at most */
 	/* read alone: a pass per chunk */
 	assert_int_equal(chunk_scattered_passes(40, 4, 4, 1e9, 0, false), 40);
 	assert_int_equal(chunk_scattered_passes(40, 1, 4, 1e9, 0, true), 40);
@@ -68,7 +71,8 @@ test_groups(void **state)
 				long long	p = chunk_scattered_passes(n, jobs, passes, 1e12, 0, true);
 
 				assert_true(g >= jobs);
-				assert_true(p <= passes || g == jobs);	/* at most scan_passes, or groups of jobs */
+				assert_true(p <= passes || g == jobs || g == CHUNK_GROUP_MAX);	/* at most scan_passes, or groups of jobs */
+				assert_true(g <= CHUNK_GROUP_MAX || g == jobs);
 				assert_true(p == (n + g - 1) / g);
 			}
 }
@@ -94,6 +98,9 @@ test_pass_size(void **state)
 	assert_int_equal(chunk_scattered_passes(2000, 4, 4, 500.0 * GiB, 8 * GiB, true), 4);
 	/* never fewer chunks than workers in a pass */
 	assert_int_equal(chunk_group_size(40, 4, 40, 40.0 * GiB, 1 * GiB), 4);
+	/* 200,000 small chunks of one 8 GiB table: groups of CHUNK_GROUP_MAX, not
+	 * one group of all (its counts per worker and shard would be ~50 MB) */
+	assert_int_equal(chunk_group_size(200000, 4, 4, 8.0 * GiB, 8 * GiB), CHUNK_GROUP_MAX);
 	/* an empty table (no bytes yet): one pass */
 	assert_int_equal(chunk_scattered_passes(8, 4, 4, 0, 8 * GiB, true), 1);
 	for (long long n = 1; n <= 500; n++)

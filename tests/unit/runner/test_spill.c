@@ -516,53 +516,80 @@ test_cleanup(void **state)
 }
 
 /*
- * A store whose process was killed -9 leaves its directory; the next
- * spill_open in the same parent removes it, files and all.  A live store's
- * directory, a directory without a lock (an older version's), and a file of
- * the same name pattern stay.
+ * Fork a process that opens a store in parent, writes its directory's path
+ * to *path, and then either kills itself -9 (hold false: its directory is
+ * left behind) or waits until *release is closed, then closes the store.
  */
-static void
-test_orphans_swept(void **state)
+static pid_t
+child_store(const char *parent, bool hold, char *path, size_t pathlen, int *release)
 {
-	char		parent[] = "/tmp/pgreshard-test-spill.XXXXXX";
-	char		orphan[4096] = "", old[4200], plain[4200], oldfile[4300];
-	int			pfd[2];
+	int			out[2], in[2];
 	pid_t		pid;
-	int			status;
 	ssize_t		n;
-	struct stat st;
-	spill_store *live, *again;
-	FILE	   *f;
 
-	(void) state;
-	assert_non_null(mkdtemp(parent));
-	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(pipe(out), 0);
+	assert_int_equal(pipe(in), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
 	{
 		spill_store *c = spill_open(parent);
+		char		b;
 
-		close(pfd[0]);
+		close(out[0]);
+		close(in[1]);
 		if (c == NULL)
 			_exit(2);
 		for (uint32_t x = 1; x <= 3; x++)
-			if (!spill_append(c, x, x, "change", 6) || !spill_append(c, x, x, "more", 4))
+			if (!spill_append(c, x, x, "change", 6))
 				_exit(3);
-		if (write(pfd[1], spill_dir(c), strlen(spill_dir(c))) < 0)
+		if (write(out[1], spill_dir(c), strlen(spill_dir(c))) < 0)
 			_exit(4);
-		close(pfd[1]);
-		kill(getpid(), SIGKILL);	/* no spill_close */
-		_exit(5);
+		close(out[1]);
+		if (!hold)
+			kill(getpid(), SIGKILL);	/* no spill_close */
+		while (read(in[0], &b, 1) > 0)
+			;
+		spill_close(c);
+		_exit(0);
 	}
-	close(pfd[1]);
-	n = read(pfd[0], orphan, sizeof(orphan) - 1);
-	close(pfd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(out[1]);
+	close(in[0]);
+	n = read(out[0], path, pathlen - 1);
+	close(out[0]);
 	assert_true(n > 0);
-	orphan[n] = '\0';
-	assert_int_equal(stat(orphan, &st), 0);	/* left behind */
+	path[n] = '\0';
+	*release = in[1];
+	return pid;
+}
+
+/*
+ * A store whose process was killed -9 leaves its directory; the next
+ * spill_open in the same parent removes it, files and all.  The directory of
+ * a store that another live process holds, a directory without a lock (an
+ * older version's), one a sweep cannot empty (until it can), and a file of
+ * the same name pattern stay; no descriptor is left open by a sweep.
+ */
+static void
+test_orphans_swept(void **state)
+{
+	char		parent[] = "/tmp/pgreshard-test-spill.XXXXXX";
+	char		orphan[4096], held[4096], old[4200], plain[4200], oldfile[4300], stuck[4200], sub[4300];
+	int			release, dead_release, status, fds;
+	pid_t		dead, holder;
+	struct stat st;
+	spill_store *mine;
+	FILE	   *f;
+
+	(void) state;
+	assert_non_null(mkdtemp(parent));
+	/* (the holder first: opening a store sweeps) */
+	holder = child_store(parent, true, held, sizeof(held), &release);
+	dead = child_store(parent, false, orphan, sizeof(orphan), &dead_release);
+	assert_int_equal(waitpid(dead, &status, 0), dead);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(dead_release);
+	assert_int_equal(count_files(orphan), 3);	/* left behind with its spill files */
 
 	snprintf(old, sizeof(old), "%s/pgreshard-spill.0ld0ne", parent);
 	assert_int_equal(mkdir(old, 0700), 0);
@@ -572,22 +599,40 @@ test_orphans_swept(void **state)
 	snprintf(plain, sizeof(plain), "%s/pgreshard-spill.plain", parent);
 	assert_non_null(f = fopen(plain, "w"));
 	fclose(f);
-	live = spill_open(parent);
-	assert_non_null(live);
-	append(live, 7, 7, 1);
-	/* the first open swept the orphan already; the second finds nothing of a
-	 * live store to take */
+
+	fds = count_open_fds();
+	assert_int_equal(spill_dir_sweep(parent), 1);
+	assert_int_equal(count_open_fds(), fds);
 	assert_int_equal(stat(orphan, &st), -1);
 	assert_int_equal(errno, ENOENT);
-	again = spill_open(parent);
-	assert_non_null(again);
-	assert_int_equal(count_files(spill_dir(live)), 1);
+	assert_int_equal(count_files(held), 3);	/* its process holds the lock */
 	assert_int_equal(stat(old, &st), 0);
 	assert_int_equal(stat(oldfile, &st), 0);
 	assert_int_equal(stat(plain, &st), 0);
+
+	/* this process's own store is never taken, locked or not */
+	mine = spill_open(parent);
+	assert_non_null(mine);
 	assert_int_equal(spill_dir_sweep(parent), 0);
-	spill_close(live);
-	spill_close(again);
+	assert_int_equal(stat(spill_dir(mine), &st), 0);
+
+	/* the holder killed -9 too: a directory with something a sweep cannot
+	 * remove (a subdirectory) keeps its lock and is taken once it can be */
+	kill(holder, SIGKILL);
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	close(release);
+	snprintf(stuck, sizeof(stuck), "%s", held);
+	snprintf(sub, sizeof(sub), "%s/sub", stuck);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	log_set_level(LOG_QUIET);
+	assert_int_equal(spill_dir_sweep(parent), 0);	/* warns that it cannot */
+	log_set_level(LOG_INFO);
+	assert_int_equal(stat(stuck, &st), 0);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(spill_dir_sweep(parent), 1);
+	assert_int_equal(stat(stuck, &st), -1);
+
+	spill_close(mine);
 	assert_int_equal(unlink(oldfile), 0);
 	assert_int_equal(rmdir(old), 0);
 	assert_int_equal(unlink(plain), 0);
