@@ -46,3 +46,23 @@ chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, double
 	g = chunk_group_size(nchunks, jobs, max_passes, bytes, pass_size);
 	return (nchunks + g - 1) / g;
 }
+
+int
+chunk_scan_rounds(long long slice_blocks, double share, long long per)
+{
+	long long	r, least;
+
+	if (per > 0)
+		r = (slice_blocks + per - 1) / per;
+	else
+	{
+		/* rounds of 32 MiB at most; and 8 of them where each still sends
+		 * 4 MiB of rows */
+		r = (slice_blocks + CHUNK_SCAN_ROUND_BLOCKS - 1) / CHUNK_SCAN_ROUND_BLOCKS;
+		least = (long long) ((double) slice_blocks * (share > 0 && share < 1 ? share : 1.0)
+							 / CHUNK_SCAN_ROUND_MIN_BLOCKS);
+		least = least < CHUNK_SCAN_MIN_ROUNDS ? least : CHUNK_SCAN_MIN_ROUNDS;
+		r = r > least ? r : least;
+	}
+	return r < 1 ? 1 : r > CHUNK_SCAN_MAX_ROUNDS ? CHUNK_SCAN_MAX_ROUNDS : (int) r;
+}

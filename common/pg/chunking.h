@@ -68,4 +68,23 @@ long long	chunk_group_size(long long nchunks, int jobs, long long max_passes, do
 long long	chunk_scattered_passes(long long nchunks, int jobs, long long max_passes, double bytes,
 								   long long pass_size, bool shared);
 
+/*
+ * How many rounds a slice of a shared scan (a worker's range of
+ * slice_blocks blocks of the table, for a group holding share of the
+ * table's rows) reads, committing after each: a kill -9 loses the round in
+ * flight of every slice, so a slice has CHUNK_SCAN_MIN_ROUNDS rounds at
+ * least (a kill loses at most about 1/8 of a pass, whatever the workers)
+ * where each round still sends CHUNK_SCAN_ROUND_MIN_BLOCKS (4 MiB) of rows
+ * -- each round is a COPY on every shard, about 2 ms of a PostgreSQL 15
+ * shard's CPU to start and end -- and rounds of CHUNK_SCAN_ROUND_BLOCKS (32
+ * MiB) at most, so a huge table's kill loses 32 MiB per worker; never more
+ * than CHUNK_SCAN_MAX_ROUNDS rounds.  per > 0: rounds of per blocks
+ * instead.
+ */
+#define CHUNK_SCAN_ROUND_BLOCKS 4096
+#define CHUNK_SCAN_ROUND_MIN_BLOCKS 512
+#define CHUNK_SCAN_MIN_ROUNDS 8
+#define CHUNK_SCAN_MAX_ROUNDS 1024
+int			chunk_scan_rounds(long long slice_blocks, double share, long long per);
+
 #endif

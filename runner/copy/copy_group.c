@@ -14,8 +14,8 @@
  * chunks under copy.scan_pass_size, within copy.scan_passes passes, and at
  * least copy.jobs (chunking.h): every pass reads every block of the table,
  * so a table up to 8 GB is read once.  A slice reads its blocks in rounds
- * of about SCAN_ROUND_BLOCKS, and writes into one transaction per shard of
- * its own,
+ * (at least 8 where each sends 4 MiB, of 32 MiB at most: scan_rounds), and writes into one
+ * transaction per shard of its own,
  * committed after each round with its progress (copy_scan.c): the work a
  * kill -9 loses is a round per slice when the rerun reads under the same
  * snapshot (runner/prepare/snapshot_keeper.c), else the groups in flight.
@@ -160,24 +160,16 @@ group_conditions(const copy_table *t, pgr_conn *c, scan_group *g)
 	return ok;
 }
 
-/*
- * Blocks a slice reads between two commits (PGRESHARD_SCAN_ROUND_BLOCKS
- * overrides): 4096 blocks are 32 MiB of the table, a few hundred
- * milliseconds of a slice, so a commit per shard that often costs little
- * and a kill -9 loses about that much per worker; a slice has
- * SCAN_MAX_ROUNDS rounds at most.
- */
-#define SCAN_ROUND_BLOCKS 4096
-#define SCAN_MAX_ROUNDS 1024
-
+/* A slice's rounds (chunking.h) for a group of n chunks of table t (their
+ * share of its rows: chunks are balanced, the same key ranges on every
+ * source); PGRESHARD_SCAN_ROUND_BLOCKS sets the blocks of a round. */
 static int
-scan_rounds(long long slice_blocks)
+scan_rounds(const copy_run *run, const copy_table *t, int n, long long slice_blocks)
 {
 	const char *env = getenv("PGRESHARD_SCAN_ROUND_BLOCKS");
-	long long	per = env && atoll(env) > 0 ? atoll(env) : SCAN_ROUND_BLOCKS;
-	long long	r = (slice_blocks + per - 1) / per;
+	double		all = fmax((double) t->chunks_total / run->ctx->plan->nsources, 1.0);
 
-	return r < 1 ? 1 : r > SCAN_MAX_ROUNDS ? SCAN_MAX_ROUNDS : (int) r;
+	return chunk_scan_rounds(slice_blocks, fmin(1.0, (double) n / all), env ? atoll(env) : 0);
 }
 
 /* A group of n chunks from jobs[first]; resumed (a group an earlier run
@@ -193,7 +185,8 @@ group_new(copy_run *run, int first, int n, long long nblocks, const scan_mark *r
 	g->n = n;
 	g->nblocks = resumed ? resumed->nblocks : nblocks;
 	g->nslices = resumed ? resumed->nslices : g->nblocks < p->copy_jobs ? 1 : p->copy_jobs;
-	g->rounds = resumed ? resumed->rounds : scan_rounds(g->nblocks / g->nslices);
+	g->rounds = resumed ? resumed->rounds
+		: scan_rounds(run, &run->tables[run->jobs[first].table], n, g->nblocks / g->nslices);
 	g->need = xcalloc((size_t) p->nshards, sizeof(bool));
 	for (int i = 0; i < n; i++)
 	{

@@ -122,6 +122,53 @@ test_pass_size(void **state)
 				}
 }
 
+/* A shared scan's rounds per slice: what a kill -9 loses is the round in
+ * flight of each slice. */
+static void
+test_scan_rounds(void **state)
+{
+	(void) state;
+	/* the bench's 2M-row uuid table (29,200 blocks), 4 workers: 8 rounds of
+	 * 912 blocks, not 2 of 4,096 (a kill lost up to a quarter of the table) */
+	assert_int_equal(chunk_scan_rounds(7300, 1.0, 0), 8);
+	/* small slices: rounds of 512 blocks (4 MiB), fewer than 8 */
+	assert_int_equal(chunk_scan_rounds(1, 1.0, 0), 1);
+	assert_int_equal(chunk_scan_rounds(512, 1.0, 0), 1);
+	assert_int_equal(chunk_scan_rounds(1023, 1.0, 0), 1);
+	assert_int_equal(chunk_scan_rounds(1024, 1.0, 0), 2);
+	assert_int_equal(chunk_scan_rounds(2000, 1.0, 0), 3);
+	/* from 32,768 blocks: rounds of 4,096 (32 MiB) */
+	assert_int_equal(chunk_scan_rounds(32768, 1.0, 0), 8);
+	assert_int_equal(chunk_scan_rounds(40000, 1.0, 0), 10);
+	/* an empty slice: one round; a huge one: CHUNK_SCAN_MAX_ROUNDS */
+	assert_int_equal(chunk_scan_rounds(0, 1.0, 0), 1);
+	assert_int_equal(chunk_scan_rounds(4096LL * 5000, 1.0, 0), CHUNK_SCAN_MAX_ROUNDS);
+	/* PGRESHARD_SCAN_ROUND_BLOCKS */
+	assert_int_equal(chunk_scan_rounds(7300, 1.0, 4096), 2);
+	assert_int_equal(chunk_scan_rounds(100, 1.0, 8), 13);
+	/* a group of a quarter of the table's chunks (4 passes): its rows in
+	 * 7,300 blocks are those of 1,825; rounds that still send 4 MiB */
+	assert_int_equal(chunk_scan_rounds(7300, 0.25, 0), 3);
+	assert_int_equal(chunk_scan_rounds(16384, 0.25, 0), 8);
+	/* a share out of range counts as the whole table */
+	assert_int_equal(chunk_scan_rounds(7300, 0, 0), 8);
+	assert_int_equal(chunk_scan_rounds(7300, 2, 0), 8);
+	for (double share = 0.125; share <= 1.0; share *= 2)
+		for (long long b = 1; b <= 200000; b += 1 + b / 50)
+		{
+			int			r = chunk_scan_rounds(b, share, 0);
+			double		sent = (double) b * share / r;
+
+			assert_true(r >= 1 && r <= CHUNK_SCAN_MAX_ROUNDS);
+			/* rounds (the slice split evenly) of 32 MiB at most that send
+			 * 4 MiB at least; a slice with less: one round */
+			assert_true((b + r - 1) / r <= CHUNK_SCAN_ROUND_BLOCKS);
+			assert_true(sent >= CHUNK_SCAN_ROUND_MIN_BLOCKS || r == 1 || r == (b + CHUNK_SCAN_ROUND_BLOCKS - 1) / CHUNK_SCAN_ROUND_BLOCKS);
+			/* at least 8 rounds wherever rounds of 4 MiB allow it */
+			assert_true(r >= CHUNK_SCAN_MIN_ROUNDS || (double) b * share < CHUNK_SCAN_MIN_ROUNDS * CHUNK_SCAN_ROUND_MIN_BLOCKS);
+		}
+}
+
 static void
 test_random(void **state)
 {
@@ -163,6 +210,7 @@ main(void)
 		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_pass_size),
+		cmocka_unit_test(test_scan_rounds),
 		cmocka_unit_test(test_random),
 	};
 
