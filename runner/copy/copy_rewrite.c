@@ -28,14 +28,16 @@
  * file number: a needless but harmless new snapshot.
  *
  * A rewrite that changed a column's type (ALTER COLUMN ... TYPE) leaves
- * one case open: the shards get the new type only when the stream reaches
- * the ALTER, after the copy, so the chunks copied under the new snapshot
- * are converted to the old type on the way in (text format).  Widening
- * (int to bigint, a longer varchar) loses nothing; a value that does not
- * fit fails the chunk with the shard's error; a conversion that changes a
- * value (numeric to a smaller scale) is silent, and verify reports it.  So
- * the copy warns, naming the columns and `pgreshard repair`, which re-copies
- * what differs once the stream has followed the change.
+ * the shards behind until the stream reaches the ALTER, after the copy: the
+ * chunks copied under the new snapshot are converted to the old type on
+ * the way in (text format).  Widening (int to bigint, a longer varchar)
+ * loses nothing; a value that does not fit fails the chunk with the
+ * shard's error; a conversion that changes a value (numeric to a smaller
+ * scale) is silent.  The stream, when it follows the new type, makes the
+ * column's values the source's row by row (runner/follow/stream_fill.c),
+ * which also covers a USING other than the cast; a table without a primary
+ * key needs `pgreshard repair` then.  So the copy warns, naming the
+ * columns.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -104,10 +106,10 @@ copy_rewrite_check_types(apply_ctx *ctx, const char *display, const char *qname)
 						  PQgetvalue(a, i, 0), PQgetvalue(a, i, 1), PQgetvalue(b, k, 1));
 	if (diff.len > 0)
 		log_warn("copy: table %s: the source changed the type of %s during the copy; its rows copied from "
-				 "now on are converted to the shards' types until the stream follows the change. A value "
-				 "that does not fit fails the copy; one the conversion changes (a smaller scale or length) "
-				 "is reported by verify: once the stream has followed the change, `pgreshard repair %s` "
-				 "copies what differs again", display, diff.data, ctx->plan->path);
+				 "now on are converted to the shards' types (a value that does not fit fails the copy) until "
+				 "the stream follows the change, which then makes the column's values the source's row by "
+				 "row (without a primary key, run `pgreshard repair %s` once it has: verify reports the rows "
+				 "meanwhile)", display, diff.data, ctx->plan->path);
 	sb_free(&diff);
 	PQclear(a);
 	PQclear(b);

@@ -27,8 +27,11 @@
  * PostgreSQL rewrite the table instead, giving each row its own value, which
  * the WAL does not carry: a column added without a missing value but with a
  * default or an identity is filled from the source's rows by primary key
- * (stream_fill.c), in the same transaction; without a primary key, or in
- * stop mode, the message names the repair that copies the table again.
+ * (stream_fill.c), in the same transaction, and so is a retyped column (the
+ * source converted its rows with a USING expression the WAL does not carry;
+ * rows the copy read after the ALTER went into the old type); without a
+ * primary key, or in stop mode, the message names the repair that copies
+ * the table again.
  *
  * The statements run inside the shard's open apply transaction, before the
  * transaction's first change to the table, so they commit together with
@@ -309,10 +312,12 @@ follow_add_column(pgr_conn *src, const stream_table *t, const char *name, const 
 	return true;
 }
 
-/* The statements that turn the shard's columns (have) into the source's (want). */
+/* The statements that turn the shard's columns (have) into the source's
+ * (want); fill[i]: column i was added and its values are to be filled;
+ * retyped[i]: its type changed (its values are to be made the source's). */
 static bool
 build_ddl(pgr_conn *src, const stream_table *t, const colset *have, const colset *want,
-		  const col_map *cm, char ***stmts, int *n, bool *fill)
+		  const col_map *cm, char ***stmts, int *n, bool *fill, bool *retyped)
 {
 	bool		ok = true;
 
@@ -337,8 +342,11 @@ build_ddl(pgr_conn *src, const stream_table *t, const colset *have, const colset
 			free(qo);
 		}
 		if (j >= 0 && strcmp(want->types[i], have->types[j]) != 0)
+		{
 			add_stmt(stmts, n, xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", t->qname, qc,
 										 want->types[i], qc, want->types[i]));
+			retyped[i] = true;
+		}
 		else if (j < 0)
 			ok = follow_add_column(src, t, want->names[i], qc, want->types[i], stmts, n, &fill[i]);
 		free(qc);
@@ -443,11 +451,13 @@ follow_same_as_table(const stream_table *t, const colset *want)
 }
 
 /* Added columns whose existing rows have values of their own on the source
- * (fill[s * want->n + i]: column i was added on shard s): fill them, reading
- * the source once per column, or say how to get them there. */
+ * (fill[s * want->n + i]: column i was added on shard s), and retyped
+ * columns (retyped[...]: the source converted its rows with a USING the WAL
+ * does not carry): fill them, reading the source once per column, or say
+ * how to get them there. */
 static bool
 fill_or_say(stream_reader *r, pgr_conn *src, const stream_table *t, const colset *want, const bool *fill,
-			strbuf *todo)
+			const bool *retyped, strbuf *todo)
 {
 	int			nshards = r->dir->ndown;
 	bool	   *shards = xcalloc((size_t) nshards, sizeof(bool));
@@ -455,35 +465,41 @@ fill_or_say(stream_reader *r, pgr_conn *src, const stream_table *t, const colset
 
 	for (int i = 0; ok && i < want->n; i++)
 	{
-		bool		any = false;
+		bool		any = false, retype = false;
+		const char *why;
 
 		for (int s = 0; s < nshards; s++)
-			any = (shards[s] = fill[s * want->n + i]) || any;
+		{
+			retype = retype || retyped[s * want->n + i];
+			shards[s] = fill[s * want->n + i] || retyped[s * want->n + i];
+			any = shards[s] || any;
+		}
 		if (!any)
 			continue;
+		why = retype ? "was retyped on the source, which converted its existing rows with its own USING "
+			"(and rows copied after the ALTER went into the old type)"
+			: "has values of its own in the source's existing rows (a volatile default or an identity)";
 		if (!stop && stream_fill_possible(t))
-			ok = stream_fill_column(r, src, t, want->names[i], want->types[i], shards);
+			ok = stream_fill_column(r, src, t, want->names[i], want->types[i], shards, retype);
 		else if (stop && strstr(todo->data, "`pgreshard repair") == NULL)	/* once for the table */
 			sb_printf(todo, "\n  and afterwards, once the stream has caught up (apply --until stream), "
-					  "`pgreshard repair %s %s`: column \"%s\" has values of its own in the source's "
-					  "existing rows (a volatile default or an identity), which the WAL does not carry",
-					  r->ctx->plan->path, t->display, want->names[i]);
+					  "`pgreshard repair %s %s`: column \"%s\" %s, which the WAL does not carry",
+					  r->ctx->plan->path, t->display, want->names[i], why);
 		else if (!stop)
-			log_warn("%s: table %s: column \"%s\" has values of its own in the source's existing rows "
-					 "(a volatile default or an identity), which the WAL does not carry, and the table "
+			log_warn("%s: table %s: column \"%s\" %s, which the WAL does not carry, and the table "
 					 "has no primary key to match them by; fix: once the stream has caught up (apply "
 					 "--until stream), run `pgreshard repair %s %s` (verify reports the rows meanwhile)",
-					 r->role, t->display, want->names[i], r->ctx->plan->path, t->display);
+					 r->role, t->display, want->names[i], why, r->ctx->plan->path, t->display);
 	}
 	free(shards);
 	return ok;
 }
 
 /* Follow (or, in stop mode, list) on shard s; *stmts collects what it needs;
- * fill[i]: column i was added and its values are to be filled. */
+ * fill[i], retyped[i]: as build_ddl's. */
 static bool
 shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, const colset *want,
-			 strbuf *todo, bool *fill)
+			 strbuf *todo, bool *fill, bool *retyped)
 {
 	colset		have = {0};
 	col_map		cm = {0};
@@ -495,7 +511,7 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 	{
 		map_columns(&have, want, &cm);
 		ok = find_renames(src, t, &have, want, &cm) && check_keys(r, t, &have, want, &cm) &&
-			build_ddl(src, t, &have, want, &cm, &stmts, &n, fill);
+			build_ddl(src, t, &have, want, &cm, &stmts, &n, fill, retyped);
 	}
 	for (int i = 0; ok && i < n; i++)
 	{
@@ -531,13 +547,15 @@ stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m)
 	pgr_conn   *src = pgr_connect(r->dir->up_dsns[r->source], r->role, 0);
 	bool		ok = src != NULL && follow_message_columns(src, m, &want);
 	bool	   *fill = xcalloc((size_t) (r->dir->ndown * want.n) + 1, sizeof(bool));
+	bool	   *retyped = xcalloc((size_t) (r->dir->ndown * want.n) + 1, sizeof(bool));
 
 	sb_init(&todo);
 	for (int s = 0; ok && s < r->dir->ndown; s++)
 		if (r->txn_commit_lsn > r->shards[s].progress)	/* else it has this transaction */
-			ok = shard_follow(r, s, src, t, &want, &todo, fill + s * want.n);
-	ok = ok && fill_or_say(r, src, t, &want, fill, &todo);
+			ok = shard_follow(r, s, src, t, &want, &todo, fill + s * want.n, retyped + s * want.n);
+	ok = ok && fill_or_say(r, src, t, &want, fill, retyped, &todo);
 	free(fill);
+	free(retyped);
 	pgr_disconnect(src);
 	if (ok && todo.len > 0)
 	{

@@ -1,6 +1,7 @@
 /*
- * stream_fill.c — a column added on the source with per-row values that the
- * WAL does not carry: fill it on a shard from the source's rows.
+ * stream_fill.c — a column added or retyped on the source with per-row
+ * values that the WAL does not carry: fill it on a shard from the source's
+ * rows.
  *
  * `ALTER TABLE ... ADD COLUMN c ... DEFAULT random()` (any volatile default,
  * or an identity column) makes PostgreSQL rewrite the table, each existing
@@ -22,6 +23,15 @@
  * source's); a row deleted since is deleted by the stream; a row inserted
  * since is not on the shard yet and arrives with its value.  Rows of other
  * shards match nothing there.  Memory is bounded by the batch.
+ *
+ * A column retyped on the source (ALTER COLUMN ... TYPE) is the same case:
+ * PostgreSQL rewrote every row with its USING expression (any expression,
+ * not only the cast the shard's own ALTER uses), and rows the copy read
+ * after the ALTER went into the shards' old type (copy_rewrite.c: a smaller
+ * scale or length loses digits).  Once the shard's column has the new
+ * type, the same fill makes each value the source's; only the rows whose
+ * value differs are written (compared as text, both sides printed by the
+ * shard's session, so a type without an equality operator works too).
  *
  * A table without a primary key has nothing to match rows by: the stream
  * says so and names the repair that copies the table again.
@@ -64,9 +74,10 @@ source_sql(const stream_table *t, const char *qcol, bool after)
 	return sb_steal(&sb);
 }
 
-/* UPDATE ONLY t SET col = v.c::type FROM unnest($1::text[], ...) v WHERE t.pk = v.k::type ... */
+/* UPDATE ONLY t SET col = v.c::type FROM unnest($1::text[], ...) v WHERE t.pk = v.k::type ...
+ * [AND the value differs] */
 static char *
-shard_sql(const stream_table *t, const char *qcol, const char *type)
+shard_sql(const stream_table *t, const char *qcol, const char *type, bool differing)
 {
 	strbuf		sb;
 
@@ -81,12 +92,16 @@ shard_sql(const stream_table *t, const char *qcol, const char *type)
 	for (int k = 0; k < t->npk; k++)
 		sb_printf(&sb, "%st.%s = v.k%d::%s", k ? " AND " : "", t->qcols[t->pk_col[k]], k,
 				  t->types[t->pk_col[k]]);
+	if (differing)
+		sb_printf(&sb, " AND t.%s::text IS DISTINCT FROM (v.c::%s)::text", qcol, type);
 	return sb_steal(&sb);
 }
 
-/* One batch read from the source (res) written on shard s. */
+/* One batch read from the source (res) written on shard s; *written: the
+ * rows it changed there. */
 static bool
-write_batch(stream_reader *r, int s, const stream_table *t, const char *sql, const PGresult *res)
+write_batch(stream_reader *r, int s, const stream_table *t, const char *sql, const PGresult *res,
+			long long *written)
 {
 	int			n = PQntuples(res);
 	char	  **vals = xcalloc((size_t) n + 1, sizeof(char *));
@@ -107,7 +122,9 @@ write_batch(stream_reader *r, int s, const stream_table *t, const char *sql, con
 		v.len = (uint32_t) arr.len;
 		params_add(&r->params, &v);
 	}
-	up = shard_query_now(r, s, sql, "filling an added column with the source's values");
+	up = shard_query_now(r, s, sql, "filling a column with the source's values");
+	if (up)
+		*written += atoll(PQcmdTuples(up));
 	PQclear(up);
 	sb_free(&arr);
 	free(vals);
@@ -116,25 +133,25 @@ write_batch(stream_reader *r, int s, const stream_table *t, const char *sql, con
 
 bool
 stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const char *col,
-				   const char *type, const bool *shards)
+				   const char *type, const bool *shards, bool retyped)
 {
 	char	   *qcol = pgr_quote_ident(src, col), *first, *next, *up;
 	char	  **last = xcalloc((size_t) t->npk + 1, sizeof(char *));
-	long long	rows = 0;
+	long long	rows = 0, written = 0;
 	bool		ok = true, more = true;
 
 	first = source_sql(t, qcol, false);
 	next = source_sql(t, qcol, true);
-	up = shard_sql(t, qcol, type);
+	up = shard_sql(t, qcol, type, retyped);
 	while (ok && more)
 	{
-		PGresult   *res = pgr_query(src, "reading an added column's values", rows ? next : first,
+		PGresult   *res = pgr_query(src, "reading a column's values to fill it on the shards", rows ? next : first,
 									rows ? t->npk : 0, (const char *const *) last);
 		int			n = res ? PQntuples(res) : 0;
 
 		ok = res != NULL;
 		for (int s = 0; ok && n > 0 && s < r->dir->ndown; s++)
-			ok = !shards[s] || write_batch(r, s, t, up, res);
+			ok = !shards[s] || write_batch(r, s, t, up, res, &written);
 		for (int k = 0; ok && n > 0 && k < t->npk; k++)
 		{
 			free(last[k]);
@@ -144,7 +161,12 @@ stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const
 		more = n == FILL_BATCH;
 		PQclear(res);
 	}
-	if (ok)
+	if (ok && retyped)
+		log_info("%s: table %s: column %s retyped on the shards and made the source's, row by row (%lld "
+				 "row(s) read once, %lld changed on the shards): the source converted its rows with its "
+				 "own USING, and rows copied after the ALTER went into the old type", r->role, t->display,
+				 qcol, rows, written);
+	else if (ok)
 		log_info("%s: table %s: column %s filled on the shards with the source's values (%lld row(s) "
 				 "read once): the source rewrote them and the WAL does not carry them", r->role,
 				 t->display, qcol, rows);

@@ -361,13 +361,14 @@ void stream_table_statements(stream_table *t);
  * that differs): follow on the shards or stop, per schema_changes */
 bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
 
-/* stream_fill.c: column `col` (type) of t, just added in the open
- * transaction of each shard s with shards[s], filled with the source's
- * values by primary key (a rewrite by a volatile default put them there,
- * not the WAL); possible only when t has a primary key among its streamed
- * columns */
+/* stream_fill.c: column `col` (type) of t, just added (or, retyped, just
+ * altered to the source's type) in the open transaction of each shard s
+ * with shards[s], filled with the source's values by primary key (a rewrite
+ * by a volatile default or a USING put them there, not the WAL; retyped:
+ * only the rows whose value differs are written); possible only when t has
+ * a primary key among its streamed columns */
 bool stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const char *col,
-						const char *type, const bool *shards);
+						const char *type, const bool *shards, bool retyped);
 bool stream_fill_possible(const stream_table *t);
 /* stream_leaf_cols.c: a partition's columns in another order than its table's */
 /* The partition's message columns in t's order (malloc'd, m->ncols), or NULL

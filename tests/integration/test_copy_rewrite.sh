@@ -8,12 +8,15 @@
 # chunks (copied two at a time, slowly) is rewritten mid-copy by an ALTER
 # COLUMN TYPE under a write workload, a second table by a TRUNCATE and
 # refill; then a uuid-keyed table read by shared scans is rewritten
-# mid-copy to a numeric of a larger scale, and rows updated right after.
-# The copy must notice, go on under a new snapshot (the rewritten tables in
-# text format), name the column whose type the shards do not have yet, and
-# the move must end exact (after a repair of what the old type rounded):
-# per shard, the rows PostgreSQL's hash partitioning puts there, with the
-# new column types.
+# mid-copy to a numeric of a larger scale with a USING that is not the cast
+# (amounts scaled by 10, as a change of unit would), and rows updated right
+# after.  The copy must notice, go on under a new snapshot (the rewritten
+# tables in text format) and name the column whose type the shards do not
+# have yet; the stream must follow the type and make the column's values
+# the source's (rows copied before the ALTER hold the unscaled amounts, rows
+# copied after it lost the third decimal to the old type), and the move
+# must end exact with no repair: per shard, the rows PostgreSQL's hash
+# partitioning puts there, with the new column types.
 set -u
 source "$(dirname "$0")/../lib/clusters.sh"
 source "$(dirname "$0")/../lib/assert.sh"
@@ -90,7 +93,7 @@ PGRESHARD_COPY_SHARED_SCAN=on PGRESHARD_TEST_CHUNK_DELAY_MS=400 "$P" apply --yes
 	>"$W/copy2.out" 2>"$W/copy2.log" &
 APPLY=$!
 for _ in $(seq 1 400); do [ "$(done_chunks 2)" -ge 1 ] && break; sleep 0.05; done
-psql_on 0 $DB "ALTER TABLE rw.sessions ALTER COLUMN v TYPE numeric(12, 3)" >/dev/null
+psql_on 0 $DB "ALTER TABLE rw.sessions ALTER COLUMN v TYPE numeric(12, 3) USING v * 10" >/dev/null
 # a change after it: the stream learns the new type from it (and follows it on the shards)
 psql_on 0 $DB "UPDATE rw.sessions SET v = v + 0.001 WHERE n <= 10" >/dev/null
 wait $APPLY || { cat "$W/copy2.log" >&2; fail "the shared-scan copy under a rewrite"; }
@@ -100,16 +103,18 @@ grep -q "table rw.sessions was rewritten or truncated" "$W/copy2.log" ||
 grep -q "table rw.sessions: the source changed the type of v (numeric(12,3) on the source, numeric(10,2) on the shards)" \
 	"$W/copy2.log" || { cat "$W/copy2.log" >&2; fail "the retyped column is named"; }
 
-# the stream follows the new column types; what the old type rounded on the
-# way in (rows updated between the ALTER and the new snapshot) verify finds
-# and repair copies again; the end is exact
+# the stream follows the new column types and fills the retyped column from
+# the source (the USING's values, and the third decimal the old type rounded
+# off rows copied after the ALTER): the end is exact without a repair
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
+expect_contains "$ERR" 'table rw.sessions: column "v" retyped on the shards and made the source'"'"'s, row by row (40000 row(s) read once'
+echo "stream: $(printf '%s\n' "$ERR" | grep -o 'column "v" retyped.*changed on the shards')"
+changed=$(printf '%s\n' "$ERR" | sed -n 's/.*read once, \([0-9]*\) changed on the shards.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+# every row copied before the ALTER held the unscaled amount
+[ "$changed" -gt 0 ] || fail "the retyped column's values were made the source's"
 touch "$W/stop"
 wait $WL
 WL=
-expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
-expect_rc 0 "$P" repair "$W/plan.yaml"
-echo "repair: $(printf '%s\n' "$OUT" | head -1)"
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 expect_rc 0 "$P" verify "$W/plan.yaml"
 expect_contains "$OUT" "source and shards match"
