@@ -537,36 +537,80 @@ shard_follow(stream_reader *r, int s, pgr_conn *src, const stream_table *t, cons
 	return ok;
 }
 
+/*
+ * Make the shards' t the upstream's columns (want), written by src: every
+ * shard that has not applied the transaction being received (all: every
+ * shard, between two transactions), compared with its own columns.
+ */
+static bool
+follow_want(stream_reader *r, pgr_conn *src, stream_table *t, const colset *want, bool all)
+{
+	strbuf		todo;
+	bool		ok = true;
+	bool	   *fill = xcalloc((size_t) (r->dir->ndown * want->n) + 1, sizeof(bool));
+	bool	   *retyped = xcalloc((size_t) (r->dir->ndown * want->n) + 1, sizeof(bool));
+
+	sb_init(&todo);
+	for (int s = 0; ok && s < r->dir->ndown; s++)
+		if (all || r->txn_commit_lsn > r->shards[s].progress)	/* else it has this transaction */
+			ok = shard_follow(r, s, src, t, want, &todo, fill + s * want->n, retyped + s * want->n);
+	ok = ok && fill_or_say(r, src, t, want, fill, retyped, &todo);
+	free(fill);
+	free(retyped);
+	if (ok && todo.len > 0)
+	{
+		log_error("%s: table %s was altered on the source during the move and schema_changes is stop: "
+				  "the stream stops %s.  Run:%s\nthen rerun apply; it continues from here", r->role,
+				  t->display, all ? "here" : "before the first change after it", todo.data);
+		ok = false;
+	}
+	if (ok && !follow_same_as_table(t, want))
+		follow_rebuild_table(r, t, want);
+	sb_free(&todo);
+	return ok;
+}
+
 bool
 stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m)
 {
 	if (r->dir->reverse)
 		return stream_follow_columns_back(r, t, m);
 	colset		want = {0};
-	strbuf		todo;
 	pgr_conn   *src = pgr_connect(r->dir->up_dsns[r->source], r->role, 0);
-	bool		ok = src != NULL && follow_message_columns(src, m, &want);
-	bool	   *fill = xcalloc((size_t) (r->dir->ndown * want.n) + 1, sizeof(bool));
-	bool	   *retyped = xcalloc((size_t) (r->dir->ndown * want.n) + 1, sizeof(bool));
+	bool		ok = src != NULL && follow_message_columns(src, m, &want) && follow_want(r, src, t, &want, false);
 
-	sb_init(&todo);
-	for (int s = 0; ok && s < r->dir->ndown; s++)
-		if (r->txn_commit_lsn > r->shards[s].progress)	/* else it has this transaction */
-			ok = shard_follow(r, s, src, t, &want, &todo, fill + s * want.n, retyped + s * want.n);
-	ok = ok && fill_or_say(r, src, t, &want, fill, retyped, &todo);
-	free(fill);
-	free(retyped);
 	pgr_disconnect(src);
-	if (ok && todo.len > 0)
+	follow_colset_free(&want);
+	return ok;
+}
+
+bool
+stream_follow_catalog(stream_reader *r, stream_table *t, pgr_conn *src)
+{
+	const char *params[1] = {t->qname};
+	colset		want = {0};
+	PGresult   *res;
+	bool		ok;
+
+	res = pgr_query(src, "reading the source's columns",
+					"SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+					"WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
+					"AND attgenerated = '' ORDER BY attnum", 1, params);
+	if (res == NULL)
+		return false;
+	want.n = PQntuples(res);
+	want.names = xcalloc((size_t) want.n + 1, sizeof(char *));
+	want.types = xcalloc((size_t) want.n + 1, sizeof(char *));
+	for (int i = 0; i < want.n; i++)
 	{
-		log_error("%s: table %s was altered on the source during the move and schema_changes is stop: "
-				  "the stream stops before the first change after it.  Run:%s\nthen rerun apply; it "
-				  "continues from here", r->role, t->display, todo.data);
-		ok = false;
+		want.names[i] = xstrdup(PQgetvalue(res, i, 0));
+		want.types[i] = xstrdup(PQgetvalue(res, i, 1));
 	}
-	if (ok && !follow_same_as_table(t, &want))
-		follow_rebuild_table(r, t, &want);
-	sb_free(&todo);
+	PQclear(res);
+	log_debug("%s: table %s: its columns differ on a shard and no change to it has come since "
+			  "(pgoutput announces a table's columns only before its next change): following the "
+			  "source's catalog", r->role, t->display);
+	ok = follow_want(r, src, t, &want, true);
 	follow_colset_free(&want);
 	return ok;
 }

@@ -271,6 +271,7 @@ typedef struct stream_reader {
 	const stream_rel *cur_rel;	/* the relation of the change being applied */
 	struct part_cache *parts;	/* the source's partitions (stream_partitions.c) */
 	struct attach_watch *attach;	/* the source's catalog, polled (stream_attach.c) */
+	struct column_watch *columns;	/* the moved tables' columns, polled (stream_columns.c) */
 	bool		member_failed;	/* that failed (reported): the change fails */
 	long long	violations;
 	long long	txns;
@@ -360,6 +361,19 @@ void stream_table_statements(stream_table *t);
 /* stream_ddl.c: the columns of t changed on the source (a Relation message
  * that differs): follow on the shards or stop, per schema_changes */
 bool stream_follow_columns(stream_reader *r, stream_table *t, const pgo_msg *m);
+
+/* stream_ddl.c: t's columns changed in the source's catalog (read by src)
+ * with no change to t since, so no Relation message: follow them on every
+ * shard, between two transactions (stream_columns.c) */
+bool stream_follow_catalog(stream_reader *r, stream_table *t, pgr_conn *src);
+/* stream_columns.c: the moved tables' columns in the source's catalog,
+ * polled, for a change pgoutput has not announced (no change to the table
+ * since): 1 when one is due (the stream has received every transaction
+ * before the poll): commit on every shard and call stream_columns_run now;
+ * 0 not now; -1 after an error */
+int stream_columns_due(stream_reader *r);
+bool stream_columns_run(stream_reader *r);
+void stream_columns_forget(stream_reader *r);
 
 /* stream_fill.c: column `col` (type) of t, just added (or, retyped, just
  * altered to the source's type) in the open transaction of each shard s

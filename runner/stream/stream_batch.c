@@ -508,11 +508,14 @@ shards_commit(stream_reader *r, uint64_t upto)
 		round->waiting += r->shards[s].in_txn;
 	snprintf(src, sizeof(src), "%d", r->source);
 	/* commit time: microseconds since 2000-01-01 UTC, PostgreSQL's epoch */
-	sql = xasprintf("INSERT INTO %s (plan_name, source, lsn, commit_ts) "
+	/* never back: a commit between two transactions (stream_columns.c)
+	 * carries the last one's LSN, perhaps none yet in this session */
+	sql = xasprintf("INSERT INTO %s AS p (plan_name, source, lsn, commit_ts) "
 					"VALUES ($1, $2, $3, timestamptz '2000-01-01 00:00:00+00' + "
 					"$4::bigint * interval '1 microsecond') "
-					"ON CONFLICT (plan_name, source) DO UPDATE SET lsn = excluded.lsn, "
-					"commit_ts = excluded.commit_ts, updated_at = now()", r->dir->progress);
+					"ON CONFLICT (plan_name, source) DO UPDATE SET lsn = greatest(p.lsn, excluded.lsn), "
+					"commit_ts = CASE WHEN excluded.lsn > p.lsn THEN excluded.commit_ts ELSE p.commit_ts END, "
+					"updated_at = now()", r->dir->progress);
 	for (int s = 0; ok && s < n; s++)
 	{
 		shard_conn *sc = &r->shards[s];

@@ -82,17 +82,23 @@ pending_changes(const stream_reader *r)
 
 /*
  * Between two transactions: follow what the source's catalog changed in the
- * partitions that pgoutput does not carry (stream_attach.c), once every
- * shard has committed every transaction received so far.
+ * partitions that pgoutput does not carry (stream_attach.c), and the
+ * columns of tables not changed since (stream_columns.c), once every shard
+ * has committed every transaction received so far.
  */
 static bool
 attach_point(stream_reader *r)
 {
 	int			due = r->in_txn ? 0 : stream_attach_due(r);
 
+	if (due < 0 || (due > 0 && !(group_commit(r, r->received, true) && stream_attach_run(r))))
+		return false;
+	/* and the tables' columns changed with no change since (stream_columns.c):
+	 * followed in the shards' transactions, committed at once */
+	due = r->in_txn ? 0 : stream_columns_due(r);
 	if (due <= 0)
 		return due == 0;
-	return group_commit(r, r->received, true) && stream_attach_run(r);
+	return group_commit(r, r->received, true) && stream_columns_run(r) && group_commit(r, r->received, true);
 }
 
 /* A source transaction ended (Commit or Stream Commit) at end_lsn. */
@@ -709,6 +715,7 @@ run_reader(apply_ctx *ctx, const stream_dir *dir, int source, bool until_caught_
 		log_info("%s: %sstream caught up: %lld transaction(s), %lld change(s) applied", r.role,
 				 dir->reverse ? "reverse " : "", r.txns, r.changes);
 	stream_attach_forget(&r);
+	stream_columns_forget(&r);
 	stream_hooks_close(&r);
 	shards_free(&r);
 	pgr_disconnect(r.member);
