@@ -35,7 +35,8 @@
  * columns in another order after an earlier follow) gets no statement:
  * stream_ddl.c compares names and types.  Not in the reverse stream, nor in
  * the cutover's drain (the schema check before the freeze compares every
- * column).
+ * column), nor with several sources: a source altered before the others
+ * would have the shards follow each in turn.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,9 @@ stream_columns_due(stream_reader *r)
 {
 	struct column_watch *cw = r->columns;
 
-	if (r->dir->reverse || r->exact || r->deadline > 0 || r->tables == NULL)
+	/* several sources: one altered before the others is no catalog to
+	 * follow yet (each source's announcements are, stream_ddl.c) */
+	if (r->dir->reverse || r->exact || r->deadline > 0 || r->tables == NULL || r->ctx->plan->nsources > 1)
 		return 0;
 	if (cw == NULL)
 	{
