@@ -18,7 +18,7 @@ enum {
 	EXIT_DIFFERENCES = 4
 };
 
-#define PGRESHARD_VERSION "0.9.1"
+#define PGRESHARD_VERSION "0.9.2"
 
 typedef struct cli_command {
 	const char *name;

@@ -193,13 +193,61 @@ stream_columns_due(stream_reader *r)
 	return stream_received_past(r, cw->lsn) ? 1 : 0;
 }
 
+/*
+ * Follow the tables that differ (differ[i]) under one snapshot of the
+ * source: their columns read again must be those the poll saw before its
+ * WAL position (else a later ALTER is in the stream's future: poll again
+ * with a new position), and the fills read their values under it too.
+ */
+static bool
+follow_differing(stream_reader *r, struct column_watch *cw, const bool *differ)
+{
+	char	  **now = NULL;
+	bool	   *later = xcalloc((size_t) cw->n + 1, sizeof(bool));
+	uint64_t	lsn;
+	bool		ok, again = false;
+
+	ok = pgr_exec(cw->src, "reading the source's columns", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+				  NULL) && read_source(r, cw, &now, &lsn);
+	for (int i = 0; ok && i < cw->n; i++)
+	{
+		if (!differ[i])
+			continue;
+		later[i] = !same(now[i], cw->sig[i]);
+		again = again || later[i];
+		if (!later[i])
+			ok = stream_follow_catalog(r, &r->tables[i], cw->src);
+	}
+	ok = ok && pgr_exec(cw->src, "reading the source's columns", "COMMIT", 0, NULL);
+	for (int i = 0; now && i < cw->n; i++)
+		free(now[i]);
+	free(now);
+	if (ok)
+	{
+		/* the tables followed are done; the others are compared after a
+		 * new poll, at once */
+		memcpy(cw->check, later, sizeof(bool) * (size_t) cw->n);
+		if (again)
+			cw->next_poll = 0;
+	}
+	else
+	{
+		/* a new session for the next poll, out of the failed transaction;
+		 * the tables are compared again after it */
+		pgr_disconnect(cw->src);
+		cw->src = NULL;
+	}
+	free(later);
+	return ok;
+}
+
 bool
 stream_columns_run(stream_reader *r)
 {
 	struct column_watch *cw = r->columns;
 	bool	   *differ = xcalloc((size_t) cw->n + 1, sizeof(bool));
 	char	   *arr = names_array(r, cw->n);
-	bool		ok = true;
+	bool		ok = true, any = false;
 
 	cw->pending = false;
 	for (int s = 0; ok && s < r->dir->ndown; s++)
@@ -217,12 +265,13 @@ stream_columns_run(stream_reader *r)
 		PQclear(res);
 	}
 	for (int i = 0; ok && i < cw->n; i++)
-		if (differ[i])
-			ok = stream_follow_catalog(r, &r->tables[i], cw->src);
-	/* after a failure the next poll finds them to compare again */
-	for (int i = 0; ok && i < cw->n; i++)
-		cw->check[i] = false;
-	/* the shards' transactions opened here commit at their own progress,
+		any = any || differ[i];
+	if (ok && any)
+		ok = follow_differing(r, cw, differ);
+	else if (ok)
+		memset(cw->check, 0, sizeof(bool) * (size_t) cw->n);
+	/* (after a failure the next poll finds them to compare again) the
+	 * shards' transactions opened here commit at their own progress,
 	 * not at the last transaction this session received (none, perhaps) */
 	for (int s = 0; s < r->dir->ndown; s++)
 		if (r->shards[s].txn_lsn < r->shards[s].progress)

@@ -479,6 +479,18 @@ fill_or_say(stream_reader *r, pgr_conn *src, const stream_table *t, const colset
 		why = retype ? "was retyped on the source, which converted its existing rows with its own USING "
 			"(and rows copied after the ALTER went into the old type)"
 			: "has values of its own in the source's existing rows (a volatile default or an identity)";
+		for (int k = 0; retype && k < t->npk; k++)
+			if (t->pk_col[k] >= 0 && strcmp(t->cols[t->pk_col[k]], want->names[i]) == 0)
+				why = NULL;		/* rows are matched by it: not filled */
+		if (why == NULL)
+		{
+			log_warn("%s: table %s: primary key column \"%s\" was retyped on the source: its values are not "
+					 "filled from the source's rows (they are what rows are matched by); if the source's ALTER "
+					 "had a USING other than the cast, run `pgreshard repair %s %s` once the stream has caught "
+					 "up (verify reports the rows meanwhile)", r->role, t->display, want->names[i],
+					 r->ctx->plan->path, t->display);
+			continue;
+		}
 		if (!stop && stream_fill_possible(t))
 			ok = stream_fill_column(r, src, t, want->names[i], want->types[i], shards, retype);
 		else if (stop && strstr(todo->data, "`pgreshard repair") == NULL)	/* once for the table */
@@ -550,13 +562,32 @@ follow_want(stream_reader *r, pgr_conn *src, stream_table *t, const colset *want
 	bool	   *fill = xcalloc((size_t) (r->dir->ndown * want->n) + 1, sizeof(bool));
 	bool	   *retyped = xcalloc((size_t) (r->dir->ndown * want->n) + 1, sizeof(bool));
 
+	bool	   *seen = xcalloc((size_t) want->n + 1, sizeof(bool));
+
+	/* with several sources another source's stream may have altered the
+	 * shards already: a type that changed from what this stream knew is
+	 * filled with this source's rows all the same */
+	for (int i = 0; r->ctx->plan->nsources > 1 && i < want->n; i++)
+	{
+		int			j = follow_name_in(t->cols, t->ncols, want->names[i]);
+
+		seen[i] = j >= 0 && strcmp(t->types[j], want->types[i]) != 0;
+	}
 	sb_init(&todo);
 	for (int s = 0; ok && s < r->dir->ndown; s++)
 		if (all || r->txn_commit_lsn > r->shards[s].progress)	/* else it has this transaction */
 			ok = shard_follow(r, s, src, t, want, &todo, fill + s * want->n, retyped + s * want->n);
+	for (int i = 0; i < want->n; i++)
+		for (int s = 0; seen[i] && s < r->dir->ndown; s++)
+			retyped[s * want->n + i] = true;
+	/* the stream's view first: the fill matches rows by the key's new
+	 * names and types */
+	if (ok && todo.len == 0 && !follow_same_as_table(t, want))
+		follow_rebuild_table(r, t, want);
 	ok = ok && fill_or_say(r, src, t, want, fill, retyped, &todo);
 	free(fill);
 	free(retyped);
+	free(seen);
 	if (ok && todo.len > 0)
 	{
 		log_error("%s: table %s was altered on the source during the move and schema_changes is stop: "
@@ -564,8 +595,6 @@ follow_want(stream_reader *r, pgr_conn *src, stream_table *t, const colset *want
 				  t->display, all ? "here" : "before the first change after it", todo.data);
 		ok = false;
 	}
-	if (ok && !follow_same_as_table(t, want))
-		follow_rebuild_table(r, t, want);
 	sb_free(&todo);
 	return ok;
 }

@@ -33,6 +33,13 @@
  * value differs are written (compared as text, both sides printed by the
  * shard's session, so a type without an equality operator works too).
  *
+ * The column is read as the source has it now: when the source changed it
+ * again since (a stream far behind), the fill waits for that change's
+ * announcement, which fills again (a rename does not: the warning names
+ * the repair).  A retyped primary key column is not filled (its values are
+ * what rows are matched by): stream_ddl.c names the repair.  A
+ * partitioned table is read and written through its partitions.
+ *
  * A table without a primary key has nothing to match rows by: the stream
  * says so and names the repair that copies the table again.
  */
@@ -40,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "chunk_key.h"
 #include "log.h"
 #include "stream.h"
@@ -47,9 +55,11 @@
 
 #define FILL_BATCH 5000
 
-/* SELECT s.pk..., s.col FROM ONLY t s [WHERE (s.pk...) > ($1...)] ORDER BY s.pk... LIMIT n */
+/* SELECT s.pk..., s.col FROM [ONLY] t s [WHERE (s.pk...) > ($1...)] ORDER BY s.pk... LIMIT n
+ * (ONLY: a table's inheritance children are not its rows; a partitioned
+ * table's partitions are, and ONLY reads none of them) */
 static char *
-source_sql(const stream_table *t, const char *qcol, bool after)
+source_sql(const stream_table *t, const char *qcol, bool after, const char *only)
 {
 	strbuf		sb, keys;
 
@@ -61,7 +71,7 @@ source_sql(const stream_table *t, const char *qcol, bool after)
 	sb_append(&sb, "SELECT ");
 	for (int k = 0; k < t->npk; k++)
 		sb_printf(&sb, "s.%s::text, ", t->qcols[t->pk_col[k]]);
-	sb_printf(&sb, "s.%s::text FROM ONLY %s AS s", qcol, t->qname);
+	sb_printf(&sb, "s.%s::text FROM %s%s AS s", qcol, only, t->qname);
 	if (after)
 	{
 		sb_printf(&sb, " WHERE (%s) > (", keys.data);
@@ -77,12 +87,12 @@ source_sql(const stream_table *t, const char *qcol, bool after)
 /* UPDATE ONLY t SET col = v.c::type FROM unnest($1::text[], ...) v WHERE t.pk = v.k::type ...
  * [AND the value differs] */
 static char *
-shard_sql(const stream_table *t, const char *qcol, const char *type, bool differing)
+shard_sql(const stream_table *t, const char *qcol, const char *type, bool differing, const char *only)
 {
 	strbuf		sb;
 
 	sb_init(&sb);
-	sb_printf(&sb, "UPDATE ONLY %s AS t SET %s = v.c::%s FROM unnest(", t->qname, qcol, type);
+	sb_printf(&sb, "UPDATE %s%s AS t SET %s = v.c::%s FROM unnest(", only, t->qname, qcol, type);
 	for (int k = 0; k <= t->npk; k++)
 		sb_printf(&sb, "%s$%d::text[]", k ? ", " : "", k + 1);
 	sb_append(&sb, ") AS v(");
@@ -95,6 +105,23 @@ shard_sql(const stream_table *t, const char *qcol, const char *type, bool differ
 	if (differing)
 		sb_printf(&sb, " AND t.%s::text IS DISTINCT FROM (v.c::%s)::text", qcol, type);
 	return sb_steal(&sb);
+}
+
+/* *is: the source's t still has column col, of that type. */
+static bool
+source_column_is(pgr_conn *src, const stream_table *t, const char *col, const char *type, bool *is)
+{
+	const char *params[3] = {t->qname, col, type};
+	PGresult   *res = pgr_query(src, "checking the column on the source",
+								"SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = $1::regclass "
+								"AND attname = $2 AND NOT attisdropped AND format_type(atttypid, atttypmod) = $3)",
+								3, params);
+
+	if (res == NULL)
+		return false;
+	*is = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return true;
 }
 
 /* One batch read from the source (res) written on shard s; *written: the
@@ -135,14 +162,29 @@ bool
 stream_fill_column(stream_reader *r, pgr_conn *src, const stream_table *t, const char *col,
 				   const char *type, const bool *shards, bool retyped)
 {
-	char	   *qcol = pgr_quote_ident(src, col), *first, *next, *up;
-	char	  **last = xcalloc((size_t) t->npk + 1, sizeof(char *));
+	const char *only = catalog_table(r->ctx->cat, t->index)->partitioned ? "" : "ONLY ";
+	char	   *qcol, *first, *next, *up;
+	char	  **last;
 	long long	rows = 0, written = 0;
-	bool		ok = true, more = true;
+	bool		ok = true, more = true, still;
 
-	first = source_sql(t, qcol, false);
-	next = source_sql(t, qcol, true);
-	up = shard_sql(t, qcol, type, retyped);
+	/* the source changed the column again since (the stream is behind):
+	 * that change's announcement follows, with a fill of its own */
+	if (!source_column_is(src, t, col, type, &still))
+		return false;
+	if (!still)
+	{
+		log_warn("%s: table %s: column \"%s\" changed again on the source since it became %s: its values "
+				 "are not filled now; the stream follows that change when it reaches it (if it was a "
+				 "rename, run `pgreshard repair %s %s` once the stream has caught up)", r->role, t->display,
+				 col, type, r->ctx->plan->path, t->display);
+		return true;
+	}
+	qcol = pgr_quote_ident(src, col);
+	last = xcalloc((size_t) t->npk + 1, sizeof(char *));
+	first = source_sql(t, qcol, false, only);
+	next = source_sql(t, qcol, true, only);
+	up = shard_sql(t, qcol, type, retyped, only);
 	while (ok && more)
 	{
 		PGresult   *res = pgr_query(src, "reading a column's values to fill it on the shards", rows ? next : first,

@@ -8,8 +8,10 @@
 # settings is retyped with a USING that is not the cast (amounts in cents), a
 # table of profiles gets a column with a constant default and one with a
 # volatile default, a column of a third is dropped, and a fourth without a
-# primary key is retyped — none of them written again, while a workload
-# writes to another table.  The next catch-up must follow each from the
+# primary key is retyped; a partitioned table of readings is converted to
+# Fahrenheit, and a primary key column that is not the sharding key is
+# widened — none of them written again, while a workload writes to another
+# table.  The next catch-up must follow each from the
 # source's catalog (the values of the retyped and volatile columns filled
 # from the source's rows), warn about the table it cannot match rows in,
 # and end exact; a rerun must find nothing to follow; a change after it must
@@ -35,9 +37,17 @@ psql_on 0 $DB "
 	CREATE TABLE events (at_id bigint NOT NULL, level smallint, msg text);
 	ALTER TABLE events REPLICA IDENTITY FULL;
 	INSERT INTO events SELECT g, (g % 5)::smallint, 'm' || g FROM generate_series(1, 1500) g;
+	CREATE TABLE readings (device int NOT NULL, at date NOT NULL, celsius numeric(5, 1), PRIMARY KEY (device, at))
+		PARTITION BY RANGE (at);
+	CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+	CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+	INSERT INTO readings SELECT d, date '2025-06-01' + g, (d * 7 + g) % 400 / 10.0
+		FROM generate_series(1, 20) d, generate_series(0, 300) g;
+	CREATE TABLE codes (tenant int NOT NULL, code int NOT NULL, label text, PRIMARY KEY (tenant, code));
+	INSERT INTO codes SELECT g % 10, g, 'c' || g FROM generate_series(1, 500) g;
 	CREATE TABLE orders (id bigint PRIMARY KEY, qty int NOT NULL);
 	INSERT INTO orders SELECT g, g % 100 FROM generate_series(1, 5000) g;
-	CREATE PUBLICATION pub FOR TABLE settings, \"User Profiles\", legacy, events, orders" >/dev/null
+	CREATE PUBLICATION pub FOR TABLE settings, \"User Profiles\", legacy, events, readings, codes, orders" >/dev/null
 export SRC S0 S1
 SRC=$(dsn 0 $DB) S0=$(dsn 1 $DB) S1=$(dsn 2 $DB)
 cat >"$W/plan.yaml" <<'YAML'
@@ -50,6 +60,8 @@ tables:
   '"User Profiles"': { key: id }
   legacy: { key: id }
   events: { key: at_id }
+  readings: { key: device }
+  codes: { key: tenant }
   orders: { key: id }
 cutover: { reverse: false }
 YAML
@@ -72,7 +84,9 @@ psql_on 0 $DB "
 	ALTER TABLE \"User Profiles\" ADD COLUMN tier text NOT NULL DEFAULT 'free';
 	ALTER TABLE \"User Profiles\" ADD COLUMN salt float8 DEFAULT random();
 	ALTER TABLE legacy DROP COLUMN obsolete;
-	ALTER TABLE events ALTER COLUMN level TYPE int" >/dev/null
+	ALTER TABLE events ALTER COLUMN level TYPE int;
+	ALTER TABLE readings ALTER COLUMN celsius TYPE numeric(6, 1) USING celsius * 9 / 5 + 32;
+	ALTER TABLE codes ALTER COLUMN code TYPE bigint" >/dev/null
 sleep 0.5
 
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
@@ -85,13 +99,17 @@ expect_contains "$ERR" 'table public."User Profiles": column "salt" filled on th
 expect_contains "$ERR" 'ALTER TABLE "public"."legacy" DROP COLUMN "obsolete"'
 expect_contains "$ERR" 'table public.events: column "level" was retyped on the source'
 expect_contains "$ERR" "pgreshard repair $W/plan.yaml public.events"
+# a partitioned table: read and written through its partitions (not ONLY)
+expect_contains "$ERR" 'table public.readings: column "celsius" retyped on the shards and made the source'"'"'s, row by row (6020 row(s) read once, '
+# a primary key column (not the sharding key): rows are matched by it, so not filled
+expect_contains "$ERR" 'table public.codes: primary key column "code" was retyped on the source' 
 printf '%s\n' "$ERR" | grep -E "following it|row by row|filled on the shards|no primary key" | sed 's/^/  /'
 
 # exact now, before any change to those tables (verify compares each row's
 # text: an old type or column count differs in every row)
 expect_rc 0 "$P" verify "$W/plan.yaml"
 expect_contains "$OUT" "source and shards match"
-for t in settings '"User Profiles"' legacy events; do
+for t in settings '"User Profiles"' legacy events readings codes; do
 	compare_tables $DB "$t" 0 "1 2" || fail "rows of $t before any change to it"
 done
 
@@ -113,7 +131,7 @@ psql_on 0 $DB "UPDATE settings SET price = price + 1 WHERE id <= 10;
 expect_rc 0 "$P" apply --yes --until stream "$W/plan.yaml"
 expect_rc 0 "$P" verify "$W/plan.yaml"
 expect_contains "$OUT" "source and shards match"
-for t in settings '"User Profiles"' legacy events orders; do
+for t in settings '"User Profiles"' legacy events readings codes orders; do
 	compare_tables $DB "$t" 0 "1 2" || fail "rows of $t"
 done
 for c in 1 2; do
