@@ -88,16 +88,6 @@ signature(const part_list *parts, const leaf_index_list *idx)
 	return sb_steal(&sb);
 }
 
-static bool
-insert_lsn(pgr_conn *c, uint64_t *lsn)
-{
-	PGresult   *res = pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_insert_lsn()", 0, NULL);
-	bool		ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), lsn);
-
-	PQclear(res);
-	return ok;
-}
-
 /* Read the source's partitions and their indexes, then the WAL position. */
 static bool
 read_source(pgr_conn *c, const plan *p, part_list *parts, leaf_index_list *idx, uint64_t *lsn)
@@ -107,7 +97,7 @@ read_source(pgr_conn *c, const plan *p, part_list *parts, leaf_index_list *idx, 
 	if (!pgr_exec(c, "reading the partitions", "SELECT set_config('search_path', '', false)", 0, NULL) ||
 		!partitions_read(c, p, parts))
 		return false;
-	if (leaf_indexes_read(c, parts, idx) && insert_lsn(c, lsn))
+	if (leaf_indexes_read(c, parts, idx) && stream_insert_point(c, lsn))
 		return true;
 	partitions_free(parts);
 	leaf_indexes_free(idx);

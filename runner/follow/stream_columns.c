@@ -44,7 +44,6 @@
 #include "chunk_key.h"
 #include "clock.h"
 #include "log.h"
-#include "lsn.h"
 #include "stream.h"
 #include "xalloc.h"
 
@@ -97,12 +96,7 @@ read_source(stream_reader *r, struct column_watch *cw, char ***sigs, uint64_t *l
 	for (int i = 0; ok && i < cw->n; i++)
 		(*sigs)[i] = PQgetisnull(res, i, 0) ? NULL : xstrdup(PQgetvalue(res, i, 0));
 	PQclear(res);
-	if (ok)
-	{
-		res = pgr_query(cw->src, "reading the WAL position", "SELECT pg_current_wal_insert_lsn()", 0, NULL);
-		ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), lsn);
-		PQclear(res);
-	}
+	ok = ok && stream_insert_point(cw->src, lsn);
 	if (!ok)
 	{
 		for (int i = 0; i < cw->n; i++)

@@ -123,18 +123,16 @@ follow_message_columns(pgr_conn *src, const pgo_msg *m, colset *out)
 	return ok;
 }
 
-/* Shard s's columns of t, read in its open apply transaction. */
-bool
-follow_down_columns(stream_reader *r, int s, const stream_table *t, colset *out)
-{
-	pgo_value	v = {.kind = PGO_TEXT, .data = t->qname, .len = (uint32_t) strlen(t->qname)};
-	PGresult   *res;
+/* A table's columns ($1, a regclass) as a Relation message holds them. */
+#define TABLE_COLUMNS_SQL \
+	"SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute " \
+	"WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped " \
+	"AND attgenerated = '' ORDER BY attnum"
 
-	params_reset(&r->params);
-	params_add(&r->params, &v);
-	res = shard_query_now(r, s, "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-						  "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
-						  "AND attgenerated = '' ORDER BY attnum", "reading the shard's columns");
+/* *out from res (TABLE_COLUMNS_SQL's), which it clears; false when NULL. */
+static bool
+colset_from(PGresult *res, colset *out)
+{
 	if (res == NULL)
 		return false;
 	out->n = PQntuples(res);
@@ -147,6 +145,17 @@ follow_down_columns(stream_reader *r, int s, const stream_table *t, colset *out)
 	}
 	PQclear(res);
 	return true;
+}
+
+/* Shard s's columns of t, read in its open apply transaction. */
+bool
+follow_down_columns(stream_reader *r, int s, const stream_table *t, colset *out)
+{
+	pgo_value	v = {.kind = PGO_TEXT, .data = t->qname, .len = (uint32_t) strlen(t->qname)};
+
+	params_reset(&r->params);
+	params_add(&r->params, &v);
+	return colset_from(shard_query_now(r, s, TABLE_COLUMNS_SQL, "reading the shard's columns"), out);
 }
 
 /* How the shard's columns (have) map onto the message's (want). */
@@ -618,24 +627,10 @@ stream_follow_catalog(stream_reader *r, stream_table *t, pgr_conn *src)
 {
 	const char *params[1] = {t->qname};
 	colset		want = {0};
-	PGresult   *res;
 	bool		ok;
 
-	res = pgr_query(src, "reading the source's columns",
-					"SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-					"WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
-					"AND attgenerated = '' ORDER BY attnum", 1, params);
-	if (res == NULL)
+	if (!colset_from(pgr_query(src, "reading the source's columns", TABLE_COLUMNS_SQL, 1, params), &want))
 		return false;
-	want.n = PQntuples(res);
-	want.names = xcalloc((size_t) want.n + 1, sizeof(char *));
-	want.types = xcalloc((size_t) want.n + 1, sizeof(char *));
-	for (int i = 0; i < want.n; i++)
-	{
-		want.names[i] = xstrdup(PQgetvalue(res, i, 0));
-		want.types[i] = xstrdup(PQgetvalue(res, i, 1));
-	}
-	PQclear(res);
 	log_debug("%s: table %s: its columns differ on a shard and no change to it has come since "
 			  "(pgoutput announces a table's columns only before its next change): following the "
 			  "source's catalog", r->role, t->display);

@@ -443,6 +443,8 @@ bool stream_follow_source(apply_ctx *ctx, int source, const atomic_bool *stop);
 bool stream_drain(apply_ctx *ctx, int source, uint64_t target, double deadline);
 /* A flushed WAL position past every commit so far on the source (c). */
 bool stream_flush_point(pgr_conn *c, uint64_t *lsn);
+/* The source's WAL insert position now (after what c read before). */
+bool stream_insert_point(pgr_conn *c, uint64_t *lsn);
 /* Apply exactly the transactions committed before target, none after
  * (verify compares the shards with a source snapshot taken at target). */
 bool stream_drain_exact(apply_ctx *ctx, int source, uint64_t target);

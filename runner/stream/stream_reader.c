@@ -499,6 +499,19 @@ connection_lost(const stream_reader *r)
 	return false;
 }
 
+/* The source's WAL insert position: past every commit it had made when a
+ * query before this one on c ran (a catalog read, stream_attach.c and
+ * stream_columns.c). */
+bool
+stream_insert_point(pgr_conn *c, uint64_t *lsn)
+{
+	PGresult   *res = pgr_query(c, "reading the WAL position", "SELECT pg_current_wal_insert_lsn()", 0, NULL);
+	bool		ok = res != NULL && lsn_parse(PQgetvalue(res, 0, 0), lsn);
+
+	PQclear(res);
+	return ok;
+}
+
 /*
  * A WAL position past every commit made so far on the source, flushed so the
  * walsender can decode up to it.  A tiny transaction committed synchronously
